@@ -1,0 +1,96 @@
+# The two commands a user needs: `make article` and `make test`. Each first runs the set-up
+# (pipeline/setup.sh: Debian and npm packages), then builds the tools, then does its job.
+#
+# C modules live in pipeline/<module>/ with a module.mk fragment each; a fragment appends to
+# TOOLS (executables in $(BIN)), UNIT_TESTS (Check suites) and declares its own link lines.
+# VARIANT=asan builds everything with AddressSanitizer + UBSan into build/asan/.
+
+VARIANT ?= release
+CC ?= gcc
+LUA ?= lua5.4
+JOBS ?= $(shell nproc)
+
+ifeq ($(VARIANT),asan)
+  OPT = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDOPT = -fsanitize=address,undefined
+else
+  OPT = -O2 -g
+  LDOPT =
+endif
+
+OUT := build/$(VARIANT)
+OBJ := $(OUT)/obj
+BIN := $(OUT)/bin
+
+PKGS := libcmark jansson libpng lua5.4 check zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CPPFLAGS += -D_GNU_SOURCE -Ipipeline/common
+CFLAGS := $(WARN) $(OPT) $(PKG_CFLAGS) -MMD -MP
+LDFLAGS := $(LDOPT)
+
+TOOLS :=
+UNIT_TESTS :=
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+# objs(sources): the object files of a list of sources in this variant.
+objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c
+COMMON_OBJS := $(call objs,$(COMMON_SRCS))
+
+include $(sort $(wildcard pipeline/*/module.mk))
+
+.PHONY: all setup tools article test unit-test cli-test bench asan-test serve clean lint leakcheck help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make article   set up, build the tools, render everything into build/article/"
+	@echo "make test      set up, build the tools, run every test"
+	@echo "make bench     run the benchmarks against their peers (NAME=<name> for one)"
+	@echo "make serve     serve build/article/ on 127.0.0.1 and rebuild on change (PORT=, HOST=)"
+	@echo "make asan-test run the unit and CLI tests under AddressSanitizer + UBSan"
+
+setup:
+	@bash pipeline/setup.sh
+
+tools: $(TOOLS)
+
+# Sub-make after setup, so that pkg-config sees the packages the set-up just installed.
+article: setup
+	@$(MAKE) --no-print-directory tools
+	@$(LUA) build.lua --jobs $(JOBS) $(ARGS)
+
+test: setup
+	@$(MAKE) --no-print-directory tools $(UNIT_TESTS)
+	@bash tests/run.sh $(OUT)
+
+asan-test: setup
+	@$(MAKE) --no-print-directory VARIANT=asan tools
+	@$(MAKE) --no-print-directory VARIANT=asan $(subst build/release/,build/asan/,$(UNIT_TESTS))
+	@bash tests/run.sh build/asan
+
+leakcheck: setup
+	@$(MAKE) --no-print-directory tools $(UNIT_TESTS)
+	@LEAKCHECK=1 bash tests/run.sh $(OUT)
+
+bench: setup
+	@$(MAKE) --no-print-directory tools
+	@bash tests/bench/run.sh $(OUT) $(NAME)
+
+serve: setup
+	@$(MAKE) --no-print-directory tools
+	@bash pipeline/serve.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem -Ipipeline/common pipeline
+
+clean:
+	rm -rf build/release build/asan
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -1,0 +1,61 @@
+/* util — memory, errors and files shared by every C module of the pipeline.
+ *
+ * Ownership: functions returning char* or void* hand the caller a heap block to free().
+ * Errors: a fallible function returns 0 on success and -1 on failure, and then fills the
+ * caller's `err` with one line saying what failed and where (file, line or field). */
+#ifndef FV_UTIL_H
+#define FV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One line of error text, filled by the function that failed. */
+typedef struct err {
+    char msg[1024];
+} err;
+
+/* Formats the error message into e (printf-style); always returns -1 so callers can
+ * `return err_set(e, ...)`. e may be NULL. */
+int err_set(err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Allocation that never returns NULL: on exhaustion prints one line and aborts
+ * (a CLI cannot do better; cmark's xcalloc, llm.c's mallocCheck). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* printf into a new heap string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer; data is always NUL-terminated. Free with buf_free. */
+typedef struct buf {
+    char *data;
+    size_t len, cap;
+} buf;
+void buf_put(buf *b, const char *s, size_t n);
+void buf_puts(buf *b, const char *s);
+void buf_putc(buf *b, char c);
+void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with HTML escaping of & < > " ' (safe in text and in quoted attributes). */
+void buf_put_html(buf *b, const char *s, size_t n);
+/* Takes ownership of the buffer's memory and resets b. */
+char *buf_detach(buf *b);
+void buf_free(buf *b);
+
+/* Reads a whole file into a NUL-terminated heap block (*data, owned by the caller).
+ * Returns 0, or -1 with "path: reason" in e. */
+int read_file(const char *path, char **data, size_t *len, err *e);
+
+/* Writes len bytes to path through path.tmp.<pid> + fsync + rename, so no reader ever sees a
+ * half-written file. Returns 0, or -1 with "path: reason" in e (the temporary is removed). */
+int write_file_atomic(const char *path, const void *data, size_t len, err *e);
+
+/* Checks that s[0..len) is valid UTF-8 (no overlongs, no surrogates). Returns 0, or -1 and
+ * sets *bad_line (1-based) and *bad_col (1-based byte column) of the first bad byte. */
+int utf8_check(const char *s, size_t len, int *bad_line, int *bad_col);
+
+/* Creates a directory and its parents (like mkdir -p). Returns 0 or -1 with e. */
+int mkdir_p(const char *path, err *e);
+
+#endif

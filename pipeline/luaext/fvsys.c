@@ -1,0 +1,446 @@
+/* fvsys — the small system library the Lua build driver needs and Lua 5.4 lacks: spawning and
+ * reaping processes, SHA-256, file status, directories, atomic renames, a monotonic clock,
+ * terminal facts and signal flags. (Debian's lua-posix is built for Lua 5.1–5.3 only.)
+ *
+ * Conventions (as Lua's own liolib): expected failures return nil plus a message naming the
+ * path; misuse (wrong argument types) raises a Lua error through luaL_check*. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sha256.h"
+
+extern char **environ;
+
+static int fail(lua_State *L, const char *what, const char *path)
+{
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s (%s)", path, what, strerror(errno));
+    return 2;
+}
+
+/* spawn(argv, opts) -> pid | nil, msg.  argv: {prog, args...} looked up in PATH;
+ * opts.stdout / opts.stderr: file paths to redirect to (truncated); opts.stdin: path;
+ * opts.env: table of extra NAME=value pairs added to the environment. */
+static int l_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int n = (int)luaL_len(L, 1);
+    if (n < 1) return luaL_error(L, "spawn: empty argv");
+    const char **argv = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
+    int argv_idx = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        argv[i - 1] = luaL_checkstring(L, -1);
+        lua_pop(L, 1); /* the string stays alive: it is referenced by the argv table */
+    }
+    argv[n] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    const char *redir[3] = {NULL, NULL, NULL};
+    if (lua_istable(L, 2)) {
+        static const char *keys[3] = {"stdin", "stdout", "stderr"};
+        for (int k = 0; k < 3; k++) {
+            lua_getfield(L, 2, keys[k]);
+            if (lua_isstring(L, -1)) redir[k] = lua_tostring(L, -1);
+            lua_pop(L, 1); /* opts table keeps the string alive */
+        }
+    }
+    if (redir[0]) posix_spawn_file_actions_addopen(&fa, 0, redir[0], O_RDONLY, 0);
+    else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (redir[1]) posix_spawn_file_actions_addopen(&fa, 1, redir[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (redir[2]) posix_spawn_file_actions_addopen(&fa, 2, redir[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    /* Environment: ours plus opts.env (later entries win in getenv's first-match, so extras first). */
+    int nenv = 0;
+    while (environ[nenv]) nenv++;
+    int nextra = 0;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "env");
+        if (lua_istable(L, -1)) {
+            lua_pushnil(L);
+            while (lua_next(L, -2)) {
+                nextra++;
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    const char **envp = lua_newuserdatauv(L, sizeof(char *) * (size_t)(nenv + nextra + 1), 0);
+    int k = 0;
+    if (nextra) {
+        lua_newtable(L); /* anchor: keeps the NAME=value strings alive until we return */
+        int anchor = lua_gettop(L);
+        lua_getfield(L, 2, "env");
+        int envt = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, envt)) {
+            const char *name = luaL_checkstring(L, -2);
+            const char *val = luaL_checkstring(L, -1);
+            lua_pushfstring(L, "%s=%s", name, val);
+            envp[k++] = lua_tostring(L, -1);
+            lua_rawseti(L, anchor, k);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    for (int i = 0; i < nenv; i++) envp[k++] = environ[i];
+    envp[k] = NULL;
+
+    /* Children start with default signal dispositions and an empty mask, so that the driver's
+     * own handlers do not leak into them. */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t def, empty;
+    sigemptyset(&def);
+    sigaddset(&def, SIGINT);
+    sigaddset(&def, SIGTERM);
+    sigaddset(&def, SIGPIPE);
+    sigemptyset(&empty);
+    posix_spawnattr_setsigdefault(&at, &def);
+    posix_spawnattr_setsigmask(&at, &empty);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, &at, (char *const *)argv, (char *const *)envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    (void)argv_idx;
+    if (rc != 0) {
+        errno = rc;
+        return fail(L, "cannot start", argv[0]);
+    }
+    lua_pushinteger(L, pid);
+    return 1;
+}
+
+/* wait(block) -> pid, code | nil.  code: exit status, or -signal when killed by a signal.
+ * With block false, returns nil at once when no child has finished. An interrupted wait
+ * (a signal arrived) returns nil, "interrupted". */
+static int l_wait(lua_State *L)
+{
+    int block = lua_toboolean(L, 1);
+    int status;
+    pid_t pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+    if (pid <= 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, pid < 0 && errno == EINTR ? "interrupted" : "none");
+        return 2;
+    }
+    lua_pushinteger(L, pid);
+    if (WIFEXITED(status)) lua_pushinteger(L, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) lua_pushinteger(L, -WTERMSIG(status));
+    else lua_pushinteger(L, -1);
+    return 2;
+}
+
+static int l_kill(lua_State *L)
+{
+    pid_t pid = (pid_t)luaL_checkinteger(L, 1);
+    int sig = (int)luaL_optinteger(L, 2, SIGTERM);
+    lua_pushboolean(L, kill(pid, sig) == 0);
+    return 1;
+}
+
+static int l_sha256(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    char hex[65];
+    sha256_hex(s, n, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int l_sha256_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char hex[65];
+    if (sha256_file_hex(path, hex) != 0) return fail(L, "cannot read", path);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int push_stat(lua_State *L, const struct stat *st)
+{
+    lua_createtable(L, 0, 6);
+    const char *type = S_ISREG(st->st_mode) ? "file"
+                       : S_ISDIR(st->st_mode) ? "dir"
+                       : S_ISLNK(st->st_mode) ? "link"
+                                              : "other";
+    lua_pushstring(L, type);
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, (lua_Integer)st->st_size);
+    lua_setfield(L, -2, "size");
+    lua_pushinteger(L, (lua_Integer)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec);
+    lua_setfield(L, -2, "mtime_ns");
+    lua_pushinteger(L, (lua_Integer)st->st_ino);
+    lua_setfield(L, -2, "ino");
+    lua_pushinteger(L, (lua_Integer)st->st_mode & 07777);
+    lua_setfield(L, -2, "mode");
+    return 1;
+}
+
+/* stat(path) / lstat(path) -> {type, size, mtime_ns, ino, mode} | nil, msg */
+static int l_stat(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (stat(path, &st) != 0) return fail(L, "cannot stat", path);
+    return push_stat(L, &st);
+}
+
+static int l_lstat(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (lstat(path, &st) != 0) return fail(L, "cannot stat", path);
+    return push_stat(L, &st);
+}
+
+static int l_mkdir_p(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char *p = strdup(path);
+    if (!p) return luaL_error(L, "out of memory");
+    for (char *q = p + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = 0;
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            free(p);
+            return fail(L, "cannot create directory", path);
+        }
+        *q = '/';
+    }
+    int bad = mkdir(p, 0755) != 0 && errno != EEXIST;
+    free(p);
+    if (bad) return fail(L, "cannot create directory", path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* exchange(a, b): atomically swaps two paths (renameat2 RENAME_EXCHANGE), so a published
+ * directory is replaced by its new version in one step; readers see the old or the new. */
+static int l_exchange(lua_State *L)
+{
+    const char *a = luaL_checkstring(L, 1), *b = luaL_checkstring(L, 2);
+    if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0) return fail(L, "cannot exchange", b);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) return -1;
+        struct dirent *de;
+        int rc = 0;
+        while ((de = readdir(d))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            size_t n = strlen(path) + strlen(de->d_name) + 2;
+            char *child = malloc(n);
+            if (!child) { rc = -1; break; }
+            snprintf(child, n, "%s/%s", path, de->d_name);
+            if (rm_rf(child) != 0) rc = -1;
+            free(child);
+        }
+        closedir(d);
+        if (rc != 0) return rc;
+        return rmdir(path);
+    }
+    return unlink(path);
+}
+
+static int l_rm_rf(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    if (rm_rf(path) != 0) return fail(L, "cannot remove", path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* listdir(path) -> sorted array of names (without . and ..) | nil, msg */
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int l_listdir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    if (!d) return fail(L, "cannot list", path);
+    size_t n = 0, cap = 16;
+    char **names = malloc(cap * sizeof *names);
+    struct dirent *de;
+    while (names && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (n == cap) {
+            char **more = realloc(names, (cap *= 2) * sizeof *names);
+            if (!more) break;
+            names = more;
+        }
+        names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    if (!names) return luaL_error(L, "out of memory");
+    qsort(names, n, sizeof *names, cmp_str);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i] ? names[i] : "");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+        free(names[i]);
+    }
+    free(names);
+    return 1;
+}
+
+static int l_realpath(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char *r = realpath(path, NULL);
+    if (!r) return fail(L, "cannot resolve", path);
+    lua_pushstring(L, r);
+    free(r);
+    return 1;
+}
+
+/* copy(src, dst): copies a regular file's bytes to dst (created or truncated, mode 0644).
+ * Cache entries are copied, not hard-linked, so that editing the site never alters the cache. */
+static int l_copy(lua_State *L)
+{
+    const char *src = luaL_checkstring(L, 1), *dst = luaL_checkstring(L, 2);
+    int in = open(src, O_RDONLY);
+    if (in < 0) return fail(L, "cannot open", src);
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0) {
+        close(in);
+        return fail(L, "cannot create", dst);
+    }
+    char chunk[1 << 16];
+    ssize_t r;
+    int bad = 0;
+    while ((r = read(in, chunk, sizeof chunk)) > 0) {
+        char *p = chunk;
+        while (r > 0) {
+            ssize_t w = write(out, p, (size_t)r);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                bad = 1;
+                break;
+            }
+            p += w;
+            r -= w;
+        }
+        if (bad) break;
+    }
+    if (r < 0) bad = 1;
+    close(in);
+    if (close(out) != 0) bad = 1;
+    if (bad) return fail(L, "cannot copy to", dst);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+static int l_sleep(lua_State *L)
+{
+    double s = luaL_checknumber(L, 1);
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+static int l_isatty(lua_State *L)
+{
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
+static int l_term_width(lua_State *L)
+{
+    struct winsize ws;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) lua_pushinteger(L, ws.ws_col);
+    else lua_pushinteger(L, 80);
+    return 1;
+}
+
+static int l_ncpu(lua_State *L)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    lua_pushinteger(L, n > 0 ? n : 1);
+    return 1;
+}
+
+static int l_getpid(lua_State *L)
+{
+    lua_pushinteger(L, getpid());
+    return 1;
+}
+
+/* Signals: the driver catches SIGINT/SIGTERM so that it can stop its children and remove its
+ * temporary files; `interrupted()` tells whether one arrived. */
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig) { got_signal = sig; }
+
+static int l_catch_signals(lua_State *L)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocking wait returns so the driver can react */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    (void)L;
+    return 0;
+}
+
+static int l_interrupted(lua_State *L)
+{
+    lua_pushinteger(L, got_signal);
+    return 1;
+}
+
+static const luaL_Reg fvsys_lib[] = {
+    {"spawn", l_spawn},         {"wait", l_wait},
+    {"kill", l_kill},           {"sha256", l_sha256},
+    {"sha256_file", l_sha256_file}, {"stat", l_stat},
+    {"lstat", l_lstat},         {"mkdir_p", l_mkdir_p},
+    {"exchange", l_exchange},   {"rm_rf", l_rm_rf},
+    {"listdir", l_listdir},     {"realpath", l_realpath},
+    {"copy", l_copy},           {"clock", l_clock},
+    {"sleep", l_sleep},         {"isatty", l_isatty},
+    {"term_width", l_term_width}, {"ncpu", l_ncpu},
+    {"getpid", l_getpid},       {"catch_signals", l_catch_signals},
+    {"interrupted", l_interrupted}, {NULL, NULL}};
+
+int luaopen_fvsys(lua_State *L);
+
+int luaopen_fvsys(lua_State *L)
+{
+    luaL_newlib(L, fvsys_lib);
+    return 1;
+}

@@ -1,0 +1,16 @@
+# page — fv-page, the article's HTML (cmark inside page.c only).
+PAGE_SRCS := pipeline/page/page.c pipeline/page/frontmatter.c pipeline/page/bib.c \
+             pipeline/page/mdext.c pipeline/page/template.c pipeline/page/katex.c
+PAGE_OBJS := $(call objs,$(PAGE_SRCS))
+PAGE_LIBS := $(shell pkg-config --libs libcmark jansson 2>/dev/null)
+CPPFLAGS += -Ipipeline/page
+
+TOOLS += $(BIN)/fv-page
+$(BIN)/fv-page: $(call objs,pipeline/page/page_main.c) $(PAGE_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PAGE_LIBS)
+
+UNIT_TESTS += $(BIN)/check_page
+$(BIN)/check_page: $(call objs,tests/unit/check_page.c) $(PAGE_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PAGE_LIBS) $(CHECK_LIBS)

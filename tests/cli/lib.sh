@@ -1,0 +1,57 @@
+# Helpers for the black-box CLI tests (sourced by tests/cli/*.sh).
+# Each test script runs with: ROOT (project root), BIN (our tools), TMPDIR_T (a scratch dir of
+# its own, removed afterwards), FV_MODEL_DIR (the verified mbv3-coco model).
+# Every check prints "ok   name" or "FAIL name" plus detail; `finish` prints the tally line
+# "N passed, N failed" and sets the exit status.
+set -u
+T_PASS=0
+T_FAIL=0
+
+t_ok() { T_PASS=$((T_PASS + 1)); printf 'ok   %s\n' "$1"; }
+t_fail() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s\n' "$1"; shift; [ $# -gt 0 ] && printf '     %s\n' "$@"; return 0; }
+
+# run_cmd: runs "$@" with stdout/stderr captured into T_OUT / T_ERR and status into T_RC.
+run_cmd() {
+  local o e
+  o=$(mktemp "$TMPDIR_T/out.XXXXXX"); e=$(mktemp "$TMPDIR_T/err.XXXXXX")
+  if [ -n "${LEAKCHECK:-}" ] && [ -x "$1" ]; then
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$@" >"$o" 2>"$e"
+  else
+    "$@" >"$o" 2>"$e"
+  fi
+  T_RC=$?
+  T_OUT=$(cat "$o"); T_ERR=$(cat "$e")
+  rm -f "$o" "$e"
+}
+
+# expect_ok NAME CMD...: the command must exit 0.
+expect_ok() {
+  local name=$1; shift
+  run_cmd "$@"
+  if [ "$T_RC" -eq 0 ]; then t_ok "$name"; else t_fail "$name" "exit $T_RC: $*" "$(printf '%s' "$T_ERR" | tail -5)"; fi
+}
+
+# expect_fail NAME EXPECTED_STDERR_LINE CMD...: non-zero exit and stderr containing the text.
+expect_fail() {
+  local name=$1 want=$2; shift 2
+  run_cmd "$@"
+  if [ "$T_RC" -eq 0 ]; then
+    t_fail "$name" "expected failure, got exit 0: $*"
+  elif [ "$T_RC" -ge 128 ] || [ "$T_RC" -eq 99 ]; then
+    t_fail "$name" "crashed or leaked (exit $T_RC)" "$(printf '%s' "$T_ERR" | tail -5)"
+  elif ! printf '%s' "$T_ERR" | grep -qF -- "$want"; then
+    t_fail "$name" "stderr lacks: $want" "got: $(printf '%s' "$T_ERR" | head -3)"
+  else
+    t_ok "$name"
+  fi
+}
+
+# expect_eq NAME WANT GOT
+expect_eq() {
+  if [ "$2" = "$3" ]; then t_ok "$1"; else t_fail "$1" "want: $2" "got:  $3"; fi
+}
+
+finish() {
+  printf '%d passed, %d failed\n' "$T_PASS" "$T_FAIL"
+  [ "$T_FAIL" -eq 0 ]
+}
