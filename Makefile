@@ -38,6 +38,10 @@ objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c
 COMMON_OBJS := $(call objs,$(COMMON_SRCS))
+# png_io is shared by several modules, so it is defined here, before the fragments that use it.
+PNG_OBJS := $(call objs,pipeline/png/png_io.c)
+PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
+CPPFLAGS += -Ipipeline/png
 
 include $(sort $(wildcard pipeline/*/module.mk))
 

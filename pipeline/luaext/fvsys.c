@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -424,7 +425,26 @@ static int l_interrupted(lua_State *L)
     return 1;
 }
 
+/* lock(path) -> true | nil, msg: takes an exclusive lock on path (created if needed) for the
+ * rest of this process's life, without waiting. The descriptor is close-on-exec, so children do
+ * not inherit the lock and a killed driver's lock dies with it. */
+static int l_lock(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(L, "cannot open lock", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: another build holds this lock", path);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg fvsys_lib[] = {
+    {"lock", l_lock},
     {"spawn", l_spawn},         {"wait", l_wait},
     {"kill", l_kill},           {"sha256", l_sha256},
     {"sha256_file", l_sha256_file}, {"stat", l_stat},

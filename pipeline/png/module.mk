@@ -1,4 +1,2 @@
-# png — libpng behind png_io.h (used by the renderer, the sprite stage and the page tool).
-PNG_SRCS := pipeline/png/png_io.c
-PNG_OBJS := $(call objs,$(PNG_SRCS))
-PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
+# png — libpng behind png_io.h. PNG_OBJS and PNG_LIBS are defined in the top Makefile,
+# because other modules' fragments (included in name order) need them first.

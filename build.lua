@@ -1,0 +1,195 @@
+-- build.lua — builds the article: reads the figure manifests, runs every job that is not
+-- already in the content-addressed cache (in parallel, with progress), then publishes
+-- build/article/. Run by `make article`; usable by hand:
+--
+--   lua5.4 build.lua [--jobs N] [--force] [--only ID] [--verbose] [--fetch-model]
+--
+-- The project is the current directory (content/, figures/, templates/); tools come from the
+-- directory of this file.
+--
+-- Exit codes: 0 built (or nothing to do), 1 bad input or a failed job, 2 usage, 130 interrupted.
+local usage = [[
+usage: lua5.4 build.lua [options]
+  --jobs N, -j N   run up to N jobs at once (default: number of cores)
+  --force          run every job again, ignoring the cache
+  --only ID        run only job ID (or every job of figure ID) and what it needs; no publishing
+  --verbose        print each command as it starts
+  --fetch-model    only fetch and verify the model, then exit
+  --help           this text
+]]
+
+local root = arg[0]:match('^(.*)/[^/]*$') or '.'
+if root:sub(1, 1) ~= '/' then root = (os.getenv('PWD') or '.') .. '/' .. root end
+root = root:gsub('/%./?$', ''):gsub('/%.$', '')
+local variant = os.getenv('VARIANT') or 'release'
+package.path = root .. '/?.lua;' .. package.path
+package.cpath = root .. '/build/' .. variant .. '/lib/?.so;' .. package.cpath
+
+require 'pipeline.driver.strict'
+
+local function main()
+  local ok_sys, sys = pcall(require, 'fvsys')
+  if not ok_sys then
+    io.stderr:write('build: the fvsys module is not built (run `make tools` first): ' .. tostring(sys) .. '\n')
+    return 1
+  end
+  local opts = { jobs = sys.ncpu(), force = false, verbose = false }
+  local i = 1
+  while i <= #arg do
+    local a = arg[i]
+    local function value()
+      i = i + 1
+      if not arg[i] then io.stderr:write('build: ' .. a .. ' needs a value\n' .. usage); os.exit(2) end
+      return arg[i]
+    end
+    if a == '--jobs' or a == '-j' then
+      opts.jobs = math.tointeger(tonumber(value()))
+      if not opts.jobs or opts.jobs < 1 then io.stderr:write('build: --jobs expects a whole number >= 1\n'); return 2 end
+    elseif a == '--force' then opts.force = true
+    elseif a == '--only' then opts.only = value()
+    elseif a == '--verbose' then opts.verbose = true
+    elseif a == '--fetch-model' then opts.fetch_model = true
+    elseif a == '--help' or a == '-h' then io.stdout:write(usage); return 0
+    else io.stderr:write('build: unknown option ' .. a .. '\n' .. usage); return 2 end
+    i = i + 1
+  end
+
+  local fs = require 'pipeline.driver.fs'
+  local cache = require 'pipeline.driver.cache'
+  local runner = require 'pipeline.driver.runner'
+  local json = require 'pipeline.driver.json'
+  local manifest = require 'pipeline.driver.manifest'
+  local model = require 'pipeline.stages.model'
+  local figures = require 'pipeline.stages.figures'
+  local page = require 'pipeline.stages.page'
+  local site = require 'pipeline.stages.site'
+
+  -- The project is the current directory (Lua has no chdir); tools and scripts come from root,
+  -- so a test can build a fixture project with `cd fixture && lua5.4 /path/to/build.lua`.
+  local real = sys.realpath('.')
+  if not real or not sys.stat(real .. '/content') then
+    io.stderr:write('build: ' .. tostring(real) .. ' is not a project (expected a directory with content/)\n')
+    return 1
+  end
+  fs.root = real
+
+  assert(sys.mkdir_p(cache.tmp()))
+  assert(sys.mkdir_p(cache.objects()))
+  assert(sys.mkdir_p(cache.dir .. '/state'))
+  assert(sys.mkdir_p(cache.dir .. '/gen'))
+  local locked, lerr = sys.lock(cache.dir .. '/lock')
+  if not locked then io.stderr:write('build: ' .. lerr .. ' (another build is running)\n'); return 1 end
+  cache.clean_tmp()
+  sys.catch_signals()
+  fs.load_memo(cache.dir .. '/state/hashes.lua')
+  local times = {}
+  do
+    local chunk = loadfile(cache.dir .. '/state/times.lua', 't', {})
+    local ok, t = pcall(chunk or function() return {} end)
+    if ok and type(t) == 'table' then times = t end
+  end
+
+  local function save_state()
+    fs.save_memo()
+    local keys = {}
+    for k in pairs(times) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local out = { 'return {' }
+    for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%.3f,', k, times[k]) end
+    out[#out + 1] = '}\n'
+    fs.write_atomic(cache.dir .. '/state/times.lua', table.concat(out, '\n'))
+  end
+
+  if opts.fetch_model then
+    local dir, err = model.ensure(false)
+    save_state()
+    if not dir then io.stderr:write(err .. '\n'); return 1 end
+    return 0
+  end
+
+  -- Figure kinds: each pipeline/kinds/<kind>.lua is one kind.
+  for _, n in ipairs(sys.listdir(root .. '/pipeline/kinds') or {}) do
+    local kind = n:match('^(.*)%.lua$')
+    if kind then manifest.kinds[kind] = require('pipeline.kinds.' .. kind) end
+  end
+
+  local bin = root .. '/build/' .. variant .. '/bin'
+  local env = { bin = bin, root = root, model_dir = model.dir }
+  local by_id = {}
+  function env.job_dir(id) return by_id[id].dir end
+  function env.read_json(path)
+    local v, err = json.decode(fs.read(path) or '')
+    if not v then error(path .. ': ' .. err, 0) end
+    return v
+  end
+
+  local figs, ferr = figures.load('figures')
+  if not figs then io.stderr:write(ferr .. '\n'); return 1 end
+  local fig_jobs = figures.jobs(figs, env)
+  for _, j in ipairs(fig_jobs) do by_id[j.id] = j end
+
+  local only = opts.only
+  local function selected(jobs)
+    if not only then return jobs end
+    local out = {}
+    for _, j in ipairs(jobs) do if j.id == only or j.figure == only then out[#out + 1] = j end end
+    return out
+  end
+
+  local t0 = sys.clock()
+  local total_ran, total_cached = 0, 0
+  local function run(jobs, label)
+    if #jobs == 0 then return true end
+    local ok, res = runner.run(jobs, { jobs = opts.jobs, force = opts.force, verbose = opts.verbose,
+                                       times = times, label = label })
+    if not ok then return nil, res end
+    total_ran, total_cached = total_ran + res.ran, total_cached + res.cached
+    return true
+  end
+
+  local ok, err = run(selected(fig_jobs), 'figures')
+  if ok and (not only or only == 'page') then
+    local figjson = cache.dir .. '/gen/figures.json'
+    local files
+    local aok, aerr = pcall(function()
+      local f, e = figures.assemble(figs, env, figjson)
+      if not f then error(e, 0) end
+      files = f
+    end)
+    if not aok then ok, err = nil, aerr
+    else
+      local pj = page.job(env, figjson)
+      by_id.page = pj
+      ok, err = run({ pj }, 'page')
+      if ok and not only then
+        files[#files + 1] = { dest = 'index.html', src = pj.dir .. '/index.html' }
+        for _, f in ipairs(site.static_files(root)) do files[#files + 1] = f end
+        local res, perr = site.publish(files, 'build/article')
+        if not res then ok, err = nil, perr
+        else
+          save_state()
+          local what = res.changed and 'published' or 'unchanged'
+          if total_ran > 0 or res.changed then
+            io.stderr:write(string.format('article: %d jobs (%d cached, %d run) in %.1fs; build/article/ %s: %d files, %s\n',
+              total_ran + total_cached, total_cached, total_ran, sys.clock() - t0, what, res.count, fs.human_size(res.bytes)))
+          end
+          return 0
+        end
+      end
+    end
+  end
+  save_state()
+  if not ok then
+    io.stderr:write(tostring(err) .. '\n')
+    if sys.interrupted() ~= 0 then return 130 end
+    return 1
+  end
+  return 0
+end
+
+local ok, rc = xpcall(main, debug.traceback)
+if not ok then
+  io.stderr:write('build: internal error: ' .. tostring(rc) .. '\n')
+  os.exit(3)
+end
+os.exit(rc)

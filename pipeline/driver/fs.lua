@@ -1,0 +1,109 @@
+-- fs: files for the build driver — reading, atomic writing, content hashes remembered by
+-- (size, mtime, inode) so that an unchanged file is never read twice, and the rule that no path
+-- named by an author may leave the project.
+local sys = require 'fvsys'
+
+local M = {}
+
+M.root = nil          -- absolute project root, set by build.lua
+local hash_memo = {}  -- path -> {size, mtime_ns, ino, sha}
+local memo_path = nil
+local memo_dirty = false
+
+function M.read(path)
+  local f, err = io.open(path, 'rb')
+  if not f then return nil, err end
+  local s = f:read('a')
+  f:close()
+  return s
+end
+
+-- Writes through path.tmp.<pid> and a rename: readers see the old file or the new, never half.
+function M.write_atomic(path, data)
+  local tmp = path .. '.tmp.' .. sys.getpid()
+  local f, err = io.open(tmp, 'wb')
+  if not f then return nil, err end
+  local ok, werr = f:write(data)
+  local cok = f:close()
+  if not ok or not cok then os.remove(tmp); return nil, tostring(werr) end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then os.remove(tmp); return nil, rerr end
+  return true
+end
+
+function M.exists(path) return sys.stat(path) ~= nil end
+
+function M.dirname(path) return path:match('^(.*)/[^/]*$') or '.' end
+
+-- Loads the remembered hashes (a Lua table literal: fast to load, no parser of ours needed).
+function M.load_memo(path)
+  memo_path = path
+  local chunk = loadfile(path, 't', {})
+  if chunk then
+    local ok, t = pcall(chunk)
+    if ok and type(t) == 'table' then hash_memo = t end
+  end
+end
+
+function M.save_memo()
+  if not memo_dirty or not memo_path then return end
+  local keys = {}
+  for k in pairs(hash_memo) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = { 'return {\n' }
+  for _, k in ipairs(keys) do
+    local m = hash_memo[k]
+    out[#out + 1] = string.format('[%q]={%d,%d,%d,%q},\n', k, m[1], m[2], m[3], m[4])
+  end
+  out[#out + 1] = '}\n'
+  M.write_atomic(memo_path, table.concat(out))
+  memo_dirty = false
+end
+
+-- sha256 of a file's content; nil, msg when it cannot be read.
+function M.hash(path)
+  local st, err = sys.stat(path)
+  if not st then return nil, err end
+  local m = hash_memo[path]
+  if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then return m[4] end
+  local h, herr = sys.sha256_file(path)
+  if not h then return nil, herr end
+  hash_memo[path] = { st.size, st.mtime_ns, st.ino, h }
+  memo_dirty = true
+  return h
+end
+
+-- Checks that a path an author wrote (relative to base, itself inside the project) stays
+-- inside the project: not absolute, no '..' that climbs out, no symlink that leads out.
+-- Returns the normalized project-relative path, or nil and the reason.
+function M.safe_path(base, rel)
+  if type(rel) ~= 'string' or rel == '' then return nil, 'expected a non-empty relative path' end
+  if rel:sub(1, 1) == '/' then return nil, "absolute paths are not allowed (expected a path relative to " .. base .. "/)" end
+  if rel:find('\\', 1, true) or rel:find('%z') then return nil, 'invalid characters in path' end
+  local parts = {}
+  for p in (base .. '/' .. rel):gmatch('[^/]+') do
+    if p == '..' then
+      if #parts == 0 then return nil, 'path leaves the project' end
+      parts[#parts] = nil
+    elseif p ~= '.' then
+      parts[#parts + 1] = p
+    end
+  end
+  local norm = table.concat(parts, '/')
+  if norm:sub(1, #base + 1) ~= base .. '/' then
+    return nil, 'path leaves ' .. base .. '/ (expected a file inside it)'
+  end
+  local real = sys.realpath(M.root .. '/' .. norm)
+  if real and real ~= M.root and real:sub(1, #M.root + 1) ~= M.root .. '/' then
+    return nil, 'path leads outside the project through a symbolic link'
+  end
+  return norm
+end
+
+function M.human_size(n)
+  if n >= 1024 * 1024 then return string.format('%.1f MB', n / 1048576) end
+  if n >= 1024 then return string.format('%.0f KB', n / 1024) end
+  return n .. ' B'
+end
+
+return M

@@ -1,0 +1,122 @@
+-- manifest: loads figures/<id>.lua and checks it against its kind's fields.
+--
+-- A manifest is a Lua file returning a table; it runs in a sandbox that has only the pure
+-- libraries (string, table, math, utf8, and ipairs/pairs/tostring...), no I/O. Errors name the
+-- file and the line of the field at fault: "figures/hero.lua:4: field 'caption': expected a
+-- string (got number)".
+local M = {}
+
+M.kinds = {} -- kind name -> module (pipeline/kinds/<kind>.lua), filled by build.lua
+
+local function sandbox()
+  return {
+    string = string, table = table, math = math, utf8 = utf8,
+    ipairs = ipairs, pairs = pairs, tostring = tostring, tonumber = tonumber,
+    type = type, select = select, next = next,
+  }
+end
+
+-- The line where `name =` first appears at or after line `from` (1 when not found).
+local function line_of(src, name, from, nth)
+  local line, seen = 0, 0
+  for l in (src .. '\n'):gmatch('([^\n]*)\n') do
+    line = line + 1
+    if line >= (from or 1) and l:find('%f[%w_]' .. name .. '%s*=') then
+      seen = seen + 1
+      if seen >= (nth or 1) then return line end
+    end
+  end
+  return from or 1
+end
+
+-- A checker passed to the kind's validate(): ctx:fail(field_path, message) raises the error
+-- with the right line; ctx:field(t, name, type, required) checks one field.
+local Ctx = {}
+Ctx.__index = Ctx
+
+function Ctx:line(path)
+  -- path: "caption" or "images[2].src": find the list, then the n-th occurrence of the leaf.
+  local list, idx, leaf = path:match('^([%w_]+)%[(%d+)%]%.([%w_]+)$')
+  if list then
+    local start = line_of(self.src, list)
+    return line_of(self.src, leaf, start, tonumber(idx))
+  end
+  list, idx = path:match('^([%w_]+)%[(%d+)%]$')
+  if list then return line_of(self.src, list) + tonumber(idx) end
+  return line_of(self.src, path)
+end
+
+function Ctx:fail(path, msg)
+  error({ manifest_error = string.format('%s:%d: field \'%s\': %s', self.file, self:line(path), path, msg) }, 0)
+end
+
+local type_names = { string = 'a string', number = 'a number', table = 'a table', boolean = 'true or false' }
+
+function Ctx:field(t, name, want, required, path)
+  path = path or name
+  local v = t[name]
+  if v == nil then
+    if required then self:fail(path, 'missing (expected ' .. type_names[want] .. ')') end
+    return nil
+  end
+  if type(v) ~= want then
+    self:fail(path, string.format('expected %s (got %s)', type_names[want], type(v)))
+  end
+  return v
+end
+
+-- Every field a manifest may have: common ones here, the rest from its kind's `fields`.
+local common = { kind = true, id = true, caption = true, alt = true, width = true, title = true }
+
+-- Loads one manifest. Returns the validated table (with .id, .file, .src, .kindmod), or nil and
+-- one line of error.
+function M.load(file, id)
+  local f, err = io.open(file, 'rb')
+  if not f then return nil, err end
+  local src = f:read('a')
+  f:close()
+  local chunk, perr = load(src, '=' .. file, 't', sandbox())
+  if not chunk then return nil, perr .. ' (expected Lua returning a table)' end
+  local ok, m = pcall(chunk)
+  if not ok then return nil, tostring(m) end
+  if type(m) ~= 'table' then return nil, file .. ':1: manifest must return a table (got ' .. type(m) .. ')' end
+  local ctx = setmetatable({ file = file, src = src }, Ctx)
+  local vok, verr = pcall(function()
+    local kind = ctx:field(m, 'kind', 'string', true)
+    local mod = M.kinds[kind]
+    if not mod then
+      local names = {}
+      for k in pairs(M.kinds) do names[#names + 1] = k end
+      table.sort(names)
+      ctx:fail('kind', string.format("unknown kind '%s' (expected one of: %s)", kind, table.concat(names, ', ')))
+    end
+    if m.id ~= nil and m.id ~= id then
+      ctx:fail('id', string.format("'%s' does not match the file name (expected '%s' or no id)", tostring(m.id), id))
+    end
+    ctx:field(m, 'caption', 'string', true)
+    ctx:field(m, 'alt', 'string', false)
+    ctx:field(m, 'title', 'string', false)
+    local w = ctx:field(m, 'width', 'string', false)
+    if w and w ~= 'text' and w ~= 'wide' then ctx:fail('width', "expected 'text' or 'wide' (got '" .. w .. "')") end
+    for k in pairs(m) do
+      if type(k) ~= 'string' or not (common[k] or (mod.fields or {})[k]) then
+        local names = {}
+        for n in pairs(common) do names[#names + 1] = n end
+        for n in pairs(mod.fields or {}) do names[#names + 1] = n end
+        table.sort(names)
+        ctx:fail(tostring(k), 'unknown field (expected one of: ' .. table.concat(names, ', ') .. ')')
+      end
+    end
+    mod.validate(m, ctx)
+    m.kindmod = mod
+  end)
+  if not vok then
+    if type(verr) == 'table' and verr.manifest_error then return nil, verr.manifest_error end
+    error(verr, 0)
+  end
+  m.id, m.file, m.src = id, file, src
+  m.caption_line = ctx:line('caption')
+  return m
+end
+
+return M

@@ -1,0 +1,95 @@
+-- progress: what a long build shows. On a terminal, one live line (jobs done/total, the jobs
+-- running with their own step when they report one, elapsed time, time left); otherwise (CI,
+-- a log file) one line per finished job. Cached jobs print nothing: a build with nothing to do
+-- is quiet. Tools report their step by overwriting the file named in FV_PROGRESS_FILE with a
+-- short line such as "step 120/512, 14s left".
+local sys = require 'fvsys'
+local fs = require 'pipeline.driver.fs'
+
+local M = {}
+M.__index = M
+
+local function clock_text(s)
+  s = math.floor(s + 0.5)
+  if s >= 3600 then return string.format('%dh%02dm', s // 3600, (s % 3600) // 60) end
+  if s >= 60 then return string.format('%dm%02ds', s // 60, s % 60) end
+  return s .. 's'
+end
+
+function M.new(total, done, label)
+  local mode = os.getenv('FV_PROGRESS') or (sys.isatty(2) and 'live' or 'lines')
+  return setmetatable({
+    total = total, done = done, cached = done, ran = 0, label = label or 'build',
+    t0 = sys.clock(), running = {}, order = {}, remaining = 0, est = {},
+    mode = mode, last_draw = 0, drawn = false,
+  }, M)
+end
+
+function M:add_estimate(id, secs)
+  self.est[id] = secs
+  self.remaining = self.remaining + secs
+end
+
+function M:started(id, progress_file)
+  self.running[id] = { t0 = sys.clock(), file = progress_file }
+  self.order[#self.order + 1] = id
+end
+
+local function forget(self, id)
+  self.running[id] = nil
+  for i, v in ipairs(self.order) do if v == id then table.remove(self.order, i) break end end
+end
+
+-- Seconds of work left: estimates of unstarted jobs plus what is left of running ones,
+-- spread over the jobs that run side by side.
+function M:time_left()
+  local left = self.remaining
+  for id, r in pairs(self.running) do
+    left = left - math.min(self.est[id] or 0, sys.clock() - r.t0)
+  end
+  local par = math.max(1, #self.order)
+  return math.max(0, left / par)
+end
+
+function M:draw()
+  if self.mode ~= 'live' then return end
+  local now = sys.clock()
+  if now - self.last_draw < 0.2 then return end
+  self.last_draw = now
+  local parts = {}
+  for _, id in ipairs(self.order) do
+    local step = fs.read(self.running[id].file)
+    step = step and step:match('[^\n]+')
+    parts[#parts + 1] = step and (id .. ' ' .. step) or id
+  end
+  local line = string.format('%s [%d/%d] %s · %s elapsed · ~%s left', self.label, self.done, self.total,
+    table.concat(parts, ', '), clock_text(now - self.t0), clock_text(self:time_left()))
+  local w = sys.term_width() - 1
+  if #line > w then line = line:sub(1, w - 1) .. '…' end
+  io.stderr:write('\r\27[K' .. line)
+  io.stderr:flush()
+  self.drawn = true
+end
+
+function M:finished(id, secs)
+  self.done = self.done + 1
+  self.ran = self.ran + 1
+  self.remaining = self.remaining - (self.est[id] or 0)
+  forget(self, id)
+  if self.mode == 'lines' then
+    io.stderr:write(string.format('%s [%d/%d] %s (%.1fs)\n', self.label, self.done, self.total, id, secs))
+  else
+    self.last_draw = 0
+    self:draw()
+  end
+end
+
+function M:finish()
+  if self.drawn then io.stderr:write('\r\27[K'); io.stderr:flush(); self.drawn = false end
+end
+
+function M:summary()
+  return { total = self.total, cached = self.cached, ran = self.ran, seconds = sys.clock() - self.t0 }
+end
+
+return M

@@ -1,0 +1,53 @@
+-- Stage "figures": every figures/<id>.lua manifest, checked, turned into jobs by its kind, and
+-- after those jobs ran, into figures.json for the page tool plus the list of files to publish.
+local sys = require 'fvsys'
+local fs = require 'pipeline.driver.fs'
+local json = require 'pipeline.driver.json'
+local manifest = require 'pipeline.driver.manifest'
+
+local M = {}
+
+-- Loads every manifest in dir. Returns a list sorted by id, or nil and one line of error.
+function M.load(dir)
+  local list = {}
+  for _, name in ipairs(sys.listdir(dir) or {}) do
+    local id = name:match('^(.*)%.lua$')
+    if id then
+      if not id:match('^[%w_-]+$') then
+        return nil, string.format("%s/%s: figure id '%s' (expected letters, digits, '-' and '_' only)", dir, name, id)
+      end
+      local m, err = manifest.load(dir .. '/' .. name, id)
+      if not m then return nil, err end
+      list[#list + 1] = m
+    end
+  end
+  return list
+end
+
+function M.jobs(figs, env)
+  local jobs = {}
+  for _, m in ipairs(figs) do
+    for _, j in ipairs(m.kindmod.jobs(m, env)) do
+      j.figure = m.id
+      jobs[#jobs + 1] = j
+    end
+  end
+  return jobs
+end
+
+-- After the figure jobs: writes figures.json to path and returns the files to publish.
+function M.assemble(figs, env, path)
+  local out = setmetatable({}, json.object_mt)
+  local files = {}
+  for _, m in ipairs(figs) do
+    local body, fl = m.kindmod.html(m, env)
+    out[m.id] = { source = m.file, kind = m.kind, caption = m.caption, caption_line = m.caption_line,
+                  html = body, class = m.width == 'wide' and 'wide' or '' }
+    for _, f in ipairs(fl) do files[#files + 1] = f end
+  end
+  local ok, err = fs.write_atomic(path, json.encode({ figures = out }) .. '\n')
+  if not ok then return nil, err end
+  return files
+end
+
+return M

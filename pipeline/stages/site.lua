@@ -1,0 +1,68 @@
+-- Stage "site": publishes build/article/ — the page, the figures' files, our CSS/JS and
+-- KaTeX's stylesheet and fonts — as one atomic swap: the new version is assembled beside the
+-- old one and exchanged with it in a single rename, so build/article/ is always a complete
+-- version. When nothing changed, nothing is touched.
+local sys = require 'fvsys'
+local fs = require 'pipeline.driver.fs'
+
+local M = {}
+
+local function add_tree(files, src_dir, dest_dir, filter)
+  for _, n in ipairs(sys.listdir(src_dir) or {}) do
+    local p = src_dir .. '/' .. n
+    local st = sys.stat(p)
+    if st and st.type == 'dir' then add_tree(files, p, dest_dir .. '/' .. n, filter)
+    elseif st and st.type == 'file' and (not filter or filter(n)) then
+      files[#files + 1] = { dest = dest_dir .. '/' .. n, src = p }
+    end
+  end
+end
+
+-- Static files every site has.
+function M.static_files(root)
+  local files = {}
+  add_tree(files, 'templates/assets', 'assets')
+  files[#files + 1] = { dest = 'assets/katex/katex.min.css', src = root .. '/node_modules/katex/dist/katex.min.css' }
+  -- woff2 only: every browser that runs the page reads it, and it is the smallest.
+  add_tree(files, root .. '/node_modules/katex/dist/fonts', 'assets/katex/fonts', function(n) return n:match('%.woff2$') end)
+  return files
+end
+
+-- Publishes files ({dest, src}) to out_dir. Returns {changed, bytes, count} or nil, msg.
+function M.publish(files, out_dir)
+  table.sort(files, function(a, b) return a.dest < b.dest end)
+  local lines, bytes = {}, 0
+  for i, f in ipairs(files) do
+    if i > 1 and files[i - 1].dest == f.dest then return nil, 'two files published as ' .. f.dest end
+    local h, err = fs.hash(f.src)
+    if not h then return nil, err end
+    bytes = bytes + sys.stat(f.src).size
+    lines[#lines + 1] = f.dest .. ' ' .. h
+  end
+  local key = sys.sha256(table.concat(lines, '\n'))
+  local stamp = fs.dirname(out_dir) .. '/.' .. out_dir:match('[^/]+$') .. '.key'
+  if fs.read(stamp) == key and sys.stat(out_dir) then
+    return { changed = false, bytes = bytes, count = #files }
+  end
+  local stage = string.format('%s.new.%d', out_dir, sys.getpid())
+  sys.rm_rf(stage)
+  for _, f in ipairs(files) do
+    local dest = stage .. '/' .. f.dest
+    assert(sys.mkdir_p(fs.dirname(dest)))
+    local ok, err = sys.copy(f.src, dest)
+    if not ok then sys.rm_rf(stage); return nil, err end
+  end
+  if sys.stat(out_dir) then
+    local ok, err = sys.exchange(stage, out_dir)
+    if not ok then sys.rm_rf(stage); return nil, err end
+    sys.rm_rf(stage) -- now the previous version
+  else
+    assert(sys.mkdir_p(fs.dirname(out_dir)))
+    local ok, err = os.rename(stage, out_dir)
+    if not ok then sys.rm_rf(stage); return nil, err end
+  end
+  fs.write_atomic(stamp, key)
+  return { changed = true, bytes = bytes, count = #files }
+end
+
+return M
