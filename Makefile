@@ -25,7 +25,7 @@ BIN := $(OUT)/bin
 PKGS := libcmark jansson libpng lua5.4 check zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-CPPFLAGS += -D_GNU_SOURCE -Ipipeline/common
+CPPFLAGS += -D_GNU_SOURCE -Ipipeline/common -Itests/unit
 CFLAGS := $(WARN) $(OPT) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS := $(LDOPT)
 
@@ -44,6 +44,11 @@ PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
 CPPFLAGS += -Ipipeline/png
 
 include $(sort $(wildcard pipeline/*/module.mk))
+
+UNIT_TESTS += $(BIN)/check_util
+$(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 .PHONY: all setup tools article test unit-test cli-test bench asan-test serve clean lint leakcheck help
 .DEFAULT_GOAL := help
@@ -95,6 +100,12 @@ clean:
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# Quiet by default (errors still show); `make V=1` prints every command.
+ifneq ($(V),1)
+.SILENT:
+endif
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -93,7 +93,12 @@ function M.safe_path(base, rel)
   if norm:sub(1, #base + 1) ~= base .. '/' then
     return nil, 'path leaves ' .. base .. '/ (expected a file inside it)'
   end
-  local real = sys.realpath(M.root .. '/' .. norm)
+  -- The deepest part of the path that exists tells where a symlink leads.
+  local probe, real = M.root .. '/' .. norm, nil
+  while not real and #probe > #M.root do
+    real = sys.realpath(probe)
+    probe = probe:match('^(.*)/[^/]*$') or M.root
+  end
   if real and real ~= M.root and real:sub(1, #M.root + 1) ~= M.root .. '/' then
     return nil, 'path leads outside the project through a symbolic link'
   end

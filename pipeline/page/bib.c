@@ -423,6 +423,10 @@ static void short_author(const char *a, size_t n, buf *out)
 {
     while (n && *a == ' ') a++, n--;
     while (n && a[n - 1] == ' ') n--;
+    if (n == 6 && !memcmp(a, "others", 6)) {
+        buf_puts(out, "et al.");
+        return;
+    }
     const char *comma = memchr(a, ',', n);
     const char *last, *first;
     size_t ln, fn;
@@ -443,10 +447,6 @@ static void short_author(const char *a, size_t n, buf *out)
         fn = (size_t)(sp - a);
         last = sp + 1;
         ln = n - fn - 1;
-    }
-    if (n == 6 && !memcmp(a, "others", 6)) {
-        buf_puts(out, "et al.");
-        return;
     }
     size_t i = 0;
     while (i < fn) {
@@ -494,7 +494,7 @@ void bib_render_text(const bib_db *db, int i, buf *out)
     const char *a = bib_field(db, i, "author");
     if (!a) a = bib_field(db, i, "editor");
     authors_text(a, out);
-    buf_printf(out, ". %s. ", bib_field(db, i, "title"));
+    buf_printf(out, "%s %s. ", out->len && out->data[out->len - 1] == '.' ? "" : ".", bib_field(db, i, "title"));
     const char *v = venue_of(db, i);
     if (v) buf_printf(out, "%s, ", v);
     buf_puts(out, bib_field(db, i, "year"));
@@ -509,7 +509,7 @@ void bib_render_html(const bib_db *db, int i, buf *out)
     authors_text(a, &t);
     buf_puts(out, "<span class=\"ref-authors\">");
     buf_put_html(out, t.data, t.len);
-    buf_puts(out, "</span>. <span class=\"ref-title\">");
+    buf_puts(out, t.len && t.data[t.len - 1] == '.' ? "</span> <span class=\"ref-title\">" : "</span>. <span class=\"ref-title\">");
     const char *title = bib_field(db, i, "title");
     buf_put_html(out, title, strlen(title));
     buf_puts(out, "</span>. ");

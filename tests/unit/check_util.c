@@ -1,0 +1,102 @@
+/* Check suite for the common module: UTF-8 checking, atomic writes, buffers and SHA-256. */
+#include <check.h>
+#include "check_run.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sha256.h"
+#include "util.h"
+
+START_TEST(utf8_cases)
+{
+    int line, col;
+    ck_assert_int_eq(utf8_check("héllo — ok 😀", strlen("héllo — ok 😀"), &line, &col), 0);
+    const char bad1[] = "ab\ncd\xC3(";            /* truncated sequence */
+    ck_assert_int_eq(utf8_check(bad1, sizeof bad1 - 1, &line, &col), -1);
+    ck_assert_int_eq(line, 2);
+    ck_assert_int_eq(col, 3);
+    const char overlong[] = "\xC0\xAF";
+    ck_assert_int_eq(utf8_check(overlong, 2, &line, &col), -1);
+    const char surrogate[] = "\xED\xA0\x80";
+    ck_assert_int_eq(utf8_check(surrogate, 3, &line, &col), -1);
+    const char cut[] = "x\xE2\x82";
+    ck_assert_int_eq(utf8_check(cut, 3, &line, &col), -1);
+    ck_assert_int_eq(col, 2);
+}
+END_TEST
+
+START_TEST(atomic_write)
+{
+    char dir[] = "/tmp/check_util.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *path = xasprintf("%s/out.txt", dir);
+    err e = {{0}};
+    ck_assert_int_eq(write_file_atomic(path, "hello", 5, &e), 0);
+    char *data;
+    size_t len;
+    ck_assert_int_eq(read_file(path, &data, &len, &e), 0);
+    ck_assert_int_eq((int)len, 5);
+    ck_assert_str_eq(data, "hello");
+    free(data);
+    /* A write into a missing directory fails with the path named and leaves nothing behind. */
+    char *bad = xasprintf("%s/missing/out.txt", dir);
+    ck_assert_int_eq(write_file_atomic(bad, "x", 1, &e), -1);
+    ck_assert_ptr_nonnull(strstr(e.msg, "/missing/out.txt"));
+    ck_assert_int_eq(read_file(bad, &data, &len, &e), -1);
+    unlink(path);
+    rmdir(dir);
+    free(bad);
+    free(path);
+}
+END_TEST
+
+START_TEST(buffers)
+{
+    buf b = {0};
+    for (int i = 0; i < 1000; i++) buf_printf(&b, "%d,", i);
+    ck_assert_int_eq((int)b.len, (int)strlen(b.data));
+    buf_free(&b);
+    buf_put_html(&b, "<a href=\"x\">'&'</a>", 19);
+    ck_assert_str_eq(b.data, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(sha256_vectors)
+{
+    char hex[65];
+    sha256_hex("", 0, hex);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha256_hex("abc", 3, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* Streaming in odd pieces must equal one shot (NIST's 448-bit message). */
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha256_ctx c;
+    unsigned char d[32];
+    sha256_init(&c);
+    for (size_t i = 0; i < strlen(m); i += 7) sha256_update(&c, m + i, strlen(m) - i < 7 ? strlen(m) - i : 7);
+    sha256_final(&c, d);
+    sha256_to_hex(d, hex);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("util");
+    TCase *t = tcase_create("utf8");
+    tcase_add_test(t, utf8_cases);
+    suite_add_tcase(s, t);
+    t = tcase_create("files");
+    tcase_add_test(t, atomic_write);
+    suite_add_tcase(s, t);
+    t = tcase_create("buf");
+    tcase_add_test(t, buffers);
+    suite_add_tcase(s, t);
+    t = tcase_create("sha256");
+    tcase_add_test(t, sha256_vectors);
+    suite_add_tcase(s, t);
+    return check_run(s);
+}
