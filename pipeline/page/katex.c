@@ -2,6 +2,8 @@
  * the exchange simple and free of pipe deadlocks. */
 #include "katex.h"
 
+#include "sha256.h"
+
 #include <jansson.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -12,7 +14,54 @@
 
 extern char **environ;
 
-int katex_render(const char *script, katex_item *items, int n, err *e)
+static char *cache_path(const char *dir, const katex_item *it)
+{
+    buf b = {0};
+    buf_printf(&b, "%d:%s", it->display, it->tex);
+    char hex[65];
+    sha256_hex(b.data, b.len, hex);
+    buf_free(&b);
+    return xasprintf("%s/%s.html", dir, hex);
+}
+
+static int render_node(const char *script, katex_item *items, int n, err *e);
+
+int katex_render(const char *script, const char *cache_dir, katex_item *items, int n, err *e)
+{
+    if (n == 0) return 0;
+    if (!cache_dir) return render_node(script, items, n, e);
+    /* Take what the cache has; render the rest in one node run, and remember the successes. */
+    katex_item *miss = xcalloc((size_t)n, sizeof *miss);
+    int *where = xcalloc((size_t)n, sizeof *where);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        char *path = cache_path(cache_dir, &items[i]);
+        char *html;
+        if (read_file(path, &html, NULL, NULL) == 0) {
+            items[i].html = html;
+        } else {
+            miss[m] = items[i];
+            where[m++] = i;
+        }
+        free(path);
+    }
+    int rc = render_node(script, miss, m, e);
+    if (rc == 0 && m > 0) mkdir_p(cache_dir, NULL);
+    for (int k = 0; rc == 0 && k < m; k++) {
+        items[where[k]].html = miss[k].html;
+        items[where[k]].error = miss[k].error;
+        if (miss[k].html) {
+            char *path = cache_path(cache_dir, &miss[k]);
+            write_file_atomic(path, miss[k].html, strlen(miss[k].html), NULL); /* best effort */
+            free(path);
+        }
+    }
+    free(miss);
+    free(where);
+    return rc;
+}
+
+static int render_node(const char *script, katex_item *items, int n, err *e)
 {
     if (n == 0) return 0;
     char in_path[] = "/tmp/fv-katex-in.XXXXXX";

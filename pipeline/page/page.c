@@ -380,7 +380,7 @@ static int render_math(page *pg, err *e)
             ki[j].display = it->kind == MX_MATH_DISPLAY;
             j++;
         }
-    int rc = katex_render(pg->o->katex_script, ki, n, e);
+    int rc = katex_render(pg->o->katex_script, pg->o->katex_cache, ki, n, e);
     j = 0;
     for (int k = 0; k < n_src; k++)
         for (int i = 0; i < srcs[k]->doc.n_items; i++) {

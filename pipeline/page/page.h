@@ -12,7 +12,8 @@
  *             `html` is the figure's body, built by the figure kind's Lua module; the page adds
  *             <figure>, the number and the caption.
  *   template  templates/page.html (variables: see page.c, `tpl_var vars[]`).
- *   katex     pipeline/js/katex-render.js (run with node when the article has math).
+ *   katex     pipeline/js/katex-render.js (run with node when the article has math), with an
+ *             optional cache directory of earlier renders (katex_cache).
  * Raw HTML is passed through from the article (an author's own file) but not from captions. */
 #ifndef FV_PAGE_H
 #define FV_PAGE_H
@@ -21,6 +22,7 @@
 
 typedef struct page_opts {
     const char *article, *bib, *figures, *template_path, *katex_script;
+    const char *katex_cache; /* may be NULL: see katex.h */
 } page_opts;
 
 /* Builds the page. Returns 0 with *html (a heap string owned by the caller), or -1 with one line

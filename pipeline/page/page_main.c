@@ -11,6 +11,7 @@
 static const char usage[] =
     "usage: fv-page --article FILE.md --template page.html --out DIR\n"
     "               [--bib FILE.bib] [--figures figures.json] [--katex katex-render.js]\n"
+    "               [--katex-cache DIR]\n"
     "Builds DIR/index.html from the article's Markdown (front matter, math, citations,\n"
     "footnotes, {{figure id}}), its references and the figure manifests, through the template.\n"
     "Exit codes: 0 ok, 1 bad input, 2 usage, 3 I/O or KaTeX failure.\n";
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--figures")) o.figures = v;
         else if (!strcmp(a, "--template")) o.template_path = v;
         else if (!strcmp(a, "--katex")) o.katex_script = v;
+        else if (!strcmp(a, "--katex-cache")) o.katex_cache = v;
         else if (!strcmp(a, "--out")) out_dir = v;
         else {
             fprintf(stderr, "fv-page: unknown option %s\n%s", a, usage);

@@ -1,0 +1,25 @@
+# Shared by the rebuild benchmarks: a copy of the article project and the same Markdown as a
+# Hugo site (Debian's hugo, front matter unchanged: Hugo reads YAML front matter too).
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/ours"
+cp -r "$ROOT/content" "$ROOT/figures" "$ROOT/templates" "$W/ours/"
+(cd "$W/ours" && lua5.4 "$ROOT/build.lua" >/dev/null 2>&1) || { echo "bench: warm-up build failed" >&2; exit 1; }
+
+mkdir -p "$W/hugo/content" "$W/hugo/layouts/_default"
+printf 'baseURL = "http://localhost/"\ndisableKinds = ["taxonomy", "term", "RSS", "sitemap", "robotsTXT", "404"]\n[markup.goldmark.renderer]\nunsafe = true\n' >"$W/hugo/config.toml"
+cp "$ROOT/content/article.md" "$W/hugo/content/article.md"
+printf '<!DOCTYPE html><html><head><title>{{ .Title }}</title></head><body>{{ .Content }}</body></html>\n' >"$W/hugo/layouts/_default/single.html"
+printf '<!DOCTYPE html><html><body>{{ range .Pages }}{{ .Title }}{{ end }}</body></html>\n' >"$W/hugo/layouts/_default/list.html"
+
+now() { date +%s.%N; }
+# mean seconds of N runs of a command
+mean_time() {
+  local n=$1; shift
+  local t0 t1
+  t0=$(now)
+  for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 || { echo "bench: command failed: $*" >&2; exit 1; }; done
+  t1=$(now)
+  echo "($t1 - $t0) / $n" | bc -l
+}
+hugo_build() { rm -rf "$W/hugo/public"; hugo --quiet --source "$W/hugo" --destination "$W/hugo/public"; }
