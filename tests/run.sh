@@ -7,6 +7,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-build/release}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 export ROOT BIN=$OUT/bin
+# build.lua takes its tools from build/$VARIANT: the same ones the tests were built as.
+export VARIANT=$(basename "$OUT")
 export FV_MODEL_DIR=${FV_MODEL_DIR:-$ROOT/.cache/models/mbv3-coco}
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-10}
 [ -n "${CI:-}" ] && export FV_PROGRESS=lines

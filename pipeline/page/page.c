@@ -69,6 +69,9 @@ static void source_free(source *s)
 static void page_free(page *pg)
 {
     if (pg->fm_loaded) fm_free(&pg->fm);
+    if (pg->def_html) /* before the body: its count of definitions sizes this array */
+        for (int i = 0; i < pg->body.doc.n_defs; i++) free(pg->def_html[i]);
+    free(pg->def_html);
     source_free(&pg->body);
     bib_free(pg->bib);
     free(pg->cite_num);
@@ -85,9 +88,6 @@ static void page_free(page *pg)
     }
     free(pg->figs);
     free(pg->foot_num);
-    if (pg->def_html)
-        for (int i = 0; i < pg->body.doc.n_defs; i++) free(pg->def_html[i]);
-    free(pg->def_html);
     for (int i = 0; i < pg->n_ids; i++) free(pg->ids[i]);
     free(pg->ids);
     for (int i = 0; i < pg->n_heads; i++) {
@@ -555,9 +555,15 @@ static char *render_md(page *pg, source *s, const char *md, int unsafe, int with
         cmark_node_free(todo[i]);
         todo[i] = NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        if (todo[i] && cmark_node_get_type(todo[i]) == CMARK_NODE_PARAGRAPH && expand_block(s, todo[i]))
-            todo[i] = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!todo[i] || cmark_node_get_type(todo[i]) != CMARK_NODE_PARAGRAPH) continue;
+        cmark_node *child = cmark_node_first_child(todo[i]);
+        if (!expand_block(s, todo[i])) continue;
+        /* The paragraph and its text node are freed: forget both. */
+        todo[i] = NULL;
+        for (size_t k = 0; k < n; k++)
+            if (todo[k] == child) todo[k] = NULL;
+    }
     for (size_t i = 0; i < n; i++)
         if (todo[i] && cmark_node_get_type(todo[i]) == CMARK_NODE_TEXT && cmark_node_parent(todo[i]))
             expand_text(s, todo[i]);
