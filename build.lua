@@ -100,6 +100,7 @@ local function main()
     fs.write_atomic(cache.dir .. '/state/times.lua', table.concat(out, '\n'))
   end
 
+  model.dir = os.getenv('FV_MODEL_DIR') or (root .. '/.cache/models/mbv3-coco')
   if opts.fetch_model then
     local dir, err = model.ensure(false)
     save_state()
@@ -121,6 +122,12 @@ local function main()
     local v, err = json.decode(fs.read(path) or '')
     if not v then error(path .. ': ' .. err, 0) end
     return v
+  end
+
+  -- The model is part of every full build (render jobs read it); cheap once verified.
+  do
+    local mdir, merr = model.ensure(false)
+    if not mdir then io.stderr:write(merr .. '\n'); save_state(); return 1 end
   end
 
   local figs, ferr = figures.load('figures')

@@ -7,6 +7,8 @@ local fs = require 'pipeline.driver.fs'
 local M = {}
 
 M.package = '@vladmandic/human@3.3.6'
+-- Beside the tools (the pipeline's root), not per project: every project built with these tools
+-- shares one verified copy. build.lua sets the absolute path.
 M.dir = '.cache/models/mbv3-coco'
 M.files = {
   { name = 'centernet.json', member = 'package/models/centernet.json',

@@ -87,6 +87,25 @@ done
 [ $ok = 1 ] && t_ok "killed builds resume to the same site" || t_fail "killed builds resume to the same site"
 ls "$P/.cache/tmp" 2>/dev/null | grep -q . && t_fail "no temporary files left" || t_ok "no temporary files left"
 
+# --- the model: a damaged local copy is replaced by a verified one; a tampered package is refused
+M=$TMPDIR_T/model
+cp -r "$ROOT/.cache/models/mbv3-coco" "$M"
+printf 'X' | dd of="$M/centernet.json" bs=1 seek=100 conv=notrunc 2>/dev/null
+run_cmd env FV_MODEL_DIR="$M" lua5.4 "$ROOT/build.lua" --fetch-model
+expect_eq "damaged model copy is fetched again" "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05" \
+  "$(sha256sum <"$M/centernet.json" | cut -c1-64)"
+mkdir -p "$TMPDIR_T/fakenpm/package/models"
+printf '{"tampered": true}' >"$TMPDIR_T/fakenpm/package/models/centernet.json"
+cp "$M/centernet.bin" "$TMPDIR_T/fakenpm/package/models/"
+(cd "$TMPDIR_T/fakenpm" && tar czf ../evil.tgz package)
+# A stand-in npm whose `npm pack` hands over the tampered tarball.
+printf '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = --pack-destination ] && cp "%s" "$2/vladmandic-human-3.3.6.tgz"; shift; done\n' "$TMPDIR_T/evil.tgz" >"$TMPDIR_T/fakenpm/npm"
+chmod +x "$TMPDIR_T/fakenpm/npm"
+rm -rf "$M"
+expect_fail "tampered model package is refused" "model: package/models/centernet.json in @vladmandic/human@3.3.6 has sha256" \
+  env PATH="$TMPDIR_T/fakenpm:$PATH" FV_MODEL_DIR="$M" lua5.4 "$ROOT/build.lua" --fetch-model
+[ -e "$M/centernet.json" ] && t_fail "nothing installed from a tampered package" || t_ok "nothing installed from a tampered package"
+
 # --- bad input: one line with file and line, non-zero exit, previous site kept
 bad() { # NAME EXPECTED_LINE SETUP_COMMAND
   local name=$1 want=$2 setup=$3
