@@ -14,7 +14,7 @@ t_fail() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s\n' "$1"; shift; [ $# -gt 0 ] 
 run_cmd() {
   local o e
   o=$(mktemp "$TMPDIR_T/out.XXXXXX"); e=$(mktemp "$TMPDIR_T/err.XXXXXX")
-  if [ -n "${LEAKCHECK:-}" ] && [ -x "$1" ]; then
+  if [ -n "${LEAKCHECK:-}" ] && [ -f "$1" ] && [ -x "$1" ]; then
     valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$@" >"$o" 2>"$e"
   else
     "$@" >"$o" 2>"$e"
