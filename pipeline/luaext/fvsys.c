@@ -286,8 +286,12 @@ static int l_listdir(lua_State *L)
     if (!d) return fail(L, "cannot list", path);
     size_t n = 0, cap = 16;
     char **names = malloc(cap * sizeof *names);
+    if (!names) {
+        closedir(d);
+        return luaL_error(L, "out of memory");
+    }
     struct dirent *de;
-    while (names && (de = readdir(d))) {
+    while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         if (n == cap) {
             char **more = realloc(names, (cap *= 2) * sizeof *names);
@@ -297,7 +301,6 @@ static int l_listdir(lua_State *L)
         names[n++] = strdup(de->d_name);
     }
     closedir(d);
-    if (!names) return luaL_error(L, "out of memory");
     qsort(names, n, sizeof *names, cmp_str);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
