@@ -50,7 +50,7 @@ $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
-.PHONY: setup tools article test bench asan-test clean lint leakcheck help
+.PHONY: setup tools article test bench asan-test serve clean lint leakcheck help
 .DEFAULT_GOAL := help
 
 help:
@@ -58,6 +58,7 @@ help:
 	@echo "make test      set up, build the tools, run every test"
 	@echo "make bench     run the benchmarks against their peers (NAME=<name> for one)"
 	@echo "make asan-test run the unit and CLI tests under AddressSanitizer + UBSan"
+	@echo "make serve     serve build/article/ on 127.0.0.1:8000, rebuild and reload on edits (PORT=, HOST=)"
 
 setup:
 	@bash pipeline/setup.sh
@@ -85,6 +86,10 @@ leakcheck: setup
 bench: setup
 	@$(MAKE) --no-print-directory tools
 	@bash tests/bench/run.sh $(OUT) $(NAME)
+
+serve: setup
+	@$(MAKE) --no-print-directory tools
+	@bash pipeline/serve.sh
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
