@@ -14,6 +14,8 @@ usage: lua5.4 build.lua [options]
   --force          run every job again, ignoring the cache
   --only ID        run only job ID (or every job of figure ID) and what it needs; no publishing
   --verbose        print each command as it starts
+  --quick          the test article: every render with few steps at a small size (its own
+                   cache entries; published to build/article/ like the full one)
   --fetch-model    only fetch and verify the model, then exit
   --help           this text
 ]]
@@ -48,6 +50,7 @@ local function main()
     elseif a == '--force' then opts.force = true
     elseif a == '--only' then opts.only = value()
     elseif a == '--verbose' then opts.verbose = true
+    elseif a == '--quick' then opts.quick = true
     elseif a == '--fetch-model' then opts.fetch_model = true
     elseif a == '--help' or a == '-h' then io.stdout:write(usage); return 0
     else io.stderr:write('build: unknown option ' .. a .. '\n' .. usage); return 2 end
@@ -115,7 +118,8 @@ local function main()
   end
 
   local bin = root .. '/build/' .. variant .. '/bin'
-  local env = { bin = bin, root = root, model_dir = model.dir }
+  -- env: what figure kinds may use. quick: render small and short (kinds decide how).
+  local env = { bin = bin, root = root, model_dir = model.dir, quick = opts.quick or false }
   local by_id = {}
   function env.job_dir(id) return by_id[id].dir end
   function env.read_json(path)
