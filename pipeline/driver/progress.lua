@@ -1,8 +1,8 @@
 -- progress: what a long build shows. On a terminal, one live line (jobs done/total, the jobs
 -- running with their own step when they report one, elapsed time, time left); otherwise (CI,
 -- a log file) one line per finished job. Cached jobs print nothing: a build with nothing to do
--- is quiet. Tools report their step by overwriting the file named in FV_PROGRESS_FILE with a
--- short line such as "step 120/512, 14s left".
+-- is quiet. A tool reports its step either by overwriting the file named in FV_PROGRESS_FILE
+-- with a short line such as "step 120/512, 14s left", or as the last line of its stderr.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
 
@@ -30,8 +30,8 @@ function M:add_estimate(id, secs)
   self.remaining = self.remaining + secs
 end
 
-function M:started(id, progress_file)
-  self.running[id] = { t0 = sys.clock(), file = progress_file }
+function M:started(id, progress_file, log_file)
+  self.running[id] = { t0 = sys.clock(), file = progress_file, log = log_file }
   self.order[#self.order + 1] = id
 end
 
@@ -58,8 +58,19 @@ function M:draw()
   self.last_draw = now
   local parts = {}
   for _, id in ipairs(self.order) do
-    local step = fs.read(self.running[id].file)
+    local r = self.running[id]
+    local step = fs.read(r.file)
     step = step and step:match('[^\n]+')
+    if not step and r.log then
+      local f = io.open(r.log, 'rb')
+      if f then
+        local size = f:seek('end')
+        f:seek('set', math.max(0, size - 200))
+        local t = f:read('a') or ''
+        f:close()
+        step = t:match('([^\n]+)\n?$')
+      end
+    end
     parts[#parts + 1] = step and (id .. ' ' .. step) or id
   end
   local line = string.format('%s [%d/%d] %s · %s elapsed · ~%s left', self.label, self.done, self.total,

@@ -98,7 +98,7 @@ function M.run(jobs, opts)
     if not pid then return nil, err end
     running[pid] = { job = j, tmp = tmp, log = log, t0 = sys.clock(), argv = argv }
     n_running = n_running + 1
-    p:started(j.id, tmp .. '.progress')
+    p:started(j.id, tmp .. '.progress', log)
     return true
   end
 
