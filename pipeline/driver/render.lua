@@ -1,0 +1,87 @@
+-- render: what every figure kind that renders with fv-render shares — checking a manifest's
+-- recipe tables, laying a cell's recipe over the figure's, the --quick cut, and the job itself.
+-- Recipe fields are those of pipeline/fv/RECIPE.md; fv-render checks ranges and values.
+local json = require 'pipeline.driver.json'
+local fs = require 'pipeline.driver.fs'
+
+local M = {}
+
+-- Fields of a recipe and their Lua types.
+local types = {
+  layer = 'string', size = 'number', steps = 'number', batch = 'number', seed = 'number', lr = 'number',
+  betas = 'table', param = 'table', transforms = { string = true, table = true }, objectives = 'table',
+  snapshots = 'table', log_every = 'number',
+}
+
+-- Checks the fields of recipe table r found at manifest path `path` (for ctx:fail).
+function M.check(r, ctx, path)
+  for k, v in pairs(r) do
+    local want = types[k]
+    if not want then
+      local names = {}
+      for n in pairs(types) do names[#names + 1] = n end
+      table.sort(names)
+      ctx:fail(path .. '.' .. tostring(k), 'unknown recipe field (expected one of: ' .. table.concat(names, ', ') .. ')')
+    end
+    local ok = type(want) == 'table' and want[type(v)] or type(v) == want
+    if not ok then
+      ctx:fail(path .. '.' .. k, string.format('expected a %s (got %s)',
+        type(want) == 'table' and 'string or table' or want, type(v)))
+    end
+  end
+end
+
+-- A new recipe: the fields of each argument in turn, later ones winning (shallow).
+function M.merge(...)
+  local r = {}
+  for _, t in ipairs({ ... }) do
+    for k, v in pairs(t or {}) do r[k] = v end
+  end
+  return r
+end
+
+-- The test article renders the same recipes, briefly and small.
+local function quicken(r)
+  r.steps = math.min(r.steps or 512, 24)
+  r.size = math.min(r.size or 128, 64)
+  if r.snapshots then
+    local s = {}
+    for _, v in ipairs(r.snapshots) do
+      local q = math.min(v, r.steps)
+      if s[#s] ~= q then s[#s + 1] = q end
+    end
+    r.snapshots = s
+  end
+  r.log_every = math.min(r.log_every or 16, 4)
+end
+
+-- The job that renders recipe r as `name` of figure m. Writes the recipe file (only when its
+-- text changed, so its hash memo stays warm). Returns the job; job.recipe_used is the final
+-- recipe table (after --quick).
+function M.job(m, env, name, r)
+  local dir = '.cache/gen/recipes/' .. m.id
+  assert(require('fvsys').mkdir_p(dir))
+  r = M.merge(r)
+  r.model = { json = env.model_dir .. '/centernet.json', bin = env.model_dir .. '/centernet.bin' }
+  if env.quick then quicken(r) end
+  local path = string.format('%s/%s%s.json', dir, name, env.quick and '-quick' or '')
+  local text = json.encode(r) .. '\n'
+  if fs.read(path) ~= text then assert(fs.write_atomic(path, text)) end
+  local batch = r.batch or 1
+  local outputs = { 'render.json' }
+  for b = 0, batch - 1 do
+    outputs[#outputs + 1] = string.format('image_%d.png', b)
+    for _, s in ipairs(r.snapshots or {}) do outputs[#outputs + 1] = string.format('step%04d_%d.png', s, b) end
+  end
+  return {
+    id = string.format('render:%s:%s', m.id, name),
+    argv = { env.bin .. '/fv-render', '--progress', path, '{out}' },
+    tools = { env.bin .. '/fv-render' },
+    inputs = { path, r.model.json, r.model.bin },
+    outputs = outputs,
+    estimate = env.quick and 2 or 60,
+    recipe_used = r,
+  }
+end
+
+return M
