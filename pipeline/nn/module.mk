@@ -1,0 +1,18 @@
+# nn — the neural-network engine (TF.js graph models, forward + input gradient) and fv-nn.
+# OpenBLAS for sgemm; a pthread pool of its own for the engine's loops.
+NN_SRCS := pipeline/nn/nn.c pipeline/nn/nn_ops.c
+NN_OBJS := $(call objs,$(NN_SRCS))
+NN_LIBS := $(shell pkg-config --libs jansson openblas 2>/dev/null) -pthread -lm
+CPPFLAGS += -Ipipeline/nn
+$(NN_OBJS) $(call objs,tests/unit/check_nn.c pipeline/nn/nn_main.c): \
+  CFLAGS += -pthread $(shell pkg-config --cflags openblas 2>/dev/null)
+
+TOOLS += $(BIN)/fv-nn
+$(BIN)/fv-nn: $(call objs,pipeline/nn/nn_main.c) $(NN_OBJS) $(PNG_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PNG_LIBS) $(NN_LIBS)
+
+UNIT_TESTS += $(BIN)/check_nn
+$(BIN)/check_nn: $(call objs,tests/unit/check_nn.c) $(NN_OBJS) $(PNG_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PNG_LIBS) $(NN_LIBS) $(CHECK_LIBS)

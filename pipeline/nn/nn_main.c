@@ -1,0 +1,290 @@
+/* fv-nn — inspect a TF.js graph model and run it on a photo (a thin main over nn.h).
+ *
+ *   fv-nn info MODEL_DIR [--size N]
+ *       the model's sha256, its input, and every node: op, and the activation shape at an
+ *       N x N input (default: the model's native size) or why it cannot be computed.
+ *   fv-nn run MODEL_DIR IMAGE.png [--size N] [--output NODE[:preact]]...
+ *       resizes the photo to N x N (default 512), feeds RGB 0..255, runs the network and prints
+ *       per output its shape, min/mean/max and the 5 channels with the largest maximum (with
+ *       COCO-80 names for an 80-channel output) and where that maximum is.
+ *   fv-nn bench MODEL_DIR [--size N] [--batch B] [--iters K] [--output NODE[:preact]]...
+ *       times K forward and K forward+backward passes on a random input (default 128 px, batch 1,
+ *       20 iterations, output tower_0/extern1/BatchNorm/FusedBatchNorm) and an sgemm of a
+ *       comparable shape, and prints ms per pass and GFLOP/s (2 flops per multiply-add).
+ *
+ * Exit codes: 0 ok, 1 bad input (model, image, node name), 2 usage, 3 internal or I/O error.
+ * FV_THREADS sets the thread count (default: number of cores). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn.h"
+#include "png_io.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: fv-nn info MODEL_DIR [--size N]\n"
+               "       fv-nn run MODEL_DIR IMAGE.png [--size N] [--output NODE[:preact]]...\n"
+               "       fv-nn bench MODEL_DIR [--size N] [--batch B] [--iters K] [--output NODE[:preact]]...\n"
+               "Runs a TF.js graph model (directory with one model.json and its weights).\n"
+               "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error. Env FV_THREADS.\n");
+}
+
+static int parse_size(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < 1 || v > 8192) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int cmd_info(nn_model *m, int size)
+{
+    int ns[4] = {1, 512, 512, 3};
+    nn_model_input_shape(m, ns);
+    if (size <= 0) size = ns[1] > 0 ? ns[1] : 512;
+    printf("sha256 %s\n", nn_model_sha256(m));
+    printf("input %s [%d,%d,%d,%d]\n", nn_model_input_name(m) ? nn_model_input_name(m) : "(none)", ns[0], ns[1],
+           ns[2], ns[3]);
+    int n = nn_model_n_nodes(m), n_out = 0;
+    const char **outs = calloc((size_t)n + 1, sizeof *outs);
+    if (!outs) return 3;
+    for (int i = 0; i < n; i++) {
+        const char *op = nn_model_node_op(m, i);
+        if (strcmp(op, "Const") != 0 && strcmp(op, "Placeholder") != 0 && nn_model_node_computable(m, i))
+            outs[n_out++] = nn_model_node_name(m, i);
+    }
+    nn_plan *p = NULL;
+    err e = {{0}};
+    if (n_out && nn_plan_new(m, NULL, 1, size, size, outs, n_out, &p, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        free(outs);
+        return 1;
+    }
+    printf("nodes %d, computable %d, at %dx%d: %.1f M multiply-adds\n", n, n_out, size, size,
+           p ? nn_plan_macs(p) / 1e6 : 0.0);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const char *op = nn_model_node_op(m, i), *name = nn_model_node_name(m, i);
+        if (strcmp(op, "Const") == 0) continue;
+        if (k < n_out && outs[k] == name) {
+            int sh[4];
+            nn_plan_output(p, k++, sh);
+            printf("%-28s %-60s [%d,%d,%d,%d]\n", op, name, sh[0], sh[1], sh[2], sh[3]);
+        } else {
+            printf("%-28s %-60s %s\n", op, name, strcmp(op, "Placeholder") == 0 ? "input" : "(not supported)");
+        }
+    }
+    nn_plan_free(p);
+    free(outs);
+    return 0;
+}
+
+static void summarize(const char *name, const float *y, const int sh[4], int in_size)
+{
+    size_t n = (size_t)sh[0] * sh[1] * sh[2] * sh[3];
+    double sum = 0;
+    float mn = y[0], mx = y[0];
+    for (size_t i = 0; i < n; i++) {
+        sum += y[i];
+        mn = y[i] < mn ? y[i] : mn;
+        mx = y[i] > mx ? y[i] : mx;
+    }
+    printf("%s [%d,%d,%d,%d] min %.6g mean %.6g max %.6g\n", name, sh[0], sh[1], sh[2], sh[3], mn, sum / n, mx);
+    int C = sh[3];
+    float *cmax = malloc(sizeof(float) * C);
+    int *arg = malloc(sizeof(int) * C);
+    if (!cmax || !arg) {
+        free(cmax);
+        free(arg);
+        return;
+    }
+    for (int c = 0; c < C; c++) cmax[c] = -1e30f, arg[c] = 0;
+    size_t hw = (size_t)sh[1] * sh[2]; /* first image of the batch */
+    for (size_t i = 0; i < hw; i++)
+        for (int c = 0; c < C; c++)
+            if (y[i * C + c] > cmax[c]) cmax[c] = y[i * C + c], arg[c] = (int)i;
+    for (int r = 0; r < 5 && r < C; r++) {
+        int best = 0;
+        for (int c = 1; c < C; c++)
+            if (cmax[c] > cmax[best]) best = c;
+        int py = arg[best] / sh[2], px = arg[best] % sh[2];
+        const char *cls = C == 80 ? nn_coco80_name(best) : NULL;
+        printf("  channel %d%s%s%s max %.6f at y=%d x=%d (input pixel y=%d x=%d)\n", best, cls ? " (" : "",
+               cls ? cls : "", cls ? ")" : "", cmax[best], py, px, (int)((py + 0.5) * in_size / sh[1]),
+               (int)((px + 0.5) * in_size / sh[2]));
+        cmax[best] = -1e31f;
+    }
+    free(cmax);
+    free(arg);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* GFLOP/s of sgemm (M x K) . (K x N): the rate the engine's convolutions could reach. */
+static double sgemm_rate(int M, int N, int K, int iters)
+{
+    float *a = calloc((size_t)M * K, sizeof(float)), *b = calloc((size_t)K * N, sizeof(float)),
+          *c = calloc((size_t)M * N, sizeof(float));
+    double r = 0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
+        for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
+        double t0 = now();
+        for (int i = 0; i < iters; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
+        r = 2.0 * M * N * K * iters / (now() - t0) / 1e9;
+    }
+    free(a), free(b), free(c);
+    return r;
+}
+
+static int cmd_bench(nn_model *m, int size, int batch, int iters, const char **outs, int n_out)
+{
+    nn_plan *p = NULL;
+    err e = {{0}};
+    if (nn_plan_new(m, NULL, batch, size, size, outs, n_out, &p, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    int ish[4];
+    size_t nx = nn_plan_input_shape(p, ish);
+    float *x = nn_plan_input(p);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 256);
+    for (int k = 0; k < n_out; k++) {
+        float *g = nn_plan_output_grad(p, k);
+        for (size_t i = 0; i < nn_plan_output_size(p, k); i++) g[i] = (i % 3) ? 0.01f : -0.02f;
+    }
+    int rc = 3;
+    if (nn_plan_forward(p, &e) != 0 || nn_plan_backward(p, &e) != 0) goto done; /* warm-up */
+    double t0 = now();
+    for (int i = 0; i < iters; i++)
+        if (nn_plan_forward(p, &e) != 0) goto done;
+    double tf = (now() - t0) / iters;
+    t0 = now();
+    for (int i = 0; i < iters; i++)
+        if (nn_plan_forward(p, &e) != 0 || nn_plan_backward(p, &e) != 0) goto done;
+    double tfb = (now() - t0) / iters;
+    double macs = nn_plan_macs(p);
+    /* a 1x1 conv of the middle of the network: (batch*16*16 pixels at 128 px) x 120 -> 480 */
+    int M = batch * (size / 8) * (size / 8);
+    double gemm = sgemm_rate(M, 480, 120, 200);
+    printf("size %d batch %d outputs %d: %.1f M multiply-adds forward\n", size, batch, n_out, macs / 1e6);
+    printf("forward          %8.2f ms  %6.2f GFLOP/s\n", tf * 1e3, 2 * macs / tf / 1e9);
+    printf("forward+backward %8.2f ms  %6.2f GFLOP/s (backward counted as forward)\n", tfb * 1e3,
+           4 * macs / tfb / 1e9);
+    printf("sgemm %dx120x480 %6.2f GFLOP/s\n", M, gemm);
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    nn_plan_free(p);
+    return rc;
+}
+
+static int cmd_run(nn_model *m, const char *image, int size, const char **outs, int n_out)
+{
+    png_io_image img = {0};
+    nn_plan *p = NULL;
+    err e = {{0}};
+    int rc = 1;
+    if (png_io_read(image, 3, &img, &e) != 0) goto done;
+    if (nn_plan_new(m, NULL, 1, size, size, outs, n_out, &p, &e) != 0) goto done;
+    int ish[4];
+    nn_plan_input_shape(p, ish);
+    if (ish[3] != 3) {
+        err_set(&e, "%s: the model's input has %d channels (expected 3 for an RGB photo)", image, ish[3]);
+        goto done;
+    }
+    nn_resize_u8_to_float(img.pixels, img.width, img.height, 3, nn_plan_input(p), size, size);
+    if (nn_plan_forward(p, &e) != 0) {
+        rc = 3;
+        goto done;
+    }
+    for (int i = 0; i < n_out; i++) {
+        int sh[4];
+        const float *y = nn_plan_output(p, i, sh);
+        summarize(outs[i], y, sh, size);
+    }
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    nn_plan_free(p);
+    png_io_image_free(&img);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 3 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "run") != 0 && strcmp(argv[1], "bench") != 0)) {
+        usage(stderr);
+        return 2;
+    }
+    int run = strcmp(argv[1], "run") == 0, bench = strcmp(argv[1], "bench") == 0;
+    const char *dir = argv[2], *image = NULL;
+    int size = run ? 512 : bench ? 128 : 0, n_out = 0, batch = 1, iters = 20;
+    const char **outs = calloc((size_t)argc, sizeof *outs);
+    if (!outs) return 3;
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+            if (parse_size(argv[++i], &size) != 0) {
+                fprintf(stderr, "fv-nn: --size %s: expected an integer 1..8192\n", argv[i]);
+                free(outs);
+                return 2;
+            }
+        } else if (bench && (strcmp(argv[i], "--batch") == 0 || strcmp(argv[i], "--iters") == 0) && i + 1 < argc) {
+            int *dst = strcmp(argv[i], "--batch") == 0 ? &batch : &iters;
+            if (parse_size(argv[++i], dst) != 0) {
+                fprintf(stderr, "fv-nn: %s %s: expected an integer 1..8192\n", argv[i - 1], argv[i]);
+                free(outs);
+                return 2;
+            }
+        } else if ((run || bench) && strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            outs[n_out++] = argv[++i];
+        } else if (run && !image && argv[i][0] != '-') {
+            image = argv[i];
+        } else {
+            fprintf(stderr, "fv-nn: unexpected argument '%s'\n", argv[i]);
+            usage(stderr);
+            free(outs);
+            return 2;
+        }
+    }
+    if (run && !image) {
+        usage(stderr);
+        free(outs);
+        return 2;
+    }
+    if (n_out == 0) outs[n_out++] = bench ? "tower_0/extern1/BatchNorm/FusedBatchNorm" : "tower_0/keypoints";
+    int nt = nn_threads_from_env();
+    if (nt < 0) {
+        fprintf(stderr, "FV_THREADS: '%s' is not a positive integer\n", getenv("FV_THREADS"));
+        free(outs);
+        return 2;
+    }
+    nn_set_threads(nt);
+    nn_model *m = NULL;
+    err e = {{0}};
+    if (nn_model_load_dir(dir, &m, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        free(outs);
+        return 1;
+    }
+    int rc = run ? cmd_run(m, image, size, outs, n_out)
+           : bench ? cmd_bench(m, size, batch, iters, outs, n_out) : cmd_info(m, size);
+    nn_model_free(m);
+    free(outs);
+    return rc;
+}

@@ -1,0 +1,100 @@
+/* nn_ops — the kernels of the nn engine: forward and input-gradient of each op on plain NHWC
+ * float32 arrays. Internal to pipeline/nn (nn.c schedules them; the unit tests check each one
+ * against finite differences). No allocation: callers pass every buffer.
+ *
+ * Conventions: "fwd" writes its output (overwrites); "bwd" ADDS the gradient with respect to its
+ * input(s) into dx (so several consumers of a tensor can accumulate), and may read the forward
+ * input/output. Threads: big loops are split across nn_ops_threads() threads (a pthread pool
+ * whose idle workers sleep). */
+#ifndef FV_NN_OPS_H
+#define FV_NN_OPS_H
+
+#include <stddef.h>
+
+/* Activation applied after a convolution (TF fused_ops) or as an op of its own. */
+enum nn_act { NN_ACT_NONE = 0, NN_ACT_RELU = 1, NN_ACT_RELU6 = 2 };
+
+/* Geometry of a convolution-like op (Conv2D, DepthwiseConv2dNative, MaxPool): input (n,h,w,cin),
+ * kernel kh x kw, strides sh,sw, dilations dh,dw, padding before the first row/column pt,pl
+ * (TF SAME pads the extra row/column at the bottom/right), output (n,oh,ow,cout). */
+typedef struct nn_geom {
+    int n, h, w, cin;
+    int oh, ow, cout;
+    int kh, kw, sh, sw, dh, dw, pt, pl;
+} nn_geom;
+
+/* Fills the output size and padding of g from n,h,w,kh,kw,sh,sw,dh,dw as TF defines SAME (same=1:
+ * out = ceil(in/s), total pad = max((out-1)*s + (k-1)*d + 1 - in, 0), top = total/2) or VALID
+ * (same=0: out = ceil((in - (k-1)*d)/s), no pad). Returns 0, or -1 if the output would be empty. */
+int nn_geom_pad(nn_geom *g, int same);
+
+/* Floats of im2col scratch a conv with geometry g needs (0 for a 1x1 stride-1 unpadded conv,
+ * which is a plain GEMM on the input). */
+size_t nn_conv_col_size(const nn_geom *g);
+
+/* Conv2D: x (n,h,w,cin), wt HWIO (kh,kw,cin,cout), bias (cout) or NULL, act applied in place,
+ * y (n,oh,ow,cout); col: nn_conv_col_size(g) floats of scratch. */
+void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float *bias, int act,
+                 float *y, float *col);
+/* dL/dx += conv^T(dy) (add=1), or dx = conv^T(dy) (add=0: saves zeroing dx first): dy
+ * (n,oh,ow,cout) is the gradient after the activation has been undone (see nn_act_bwd), wt as
+ * above, dx (n,h,w,cin); col: scratch as for forward. */
+void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, float *col, int add);
+
+/* DepthwiseConv2dNative: x (n,h,w,cin), wt (kh,kw,cin,mult), cout = cin*mult (output channel
+ * c*mult+m), bias (cout) or NULL, act in place, y (n,oh,ow,cout). */
+void nn_dwconv_fwd(const nn_geom *g, const float *x, const float *wt, const float *bias, int act,
+                   float *y);
+/* dx (n,h,w,cin) += depthwise^T(dy (n,oh,ow,cout)) (add=1), or = (add=0). */
+void nn_dwconv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, int add);
+
+/* In place on y[0..n): y = act(y). */
+void nn_act_fwd(int act, float *y, size_t n);
+/* In place on dy[0..n): dy *= act'(.), judged from the activation's output y (y > 0 for Relu,
+ * 0 < y < 6 for Relu6), which equals judging from its input. */
+void nn_act_bwd(int act, const float *y, float *dy, size_t n);
+
+/* Relu/Relu6 as an op: y = act(x) over n elements; dx += dy * act'(x). */
+void nn_relu_fwd(int act, const float *x, float *y, size_t n);
+void nn_relu_bwd(int act, const float *x, const float *dy, float *dx, size_t n);
+
+/* Sigmoid: y = 1/(1+exp(-x)); dx += dy * y * (1-y). */
+void nn_sigmoid_fwd(const float *x, float *y, size_t n);
+void nn_sigmoid_bwd(const float *y, const float *dy, float *dx, size_t n);
+
+/* Elementwise binary op with numpy/TF broadcasting of 4-D shapes (a dimension of 1 broadcasts):
+ * a (ash), b (bsh), y (ysh, the broadcast shape). op: 0 Add, 1 Mul. */
+enum nn_binop { NN_ADD = 0, NN_MUL = 1 };
+void nn_binary_fwd(int op, const int ash[4], const float *a, const int bsh[4], const float *b,
+                   const int ysh[4], float *y);
+/* da += reduce_to_ash(dy * d(y)/da), db likewise; da or db may be NULL (no gradient wanted). */
+void nn_binary_bwd(int op, const int ash[4], const float *a, const int bsh[4], const float *b,
+                   const int ysh[4], const float *dy, float *da, float *db);
+
+/* Mean over H and W with keep_dims: x (n,h,w,c) -> y (n,1,1,c); dx += dy / (h*w). */
+void nn_mean_hw_fwd(int n, int h, int w, int c, const float *x, float *y);
+void nn_mean_hw_bwd(int n, int h, int w, int c, const float *dy, float *dx);
+
+/* ConcatV2 on the channel axis: k inputs xs[i] (rows, cs[i]) -> y (rows, sum cs) where rows =
+ * n*h*w; backward: dxs[i] (NULL: skip) += the matching channel slice of dy. */
+void nn_concat_fwd(int k, const float *const *xs, const int *cs, size_t rows, float *y);
+void nn_concat_bwd(int k, float *const *dxs, const int *cs, size_t rows, const float *dy);
+
+/* ResizeBilinear x (n,h,w,c) -> y (n,oh,ow,c) with TF's coordinate rules: align_corners
+ * (scale (in-1)/(out-1)), half_pixel_centers ((o+0.5)*scale-0.5), or the legacy default
+ * (o*scale, scale = in/out). Backward scatters dy into dx with the same weights. */
+void nn_resize_fwd(int n, int h, int w, int c, const float *x, int oh, int ow, int align_corners,
+                   int half_pixel, float *y);
+void nn_resize_bwd(int n, int h, int w, int c, float *dx, int oh, int ow, int align_corners,
+                   int half_pixel, const float *dy);
+
+/* MaxPool (cout = cin; padded positions never win): y = max over the window; backward routes
+ * dy to the first maximal input of each window (x needed). */
+void nn_maxpool_fwd(const nn_geom *g, const float *x, float *y);
+void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx);
+
+/* Thread count of the kernels' own loops (>= 1); set by nn_set_threads. */
+void nn_ops_set_threads(int n);
+int nn_ops_threads(void);
+
+#endif

@@ -1,0 +1,50 @@
+# Black-box tests of fv-nn: help and usage errors, info, a photo through the detector, and bad
+# models / requests as one line on stderr with exit 1. Bad model files are made here from a copy.
+. "$ROOT/tests/cli/lib.sh"
+NN=$BIN/fv-nn
+M=$FV_MODEL_DIR
+PHOTOS=/usr/lib/python3/dist-packages/skimage/data
+
+expect_ok "fv-nn --help" "$NN" --help
+case $T_OUT in *"usage: fv-nn info"*) t_ok "help text" ;; *) t_fail "help text" ;; esac
+expect_fail "fv-nn without arguments" "usage: fv-nn" "$NN"
+expect_eq "usage exit code" 2 "$T_RC"
+expect_fail "fv-nn bad size" "fv-nn: --size x: expected an integer" "$NN" info "$M" --size x
+expect_eq "bad size exit code" 2 "$T_RC"
+expect_fail "FV_THREADS not a number" "FV_THREADS: 'two' is not a positive integer" env FV_THREADS=two "$NN" info "$M"
+
+expect_ok "fv-nn info" "$NN" info "$M" --size 512
+case $T_OUT in *"sha256 "*) t_ok "info prints the checksum" ;; *) t_fail "info prints the checksum" ;; esac
+expect_eq "info: keypoints shape" "Identity tower_0/keypoints [1,128,128,80]" \
+  "$(printf '%s\n' "$T_OUT" | awk '$2 == "tower_0/keypoints" {print $1, $2, $3}')"
+expect_eq "info: TopKV2 not supported" "TopKV2 tower_0/TopKV2 (not supported)" \
+  "$(printf '%s\n' "$T_OUT" | awk '$2 == "tower_0/TopKV2" {print $1, $2, $3, $4}')"
+
+# a cat at 256 px: the strongest class heatmap is "cat", near the middle of the photo
+expect_ok "fv-nn run chelsea.png" env FV_THREADS=1 "$NN" run "$M" "$PHOTOS/chelsea.png" --size 256 \
+  --output tower_0/keypoints --output "tower_0/MobilenetV3/expanded_conv_5/expand/Relu:preact"
+top=$(printf '%s\n' "$T_OUT" | sed -n 2p)
+case $top in *"channel 15 (cat)"*) t_ok "run: top class is cat" ;; *) t_fail "run: top class is cat" "$top" ;; esac
+case $T_OUT in *"expand/Relu:preact [1,32,32,96] min -"*) t_ok "run: preact output has negative values" ;;
+  *) t_fail "run: preact output has negative values" "$T_OUT" ;; esac
+
+# bad input: one line, exit 1
+mkdir -p "$TMPDIR_T/short" "$TMPDIR_T/notgraph"
+cp "$M/centernet.json" "$TMPDIR_T/short/"
+head -c 4000000 "$M/centernet.bin" >"$TMPDIR_T/short/centernet.bin"
+expect_fail "truncated weights" "centernet.bin: truncated: weight '" "$NN" info "$TMPDIR_T/short"
+expect_eq "truncated weights exit code" 1 "$T_RC"
+expect_eq "one line on stderr" 1 "$(printf '%s\n' "$T_ERR" | grep -c .)"
+printf '{"format": "layers-model", "modelTopology": {"class_name": "Sequential"}, "weightsManifest": []}' \
+  >"$TMPDIR_T/notgraph/model.json"
+expect_fail "not a graph model" "model.json: modelTopology.node: not a TF.js graph model" "$NN" info "$TMPDIR_T/notgraph"
+expect_fail "no model here" "$TMPDIR_T/short/none: cannot open model directory" "$NN" info "$TMPDIR_T/short/none"
+expect_fail "unknown output node" "centernet.json: output node 'tower_0/nope' not found in the model" \
+  "$NN" run "$M" "$PHOTOS/chelsea.png" --size 64 --output tower_0/nope
+expect_eq "unknown output exit code" 1 "$T_RC"
+expect_fail "unsupported op" "is not supported by the nn engine" \
+  "$NN" run "$M" "$PHOTOS/chelsea.png" --size 64 --output tower_0/detections
+printf 'not a png' >"$TMPDIR_T/x.png"
+expect_fail "bad image" "x.png: " "$NN" run "$M" "$TMPDIR_T/x.png" --size 64
+expect_eq "bad image exit code" 1 "$T_RC"
+finish

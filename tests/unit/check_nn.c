@@ -1,0 +1,776 @@
+/* Check suite for the nn engine: the real model against an independent implementation's
+ * activations, every kernel's backward against finite differences, an end-to-end gradient check
+ * on a truncated real subnetwork, the detector on real photos, and each way a model can be bad.
+ * The model directory comes from env FV_MODEL_DIR (default .cache/models/mbv3-coco); a missing
+ * model FAILS the tests that need it. */
+#include <check.h>
+#include "check_run.h"
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn.h"
+#include "nn_ops.h"
+#include "png_io.h"
+
+static const char *model_dir(void)
+{
+    const char *d = getenv("FV_MODEL_DIR");
+    return d && *d ? d : ".cache/models/mbv3-coco";
+}
+
+static nn_model *load_model(void)
+{
+    nn_model *m = NULL;
+    err e = {{0}};
+    int rc = nn_model_load_dir(model_dir(), &m, &e);
+    ck_assert_msg(rc == 0, "model: %s (set FV_MODEL_DIR or run build.lua --fetch-model)", e.msg);
+    return m;
+}
+
+/* --- deterministic random numbers (xorshift), uniform in [lo, hi) --- */
+static uint64_t rng_state = 88172645463325252ull;
+static float frand(float lo, float hi)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return lo + (hi - lo) * (float)((rng_state >> 40) / (double)(1ull << 24));
+}
+static float *rand_buf(size_t n, float lo, float hi)
+{
+    float *b = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) b[i] = frand(lo, hi);
+    return b;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * (1) Reference activations */
+
+static float ref_input(int h, int w, int c) { return (float)((h * 7 + w * 13 + c * 29 + (h * w) % 17) % 256); }
+
+/* |got - want| <= 1e-3 * max(|want|, std/10): relative error, with the layer's spread as the
+ * scale for values near zero (a post-ReLU 0 or a tiny pre-activation). */
+static void expect_close(const char *what, double got, double want, double std)
+{
+    double scale = fabs(want) > std / 10 ? fabs(want) : std / 10;
+    ck_assert_msg(fabs(got - want) <= 1e-3 * scale, "%s: got %.7g, reference %.7g (rel. err %.2e)", what, got, want,
+                  fabs(got - want) / scale);
+}
+
+START_TEST(reference_activations)
+{
+    json_error_t je;
+    json_t *ref = json_load_file("../shared/reference/mbv3-activations.json", 0, &je);
+    ck_assert_msg(ref != NULL, "reference: %s", je.text);
+    json_t *layers = json_object_get(ref, "layers");
+    ck_assert_int_eq(json_array_size(layers), 3);
+    nn_model *m = load_model();
+    const char *names[4];
+    for (int i = 0; i < 3; i++) names[i] = json_string_value(json_object_get(json_array_get(layers, i), "name"));
+    /* also the early layer before its fused ReLU, to check ":preact" */
+    char *pre = NULL;
+    ck_assert_int_ne(asprintf(&pre, "%s:preact", names[0]), -1);
+    names[3] = pre;
+    nn_plan *p = NULL;
+    err e = {{0}};
+    ck_assert_msg(nn_plan_new(m, "tower_0/images", 1, 128, 128, names, 4, &p, &e) == 0, "%s", e.msg);
+    float *x = nn_plan_input(p);
+    for (int h = 0; h < 128; h++)
+        for (int w = 0; w < 128; w++)
+            for (int c = 0; c < 3; c++) x[(h * 128 + w) * 3 + c] = ref_input(h, w, c);
+    ck_assert_int_eq(nn_plan_forward(p, &e), 0);
+    for (int li = 0; li < 3; li++) {
+        json_t *L = json_array_get(layers, (size_t)li);
+        int sh[4];
+        const float *y = nn_plan_output(p, li, sh);
+        json_t *rs = json_object_get(L, "shape_nhwc");
+        for (int d = 0; d < 4; d++)
+            ck_assert_int_eq(sh[d], (int)json_integer_value(json_array_get(rs, (size_t)d)));
+        size_t n = nn_plan_output_size(p, li);
+        double sum = 0, sq = 0;
+        for (size_t i = 0; i < n; i++) sum += y[i];
+        double mean = sum / n;
+        for (size_t i = 0; i < n; i++) sq += (y[i] - mean) * (y[i] - mean);
+        double std = sqrt(sq / n), rstd = json_real_value(json_object_get(L, "std"));
+        char what[256];
+        snprintf(what, sizeof what, "%s mean", names[li]);
+        expect_close(what, mean, json_real_value(json_object_get(L, "mean")), rstd);
+        snprintf(what, sizeof what, "%s std", names[li]);
+        expect_close(what, std, rstd, rstd);
+        json_t *cm = json_object_get(L, "channel_means_first8");
+        for (int c = 0; c < 8; c++) {
+            double s = 0;
+            for (int i = 0; i < sh[1] * sh[2]; i++) s += y[(size_t)i * sh[3] + c];
+            snprintf(what, sizeof what, "%s channel %d mean", names[li], c);
+            expect_close(what, s / (sh[1] * sh[2]), json_real_value(json_array_get(cm, (size_t)c)), rstd);
+        }
+        json_t *samples = json_object_get(L, "samples");
+        ck_assert_int_ge(json_array_size(samples), 8);
+        for (size_t k = 0; k < json_array_size(samples); k++) {
+            json_t *sm = json_array_get(samples, k), *ix = json_object_get(sm, "index_nhwc");
+            int id[4];
+            for (int d = 0; d < 4; d++) id[d] = (int)json_integer_value(json_array_get(ix, (size_t)d));
+            size_t off = (((size_t)id[0] * sh[1] + id[1]) * sh[2] + id[2]) * sh[3] + id[3];
+            snprintf(what, sizeof what, "%s [%d,%d,%d,%d]", names[li], id[0], id[1], id[2], id[3]);
+            expect_close(what, y[off], json_real_value(json_object_get(sm, "value")), rstd);
+        }
+    }
+    /* relu(preact) is the layer, and the preact has negative values the ReLU removed */
+    const float *post = nn_plan_output(p, 0, NULL), *pv = nn_plan_output(p, 3, NULL);
+    size_t n = nn_plan_output_size(p, 0), neg = 0;
+    ck_assert_int_eq(nn_plan_output_size(p, 3), n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_float_eq(post[i], pv[i] > 0 ? pv[i] : 0.0f);
+        neg += pv[i] < 0;
+    }
+    ck_assert_uint_gt(neg, n / 10);
+    free(pre);
+    nn_plan_free(p);
+    nn_model_free(m);
+    json_decref(ref);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------
+ * (2) Finite differences of every kernel.
+ * Each check: L(x) = sum(r * f(x)) with random r; the analytic dL/dx from the kernel's backward
+ * (with dx pre-filled with 1 to check that backward adds) against central differences. */
+
+typedef void (*fwd_fn)(const void *ctx, const float *x, float *y);
+typedef void (*bwd_fn)(const void *ctx, const float *x, const float *y, const float *dy, float *dx);
+
+static double loss(fwd_fn f, const void *ctx, const float *x, float *y, const float *r, size_t ny)
+{
+    f(ctx, x, y);
+    double s = 0;
+    for (size_t i = 0; i < ny; i++) s += (double)r[i] * y[i];
+    return s;
+}
+
+static void gradcheck(const char *name, fwd_fn f, bwd_fn b, const void *ctx, float *x, size_t nx, size_t ny,
+                      float eps)
+{
+    float *y = calloc(ny, sizeof(float)), *r = rand_buf(ny, -1, 1), *dx = malloc(sizeof(float) * nx);
+    for (size_t i = 0; i < nx; i++) dx[i] = 1.0f;
+    f(ctx, x, y);
+    b(ctx, x, y, r, dx);
+    double maxg = 1e-6;
+    for (size_t i = 0; i < nx; i++) maxg = fmax(maxg, fabs(dx[i] - 1.0));
+    for (size_t i = 0; i < nx; i++) {
+        float x0 = x[i];
+        x[i] = x0 + eps;
+        double lp = loss(f, ctx, x, y, r, ny);
+        x[i] = x0 - eps;
+        double lm = loss(f, ctx, x, y, r, ny);
+        x[i] = x0;
+        double num = (lp - lm) / (2 * eps), ana = dx[i] - 1.0;
+        ck_assert_msg(fabs(num - ana) <= 2e-3 * maxg + 1e-4, "%s: dL/dx[%zu] analytic %.6g, numeric %.6g (max %.3g)",
+                      name, i, ana, num, maxg);
+    }
+    free(y);
+    free(r);
+    free(dx);
+}
+
+typedef struct conv_ctx {
+    nn_geom g;
+    const float *w;
+    int dw;
+    float *col;
+} conv_ctx;
+
+static void conv_f(const void *c, const float *x, float *y)
+{
+    const conv_ctx *k = c;
+    if (k->dw) nn_dwconv_fwd(&k->g, x, k->w, NULL, NN_ACT_NONE, y);
+    else nn_conv_fwd(&k->g, x, k->w, NULL, NN_ACT_NONE, y, k->col);
+}
+static void conv_b(const void *c, const float *x, const float *y, const float *dy, float *dx)
+{
+    (void)x, (void)y;
+    const conv_ctx *k = c;
+    /* add=0 must equal add=1 on a zeroed buffer; gradcheck pre-fills dx with 1 to check add=1 */
+    size_t nx = (size_t)k->g.n * k->g.h * k->g.w * k->g.cin;
+    float *set = malloc(sizeof(float) * nx), *acc = calloc(nx, sizeof(float));
+    for (size_t i = 0; i < nx; i++) set[i] = 123.0f;
+    if (k->dw) nn_dwconv_bwd(&k->g, dy, k->w, set, 0), nn_dwconv_bwd(&k->g, dy, k->w, acc, 1);
+    else nn_conv_bwd(&k->g, dy, k->w, set, k->col, 0), nn_conv_bwd(&k->g, dy, k->w, acc, k->col, 1);
+    for (size_t i = 0; i < nx; i++) ck_assert_float_eq_tol(set[i], acc[i], 1e-5f);
+    free(set);
+    free(acc);
+    if (k->dw) nn_dwconv_bwd(&k->g, dy, k->w, dx, 1);
+    else nn_conv_bwd(&k->g, dy, k->w, dx, k->col, 1);
+}
+
+/* A conv (dw=0) or depthwise conv (dw=1, cout = cin*mult) with random weights. */
+static void check_conv(const char *name, int dw, int n, int h, int w, int cin, int cout, int k, int s, int d,
+                       int same, int want_pt, int want_pl)
+{
+    conv_ctx c = {{0}, NULL, dw, NULL};
+    nn_geom *g = &c.g;
+    g->n = n, g->h = h, g->w = w, g->cin = cin, g->kh = g->kw = k, g->sh = g->sw = s, g->dh = g->dw = d;
+    ck_assert_int_eq(nn_geom_pad(g, same), 0);
+    g->cout = cout;
+    if (want_pt >= 0) {
+        ck_assert_int_eq(g->pt, want_pt);
+        ck_assert_int_eq(g->pl, want_pl);
+    }
+    float *wt = rand_buf((size_t)k * k * cin * (dw ? cout / cin : cout), -1, 1);
+    c.w = wt;
+    c.col = malloc(sizeof(float) * (nn_conv_col_size(g) + 1));
+    size_t nx = (size_t)n * h * w * cin, ny = (size_t)n * g->oh * g->ow * cout;
+    float *x = rand_buf(nx, -1, 1);
+    gradcheck(name, conv_f, conv_b, &c, x, nx, ny, 1e-2f);
+    free(wt);
+    free(c.col);
+    free(x);
+}
+
+START_TEST(grad_conv)
+{
+    /* TF SAME on an even size with stride 2: 3x3 pads 0 before / 1 after, 5x5 pads 1 / 2 */
+    check_conv("conv 3x3 s2 SAME", 0, 2, 6, 8, 3, 4, 3, 2, 1, 1, 0, 0);
+    check_conv("conv 5x5 s2 SAME", 0, 1, 8, 6, 2, 3, 5, 2, 1, 1, 1, 1);
+    check_conv("conv 3x3 s1 SAME odd", 0, 1, 5, 7, 3, 2, 3, 1, 1, 1, 1, 1);
+    check_conv("conv 1x1 direct", 0, 2, 4, 5, 6, 7, 1, 1, 1, 0, 0, 0);
+    check_conv("conv 1x1 s2", 0, 1, 5, 5, 3, 4, 1, 2, 1, 1, 0, 0);
+    check_conv("conv 3x3 dil2 VALID", 0, 1, 7, 8, 2, 3, 3, 1, 2, 0, 0, 0);
+    check_conv("dw 3x3 s2 SAME", 1, 2, 6, 6, 5, 5, 3, 2, 1, 1, 0, 0);
+    check_conv("dw 5x5 s2 SAME", 1, 1, 8, 8, 4, 4, 5, 2, 1, 1, 1, 1);
+    check_conv("dw 5x5 s1 SAME", 1, 1, 7, 6, 3, 3, 5, 1, 1, 1, 2, 2);
+    check_conv("dw 3x3 mult2", 1, 1, 5, 5, 3, 6, 3, 1, 1, 1, 1, 1);
+    check_conv("dw 3x3 dil2 SAME", 1, 1, 7, 7, 2, 2, 3, 1, 2, 1, 2, 2);
+}
+END_TEST
+
+START_TEST(conv_against_direct)
+{
+    /* the im2col GEMM against a direct 7-loop convolution: catches a transposed weight layout,
+     * which a gradient check alone would not */
+    nn_geom g = {0};
+    g.n = 2, g.h = 7, g.w = 6, g.cin = 3, g.kh = 3, g.kw = 3, g.sh = 2, g.sw = 2, g.dh = 1, g.dw = 1;
+    ck_assert_int_eq(nn_geom_pad(&g, 1), 0);
+    g.cout = 4;
+    float *x = rand_buf(2 * 7 * 6 * 3, -1, 1), *wt = rand_buf(3 * 3 * 3 * 4, -1, 1), *bias = rand_buf(4, -1, 1);
+    float *y = malloc(sizeof(float) * 2 * g.oh * g.ow * 4), *col = malloc(sizeof(float) * nn_conv_col_size(&g));
+    nn_conv_fwd(&g, x, wt, bias, NN_ACT_RELU6, y, col);
+    for (int n = 0; n < 2; n++)
+        for (int oy = 0; oy < g.oh; oy++)
+            for (int ox = 0; ox < g.ow; ox++)
+                for (int co = 0; co < 4; co++) {
+                    double s = bias[co];
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            int iy = oy * 2 - g.pt + ky, ix = ox * 2 - g.pl + kx;
+                            if (iy < 0 || iy >= 7 || ix < 0 || ix >= 6) continue;
+                            for (int ci = 0; ci < 3; ci++)
+                                s += x[((n * 7 + iy) * 6 + ix) * 3 + ci] * wt[((ky * 3 + kx) * 3 + ci) * 4 + co];
+                        }
+                    s = s < 0 ? 0 : s > 6 ? 6 : s;
+                    ck_assert_double_eq_tol(y[((n * g.oh + oy) * g.ow + ox) * 4 + co], s, 1e-5);
+                }
+    free(x), free(wt), free(bias), free(y), free(col);
+}
+END_TEST
+
+typedef struct bin_ctx {
+    int op, ash[4], bsh[4], ysh[4];
+    const float *other; /* the operand not being differentiated */
+    int wrt_b;
+} bin_ctx;
+
+static void bin_f(const void *c, const float *x, float *y)
+{
+    const bin_ctx *k = c;
+    if (k->wrt_b) nn_binary_fwd(k->op, k->ash, k->other, k->bsh, x, k->ysh, y);
+    else nn_binary_fwd(k->op, k->ash, x, k->bsh, k->other, k->ysh, y);
+}
+static void bin_b(const void *c, const float *x, const float *y, const float *dy, float *dx)
+{
+    (void)y;
+    const bin_ctx *k = c;
+    if (k->wrt_b) nn_binary_bwd(k->op, k->ash, k->other, k->bsh, x, k->ysh, dy, NULL, dx);
+    else nn_binary_bwd(k->op, k->ash, x, k->bsh, k->other, k->ysh, dy, dx, NULL);
+}
+
+static size_t prod4(const int s[4]) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
+
+static void check_binary(const char *name, int op, const int a[4], const int b[4])
+{
+    bin_ctx c = {0};
+    c.op = op;
+    memcpy(c.ash, a, sizeof c.ash);
+    memcpy(c.bsh, b, sizeof c.bsh);
+    for (int d = 0; d < 4; d++) c.ysh[d] = a[d] > b[d] ? a[d] : b[d];
+    for (int wrt = 0; wrt < 2; wrt++) {
+        c.wrt_b = wrt;
+        float *other = rand_buf(prod4(wrt ? a : b), -2, 2), *x = rand_buf(prod4(wrt ? b : a), -2, 2);
+        c.other = other;
+        char nm[128];
+        snprintf(nm, sizeof nm, "%s d/d%s", name, wrt ? "b" : "a");
+        gradcheck(nm, bin_f, bin_b, &c, x, prod4(wrt ? b : a), prod4(c.ysh), 1e-2f);
+        free(other);
+        free(x);
+    }
+}
+
+START_TEST(grad_binary)
+{
+    int full[4] = {2, 3, 4, 5}, nc[4] = {2, 1, 1, 5}, sc[4] = {1, 1, 1, 1}, c[4] = {1, 1, 1, 5}, hw1[4] = {2, 3, 4, 1},
+        h1[4] = {1, 3, 1, 1};
+    check_binary("mul same", NN_MUL, full, full);
+    check_binary("mul (n,h,w,c)*(n,1,1,c)", NN_MUL, full, nc);
+    check_binary("mul (n,1,1,c)*(n,h,w,c)", NN_MUL, nc, full);
+    check_binary("mul scalar", NN_MUL, sc, full);
+    check_binary("mul (n,h,w,1)*(1,1,1,c)", NN_MUL, hw1, c);
+    check_binary("mul (1,h,1,1)*(n,h,w,c)", NN_MUL, h1, full);
+    check_binary("add (n,h,w,c)+(1,1,1,c)", NN_ADD, full, c);
+    check_binary("add scalar", NN_ADD, full, sc);
+    check_binary("add (n,h,w,1)+(n,1,1,c)", NN_ADD, hw1, nc);
+}
+END_TEST
+
+typedef struct un_ctx {
+    int kind, act, n, h, w, c, oh, ow, align, half, k;
+    nn_geom g;
+    const int *cs;
+} un_ctx;
+
+enum { U_RELU, U_SIGMOID, U_MEAN, U_RESIZE, U_MAXPOOL, U_CONCAT, U_ACT };
+
+static void un_f(const void *ctx, const float *x, float *y)
+{
+    const un_ctx *u = ctx;
+    size_t n = (size_t)u->n * u->h * u->w * u->c;
+    switch (u->kind) {
+    case U_RELU: nn_relu_fwd(u->act, x, y, n); break;
+    case U_ACT: memcpy(y, x, sizeof(float) * n); nn_act_fwd(u->act, y, n); break;
+    case U_SIGMOID: nn_sigmoid_fwd(x, y, n); break;
+    case U_MEAN: nn_mean_hw_fwd(u->n, u->h, u->w, u->c, x, y); break;
+    case U_RESIZE: nn_resize_fwd(u->n, u->h, u->w, u->c, x, u->oh, u->ow, u->align, u->half, y); break;
+    case U_MAXPOOL: nn_maxpool_fwd(&u->g, x, y); break;
+    case U_CONCAT: {
+        /* x holds the k inputs one after another */
+        const float *xs[4];
+        size_t rows = (size_t)u->n * u->h * u->w, off = 0;
+        for (int i = 0; i < u->k; i++) xs[i] = x + off, off += rows * u->cs[i];
+        nn_concat_fwd(u->k, xs, u->cs, rows, y);
+        break;
+    }
+    }
+}
+static void un_b(const void *ctx, const float *x, const float *y, const float *dy, float *dx)
+{
+    const un_ctx *u = ctx;
+    size_t n = (size_t)u->n * u->h * u->w * u->c;
+    switch (u->kind) {
+    case U_RELU: nn_relu_bwd(u->act, x, dy, dx, n); break;
+    case U_ACT: {
+        /* nn_act_bwd works in place on the output gradient and does not add */
+        float *g = malloc(sizeof(float) * n);
+        memcpy(g, dy, sizeof(float) * n);
+        nn_act_bwd(u->act, y, g, n);
+        for (size_t i = 0; i < n; i++) dx[i] += g[i];
+        free(g);
+        break;
+    }
+    case U_SIGMOID: nn_sigmoid_bwd(y, dy, dx, n); break;
+    case U_MEAN: nn_mean_hw_bwd(u->n, u->h, u->w, u->c, dy, dx); break;
+    case U_RESIZE: nn_resize_bwd(u->n, u->h, u->w, u->c, dx, u->oh, u->ow, u->align, u->half, dy); break;
+    case U_MAXPOOL: nn_maxpool_bwd(&u->g, x, dy, dx); break;
+    case U_CONCAT: {
+        float *dxs[4];
+        size_t rows = (size_t)u->n * u->h * u->w, off = 0;
+        for (int i = 0; i < u->k; i++) dxs[i] = dx + off, off += rows * u->cs[i];
+        nn_concat_bwd(u->k, dxs, u->cs, rows, dy);
+        break;
+    }
+    }
+}
+
+/* Values away from the kinks of Relu/Relu6 (0 and 6), where a central difference is exact. */
+static float *away_from_kinks(size_t n)
+{
+    float *x = rand_buf(n, -3, 9);
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(x[i]) < 0.1f || fabsf(x[i] - 6) < 0.1f) x[i] += 0.3f;
+    return x;
+}
+
+START_TEST(grad_unary)
+{
+    un_ctx u = {0};
+    u.n = 2, u.h = 3, u.w = 4, u.c = 5;
+    size_t n = 120;
+    float *x = away_from_kinks(n);
+    u.kind = U_RELU, u.act = NN_ACT_RELU;
+    gradcheck("relu", un_f, un_b, &u, x, n, n, 1e-2f);
+    u.act = NN_ACT_RELU6;
+    gradcheck("relu6", un_f, un_b, &u, x, n, n, 1e-2f);
+    u.kind = U_ACT;
+    gradcheck("fused relu6", un_f, un_b, &u, x, n, n, 1e-2f);
+    u.act = NN_ACT_RELU;
+    gradcheck("fused relu", un_f, un_b, &u, x, n, n, 1e-2f);
+    u.kind = U_SIGMOID;
+    gradcheck("sigmoid", un_f, un_b, &u, x, n, n, 1e-2f);
+    u.kind = U_MEAN;
+    gradcheck("mean over h,w", un_f, un_b, &u, x, n, (size_t)u.n * u.c, 1e-2f);
+    free(x);
+
+    /* ResizeBilinear: up by 2 (the head's case), and odd ratios, in all three coordinate modes */
+    const int rs[][4] = {{3, 4, 6, 8}, {4, 5, 7, 3}, {5, 3, 2, 7}};
+    for (size_t i = 0; i < 3; i++)
+        for (int mode = 0; mode < 3; mode++) {
+            un_ctx r = {0};
+            r.kind = U_RESIZE, r.n = 2, r.c = 3, r.h = rs[i][0], r.w = rs[i][1], r.oh = rs[i][2], r.ow = rs[i][3];
+            r.align = mode == 1, r.half = mode == 2;
+            size_t nx = (size_t)r.n * r.h * r.w * r.c;
+            float *xr = rand_buf(nx, -1, 1);
+            char nm[64];
+            snprintf(nm, sizeof nm, "resize %dx%d->%dx%d mode %d", r.h, r.w, r.oh, r.ow, mode);
+            gradcheck(nm, un_f, un_b, &r, xr, nx, (size_t)r.n * r.oh * r.ow * r.c, 1e-2f);
+            free(xr);
+        }
+
+    /* MaxPool 3x3 s1 SAME (the head's) and 2x2 s2 VALID; random values have no ties */
+    for (int v = 0; v < 2; v++) {
+        un_ctx mp = {0};
+        mp.kind = U_MAXPOOL, mp.n = 2, mp.h = 5, mp.w = 6, mp.c = 3;
+        nn_geom *g = &mp.g;
+        g->n = 2, g->h = 5, g->w = 6, g->cin = 3, g->kh = g->kw = v ? 2 : 3, g->sh = g->sw = v ? 2 : 1, g->dh = g->dw = 1;
+        ck_assert_int_eq(nn_geom_pad(g, !v), 0);
+        g->cout = 3;
+        size_t nx = 180;
+        float *xm = rand_buf(nx, -1, 1);
+        gradcheck(v ? "maxpool 2x2 s2 VALID" : "maxpool 3x3 s1 SAME", un_f, un_b, &mp, xm, nx,
+                  (size_t)2 * g->oh * g->ow * 3, 1e-3f);
+        free(xm);
+    }
+
+    /* ConcatV2 of three inputs on the channel axis */
+    int cs[3] = {2, 3, 1};
+    un_ctx cc = {0};
+    cc.kind = U_CONCAT, cc.n = 2, cc.h = 2, cc.w = 3, cc.k = 3, cc.cs = cs;
+    size_t nc = (size_t)12 * 6;
+    float *xc = rand_buf(nc, -1, 1);
+    gradcheck("concat", un_f, un_b, &cc, xc, nc, nc, 1e-2f);
+    free(xc);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------
+ * End-to-end gradient through the real model at a small size */
+
+static double plan_loss(nn_plan *p, const float *r)
+{
+    err e = {{0}};
+    ck_assert_int_eq(nn_plan_forward(p, &e), 0);
+    int sh[4];
+    const float *y = nn_plan_output(p, 0, sh);
+    double s = 0;
+    for (size_t i = 0; i < nn_plan_output_size(p, 0); i++) s += (double)r[i] * y[i];
+    return s;
+}
+
+/* dL/dinput of a plan against central differences at n_probe random input elements. */
+static void e2e_gradcheck(nn_model *m, const char *output, int batch, int size, float eps, int n_probe)
+{
+    nn_plan *p = NULL;
+    err e = {{0}};
+    const char *outs[1] = {output};
+    ck_assert_msg(nn_plan_new(m, NULL, batch, size, size, outs, 1, &p, &e) == 0, "%s", e.msg);
+    int ish[4];
+    size_t nx = nn_plan_input_shape(p, ish), ny = nn_plan_output_size(p, 0);
+    float *x = nn_plan_input(p);
+    for (size_t i = 0; i < nx; i++) x[i] = frand(0, 255);
+    float *r = rand_buf(ny, -1, 1);
+    memcpy(nn_plan_output_grad(p, 0), r, sizeof(float) * ny);
+    plan_loss(p, r);
+    ck_assert_int_eq(nn_plan_backward(p, &e), 0);
+    float *g = malloc(sizeof(float) * nx);
+    memcpy(g, nn_plan_input_grad(p), sizeof(float) * nx);
+    double maxg = 0;
+    for (size_t i = 0; i < nx; i++) maxg = fmax(maxg, fabs(g[i]));
+    ck_assert_msg(maxg > 0, "%s: zero input gradient", output);
+    int bad = 0;
+    for (int k = 0; k < n_probe; k++) {
+        size_t i = (size_t)(frand(0, 1) * nx) % nx;
+        float x0 = x[i];
+        x[i] = x0 + eps;
+        double lp = plan_loss(p, r);
+        x[i] = x0 - eps;
+        double lm = plan_loss(p, r);
+        x[i] = x0;
+        double num = (lp - lm) / (2 * eps);
+        /* a ReLU kink crossed by the probe can spoil one difference; allow one in ten */
+        if (fabs(num - g[i]) > 0.02 * maxg + 0.05 * fabs(g[i])) {
+            bad++;
+            fprintf(stderr, "%s: input[%zu]: analytic %.6g numeric %.6g (max %.3g)\n", output, i, g[i], num, maxg);
+        }
+    }
+    ck_assert_msg(bad <= n_probe / 10, "%s: %d of %d finite differences disagree", output, bad, n_probe);
+    /* a second backward gives the same gradient: nothing accumulates across calls */
+    plan_loss(p, r);
+    ck_assert_int_eq(nn_plan_backward(p, &e), 0);
+    const float *g2 = nn_plan_input_grad(p);
+    for (size_t i = 0; i < nx; i++) ck_assert_float_eq(g2[i], g[i]);
+    free(g);
+    free(r);
+    nn_plan_free(p);
+}
+
+START_TEST(e2e_gradient)
+{
+    nn_model *m = load_model();
+    /* backbone through three squeeze-excite blocks (Mean, broadcast Mul, hard-swish), batch 2 */
+    e2e_gradcheck(m, "tower_0/MobilenetV3/expanded_conv_5/expand/Relu:preact", 2, 32, 0.5f, 30);
+    /* the whole network including the head (ResizeBilinear, ConcatV2, Sigmoid, Identity) */
+    e2e_gradcheck(m, "tower_0/keypoints", 1, 64, 0.5f, 20);
+    nn_model_free(m);
+}
+END_TEST
+
+START_TEST(batch_consistency)
+{
+    /* image 1 of a batch of 3 gives the same activations as the same image alone */
+    nn_model *m = load_model();
+    const char *outs[1] = {"tower_0/extern1/BatchNorm/FusedBatchNorm"};
+    nn_plan *p1 = NULL, *p3 = NULL;
+    err e = {{0}};
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 64, 64, outs, 1, &p1, &e) == 0, "%s", e.msg);
+    ck_assert_msg(nn_plan_new(m, NULL, 3, 64, 64, outs, 1, &p3, &e) == 0, "%s", e.msg);
+    size_t n1 = 64 * 64 * 3;
+    float *x3 = nn_plan_input(p3);
+    for (size_t i = 0; i < 3 * n1; i++) x3[i] = frand(0, 255);
+    memcpy(nn_plan_input(p1), x3 + n1, sizeof(float) * n1);
+    ck_assert_int_eq(nn_plan_forward(p1, &e), 0);
+    ck_assert_int_eq(nn_plan_forward(p3, &e), 0);
+    size_t ny = nn_plan_output_size(p1, 0);
+    ck_assert_uint_eq(nn_plan_output_size(p3, 0), 3 * ny);
+    const float *y1 = nn_plan_output(p1, 0, NULL), *y3 = nn_plan_output(p3, 0, NULL) + ny;
+    for (size_t i = 0; i < ny; i++) ck_assert_float_eq_tol(y1[i], y3[i], 1e-4f * (1 + fabsf(y1[i])));
+    nn_plan_free(p1);
+    nn_plan_free(p3);
+    nn_model_free(m);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------
+ * (3) The detector on real photos (Debian python3-skimage) at 512 px */
+
+START_TEST(photos)
+{
+    static const struct {
+        const char *file;
+        int cls;
+        int y0, y1, x0, x1; /* where the object's centre is, in 512x512 input pixels */
+    } ph[3] = {
+        {"astronaut.png", 0, 130, 400, 90, 330},       /* the astronaut, left/centre of the frame */
+        {"coffee.png", 41, 100, 300, 150, 360},        /* the cup in the middle of the photo */
+        {"motorcycle_left.png", 3, 150, 380, 150, 380} /* the motorcycle filling the frame */
+    };
+    nn_model *m = load_model();
+    const char *outs[1] = {"tower_0/keypoints"};
+    nn_plan *p = NULL;
+    err e = {{0}};
+    /* one image at a time: a 512-px plan keeps every activation (~300 MB per image) */
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 512, 512, outs, 1, &p, &e) == 0, "%s", e.msg);
+    for (int i = 0; i < 3; i++) {
+        char *path = NULL;
+        ck_assert_int_ne(asprintf(&path, "/usr/lib/python3/dist-packages/skimage/data/%s", ph[i].file), -1);
+        png_io_image img = {0};
+        ck_assert_msg(png_io_read(path, 3, &img, &e) == 0, "%s (install python3-skimage)", e.msg);
+        nn_resize_u8_to_float(img.pixels, img.width, img.height, 3, nn_plan_input(p), 512, 512);
+        png_io_image_free(&img);
+        free(path);
+        ck_assert_int_eq(nn_plan_forward(p, &e), 0);
+        int sh[4];
+        const float *yi = nn_plan_output(p, 0, sh);
+        ck_assert_int_eq(sh[1], 128);
+        ck_assert_int_eq(sh[3], 80);
+        float best = -1;
+        int bc = -1, bpos = 0;
+        for (int k = 0; k < 128 * 128; k++)
+            for (int c = 0; c < 80; c++)
+                if (yi[k * 80 + c] > best) best = yi[k * 80 + c], bc = c, bpos = k;
+        int py = (bpos / 128) * 4 + 2, px = (bpos % 128) * 4 + 2;
+        ck_assert_msg(bc == ph[i].cls, "%s: strongest class %d (%s, %.3f), expected %d (%s)", ph[i].file, bc,
+                      nn_coco80_name(bc), best, ph[i].cls, nn_coco80_name(ph[i].cls));
+        ck_assert_msg(best > 0.3f, "%s: peak %.3f is weak", ph[i].file, best);
+        ck_assert_msg(py >= ph[i].y0 && py <= ph[i].y1 && px >= ph[i].x0 && px <= ph[i].x1,
+                      "%s: %s peak at y=%d x=%d, outside y %d..%d x %d..%d", ph[i].file, nn_coco80_name(bc), py, px,
+                      ph[i].y0, ph[i].y1, ph[i].x0, ph[i].x1);
+    }
+    nn_plan_free(p);
+    nn_model_free(m);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------
+ * (4) Bad models and bad requests */
+
+static char tmpdir[64];
+
+static void make_tmp(void)
+{
+    strcpy(tmpdir, "/tmp/check_nn.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmp(void)
+{
+    char *cmd = NULL;
+    if (asprintf(&cmd, "rm -rf '%s'", tmpdir) > 0 && system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
+    free(cmd);
+}
+
+static void write_tmp(const char *name, const void *data, size_t len)
+{
+    char *p = NULL;
+    err e = {{0}};
+    ck_assert_int_ne(asprintf(&p, "%s/%s", tmpdir, name), -1);
+    ck_assert_msg(write_file_atomic(p, data, len, &e) == 0, "%s", e.msg);
+    free(p);
+}
+
+static void expect_load_fail(const char *json, const char *bin, const char *want)
+{
+    char *jp = NULL, *bp = NULL;
+    ck_assert_int_ne(asprintf(&jp, "%s/%s", tmpdir, json), -1);
+    ck_assert_int_ne(asprintf(&bp, "%s/%s", tmpdir, bin), -1);
+    nn_model *m = NULL;
+    err e = {{0}};
+    ck_assert_int_eq(nn_model_load_tfjs(jp, bp, &m, &e), -1);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(e.msg, want) != NULL, "error '%s' lacks '%s'", e.msg, want);
+    ck_assert_ptr_null(strchr(e.msg, '\n'));
+    free(jp);
+    free(bp);
+}
+
+START_TEST(bad_models)
+{
+    char *js, *bin, *path = NULL;
+    size_t jl, bl;
+    err e = {{0}};
+    make_tmp();
+    ck_assert_int_ne(asprintf(&path, "%s/centernet.json", model_dir()), -1);
+    ck_assert_msg(read_file(path, &js, &jl, &e) == 0, "%s", e.msg);
+    free(path);
+    ck_assert_int_ne(asprintf(&path, "%s/centernet.bin", model_dir()), -1);
+    ck_assert_msg(read_file(path, &bin, &bl, &e) == 0, "%s", e.msg);
+    free(path);
+
+    write_tmp("m.json", js, jl);
+    write_tmp("short.bin", bin, bl - 1000);
+    expect_load_fail("m.json", "short.bin", "short.bin: truncated: weight '");
+    write_tmp("long.bin", bin, bl); /* then one byte too many */
+    char *longer = malloc(bl + 1);
+    memcpy(longer, bin, bl);
+    longer[bl] = 0;
+    write_tmp("long.bin", longer, bl + 1);
+    expect_load_fail("m.json", "long.bin", "long.bin: 4030291 bytes, but weightsManifest in m.json describes 4030290");
+    free(longer);
+
+    /* a layers model (Keras topology), and JSON that is not JSON */
+    const char *layers = "{\"format\":\"layers-model\",\"modelTopology\":{\"class_name\":\"Sequential\"},"
+                         "\"weightsManifest\":[]}";
+    write_tmp("layers.json", layers, strlen(layers));
+    expect_load_fail("layers.json", "long.bin", "layers.json: modelTopology.node: not a TF.js graph model");
+    write_tmp("broken.json", js, jl / 2);
+    expect_load_fail("broken.json", "long.bin", "broken.json:");
+
+    /* a weight whose manifest shape (and so byte size) does not match its node */
+    json_error_t je;
+    json_t *root = json_loadb(js, jl, 0, &je);
+    ck_assert_ptr_nonnull(root);
+    json_t *w0 = NULL, *ws = json_object_get(json_array_get(json_object_get(root, "weightsManifest"), 0), "weights");
+    for (size_t i = 0; i < json_array_size(ws) && !w0; i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(ws, i), "name")),
+                   "tower_0/MobilenetV3/Conv/Conv2D_weights") == 0)
+            w0 = json_array_get(ws, i);
+    ck_assert_ptr_nonnull(w0);
+    json_array_set_new(json_object_get(w0, "shape"), 3, json_integer(17));
+    char *bad = json_dumps(root, JSON_COMPACT);
+    write_tmp("shape.json", bad, strlen(bad));
+    write_tmp("good.bin", bin, bl);
+    expect_load_fail("shape.json", "good.bin",
+                     "shape.json: weightsManifest weight 'tower_0/MobilenetV3/Conv/Conv2D_weights': shape [3,3,3,17]");
+    free(bad);
+    json_decref(root);
+
+    /* the intact copy loads, and the checksum is of json + bin */
+    nn_model *m = NULL;
+    char *jp = NULL, *bp = NULL;
+    ck_assert_int_ne(asprintf(&jp, "%s/m.json", tmpdir), -1);
+    ck_assert_int_ne(asprintf(&bp, "%s/good.bin", tmpdir), -1);
+    ck_assert_msg(nn_model_load_tfjs(jp, bp, &m, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(strlen(nn_model_sha256(m)), 64);
+    nn_model_free(m);
+    free(jp);
+    free(bp);
+    free(js);
+    free(bin);
+    rm_tmp();
+}
+END_TEST
+
+START_TEST(bad_plans)
+{
+    nn_model *m = load_model();
+    nn_plan *p = NULL;
+    err e = {{0}};
+    const char *unknown[1] = {"tower_0/no_such_layer"};
+    ck_assert_int_eq(nn_plan_new(m, NULL, 1, 128, 128, unknown, 1, &p, &e), -1);
+    ck_assert_str_eq(e.msg, "centernet.json: output node 'tower_0/no_such_layer' not found in the model");
+    const char *det[1] = {"tower_0/detections"};
+    ck_assert_int_eq(nn_plan_new(m, NULL, 1, 512, 512, det, 1, &p, &e), -1);
+    ck_assert_msg(strstr(e.msg, "is not supported by the nn engine") && strstr(e.msg, "node 'tower_0/"),
+                  "got '%s'", e.msg);
+    const char *kp[1] = {"tower_0/keypoints"};
+    /* 100 is not a multiple of 32: the head's skip connections cannot line up */
+    ck_assert_int_eq(nn_plan_new(m, NULL, 1, 100, 100, kp, 1, &p, &e), -1);
+    ck_assert_msg(strstr(e.msg, "multiple of 32"), "got '%s'", e.msg);
+    ck_assert_ptr_null(p);
+    /* backward before forward */
+    const char *early[1] = {"tower_0/MobilenetV3/Conv/BatchNorm/FusedBatchNorm"};
+    ck_assert_int_eq(nn_plan_new(m, NULL, 1, 16, 16, early, 1, &p, &e), 0);
+    ck_assert_int_eq(nn_plan_backward(p, &e), -1);
+    ck_assert_int_eq(nn_plan_n_steps(p), 1);
+    nn_plan_free(p);
+    nn_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    nn_set_threads(1);
+    Suite *s = suite_create("nn");
+    TCase *t = tcase_create("reference");
+    tcase_add_test(t, reference_activations);
+    tcase_add_test(t, batch_consistency);
+    suite_add_tcase(s, t);
+    t = tcase_create("kernels");
+    tcase_add_test(t, grad_conv);
+    tcase_add_test(t, conv_against_direct);
+    tcase_add_test(t, grad_binary);
+    tcase_add_test(t, grad_unary);
+    suite_add_tcase(s, t);
+    t = tcase_create("end_to_end_gradient");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, e2e_gradient);
+    suite_add_tcase(s, t);
+    t = tcase_create("photos");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, photos);
+    suite_add_tcase(s, t);
+    t = tcase_create("bad_input");
+    tcase_add_test(t, bad_models);
+    tcase_add_test(t, bad_plans);
+    suite_add_tcase(s, t);
+    return check_run(s);
+}
