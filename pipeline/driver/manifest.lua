@@ -35,15 +35,16 @@ local Ctx = {}
 Ctx.__index = Ctx
 
 function Ctx:line(path)
-  -- path: "caption" or "images[2].src": find the list, then the n-th occurrence of the leaf.
-  local list, idx, leaf = path:match('^([%w_]+)%[(%d+)%]%.([%w_]+)$')
-  if list then
-    local start = line_of(self.src, list)
-    return line_of(self.src, leaf, start, tonumber(idx))
+  -- path: "caption", "recipe.size", "images[2].src", "cells[1].recipe.layer": each segment is
+  -- looked for after the line of the one before; "list[n].leaf" takes the n-th leaf after list.
+  local pos, nth = 1, nil
+  for seg in path:gmatch('[^.]+') do
+    local name, idx = seg:match('^([%w_]+)%[(%d+)%]$')
+    pos = line_of(self.src, name or seg, pos, nth)
+    nth = idx and tonumber(idx) or nil
   end
-  list, idx = path:match('^([%w_]+)%[(%d+)%]$')
-  if list then return line_of(self.src, list) + tonumber(idx) end
-  return line_of(self.src, path)
+  if nth then pos = pos + nth end -- "list[n]" itself: its n-th element, one per line
+  return pos
 end
 
 function Ctx:fail(path, msg)
