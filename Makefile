@@ -43,7 +43,10 @@ PNG_OBJS := $(call objs,pipeline/png/png_io.c)
 PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
 CPPFLAGS += -Ipipeline/png
 
-include $(sort $(wildcard pipeline/*/module.mk))
+# Fragments in dependency order: the engine first (the renderer and the trainer link its objects,
+# and prerequisites are expanded when a fragment is read).
+FRAGMENTS := pipeline/nn/module.mk $(filter-out pipeline/nn/module.mk,$(sort $(wildcard pipeline/*/module.mk)))
+include $(FRAGMENTS)
 
 UNIT_TESTS += $(BIN)/check_util
 $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)

@@ -1,0 +1,131 @@
+/* fv_opt — parameterization + transforms + Adam around a network callback. */
+#include "fv_opt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fv_objective.h"
+
+struct fv_opt {
+    fv_opt_config c;
+    fv_img_obj *img_objs;
+    float *wts_store;
+    fv_rng rng;
+    fv_param *param;
+    fv_transform *tr;
+    int n, h, w, th, tw;
+    float *img, *dimg, *x, *dx, *dimg2;
+    float *m, *v; /* Adam moments */
+    long t;
+};
+
+int fv_opt_new(const fv_opt_config *c, fv_opt **out, err *e)
+{
+    *out = NULL;
+    fv_opt *o = xcalloc(1, sizeof *o);
+    o->c = *c;
+    o->n = c->param.n;
+    o->h = c->param.h;
+    o->w = c->param.w;
+    o->img_objs = xcalloc((size_t)c->n_img_objs + 1, sizeof *o->img_objs);
+    o->wts_store = xcalloc((size_t)c->n_img_objs * o->n + 1, sizeof(float));
+    for (int i = 0; i < c->n_img_objs; i++) {
+        o->img_objs[i].kind = c->img_objs[i].kind;
+        memcpy(o->wts_store + (size_t)i * o->n, c->img_objs[i].wts, sizeof(float) * o->n);
+        o->img_objs[i].wts = o->wts_store + (size_t)i * o->n;
+    }
+    o->c.img_objs = o->img_objs;
+    o->c.ops = NULL; /* not kept: the chain copies them */
+    fv_rng_seed(&o->rng, c->seed);
+    if (fv_param_new(&c->param, &o->rng, &o->param, e) != 0) goto fail;
+    if (fv_transform_new(c->ops, c->n_ops, o->n, o->h, o->w, &o->tr, e) != 0) goto fail;
+    fv_transform_out_size(o->tr, &o->th, &o->tw);
+    size_t ni = (size_t)o->n * o->h * o->w * 3, nt = (size_t)o->n * o->th * o->tw * 3;
+    o->img = xmalloc(sizeof(float) * ni);
+    o->dimg = xmalloc(sizeof(float) * ni);
+    o->dimg2 = xmalloc(sizeof(float) * ni);
+    o->x = xmalloc(sizeof(float) * nt);
+    o->dx = xmalloc(sizeof(float) * nt);
+    size_t np = fv_param_count(o->param);
+    o->m = xcalloc(np, sizeof(float));
+    o->v = xcalloc(np, sizeof(float));
+    *out = o;
+    return 0;
+fail:
+    fv_opt_free(o);
+    return -1;
+}
+
+void fv_opt_net_size(const fv_opt *o, int *h, int *w)
+{
+    *h = o->th;
+    *w = o->tw;
+}
+
+int fv_opt_step(fv_opt *o, fv_net_fn net, void *ctx, double *value, double *img_vals, err *e)
+{
+    int n = o->n;
+    size_t ni = (size_t)n * o->h * o->w * 3, nt = (size_t)n * o->th * o->tw * 3;
+    fv_param_forward(o->param, o->img);
+    memset(o->dimg, 0, sizeof(float) * ni);
+    double total = 0;
+    double *vals = xmalloc(sizeof(double) * (size_t)n);
+    for (int k = 0; k < o->c.n_img_objs; k++) {
+        const fv_img_obj *io = &o->img_objs[k];
+        switch (io->kind) {
+        case FV_IMG_L1: fv_obj_l1(o->img, n, o->h, o->w, io->wts, vals, o->dimg); break;
+        case FV_IMG_TV: fv_obj_tv(o->img, n, o->h, o->w, io->wts, vals, o->dimg); break;
+        case FV_IMG_BLUR: fv_obj_blur(o->img, n, o->h, o->w, io->wts, vals, o->dimg); break;
+        }
+        for (int b = 0; b < n; b++) {
+            total += io->wts[b] * vals[b];
+            if (img_vals) img_vals[(size_t)k * n + b] = vals[b];
+        }
+    }
+    free(vals);
+    fv_transform_sample(o->tr, &o->rng);
+    fv_transform_forward(o->tr, o->img, o->x);
+    for (size_t i = 0; i < nt; i++) o->x[i] *= 255.0f;
+    double nv = 0;
+    if (net(ctx, o->x, n, o->th, o->tw, o->dx, &nv, e) != 0) return -1;
+    total += nv;
+    for (size_t i = 0; i < nt; i++) o->dx[i] *= 255.0f;
+    fv_transform_backward(o->tr, o->dx, o->dimg2);
+    for (size_t i = 0; i < ni; i++) o->dimg[i] += o->dimg2[i];
+    fv_param_backward(o->param, o->dimg);
+    /* Adam, ascending J */
+    o->t++;
+    const float *g = fv_param_grad(o->param);
+    float *p = fv_param_values(o->param);
+    size_t np = fv_param_count(o->param);
+    double b1 = o->c.beta1, b2 = o->c.beta2;
+    double c1 = 1.0 - pow(b1, (double)o->t), c2 = 1.0 - pow(b2, (double)o->t);
+    float lr = (float)(o->c.lr * sqrt(c2) / c1), eps = (float)(o->c.eps * sqrt(c2));
+    for (size_t i = 0; i < np; i++) {
+        o->m[i] = (float)(b1 * o->m[i] + (1 - b1) * g[i]);
+        o->v[i] = (float)(b2 * o->v[i] + (1 - b2) * (double)g[i] * g[i]);
+        p[i] += lr * o->m[i] / (sqrtf(o->v[i]) + eps);
+    }
+    *value = total;
+    return 0;
+}
+
+void fv_opt_image(fv_opt *o, float *img) { fv_param_forward(o->param, img); }
+
+void fv_opt_free(fv_opt *o)
+{
+    if (!o) return;
+    fv_param_free(o->param);
+    fv_transform_free(o->tr);
+    free(o->img_objs);
+    free(o->wts_store);
+    free(o->img);
+    free(o->dimg);
+    free(o->dimg2);
+    free(o->x);
+    free(o->dx);
+    free(o->m);
+    free(o->v);
+    free(o);
+}

@@ -1,0 +1,331 @@
+/* fv_param — pixel and Fourier parameterizations, shared low-resolution parts, colour
+ * decorrelation and sigmoid, each with its exact transpose for the backward pass. */
+#include "fv_param.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* FFTW's planner is not thread-safe: every plan creation and destruction goes through this lock. */
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Bilinear taps of one axis for upsampling from ln to n samples (half-pixel centres, clamped). */
+typedef struct axis_taps {
+    int *i0, *i1;
+    float *w1; /* weight of i1; i0 gets 1 - w1 */
+} axis_taps;
+
+typedef struct shared_part {
+    int factor, lh, lw;
+    size_t offset; /* into the parameter vector: (lh, lw, 3) floats */
+    axis_taps ty, tx;
+} shared_part;
+
+struct fv_param {
+    fv_param_config c;
+    float m[3][3];
+    size_t count, unique_count;
+    float *values, *grad;
+    float *pre;  /* (N,H,W,3) before colour: backward needs nothing of it but forward builds it here */
+    float *img;  /* (N,H,W,3) sigmoid output of the last forward, for the sigmoid's derivative */
+    float *dpre; /* (N,H,W,3) scratch for backward */
+    shared_part shared[FV_PARAM_MAX_SHARED];
+    /* Fourier: half spectrum (fh = H, fw = W/2+1) per element and colour, complex interleaved. */
+    int fh, fw;
+    float *scale;        /* (fh, fw): 1/f scaling with the irfft normalization folded in */
+    fftwf_complex *spec; /* (fh, fw) work array: c2r input / r2c output */
+    float *plane;        /* (H, W) work array: c2r output / r2c input */
+    fftwf_plan c2r, r2c;
+};
+
+void fv_param_color_matrix(float m[3][3])
+{
+    static const double c[3][3] = {{0.26, 0.09, 0.02}, {0.27, 0.00, -0.05}, {0.27, -0.09, 0.03}};
+    double maxn = 0;
+    for (int j = 0; j < 3; j++) {
+        double s = 0;
+        for (int i = 0; i < 3; i++) s += c[i][j] * c[i][j];
+        if (sqrt(s) > maxn) maxn = sqrt(s);
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) m[i][j] = (float)(c[i][j] / maxn);
+}
+
+static void taps_init(axis_taps *t, int n, int ln)
+{
+    t->i0 = xmalloc(sizeof(int) * (size_t)n);
+    t->i1 = xmalloc(sizeof(int) * (size_t)n);
+    t->w1 = xmalloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        double s = (i + 0.5) * ln / n - 0.5;
+        if (s < 0) s = 0;
+        if (s > ln - 1) s = ln - 1;
+        int a = (int)floor(s);
+        if (a > ln - 1) a = ln - 1;
+        t->i0[i] = a;
+        t->i1[i] = a + 1 < ln ? a + 1 : a;
+        t->w1[i] = (float)(s - a);
+    }
+}
+
+static void taps_free(axis_taps *t)
+{
+    free(t->i0);
+    free(t->i1);
+    free(t->w1);
+}
+
+/* numpy.fft.fftfreq(n)[k]: signed frequency in cycles per sample. */
+static double fftfreq(int k, int n) { return (k < (n + 1) / 2 ? k : k - n) / (double)n; }
+
+int fv_param_new(const fv_param_config *c, fv_rng *rng, fv_param **out, err *e)
+{
+    *out = NULL;
+    if (c->n < 1 || c->h < 1 || c->w < 1)
+        return err_set(e, "parameterization: batch and size must be >= 1 (got %d, %dx%d)", c->n, c->h, c->w);
+    if (c->n_shared < 0 || c->n_shared > FV_PARAM_MAX_SHARED)
+        return err_set(e, "parameterization: at most %d shared components (got %d)", FV_PARAM_MAX_SHARED,
+                       c->n_shared);
+    for (int i = 0; i < c->n_shared; i++)
+        if (c->shared[i] < 1)
+            return err_set(e, "parameterization: shared factor %d must be >= 1", c->shared[i]);
+    fv_param *p = xcalloc(1, sizeof *p);
+    p->c = *c;
+    fv_param_color_matrix(p->m);
+    size_t n = (size_t)c->n, hw = (size_t)c->h * (size_t)c->w;
+    if (c->kind == FV_PARAM_FOURIER) {
+        p->fh = c->h;
+        p->fw = c->w / 2 + 1;
+        p->unique_count = n * 3 * (size_t)p->fh * (size_t)p->fw * 2;
+    } else {
+        p->unique_count = n * hw * 3;
+    }
+    p->count = p->unique_count;
+    for (int i = 0; i < c->n_shared; i++) {
+        shared_part *s = &p->shared[i];
+        s->factor = c->shared[i];
+        s->lh = (c->h + s->factor - 1) / s->factor;
+        s->lw = (c->w + s->factor - 1) / s->factor;
+        s->offset = p->count;
+        p->count += (size_t)s->lh * (size_t)s->lw * 3;
+        taps_init(&s->ty, c->h, s->lh);
+        taps_init(&s->tx, c->w, s->lw);
+    }
+    p->values = xmalloc(sizeof(float) * p->count);
+    p->grad = xcalloc(p->count, sizeof(float));
+    for (size_t i = 0; i < p->count; i++) p->values[i] = (float)(c->sd * fv_rng_normal(rng));
+    p->pre = xmalloc(sizeof(float) * n * hw * 3);
+    p->img = xmalloc(sizeof(float) * n * hw * 3);
+    p->dpre = xmalloc(sizeof(float) * n * hw * 3);
+    if (c->kind == FV_PARAM_FOURIER) {
+        size_t nf = (size_t)p->fh * (size_t)p->fw;
+        p->scale = xmalloc(sizeof(float) * nf);
+        double fmin = 1.0 / (c->h > c->w ? c->h : c->w);
+        double norm = sqrt((double)hw) / (double)hw / 4.0;
+        for (int ky = 0; ky < p->fh; ky++)
+            for (int kx = 0; kx < p->fw; kx++) {
+                double fy = fftfreq(ky, c->h), fx = kx / (double)c->w;
+                double f = sqrt(fx * fx + fy * fy);
+                p->scale[(size_t)ky * p->fw + kx] = (float)(norm / (f > fmin ? f : fmin));
+            }
+        p->spec = fftwf_malloc(sizeof(fftwf_complex) * nf);
+        p->plane = fftwf_malloc(sizeof(float) * hw);
+        if (!p->spec || !p->plane) abort();
+        /* FFTW_ESTIMATE: deterministic plans (MEASURE may pick different algorithms per run). */
+        pthread_mutex_lock(&plan_lock);
+        p->c2r = fftwf_plan_dft_c2r_2d(c->h, c->w, p->spec, p->plane, FFTW_ESTIMATE);
+        p->r2c = fftwf_plan_dft_r2c_2d(c->h, c->w, p->plane, p->spec, FFTW_ESTIMATE);
+        pthread_mutex_unlock(&plan_lock);
+        if (!p->c2r || !p->r2c) {
+            fv_param_free(p);
+            return err_set(e, "parameterization: FFTW cannot plan a %dx%d transform", c->h, c->w);
+        }
+    }
+    *out = p;
+    return 0;
+}
+
+size_t fv_param_count(const fv_param *p) { return p->count; }
+float *fv_param_values(fv_param *p) { return p->values; }
+const float *fv_param_grad(const fv_param *p) { return p->grad; }
+
+/* The columns kx = 0 (and W/2 for even W) of a real signal's half spectrum are Hermitian along y.
+ * Projecting them onto Hermitian data (a symmetric linear map, its own transpose) makes the
+ * inverse transform exactly "sum of c_kx * Re(X e^{i phase})" whatever FFTW does with the rest. */
+static void hermitian_project(fftwf_complex *s, int fh, int fw, int w)
+{
+    int cols[2] = {0, w % 2 == 0 ? w / 2 : -1};
+    for (int ci = 0; ci < 2; ci++) {
+        int kx = cols[ci];
+        if (kx < 0 || (ci == 1 && kx == 0)) continue;
+        for (int ky = 0; ky <= fh / 2; ky++) {
+            int ny = (fh - ky) % fh;
+            fftwf_complex *a = &s[(size_t)ky * fw + kx], *b = &s[(size_t)ny * fw + kx];
+            float re = 0.5f * ((*a)[0] + (*b)[0]), im = 0.5f * ((*a)[1] - (*b)[1]);
+            (*a)[0] = re;
+            (*a)[1] = im;
+            (*b)[0] = re;
+            (*b)[1] = -im;
+        }
+    }
+}
+
+/* unique part -> pre (N,H,W,3) */
+static void unique_forward(fv_param *p)
+{
+    const fv_param_config *c = &p->c;
+    size_t hw = (size_t)c->h * (size_t)c->w;
+    if (c->kind == FV_PARAM_PIXEL) {
+        memcpy(p->pre, p->values, sizeof(float) * (size_t)c->n * hw * 3);
+        return;
+    }
+    size_t nf = (size_t)p->fh * (size_t)p->fw;
+    for (int n = 0; n < c->n; n++)
+        for (int ch = 0; ch < 3; ch++) {
+            const float *v = p->values + ((size_t)n * 3 + ch) * nf * 2;
+            for (size_t k = 0; k < nf; k++) {
+                p->spec[k][0] = v[2 * k] * p->scale[k];
+                p->spec[k][1] = v[2 * k + 1] * p->scale[k];
+            }
+            hermitian_project(p->spec, p->fh, p->fw, c->w);
+            fftwf_execute(p->c2r);
+            float *dst = p->pre + (size_t)n * hw * 3 + ch;
+            for (size_t i = 0; i < hw; i++) dst[i * 3] = p->plane[i];
+        }
+}
+
+static void unique_backward(fv_param *p)
+{
+    const fv_param_config *c = &p->c;
+    size_t hw = (size_t)c->h * (size_t)c->w;
+    if (c->kind == FV_PARAM_PIXEL) {
+        memcpy(p->grad, p->dpre, sizeof(float) * (size_t)c->n * hw * 3);
+        return;
+    }
+    size_t nf = (size_t)p->fh * (size_t)p->fw;
+    int nyq = c->w % 2 == 0 ? c->w / 2 : -1;
+    for (int n = 0; n < c->n; n++)
+        for (int ch = 0; ch < 3; ch++) {
+            const float *src = p->dpre + (size_t)n * hw * 3 + ch;
+            for (size_t i = 0; i < hw; i++) p->plane[i] = src[i * 3];
+            fftwf_execute(p->r2c);
+            /* y = sum c_kx Re(X e^{+i phase}) and the forward FFT gives G = sum g e^{-i phase}:
+             * dJ/dRe X = c_kx Re G, dJ/dIm X = c_kx Im G (c_kx = 1 on self-conjugate columns). */
+            for (int ky = 0; ky < p->fh; ky++)
+                for (int kx = 0; kx < p->fw; kx++) {
+                    float cf = (kx == 0 || kx == nyq) ? 1.0f : 2.0f;
+                    size_t k = (size_t)ky * p->fw + kx;
+                    p->spec[k][0] *= cf;
+                    p->spec[k][1] *= cf;
+                }
+            hermitian_project(p->spec, p->fh, p->fw, c->w);
+            float *g = p->grad + ((size_t)n * 3 + ch) * nf * 2;
+            for (size_t k = 0; k < nf; k++) {
+                g[2 * k] = p->spec[k][0] * p->scale[k];
+                g[2 * k + 1] = p->spec[k][1] * p->scale[k];
+            }
+        }
+}
+
+/* pre[n] += upsample(shared) for every n */
+static void shared_forward(fv_param *p, const shared_part *s)
+{
+    const fv_param_config *c = &p->c;
+    const float *lo = p->values + s->offset;
+    size_t hw = (size_t)c->h * (size_t)c->w;
+    for (int y = 0; y < c->h; y++) {
+        int y0 = s->ty.i0[y], y1 = s->ty.i1[y];
+        float wy = s->ty.w1[y];
+        for (int x = 0; x < c->w; x++) {
+            int x0 = s->tx.i0[x], x1 = s->tx.i1[x];
+            float wx = s->tx.w1[x];
+            for (int ch = 0; ch < 3; ch++) {
+                float v00 = lo[((size_t)y0 * s->lw + x0) * 3 + ch], v01 = lo[((size_t)y0 * s->lw + x1) * 3 + ch];
+                float v10 = lo[((size_t)y1 * s->lw + x0) * 3 + ch], v11 = lo[((size_t)y1 * s->lw + x1) * 3 + ch];
+                float v = (1 - wy) * ((1 - wx) * v00 + wx * v01) + wy * ((1 - wx) * v10 + wx * v11);
+                for (int n = 0; n < c->n; n++) p->pre[(size_t)n * hw * 3 + ((size_t)y * c->w + x) * 3 + ch] += v;
+            }
+        }
+    }
+}
+
+static void shared_backward(fv_param *p, const shared_part *s)
+{
+    const fv_param_config *c = &p->c;
+    float *g = p->grad + s->offset;
+    size_t hw = (size_t)c->h * (size_t)c->w;
+    memset(g, 0, sizeof(float) * (size_t)s->lh * s->lw * 3);
+    for (int y = 0; y < c->h; y++) {
+        int y0 = s->ty.i0[y], y1 = s->ty.i1[y];
+        float wy = s->ty.w1[y];
+        for (int x = 0; x < c->w; x++) {
+            int x0 = s->tx.i0[x], x1 = s->tx.i1[x];
+            float wx = s->tx.w1[x];
+            for (int ch = 0; ch < 3; ch++) {
+                float d = 0;
+                for (int n = 0; n < c->n; n++) d += p->dpre[(size_t)n * hw * 3 + ((size_t)y * c->w + x) * 3 + ch];
+                g[((size_t)y0 * s->lw + x0) * 3 + ch] += (1 - wy) * (1 - wx) * d;
+                g[((size_t)y0 * s->lw + x1) * 3 + ch] += (1 - wy) * wx * d;
+                g[((size_t)y1 * s->lw + x0) * 3 + ch] += wy * (1 - wx) * d;
+                g[((size_t)y1 * s->lw + x1) * 3 + ch] += wy * wx * d;
+            }
+        }
+    }
+}
+
+void fv_param_forward(fv_param *p, float *img)
+{
+    const fv_param_config *c = &p->c;
+    size_t npix = (size_t)c->n * c->h * c->w;
+    unique_forward(p);
+    for (int i = 0; i < c->n_shared; i++) shared_forward(p, &p->shared[i]);
+    for (size_t i = 0; i < npix; i++) {
+        const float *t = p->pre + i * 3;
+        float z[3];
+        for (int k = 0; k < 3; k++)
+            z[k] = c->decorrelate ? p->m[k][0] * t[0] + p->m[k][1] * t[1] + p->m[k][2] * t[2] : t[k];
+        for (int k = 0; k < 3; k++) p->img[i * 3 + k] = 1.0f / (1.0f + expf(-z[k]));
+    }
+    memcpy(img, p->img, sizeof(float) * npix * 3);
+}
+
+void fv_param_backward(fv_param *p, const float *dimg)
+{
+    const fv_param_config *c = &p->c;
+    size_t npix = (size_t)c->n * c->h * c->w;
+    for (size_t i = 0; i < npix; i++) {
+        float dz[3];
+        for (int k = 0; k < 3; k++) {
+            float s = p->img[i * 3 + k];
+            dz[k] = dimg[i * 3 + k] * s * (1 - s);
+        }
+        for (int j = 0; j < 3; j++)
+            p->dpre[i * 3 + j] = c->decorrelate ? p->m[0][j] * dz[0] + p->m[1][j] * dz[1] + p->m[2][j] * dz[2] : dz[j];
+    }
+    unique_backward(p);
+    for (int i = 0; i < c->n_shared; i++) shared_backward(p, &p->shared[i]);
+}
+
+void fv_param_free(fv_param *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->c.n_shared; i++) {
+        taps_free(&p->shared[i].ty);
+        taps_free(&p->shared[i].tx);
+    }
+    pthread_mutex_lock(&plan_lock);
+    if (p->c2r) fftwf_destroy_plan(p->c2r);
+    if (p->r2c) fftwf_destroy_plan(p->r2c);
+    pthread_mutex_unlock(&plan_lock);
+    fftwf_free(p->spec);
+    fftwf_free(p->plane);
+    free(p->scale);
+    free(p->values);
+    free(p->grad);
+    free(p->pre);
+    free(p->img);
+    free(p->dpre);
+    free(p);
+}

@@ -1,0 +1,441 @@
+/* fv_render — recipe -> network plan -> optimization loop -> PNGs + sidecar, published atomically. */
+#include "fv_render.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fv_objective.h"
+#include "fv_opt.h"
+#include "nn.h"
+#include "png_io.h"
+
+/* An activation objective bound to a plan output. */
+typedef struct bound_obj {
+    const fv_recipe_obj *ro;
+    int out;      /* plan output index */
+    int channel, x, y;
+    float *dir;   /* direction (C floats), owned */
+} bound_obj;
+
+typedef struct net_ctx {
+    nn_plan *plan;
+    int n_outputs;
+    bound_obj *objs;
+    int n_objs;
+    int batch;
+    double *vals;  /* (n_objs, batch) values of the last evaluation */
+} net_ctx;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Evaluates every activation objective on the plan's outputs and accumulates their gradients;
+ * returns the weighted sum. With measure_all, values are computed for every batch element (also
+ * those an objective does not target) and the gradients are meaningless. */
+static double eval_objectives(net_ctx *c, int measure_all)
+{
+    double total = 0;
+    float ones[FV_RECIPE_MAX_BATCH];
+    for (int n = 0; n < FV_RECIPE_MAX_BATCH; n++) ones[n] = 1.0f;
+    nn_plan_zero_grad(c->plan);
+    for (int k = 0; k < c->n_objs; k++) {
+        bound_obj *b = &c->objs[k];
+        int s[4];
+        const float *act = nn_plan_output(c->plan, b->out, s);
+        float *g = nn_plan_output_grad(c->plan, b->out);
+        double *v = c->vals + (size_t)k * c->batch;
+        const float *w = measure_all ? ones : b->ro->wts;
+        switch (b->ro->kind) {
+        case FV_KIND_NEURON: fv_obj_neuron(act, s[0], s[1], s[2], s[3], b->y, b->x, b->channel, w, v, g); break;
+        case FV_KIND_CHANNEL:
+        case FV_KIND_CLASS: fv_obj_channel(act, s[0], s[1], s[2], s[3], b->channel, w, v, g); break;
+        case FV_KIND_LAYER: fv_obj_layer(act, s[0], s[1], s[2], s[3], w, v, g); break;
+        case FV_KIND_DIRECTION: fv_obj_direction(act, s[0], s[1], s[2], s[3], b->dir, w, v, g); break;
+        case FV_KIND_DIVERSITY:
+            v[0] = fv_obj_diversity(act, s[0], s[1], s[2], s[3], b->ro->weight, g);
+            total += b->ro->weight * v[0];
+            continue;
+        default: continue;
+        }
+        for (int n = 0; n < c->batch; n++) total += b->ro->wts[n] * v[n];
+    }
+    return total;
+}
+
+/* fv_net_fn over the nn plan. */
+static int net_eval(void *vctx, const float *x, int n, int h, int w, float *dx, double *value, err *e)
+{
+    net_ctx *c = vctx;
+    size_t count = (size_t)n * h * w * 3;
+    memcpy(nn_plan_input(c->plan), x, sizeof(float) * count);
+    if (nn_plan_forward(c->plan, e) != 0) return -1;
+    *value = eval_objectives(c, 0);
+    if (nn_plan_backward(c->plan, e) != 0) return -1;
+    memcpy(dx, nn_plan_input_grad(c->plan), sizeof(float) * count);
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* Image (N,H,W,3, 0..1) element b -> PNG in dir/name. */
+static int write_png(const char *dir, const char *name, const float *img, int b, int h, int w, err *e)
+{
+    png_io_image im = {w, h, 3, xmalloc((size_t)h * w * 3)};
+    const float *src = img + (size_t)b * h * w * 3;
+    for (size_t i = 0; i < (size_t)h * w * 3; i++) {
+        float v = src[i] * 255.0f + 0.5f;
+        im.pixels[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    char *path = xasprintf("%s/%s", dir, name);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = png_io_encode(&im, 6, &data, &len, e);
+    if (rc == 0) rc = write_file_atomic(path, data, len, e);
+    free(data);
+    free(path);
+    free(im.pixels);
+    return rc;
+}
+
+/* Replaces out_dir by tmp_dir (rename; an existing out_dir is moved aside first, then removed). */
+static int publish(const char *tmp_dir, const char *out_dir, err *e)
+{
+    if (rename(tmp_dir, out_dir) == 0) return 0;
+    if (errno != ENOTEMPTY && errno != EEXIST) return err_set(e, "%s: cannot publish: %s", out_dir, strerror(errno));
+    char *old = xasprintf("%s.old.%d", out_dir, (int)getpid());
+    int rc = 0;
+    if (rename(out_dir, old) != 0 || rename(tmp_dir, out_dir) != 0)
+        rc = err_set(e, "%s: cannot replace: %s", out_dir, strerror(errno));
+    else
+        rm_tree(old);
+    free(old);
+    return rc;
+}
+
+/* Strips a ":preact" suffix into a fresh node name. */
+static char *node_of(const char *layer)
+{
+    const char *colon = strrchr(layer, ':');
+    return colon ? xstrndup(layer, (size_t)(colon - layer)) : xstrdup(layer);
+}
+
+fv_render_status fv_render(const fv_recipe *r, const char *out_dir, const fv_render_opts *o, err *e)
+{
+    fv_render_status st = FV_RENDER_BAD_INPUT;
+    const char *rp = r->path;
+    double t0 = now();
+    nn_model *model = NULL;
+    nn_plan *plan = NULL;
+    fv_opt *opt = NULL;
+    net_ctx nc = {0};
+    const char **outputs = xcalloc((size_t)r->n_objs, sizeof *outputs);
+    int *out_of = xcalloc((size_t)r->n_objs, sizeof *out_of);
+    fv_img_obj img_objs[FV_RECIPE_MAX_OBJECTIVES];
+    int n_img = 0, img_idx[FV_RECIPE_MAX_OBJECTIVES];
+    char *tmp_dir = NULL;
+    float *img = NULL, *big = NULL;
+    json_t *curve = json_array(), *snaps = json_object(), *images = json_array();
+    nc.objs = xcalloc((size_t)r->n_objs, sizeof *nc.objs);
+    nc.batch = r->batch;
+    nc.vals = xcalloc((size_t)r->n_objs * r->batch, sizeof(double));
+    err ne = {{0}};
+
+    nn_set_threads(o->threads > 0 ? o->threads : 1);
+    if (nn_model_load_tfjs(r->model_json, r->model_bin, &model, &ne) != 0) {
+        err_set(e, "%s: model: %s", rp, ne.msg);
+        goto done;
+    }
+    if (r->model_sha256 && strcmp(r->model_sha256, nn_model_sha256(model)) != 0) {
+        err_set(e, "%s: model.sha256: the model files hash to %s (expected %s)", rp, nn_model_sha256(model),
+                r->model_sha256);
+        goto done;
+    }
+    /* layers: known nodes, one plan output per distinct layer string */
+    for (int k = 0; k < r->n_objs; k++) {
+        const fv_recipe_obj *ro = &r->objs[k];
+        if (!ro->layer) {
+            img_objs[n_img].kind = ro->kind == FV_KIND_L1 ? FV_IMG_L1 : ro->kind == FV_KIND_TV ? FV_IMG_TV : FV_IMG_BLUR;
+            img_objs[n_img].wts = ro->wts;
+            img_idx[n_img++] = k;
+            continue;
+        }
+        char *node = node_of(ro->layer);
+        int found = nn_model_find(model, node) >= 0;
+        free(node);
+        if (!found) {
+            err_set(e, "%s: objectives[%d].layer: no node \"%s\" in the model", rp, k, ro->layer);
+            goto done;
+        }
+        const char *suffix = strrchr(ro->layer, ':');
+        if (suffix && strcmp(suffix, ":preact") != 0) {
+            err_set(e, "%s: objectives[%d].layer: unknown suffix \"%s\" (expected \":preact\")", rp, k, suffix);
+            goto done;
+        }
+        int j;
+        for (j = 0; j < nc.n_outputs; j++)
+            if (strcmp(outputs[j], ro->layer) == 0) break;
+        if (j == nc.n_outputs) outputs[nc.n_outputs++] = ro->layer;
+        bound_obj *b = &nc.objs[nc.n_objs++];
+        b->ro = ro;
+        b->out = j;
+        b->channel = ro->channel;
+        out_of[k] = nc.n_objs - 1;
+        if (ro->class_name) {
+            b->channel = -1;
+            for (int i = 0; nn_coco80_name(i); i++)
+                if (strcmp(nn_coco80_name(i), ro->class_name) == 0) b->channel = i;
+            if (b->channel < 0) {
+                err_set(e, "%s: objectives[%d].class: \"%s\" is not a COCO-80 class name", rp, k, ro->class_name);
+                goto done;
+            }
+        }
+    }
+    fv_opt_config oc = {
+        .param = {r->param_kind, r->decorrelate, r->batch, r->size, r->size, r->n_shared, {0}, r->sd},
+        .ops = r->ops, .n_ops = r->n_ops, .img_objs = img_objs, .n_img_objs = n_img,
+        .lr = r->lr, .beta1 = r->beta1, .beta2 = r->beta2, .eps = r->eps, .seed = r->seed};
+    memcpy(oc.param.shared, r->shared, sizeof r->shared);
+    if (fv_opt_new(&oc, &opt, &ne) != 0) {
+        err_set(e, "%s: %s", rp, ne.msg);
+        goto done;
+    }
+    int th, tw;
+    fv_opt_net_size(opt, &th, &tw);
+    if (nn_plan_new(model, NULL, r->batch, th, tw, outputs, nc.n_outputs, &plan, &ne) != 0) {
+        /* Parts of the graph (the detector head's upsample + concat) need an input size that is a
+         * multiple of 32: centre the transformed image on a grey canvas of that size and retry. */
+        err first = ne;
+        fv_op ops[FV_RECIPE_MAX_OPS + 1];
+        memcpy(ops, r->ops, sizeof(fv_op) * (size_t)r->n_ops);
+        ops[r->n_ops] = (fv_op){.kind = FV_OP_CANVAS, .canvas_h = (th + 31) / 32 * 32, .canvas_w = (tw + 31) / 32 * 32};
+        oc.ops = ops;
+        oc.n_ops = r->n_ops + 1;
+        fv_opt_free(opt);
+        opt = NULL;
+        if ((th % 32 == 0 && tw % 32 == 0) || fv_opt_new(&oc, &opt, &ne) != 0 ||
+            (fv_opt_net_size(opt, &th, &tw),
+             nn_plan_new(model, NULL, r->batch, th, tw, outputs, nc.n_outputs, &plan, &ne) != 0)) {
+            err_set(e, "%s: objectives: %s", rp, first.msg);
+            goto done;
+        }
+    }
+    nc.plan = plan;
+    /* checks that need the layer shapes */
+    for (int k = 0; k < r->n_objs; k++) {
+        if (!r->objs[k].layer) continue;
+        bound_obj *b = &nc.objs[out_of[k]];
+        const fv_recipe_obj *ro = b->ro;
+        int s[4];
+        nn_plan_output(plan, b->out, s);
+        if ((ro->kind == FV_KIND_NEURON || ro->kind == FV_KIND_CHANNEL || ro->kind == FV_KIND_CLASS) &&
+            b->channel >= s[3]) {
+            err_set(e, "%s: objectives[%d].%s: %d out of range (layer has %d channels)", rp, k,
+                    ro->kind == FV_KIND_CLASS ? "class" : "channel", b->channel, s[3]);
+            goto done;
+        }
+        if (ro->kind == FV_KIND_NEURON) {
+            b->x = ro->x < 0 ? s[2] / 2 : ro->x;
+            b->y = ro->y < 0 ? s[1] / 2 : ro->y;
+            if (b->x >= s[2] || b->y >= s[1]) {
+                err_set(e, "%s: objectives[%d].%s: %d out of range (layer is %dx%d at this input size)", rp, k,
+                        b->x >= s[2] ? "x" : "y", b->x >= s[2] ? b->x : b->y, s[2], s[1]);
+                goto done;
+            }
+        }
+        if (ro->kind == FV_KIND_DIRECTION) {
+            b->dir = xmalloc(sizeof(float) * (size_t)s[3]);
+            if (ro->vector) {
+                if (ro->n_vector != s[3]) {
+                    err_set(e, "%s: objectives[%d].vector: %d values (layer has %d channels)", rp, k, ro->n_vector, s[3]);
+                    goto done;
+                }
+                memcpy(b->dir, ro->vector, sizeof(float) * (size_t)s[3]);
+            } else {
+                fv_rng dr;
+                fv_rng_seed(&dr, ro->vector_seed);
+                double norm = 0;
+                for (int i = 0; i < s[3]; i++) {
+                    b->dir[i] = (float)fv_rng_normal(&dr);
+                    norm += (double)b->dir[i] * b->dir[i];
+                }
+                for (int i = 0; i < s[3]; i++) b->dir[i] = (float)(b->dir[i] / sqrt(norm));
+            }
+        }
+    }
+
+    /* from here on, failures are I/O or internal */
+    st = FV_RENDER_FAILED;
+    {
+        /* only the parent is created: <out> itself appears by rename when everything is written */
+        char *parent = xstrdup(out_dir);
+        char *slash = strrchr(parent, '/');
+        int prc = 0;
+        if (slash && slash != parent) {
+            *slash = 0;
+            prc = mkdir_p(parent, e);
+        }
+        free(parent);
+        if (prc != 0) goto done;
+    }
+    tmp_dir = xasprintf("%s.tmp.%d", out_dir, (int)getpid());
+    rm_tree(tmp_dir);
+    if (mkdir(tmp_dir, 0755) != 0) {
+        err_set(e, "%s: cannot create: %s", tmp_dir, strerror(errno));
+        goto done;
+    }
+    size_t ni = (size_t)r->batch * r->size * r->size * 3;
+    img = xmalloc(sizeof(float) * ni);
+    double *img_vals = xcalloc((size_t)(n_img > 0 ? n_img : 1) * r->batch, sizeof(double));
+    int snap = 0;
+    double value = 0, t_loop = now();
+    for (int step = 0; step <= r->steps; step++) {
+        if (snap < r->n_snapshots && r->snapshots[snap] == step) {
+            fv_opt_image(opt, img);
+            json_t *names = json_array();
+            for (int b = 0; b < r->batch; b++) {
+                char name[64];
+                snprintf(name, sizeof name, "step%04d_%d.png", step, b);
+                if (write_png(tmp_dir, name, img, b, r->size, r->size, e) != 0) {
+                    json_decref(names);
+                    free(img_vals);
+                    goto done;
+                }
+                json_array_append_new(names, json_string(name));
+            }
+            char key[32];
+            snprintf(key, sizeof key, "%d", step);
+            json_object_set_new(snaps, key, names);
+            snap++;
+        }
+        if (step == r->steps) break;
+        if (fv_opt_step(opt, net_eval, &nc, &value, img_vals, &ne) != 0) {
+            err_set(e, "%s: step %d: %s", rp, step, ne.msg);
+            free(img_vals);
+            goto done;
+        }
+        if (step % r->log_every == 0 || step == r->steps - 1) {
+            json_array_append_new(curve, json_pack("[i,f]", step, value));
+            if (o->progress) {
+                double el = now() - t_loop, left = el / (step + 1) * (r->steps - step - 1);
+                fprintf(stderr, "fv-render: step %d/%d  objective %.5g  %.0fs left\n", step + 1, r->steps, value, left);
+            }
+        }
+    }
+    /* Final measurement, without random transforms: the final image centred on a grey canvas of
+     * the network's input size (the mean placement of the jittered image). */
+    fv_opt_image(opt, img);
+    big = xmalloc(sizeof(float) * (size_t)r->batch * th * tw * 3);
+    int oy = (th - r->size) / 2, ox = (tw - r->size) / 2;
+    for (size_t i = 0; i < (size_t)r->batch * th * tw * 3; i++) big[i] = 127.5f;
+    for (int b = 0; b < r->batch; b++)
+        for (int y = 0; y < r->size; y++)
+            for (int x = 0; x < r->size; x++)
+                for (int ch = 0; ch < 3; ch++) {
+                    int yy = y + oy, xx = x + ox;
+                    if (yy < 0 || yy >= th || xx < 0 || xx >= tw) continue;
+                    big[(((size_t)b * th + yy) * tw + xx) * 3 + ch] =
+                        255.0f * img[(((size_t)b * r->size + y) * r->size + x) * 3 + ch];
+                }
+    memcpy(nn_plan_input(plan), big, sizeof(float) * (size_t)r->batch * th * tw * 3);
+    if (nn_plan_forward(plan, &ne) != 0) {
+        err_set(e, "%s: final forward: %s", rp, ne.msg);
+        free(img_vals);
+        goto done;
+    }
+    double final_net = eval_objectives(&nc, 1);
+    json_t *finals = json_array();
+    double final_total = final_net;
+    {
+        /* image objectives on the final image (values only; the gradient buffer is scratch) */
+        float *scratch = xcalloc(ni, sizeof(float));
+        double *v = xmalloc(sizeof(double) * r->batch);
+        float ones[FV_RECIPE_MAX_BATCH];
+        for (int b = 0; b < FV_RECIPE_MAX_BATCH; b++) ones[b] = 1.0f;
+        for (int i = 0; i < n_img; i++) {
+            const fv_recipe_obj *ro = &r->objs[img_idx[i]];
+            if (ro->kind == FV_KIND_L1) fv_obj_l1(img, r->batch, r->size, r->size, ones, v, scratch);
+            else if (ro->kind == FV_KIND_TV) fv_obj_tv(img, r->batch, r->size, r->size, ones, v, scratch);
+            else fv_obj_blur(img, r->batch, r->size, r->size, ones, v, scratch);
+            for (int b = 0; b < r->batch; b++) {
+                img_vals[(size_t)i * r->batch + b] = v[b];
+                final_total += ro->wts[b] * v[b];
+            }
+        }
+        free(scratch);
+        free(v);
+    }
+    int ii = 0;
+    for (int k = 0; k < r->n_objs; k++) {
+        const fv_recipe_obj *ro = &r->objs[k];
+        json_t *vals = json_array();
+        const double *src = ro->layer ? nc.vals + (size_t)out_of[k] * r->batch : img_vals + (size_t)(ii++) * r->batch;
+        int nv = ro->kind == FV_KIND_DIVERSITY ? 1 : r->batch;
+        for (int b = 0; b < nv; b++) json_array_append_new(vals, json_real(src[b]));
+        json_array_append_new(finals, json_pack("{s:i, s:s, s:o}", "index", k, "kind", fv_recipe_kind_name(ro->kind),
+                                                "values", vals));
+    }
+    free(img_vals);
+    for (int b = 0; b < r->batch; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "image_%d.png", b);
+        if (write_png(tmp_dir, name, img, b, r->size, r->size, e) != 0) {
+            json_decref(finals);
+            goto done;
+        }
+        json_array_append_new(images, json_string(name));
+    }
+    char *rj = fv_recipe_to_json(r);
+    json_t *recipe = json_loads(rj, 0, NULL);
+    free(rj);
+    json_t *side = json_pack("{s:s, s:o, s:s, s:[i,i], s:f, s:O, s:O, s:O, s:{s:f, s:o}, s:f, s:i}",
+                             "tool", "fv-render 1", "recipe", recipe, "model_sha256", nn_model_sha256(model),
+                             "net_input", th, tw, "macs_per_forward", nn_plan_macs(plan), "curve", curve, "images", images, "snapshots", snaps, "final",
+                             "objective", final_total, "objectives", finals, "wall_seconds", now() - t0, "threads",
+                             o->threads);
+    char *text = json_dumps(side, JSON_SORT_KEYS | JSON_INDENT(1) | JSON_REAL_PRECISION(9));
+    json_decref(side);
+    char *sp = xasprintf("%s/render.json", tmp_dir);
+    int wrc = write_file_atomic(sp, text, strlen(text), e);
+    free(sp);
+    free(text);
+    if (wrc != 0) goto done;
+    if (publish(tmp_dir, out_dir, e) != 0) goto done;
+    st = FV_RENDER_OK;
+done:
+    if (st != FV_RENDER_OK && tmp_dir) rm_tree(tmp_dir);
+    free(tmp_dir);
+    json_decref(curve);
+    json_decref(snaps);
+    json_decref(images);
+    free(img);
+    free(big);
+    for (int k = 0; k < nc.n_objs; k++) free(nc.objs[k].dir);
+    free(nc.objs);
+    free(nc.vals);
+    free(outputs);
+    free(out_of);
+    fv_opt_free(opt);
+    nn_plan_free(plan);
+    nn_model_free(model);
+    return st;
+}

@@ -1,0 +1,59 @@
+/* fv-render — renders one feature-visualization recipe (RECIPE.md) into an output directory.
+ * A thin main over fv_recipe + fv_render. */
+#include <stdio.h>
+#include <string.h>
+
+#include "fv_recipe.h"
+#include "fv_render.h"
+#include "nn.h"
+
+static const char usage[] =
+    "usage: fv-render [--progress] RECIPE.json OUT_DIR\n"
+    "Optimizes images for the objectives of RECIPE.json (see pipeline/fv/RECIPE.md) and writes\n"
+    "OUT_DIR/image_<b>.png, OUT_DIR/step<SSSS>_<b>.png (snapshots) and OUT_DIR/render.json, all at once.\n"
+    "  --progress   one line per log_every steps on stderr: step, objective, time left\n"
+    "Environment: FV_THREADS  thread count (default: number of cores)\n"
+    "Exit codes: 0 ok, 1 bad recipe or model, 2 usage, 3 I/O or internal failure\n";
+
+int main(int argc, char **argv)
+{
+    int progress = 0;
+    const char *paths[2];
+    int np = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--progress") == 0) {
+            progress = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "fv-render: unknown option %s\n%s", argv[i], usage);
+            return 2;
+        } else if (np < 2) {
+            paths[np++] = argv[i];
+        } else {
+            fprintf(stderr, "fv-render: too many arguments\n%s", usage);
+            return 2;
+        }
+    }
+    if (np != 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    int threads = nn_threads_from_env();
+    if (threads < 1) {
+        fprintf(stderr, "FV_THREADS: not a positive integer\n");
+        return 2;
+    }
+    err e = {{0}};
+    fv_recipe *r;
+    if (fv_recipe_load(paths[0], &r, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return 1;
+    }
+    fv_render_opts o = {progress, threads};
+    fv_render_status st = fv_render(r, paths[1], &o, &e);
+    fv_recipe_free(r);
+    if (st != FV_RENDER_OK) fprintf(stderr, "%s\n", e.msg);
+    return (int)st;
+}

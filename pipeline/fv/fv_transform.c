@@ -1,0 +1,403 @@
+/* fv_transform — pad, jitter, scale and rotate as explicit linear maps with their transposes. */
+#include "fv_transform.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Value outside the image: mid-grey in the 0..1 image space. */
+#define FILL 0.5f
+
+typedef struct op_state {
+    fv_op op;
+    int ih, iw, oh, ow; /* input and output sizes of this op */
+    int oy, ox;         /* jitter: current offsets */
+    double s, deg;      /* scale / rotate: current factor and angle */
+} op_state;
+
+struct fv_transform {
+    int n, n_ops;
+    int h, w; /* input size */
+    op_state *ops;
+    float *buf[2]; /* ping-pong intermediates, each sized for the largest stage */
+};
+
+int fv_transform_new(const fv_op *ops, int n_ops, int n, int h, int w, fv_transform **out, err *e)
+{
+    *out = NULL;
+    fv_transform *t = xcalloc(1, sizeof *t);
+    t->n = n;
+    t->n_ops = n_ops;
+    t->h = h;
+    t->w = w;
+    t->ops = xcalloc((size_t)(n_ops > 0 ? n_ops : 1), sizeof *t->ops);
+    size_t largest = (size_t)h * w;
+    for (int i = 0; i < n_ops; i++) {
+        op_state *s = &t->ops[i];
+        s->op = ops[i];
+        s->ih = h;
+        s->iw = w;
+        s->s = 1;
+        switch (ops[i].kind) {
+        case FV_OP_PAD:
+            if (ops[i].amount < 0) goto bad_amount;
+            if (ops[i].reflect && (ops[i].amount >= h || ops[i].amount >= w)) {
+                err_set(e, "transforms[%d]: reflect pad %d must be smaller than the image (%dx%d)", i,
+                        ops[i].amount, h, w);
+                goto fail;
+            }
+            h += 2 * ops[i].amount;
+            w += 2 * ops[i].amount;
+            break;
+        case FV_OP_JITTER:
+            if (ops[i].amount < 0) goto bad_amount;
+            h -= ops[i].amount;
+            w -= ops[i].amount;
+            break;
+        case FV_OP_SCALE:
+            if (ops[i].n_scales < 1 || ops[i].n_scales > FV_OP_MAX_SCALES) {
+                err_set(e, "transforms[%d]: scale needs 1 to %d factors", i, FV_OP_MAX_SCALES);
+                goto fail;
+            }
+            for (int k = 0; k < ops[i].n_scales; k++)
+                if (!(ops[i].scales[k] > 0.1 && ops[i].scales[k] < 10)) {
+                    err_set(e, "transforms[%d]: scale factor %g out of range (expected 0.1..10)", i, ops[i].scales[k]);
+                    goto fail;
+                }
+            break;
+        case FV_OP_CANVAS:
+            if (ops[i].canvas_h < h || ops[i].canvas_w < w) {
+                err_set(e, "transforms[%d]: canvas %dx%d is smaller than the image (%dx%d)", i, ops[i].canvas_h,
+                        ops[i].canvas_w, h, w);
+                goto fail;
+            }
+            h = ops[i].canvas_h;
+            w = ops[i].canvas_w;
+            break;
+        case FV_OP_ROTATE:
+            if (!(ops[i].deg_min <= ops[i].deg_max)) {
+                err_set(e, "transforms[%d]: rotate range %g..%g is empty", i, ops[i].deg_min, ops[i].deg_max);
+                goto fail;
+            }
+            break;
+        }
+        if (h < 1 || w < 1) {
+            err_set(e, "transforms[%d]: the image shrinks to nothing (%dx%d)", i, h, w);
+            goto fail;
+        }
+        s->oh = h;
+        s->ow = w;
+        if ((size_t)h * w > largest) largest = (size_t)h * w;
+    }
+    for (int b = 0; b < 2; b++) t->buf[b] = xmalloc(sizeof(float) * (size_t)n * largest * 3);
+    *out = t;
+    return 0;
+bad_amount:
+    err_set(e, "transforms: a pad or jitter amount must be >= 0");
+fail:
+    fv_transform_free(t);
+    return -1;
+}
+
+void fv_transform_out_size(const fv_transform *t, int *h, int *w)
+{
+    if (t->n_ops == 0) {
+        *h = t->h;
+        *w = t->w;
+        return;
+    }
+    *h = t->ops[t->n_ops - 1].oh;
+    *w = t->ops[t->n_ops - 1].ow;
+}
+
+void fv_transform_sample(fv_transform *t, fv_rng *rng)
+{
+    for (int i = 0; i < t->n_ops; i++) {
+        op_state *s = &t->ops[i];
+        switch (s->op.kind) {
+        case FV_OP_PAD:
+        case FV_OP_CANVAS: break;
+        case FV_OP_JITTER:
+            s->oy = (int)fv_rng_below(rng, (uint64_t)s->op.amount + 1);
+            s->ox = (int)fv_rng_below(rng, (uint64_t)s->op.amount + 1);
+            break;
+        case FV_OP_SCALE: s->s = s->op.scales[fv_rng_below(rng, (uint64_t)s->op.n_scales)]; break;
+        case FV_OP_ROTATE: s->deg = s->op.deg_min + (s->op.deg_max - s->op.deg_min) * fv_rng_uniform(rng); break;
+        }
+    }
+}
+
+void fv_transform_set(fv_transform *t, const int *oy, const int *ox, const double *scale, const double *deg)
+{
+    for (int i = 0; i < t->n_ops; i++) {
+        op_state *s = &t->ops[i];
+        if (s->op.kind == FV_OP_JITTER) {
+            s->oy = oy[i] < 0 ? 0 : oy[i] > s->op.amount ? s->op.amount : oy[i];
+            s->ox = ox[i] < 0 ? 0 : ox[i] > s->op.amount ? s->op.amount : ox[i];
+        }
+        if (s->op.kind == FV_OP_SCALE) s->s = scale[i];
+        if (s->op.kind == FV_OP_ROTATE) s->deg = deg[i];
+    }
+}
+
+/* numpy-style reflection of index j into 0..n-1 (the edge is not repeated); needs |overhang| < n. */
+static int reflect_index(int j, int n)
+{
+    if (j < 0) j = -j;
+    if (j >= n) j = 2 * (n - 1) - j;
+    return j;
+}
+
+/* in (N,ih,iw,3) -> out (N,ih+2p,iw+2p,3) */
+static void pad_forward(const op_state *s, int n, const float *in, float *out)
+{
+    int p = s->op.amount;
+    if (!s->op.reflect) {
+        size_t no = (size_t)n * s->oh * s->ow * 3;
+        for (size_t i = 0; i < no; i++) out[i] = FILL;
+        for (int b = 0; b < n; b++)
+            for (int y = 0; y < s->ih; y++)
+                memcpy(out + (((size_t)b * s->oh + y + p) * s->ow + p) * 3, in + ((size_t)b * s->ih + y) * s->iw * 3,
+                       sizeof(float) * (size_t)s->iw * 3);
+        return;
+    }
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < s->oh; y++)
+            for (int x = 0; x < s->ow; x++) {
+                int sy = reflect_index(y - p, s->ih), sx = reflect_index(x - p, s->iw);
+                memcpy(out + (((size_t)b * s->oh + y) * s->ow + x) * 3, in + (((size_t)b * s->ih + sy) * s->iw + sx) * 3,
+                       sizeof(float) * 3);
+            }
+}
+
+static void pad_backward(const op_state *s, int n, const float *dout, float *din)
+{
+    int p = s->op.amount;
+    memset(din, 0, sizeof(float) * (size_t)n * s->ih * s->iw * 3);
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < s->oh; y++)
+            for (int x = 0; x < s->ow; x++) {
+                int sy = y - p, sx = x - p;
+                if (s->op.reflect) {
+                    sy = reflect_index(sy, s->ih);
+                    sx = reflect_index(sx, s->iw);
+                } else if (sy < 0 || sy >= s->ih || sx < 0 || sx >= s->iw) {
+                    continue;
+                }
+                const float *g = dout + (((size_t)b * s->oh + y) * s->ow + x) * 3;
+                float *d = din + (((size_t)b * s->ih + sy) * s->iw + sx) * 3;
+                d[0] += g[0];
+                d[1] += g[1];
+                d[2] += g[2];
+            }
+}
+
+/* in (N,ih,iw,3) centred on a grey (N,oh,ow,3) canvas */
+static void canvas_forward(const op_state *s, int n, const float *in, float *out)
+{
+    int oy = (s->oh - s->ih) / 2, ox = (s->ow - s->iw) / 2;
+    size_t no = (size_t)n * s->oh * s->ow * 3;
+    for (size_t i = 0; i < no; i++) out[i] = FILL;
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < s->ih; y++)
+            memcpy(out + (((size_t)b * s->oh + y + oy) * s->ow + ox) * 3, in + ((size_t)b * s->ih + y) * s->iw * 3,
+                   sizeof(float) * (size_t)s->iw * 3);
+}
+
+static void canvas_backward(const op_state *s, int n, const float *dout, float *din)
+{
+    int oy = (s->oh - s->ih) / 2, ox = (s->ow - s->iw) / 2;
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < s->ih; y++)
+            memcpy(din + ((size_t)b * s->ih + y) * s->iw * 3, dout + (((size_t)b * s->oh + y + oy) * s->ow + ox) * 3,
+                   sizeof(float) * (size_t)s->iw * 3);
+}
+
+static void crop_forward(const op_state *s, int n, const float *in, float *out)
+{
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < s->oh; y++)
+            memcpy(out + ((size_t)b * s->oh + y) * s->ow * 3,
+                   in + (((size_t)b * s->ih + y + s->oy) * s->iw + s->ox) * 3, sizeof(float) * (size_t)s->ow * 3);
+}
+
+static void crop_backward(const op_state *s, int n, const float *dout, float *din)
+{
+    memset(din, 0, sizeof(float) * (size_t)n * s->ih * s->iw * 3);
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < s->oh; y++)
+            memcpy(din + (((size_t)b * s->ih + y + s->oy) * s->iw + s->ox) * 3,
+                   dout + ((size_t)b * s->oh + y) * s->ow * 3, sizeof(float) * (size_t)s->ow * 3);
+}
+
+/* The inverse of a zoom by s and a rotation by deg about the centre, as an affine map from output
+ * pixel indices to input pixel indices: src = (ax*x + bx*y + cx, ay*x + by*y + cy). */
+typedef struct affine {
+    double ax, bx, cx, ay, by, cy;
+} affine;
+
+static affine affine_of(const op_state *s)
+{
+    double th = s->deg * M_PI / 180.0, c = cos(th) / s->s, sn = sin(th) / s->s;
+    double my = s->ih / 2.0, mx = s->iw / 2.0;
+    /* u = x + 0.5 - mx, v = y + 0.5 - my; sx = mx + c u + sn v - 0.5; sy = my - sn u + c v - 0.5 */
+    affine a = {c, sn, mx - 0.5 + c * (0.5 - mx) + sn * (0.5 - my), -sn, c, my - 0.5 - sn * (0.5 - mx) + c * (0.5 - my)};
+    return a;
+}
+
+/* Bilinear taps of output pixel (y, x): top-left tap (*y0, *x0) and fractions. */
+static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *fy, float *fx)
+{
+    double sx = a->ax * x + a->bx * y + a->cx, sy = a->ay * x + a->by * y + a->cy;
+    int ix = (int)sx, iy = (int)sy;
+    ix -= sx < ix; /* floor without a libm call */
+    iy -= sy < iy;
+    *x0 = ix;
+    *y0 = iy;
+    *fx = (float)(sx - ix);
+    *fy = (float)(sy - iy);
+}
+
+/* Bilinear sampling (same size): out(y,x) = sum of 4 taps, a tap outside the image reads FILL.
+ * in, out: (N,ih,iw,3) */
+static void affine_forward(const op_state *s, int n, const float *in, float *out)
+{
+    affine a = affine_of(s);
+    size_t plane = (size_t)s->ih * s->iw * 3, row = (size_t)s->iw * 3;
+    for (int y = 0; y < s->oh; y++)
+        for (int x = 0; x < s->ow; x++) {
+            int y0, x0;
+            float fy, fx;
+            taps(&a, y, x, &y0, &x0, &fy, &fx);
+            float w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
+            int inside = y0 >= 0 && x0 >= 0 && y0 + 1 < s->ih && x0 + 1 < s->iw;
+            for (int b = 0; b < n; b++) {
+                float *o = out + b * plane + ((size_t)y * s->ow + x) * 3;
+                if (inside) {
+                    const float *p = in + b * plane + (size_t)y0 * row + (size_t)x0 * 3;
+                    for (int ch = 0; ch < 3; ch++)
+                        o[ch] = w00 * p[ch] + w01 * p[3 + ch] + w10 * p[row + ch] + w11 * p[row + 3 + ch];
+                    continue;
+                }
+                int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};
+                float wt[4] = {w00, w01, w10, w11};
+                float acc[3] = {0, 0, 0};
+                for (int k = 0; k < 4; k++) {
+                    if (ty[k] < 0 || ty[k] >= s->ih || tx[k] < 0 || tx[k] >= s->iw) {
+                        for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * FILL;
+                        continue;
+                    }
+                    const float *p = in + b * plane + (size_t)ty[k] * row + (size_t)tx[k] * 3;
+                    for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * p[ch];
+                }
+                for (int ch = 0; ch < 3; ch++) o[ch] = acc[ch];
+            }
+        }
+}
+
+static void affine_backward(const op_state *s, int n, const float *dout, float *din)
+{
+    affine a = affine_of(s);
+    size_t plane = (size_t)s->ih * s->iw * 3, row = (size_t)s->iw * 3;
+    memset(din, 0, sizeof(float) * (size_t)n * plane);
+    for (int y = 0; y < s->oh; y++)
+        for (int x = 0; x < s->ow; x++) {
+            int y0, x0;
+            float fy, fx;
+            taps(&a, y, x, &y0, &x0, &fy, &fx);
+            float w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
+            int inside = y0 >= 0 && x0 >= 0 && y0 + 1 < s->ih && x0 + 1 < s->iw;
+            for (int b = 0; b < n; b++) {
+                const float *g = dout + b * plane + ((size_t)y * s->ow + x) * 3;
+                if (inside) {
+                    float *d = din + b * plane + (size_t)y0 * row + (size_t)x0 * 3;
+                    for (int ch = 0; ch < 3; ch++) {
+                        d[ch] += w00 * g[ch];
+                        d[3 + ch] += w01 * g[ch];
+                        d[row + ch] += w10 * g[ch];
+                        d[row + 3 + ch] += w11 * g[ch];
+                    }
+                    continue;
+                }
+                int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};
+                float wt[4] = {w00, w01, w10, w11};
+                for (int k = 0; k < 4; k++) {
+                    if (ty[k] < 0 || ty[k] >= s->ih || tx[k] < 0 || tx[k] >= s->iw) continue;
+                    float *d = din + b * plane + (size_t)ty[k] * row + (size_t)tx[k] * 3;
+                    for (int ch = 0; ch < 3; ch++) d[ch] += wt[k] * g[ch];
+                }
+            }
+        }
+}
+
+static int is_identity(const op_state *s)
+{
+    return (s->op.kind == FV_OP_SCALE && s->s == 1.0) || (s->op.kind == FV_OP_ROTATE && s->deg == 0.0);
+}
+
+static void op_forward(const op_state *s, int n, const float *in, float *out)
+{
+    if (is_identity(s)) {
+        memcpy(out, in, sizeof(float) * (size_t)n * s->ih * s->iw * 3);
+        return;
+    }
+    switch (s->op.kind) {
+    case FV_OP_PAD: pad_forward(s, n, in, out); break;
+    case FV_OP_JITTER: crop_forward(s, n, in, out); break;
+    case FV_OP_CANVAS: canvas_forward(s, n, in, out); break;
+    case FV_OP_SCALE:
+    case FV_OP_ROTATE: affine_forward(s, n, in, out); break;
+    }
+}
+
+static void op_backward(const op_state *s, int n, const float *dout, float *din)
+{
+    if (is_identity(s)) {
+        memcpy(din, dout, sizeof(float) * (size_t)n * s->ih * s->iw * 3);
+        return;
+    }
+    switch (s->op.kind) {
+    case FV_OP_PAD: pad_backward(s, n, dout, din); break;
+    case FV_OP_JITTER: crop_backward(s, n, dout, din); break;
+    case FV_OP_CANVAS: canvas_backward(s, n, dout, din); break;
+    case FV_OP_SCALE:
+    case FV_OP_ROTATE: affine_backward(s, n, dout, din); break;
+    }
+}
+
+void fv_transform_forward(fv_transform *t, const float *in, float *out)
+{
+    if (t->n_ops == 0) {
+        memcpy(out, in, sizeof(float) * (size_t)t->n * t->h * t->w * 3);
+        return;
+    }
+    const float *src = in;
+    for (int i = 0; i < t->n_ops; i++) {
+        float *dst = i == t->n_ops - 1 ? out : t->buf[i % 2];
+        op_forward(&t->ops[i], t->n, src, dst);
+        src = dst;
+    }
+}
+
+void fv_transform_backward(fv_transform *t, const float *dout, float *din)
+{
+    if (t->n_ops == 0) {
+        memcpy(din, dout, sizeof(float) * (size_t)t->n * t->h * t->w * 3);
+        return;
+    }
+    const float *src = dout;
+    for (int i = t->n_ops - 1; i >= 0; i--) {
+        float *dst = i == 0 ? din : t->buf[i % 2];
+        op_backward(&t->ops[i], t->n, src, dst);
+        src = dst;
+    }
+}
+
+void fv_transform_free(fv_transform *t)
+{
+    if (!t) return;
+    free(t->ops);
+    free(t->buf[0]);
+    free(t->buf[1]);
+    free(t);
+}

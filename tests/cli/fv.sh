@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Black-box tests of fv-render: usage and exit codes, bad recipes (one line naming the file and the
+# field, exit 1, nothing written), a tiny render's outputs, and byte-identical reruns.
+. "$ROOT/tests/cli/lib.sh"
+R=$BIN/fv-render
+F=$ROOT/tests/fixtures/fv
+T=$TMPDIR_T
+M=$FV_MODEL_DIR
+EARLY=tower_0/MobilenetV3/expanded_conv_5/expand/Relu:preact
+export FV_THREADS=${FV_THREADS:-2}
+
+# recipe NAME BODY: writes $T/NAME.json with the model filled in.
+recipe() {
+  printf '{"model": {"json": "%s/centernet.json", "bin": "%s/centernet.bin"}, %s}\n' "$M" "$M" "$2" >"$T/$1.json"
+}
+
+expect_ok "help" "$R" --help
+run_cmd "$R"
+expect_eq "no arguments: usage, exit 2" 2 "$T_RC"
+run_cmd "$R" --bogus a b
+expect_eq "unknown option: exit 2" 2 "$T_RC"
+run_cmd env FV_THREADS=zero "$R" "$F/typo-field.json" "$T/x"
+expect_eq "bad FV_THREADS: exit 2" 2 "$T_RC"
+
+expect_fail "missing recipe file" "$T/nope.json: " "$R" "$T/nope.json" "$T/out"
+expect_fail "invalid JSON names file and line" "$F/bad-json.json:2: invalid JSON" "$R" "$F/bad-json.json" "$T/out"
+expect_fail "misspelt field" "$F/typo-field.json: objectives[0].chanel: unknown field" "$R" "$F/typo-field.json" "$T/out"
+expect_fail "missing model" "$F/missing-model.json: model: missing" "$R" "$F/missing-model.json" "$T/out"
+expect_fail "model files not found" "$F/no-model-files.json: model: " "$R" "$F/no-model-files.json" "$T/out"
+
+recipe range '"layer": "tower_0/MobilenetV3/expanded_conv_11/expand/BatchNorm/FusedBatchNorm", "size": 32, "objectives": [{"kind": "channel", "channel": 900}]'
+expect_fail "channel out of range" "$T/range.json: objectives[0].channel: 900 out of range (layer has 528 channels)" "$R" "$T/range.json" "$T/out"
+recipe layer '"size": 32, "objectives": [{"kind": "channel", "layer": "tower_0/MobilenetV3/no_such_layer", "channel": 1}]'
+expect_fail "unknown layer" "$T/layer.json: objectives[0].layer: no node \"tower_0/MobilenetV3/no_such_layer\" in the model" "$R" "$T/layer.json" "$T/out"
+recipe sha '"model_sha": 1, "objectives": [{"kind": "layer", "layer": "x"}]'
+expect_fail "unknown top-level field" "$T/sha.json: model_sha: unknown field" "$R" "$T/sha.json" "$T/out"
+printf '{"model": {"json": "%s/centernet.json", "bin": "%s/centernet.bin", "sha256": "%064d"}, "size": 32, "objectives": [{"kind": "layer", "layer": "%s"}]}\n' "$M" "$M" 0 "$EARLY" >"$T/badsha.json"
+expect_fail "model sha256 mismatch" "$T/badsha.json: model.sha256: the model files hash to " "$R" "$T/badsha.json" "$T/out"
+recipe div '"layer": "'$EARLY'", "objectives": [{"kind": "diversity"}]'
+expect_fail "diversity needs a batch" "$T/div.json: objectives[0]: diversity needs a batch of at least 2" "$R" "$T/div.json" "$T/out"
+if [ -e "$T/out" ] || ls "$T" | grep -q '\.tmp\.'; then t_fail "failed runs write nothing" "$(ls "$T")"; else t_ok "failed runs write nothing"; fi
+
+# A tiny render: every output file, a sidecar with the recipe and the model hash.
+recipe tiny '"layer": "'$EARLY'", "size": 32, "steps": 6, "batch": 2, "snapshots": [0, 6], "log_every": 2,
+  "objectives": [{"kind": "channel", "channel": 3, "batch": 0}, {"kind": "neuron", "channel": 9, "batch": 1},
+                 {"kind": "direction", "seed": 4, "weight": -1}, {"kind": "blur", "weight": 0.1}, {"kind": "l1", "weight": 0.1}]'
+expect_ok "tiny render" "$R" "$T/tiny.json" "$T/tiny"
+got=$(cd "$T/tiny" 2>/dev/null && ls | tr '\n' ' ')
+expect_eq "tiny render files" "image_0.png image_1.png render.json step0000_0.png step0000_1.png step0006_0.png step0006_1.png " "$got"
+side=$(/usr/bin/python3 -c "
+import json; d = json.load(open('$T/tiny/render.json'))
+print(d['recipe']['steps'], d['recipe']['transforms'][0]['kind'], len(d['model_sha256']), len(d['curve']), len(d['final']['objectives']))" 2>&1)
+expect_eq "sidecar: recipe with defaults, hash, curve, finals" "6 pad 64 4 5" "$side"
+size=$(/usr/bin/python3 -c "from PIL import Image; print(Image.open('$T/tiny/image_1.png').size)" 2>&1)
+expect_eq "image size" "(32, 32)" "$size"
+
+# Same recipe, same bytes; a different seed, different bytes.
+expect_ok "rerun" "$R" "$T/tiny.json" "$T/tiny2"
+if cmp -s "$T/tiny/image_0.png" "$T/tiny2/image_0.png" && cmp -s "$T/tiny/step0006_1.png" "$T/tiny2/step0006_1.png"; then
+  t_ok "deterministic bytes"; else t_fail "deterministic bytes"; fi
+sed 's/"size": 32/"seed": 2, "size": 32/' "$T/tiny.json" >"$T/seed2.json"
+expect_ok "other seed" "$R" "$T/seed2.json" "$T/seed2"
+if cmp -s "$T/tiny/image_0.png" "$T/seed2/image_0.png"; then t_fail "seed changes the image"; else t_ok "seed changes the image"; fi
+
+# --progress prints step lines; quiet otherwise.
+run_cmd "$R" --progress "$T/tiny.json" "$T/tiny3"
+case $T_ERR in *"step 6/6"*) t_ok "progress lines" ;; *) t_fail "progress lines" "$T_ERR" ;; esac
+run_cmd "$R" "$T/tiny.json" "$T/tiny4"
+expect_eq "quiet without --progress" "" "$T_ERR"
+
+# A class objective (the head needs an input size multiple of 32: the renderer adds a grey canvas).
+recipe class '"size": 32, "steps": 2, "objectives": [{"kind": "class", "class": "dog"}]'
+expect_ok "class objective by name" "$R" "$T/class.json" "$T/class"
+finish

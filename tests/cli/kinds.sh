@@ -1,0 +1,36 @@
+# The figure kinds that render with fv-render (grid, progress, interpolation), through the
+# driver on a small fixture project (tests/fixtures/kinds) with --quick: published files, their
+# HTML, a cached rebuild, and manifest errors with their lines.
+. "$ROOT/tests/cli/lib.sh"
+export FV_PROGRESS=lines
+P=$TMPDIR_T/kinds
+cp -r "$ROOT/tests/fixtures/kinds" "$P"
+build() { (cd "$P" && lua5.4 "$ROOT/build.lua" --quick "$@"); }
+run_cmd build
+expect_eq "render kinds build" 0 "$T_RC"
+[ "$T_RC" -ne 0 ] && printf '%s\n' "$T_ERR" | tail -5
+for f in g/1_0.png g/2_0.png g/2_1.png p/step0000.png p/step0004.png p/step0008.png i/1_0.png i/1_2.png c/0005.png c/0009.png; do
+  [ -s "$P/build/article/figures/$f" ] && t_ok "published figures/$f" || t_fail "published figures/$f"
+done
+H=$P/build/article/index.html
+grep -q 'type="range" min="0" max="2"' "$H" && t_ok "interpolation has its slider" || t_fail "interpolation has its slider"
+grep -q '<polyline points=' "$H" && t_ok "progress draws its curve" || t_fail "progress draws its curve"
+grep -q 'alt="channel 2, diverse (2 of 2)"' "$H" && t_ok "batch cells name each image" || t_fail "batch cells name each image"
+run_cmd build
+expect_eq "rebuild with nothing changed is silent" "" "$T_ERR"
+
+bad() { # NAME EXPECTED SED_SCRIPT FILE
+  cp "$P/figures/$4" "$TMPDIR_T/saved"
+  sed -i "$3" "$P/figures/$4"
+  expect_fail "$1" "$2" build
+  cp "$TMPDIR_T/saved" "$P/figures/$4"
+}
+bad "unknown recipe field" "figures/g.lua:6: field 'recipe.stpes': unknown recipe field" 's/steps = 8/stpes = 8/' g.lua
+bad "mistyped recipe field" "figures/g.lua:6: field 'recipe.size': expected a number (got string)" 's/size = 64/size = "64"/' g.lua
+bad "cell without objectives" "field 'cells[1].recipe': no objectives" 's/recipe = { objectives = { { kind = "channel", channel = 1 } } }/recipe = {}/' g.lua
+bad "interpolation frames out of range" "figures/i.lua:4: field 'frames': expected a whole number from 3 to 9" 's/frames = 3/frames = 30/' i.lua
+bad "interpolation pair without b" "field 'pairs[1].b': missing (expected a number)" 's/b = 2, //' i.lua
+bad "progress with one snapshot" "field 'recipe.snapshots': expected at least two steps" 's/snapshots = { 0, 4, 8 }/snapshots = { 8 }/' p.lua
+bad "channels count out of range" "figures/c.lua:5: field 'count': expected a whole number from 1 to 4096" 's/count = 5/count = 0/' c.lua
+bad "channel out of range (from fv-render)" "objectives[0].channel: 9999 out of range" 's/channel = 4/channel = 9999/' p.lua
+finish
