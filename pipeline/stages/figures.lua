@@ -26,10 +26,15 @@ end
 
 function M.jobs(figs, env)
   local jobs = {}
+  -- What a kind may read of the others (the appendix of recipes does): every figure, and the
+  -- ids of each figure's jobs.
+  env.figures, env.jobs_of = figs, {}
   for _, m in ipairs(figs) do
+    env.jobs_of[m.id] = {}
     for _, j in ipairs(m.kindmod.jobs(m, env)) do
       j.figure = m.id
       jobs[#jobs + 1] = j
+      table.insert(env.jobs_of[m.id], j.id)
     end
   end
   return jobs

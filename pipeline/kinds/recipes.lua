@@ -1,0 +1,76 @@
+-- Figure kind "recipes": the appendix that lists how every rendered image of the article was
+-- made, read from the renderer's own records (render.json): model sha256, layer, objectives,
+-- parameterization, transforms, size, steps, seed. Wall-clock times are left out so that two
+-- builds give the same page.
+--
+--   return { kind = "recipes", caption = "How every image was made." }
+local html = require 'pipeline.driver.html'
+
+local M = {}
+
+M.fields = {}
+
+function M.validate() end
+
+-- No jobs of its own: it reads the other figures' records.
+function M.jobs() return {} end
+
+local function objectives_text(objs)
+  local parts = {}
+  for _, o in ipairs(objs or {}) do
+    local t = o.kind
+    if o.channel then t = t .. ' ' .. tostring(o.channel) end
+    if o.class then t = t .. ' ' .. tostring(o.class) end
+    if o.seed and o.kind == 'direction' then t = t .. ' seed ' .. tostring(o.seed) end
+    if o.layer then t = t .. ' @ ' .. o.layer:gsub('^tower_0/', ''):gsub('MobilenetV3/', '') end
+    local w = o.weight
+    if type(w) == 'table' then
+      local ws = {}
+      for _, x in ipairs(w) do ws[#ws + 1] = string.format('%g', x) end
+      w = '[' .. table.concat(ws, ' ') .. ']'
+    end
+    if w ~= nil and w ~= 1 then t = t .. ' × ' .. tostring(w) end
+    parts[#parts + 1] = t
+  end
+  return table.concat(parts, '; ')
+end
+
+local function transforms_text(t)
+  if type(t) == 'string' then return t end
+  local parts = {}
+  for _, x in ipairs(t or {}) do parts[#parts + 1] = x.kind end
+  return #parts > 0 and table.concat(parts, ', ') or 'none'
+end
+
+function M.html(m, env)
+  local out = { '<div class="recipes">' }
+  for _, f in ipairs(env.figures) do
+    local rows = {}
+    for _, id in ipairs(env.jobs_of[f.id] or {}) do
+      if id:match('^render:') then
+        local info = env.read_json(env.job_dir(id) .. '/render.json')
+        local r = info.recipe or {}
+        local p = r.param or {}
+        rows[#rows + 1] = string.format('<tr><td>%s</td><td>%s</td><td>%s%s</td><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>',
+          html.text(id:match('^render:[^:]+:(.*)$')), html.text(objectives_text(r.objectives)),
+          html.text(p.kind or ''), p.decorrelate and ', decorrelated' or '',
+          html.text(transforms_text(r.transforms)), r.size or 0, r.steps or 0, r.batch or 1, r.seed or 0)
+        m.sha = m.sha or info.model_sha256
+      end
+    end
+    if #rows > 0 then
+      out[#out + 1] = string.format('<details><summary>%s <code>figures/%s.lua</code> — %d render%s</summary>',
+        html.text(f.title or f.id), html.text(f.id), #rows, #rows > 1 and 's' or '')
+      out[#out + 1] = '<div class="table-wrap"><table><thead><tr><th>image</th><th>objectives</th><th>parameterization</th><th>transforms</th><th>size</th><th>steps</th><th>batch</th><th>seed</th></tr></thead><tbody>'
+      for _, r in ipairs(rows) do out[#out + 1] = r end
+      out[#out + 1] = '</tbody></table></div></details>'
+    end
+  end
+  if m.sha then
+    out[#out + 1] = string.format('<p class="model-sha">Model: <code>@vladmandic/human@3.3.6</code> centernet, sha256 of its JSON and weights <code>%s</code>.</p>', html.text(m.sha))
+  end
+  out[#out + 1] = '</div>'
+  return table.concat(out, '\n'), {}
+end
+
+return M
