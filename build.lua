@@ -14,6 +14,7 @@ usage: lua5.4 build.lua [options]
   --force          run every job again, ignoring the cache
   --only ID        run only job ID (or every job of figure ID) and what it needs; no publishing
   --verbose        print each command as it starts
+  --times          after building, print each figure's render time (from the cache records)
   --quick          the test article: every render with few steps at a small size (its own
                    cache entries; published to build/article/ like the full one)
   --fetch-model    only fetch and verify the model, then exit
@@ -51,6 +52,7 @@ local function main()
     elseif a == '--only' then opts.only = value()
     elseif a == '--verbose' then opts.verbose = true
     elseif a == '--quick' then opts.quick = true
+    elseif a == '--times' then opts.times = true
     elseif a == '--fetch-model' then opts.fetch_model = true
     elseif a == '--help' or a == '-h' then io.stdout:write(usage); return 0
     else io.stderr:write('build: unknown option ' .. a .. '\n' .. usage); return 2 end
@@ -179,6 +181,20 @@ local function main()
         if not res then ok, err = nil, perr
         else
           save_state()
+          if opts.times then
+            -- Seconds each figure's jobs took when they ran (cached jobs keep their record).
+            io.stdout:write('| figure | jobs | render time |\n| --- | --- | --- |\n')
+            local total = 0
+            for _, m in ipairs(figs) do
+              local secs, n = 0, 0
+              for _, id in ipairs(env.jobs_of[m.id] or {}) do
+                secs, n = secs + (by_id[id].meta and by_id[id].meta.seconds or 0), n + 1
+              end
+              total = total + secs
+              io.stdout:write(string.format('| `%s` (%s) | %d | %.0f s |\n', m.id, m.kind, n, secs))
+            end
+            io.stdout:write(string.format('| all | | %.0f s (one job at a time) |\n', total))
+          end
           local what = res.changed and 'published' or 'unchanged'
           if total_ran > 0 or res.changed then
             io.stderr:write(string.format('article: %d jobs (%d cached, %d run) in %.1fs; build/article/ %s: %d files, %s\n',
