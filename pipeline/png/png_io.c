@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* The per-call context libpng's callbacks see: where to read from, where to report. */
 typedef struct ctx {
@@ -138,15 +139,23 @@ int png_io_size(const char *path, int *width, int *height, err *e)
 
 int png_io_encode(const png_io_image *img, int level, uint8_t **data, size_t *len, err *e)
 {
+    return png_io_encode_ex(img, level, -1, -1, data, len, e);
+}
+
+/* The shared writer: either img (RGB/RGBA) or an indexed image (indices + palette). */
+static int encode(const png_io_image *img, int width, int height, const uint8_t *indices,
+                  const uint8_t *palette, int n, int level, int filter, int strategy, uint8_t **data,
+                  size_t *len, err *e)
+{
     *data = NULL;
     *len = 0;
-    if (img->channels != 3 && img->channels != 4)
-        return err_set(e, "png encode: channels must be 3 or 4, not %d", img->channels);
-    if (img->width <= 0 || img->height <= 0) return err_set(e, "png encode: empty image");
+    if (width <= 0 || height <= 0) return err_set(e, "png encode: empty image");
+    if (filter < -1 || filter > 4) return err_set(e, "png encode: filter must be -1..4, not %d", filter);
     ctx c = {.name = "png encode"};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_bytep *volatile rows = NULL;
+    uint8_t *volatile packed = NULL;
     if (!png || !info) {
         png_destroy_write_struct(png ? &png : NULL, NULL);
         return err_set(e, "png encode: cannot initialise libpng");
@@ -154,25 +163,85 @@ int png_io_encode(const png_io_image *img, int level, uint8_t **data, size_t *le
     if (setjmp(c.jmp)) {
         png_destroy_write_struct(&png, &info);
         free(rows);
+        free(packed);
         buf_free(&c.out);
         return err_set(e, "png encode: %s", c.msg);
     }
     png_set_write_fn(png, &c, write_mem, flush_mem);
     if (level >= 0) png_set_compression_level(png, level > 9 ? 9 : level);
-    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
-                 img->channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (strategy >= 0) png_set_compression_strategy(png, strategy);
+    static const int one[5] = {PNG_FILTER_NONE, PNG_FILTER_SUB, PNG_FILTER_UP, PNG_FILTER_AVG,
+                               PNG_FILTER_PAETH};
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, indices ? PNG_FILTER_NONE : filter < 0 ? PNG_ALL_FILTERS : one[filter]);
+    rows = xmalloc(sizeof(png_bytep) * (size_t)height);
+    if (indices) {
+        int depth = n <= 2 ? 1 : n <= 4 ? 2 : n <= 16 ? 4 : 8, ntrns = 0;
+        png_color pal[256];
+        png_byte trns[256];
+        for (int i = 0; i < n; i++) {
+            pal[i] = (png_color){palette[4 * i], palette[4 * i + 1], palette[4 * i + 2]};
+            trns[i] = palette[4 * i + 3];
+            if (trns[i] != 255) ntrns = i + 1;
+        }
+        png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, depth, PNG_COLOR_TYPE_PALETTE,
+                     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        png_set_PLTE(png, info, pal, n);
+        if (ntrns) png_set_tRNS(png, info, trns, ntrns, NULL);
+        /* pack 8/depth pixels per byte, high bits first */
+        size_t stride = ((size_t)width * depth + 7) / 8;
+        packed = xcalloc(stride * (size_t)height, 1);
+        for (int y = 0; y < height; y++) {
+            const uint8_t *src = indices + (size_t)y * width;
+            uint8_t *dst = packed + stride * y;
+            for (int x = 0; x < width; x++) {
+                int bit = x * depth;
+                dst[bit >> 3] |= (uint8_t)(src[x] << (8 - depth - (bit & 7)));
+            }
+            rows[y] = dst;
+        }
+    } else {
+        png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+                     img->channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        for (int y = 0; y < height; y++) rows[y] = img->pixels + (size_t)y * width * img->channels;
+    }
     png_write_info(png, info);
-    rows = xmalloc(sizeof(png_bytep) * (size_t)img->height);
-    for (int y = 0; y < img->height; y++)
-        rows[y] = img->pixels + (size_t)y * img->width * img->channels;
     png_write_image(png, rows);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     free(rows);
+    free(packed);
     *len = c.out.len;
     *data = (uint8_t *)buf_detach(&c.out);
     return 0;
+}
+
+int png_io_encode_ex(const png_io_image *img, int level, int filter, int strategy, uint8_t **data,
+                     size_t *len, err *e)
+{
+    if (img->channels != 3 && img->channels != 4) {
+        *data = NULL;
+        *len = 0;
+        return err_set(e, "png encode: channels must be 3 or 4, not %d", img->channels);
+    }
+    return encode(img, img->width, img->height, NULL, NULL, 0, level, filter, strategy, data, len, e);
+}
+
+int png_io_encode_palette(int width, int height, const uint8_t *indices, const uint8_t *palette, int n,
+                          int level, uint8_t **data, size_t *len, err *e)
+{
+    if (n < 1 || n > 256) {
+        *data = NULL;
+        *len = 0;
+        return err_set(e, "png encode: palette of %d entries (expected 1..256)", n);
+    }
+    for (size_t i = 0; i < (size_t)width * (size_t)(height > 0 ? height : 0); i++)
+        if (indices[i] >= n) {
+            *data = NULL;
+            *len = 0;
+            return err_set(e, "png encode: index %d at pixel %zu is outside the palette of %d", indices[i], i, n);
+        }
+    return encode(NULL, width, height, indices, palette, n, level, 0, Z_DEFAULT_STRATEGY, data, len, e);
 }
 
 int png_io_write(const char *path, const png_io_image *img, int level, err *e)

@@ -34,6 +34,22 @@ int png_io_write(const char *path, const png_io_image *img, int level, err *e);
 /* Encodes img to a heap PNG (*data owned by the caller). Returns 0 or -1 with e. */
 int png_io_encode(const png_io_image *img, int level, uint8_t **data, size_t *len, err *e);
 
+/* Encodes img losslessly with control over the trade-offs: filter -1 lets libpng choose per row
+ * (adaptive, all five filters), 0..4 forces one filter (0: none, 1: sub, 2: up, 3: average,
+ * 4: Paeth); strategy is a zlib strategy (0 default, 1 filtered,
+ * 3 RLE; -1 libpng's choice); level 0..9. *data is
+ * owned by the caller. Returns 0 or -1 with e. */
+int png_io_encode_ex(const png_io_image *img, int level, int filter, int strategy, uint8_t **data,
+                     size_t *len, err *e);
+
+/* Encodes an indexed image: indices (width*height bytes, row-major, each < n) and n palette
+ * entries (palette: n*4 bytes RGBA, 1 <= n <= 256). Writes PLTE and, when an entry is not opaque,
+ * tRNS up to the last such entry (put transparent entries first for the shortest tRNS); the bit
+ * depth is the smallest of 1, 2, 4, 8 that holds n; no filtering (right for palette data).
+ * *data is owned by the caller. Returns 0 or -1 with e. */
+int png_io_encode_palette(int width, int height, const uint8_t *indices, const uint8_t *palette, int n,
+                          int level, uint8_t **data, size_t *len, err *e);
+
 /* Frees the pixels and zeroes the struct. */
 void png_io_image_free(png_io_image *img);
 

@@ -1,0 +1,465 @@
+/* encode — see encode.h. */
+#include "encode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "jpeg_enc.h"
+#include "png_io.h"
+#include "quant.h"
+#include "ssim.h"
+#include "webp_enc.h"
+
+static const char *const names[ENCODE_FORMATS] = {"webp", "jpeg", "jpeg444", "png8", "png8-dither", "png",
+                                                  "webp-lossless"};
+static const char *const exts[ENCODE_FORMATS] = {"webp", "jpg", "jpg", "png", "png", "png", "webp"};
+
+/* The search's state for one sheet. */
+typedef struct search {
+    const encode_options *o;
+    const uint8_t *px;
+    int w, h, ch;
+    uint8_t *rgba;     /* px as RGBA for libimagequant (NULL until needed) */
+    quant_src *qs;
+    uint8_t *indices;  /* w*h, palette candidates */
+    uint8_t *decoded;  /* w*h*ch, the candidate as the browser will see it */
+    encode_result *r;  /* best so far: r->data, r->bytes */
+    int quant_speed;
+    size_t last_bytes; /* size of the last probe */
+    double last_ssim;  /* its SSIM, or -2 when it was not measured */
+    int last_qb;       /* the last search's lowest quality that passed or was already too big */
+} search;
+
+void encode_options_default(encode_options *o)
+{
+    o->target = 0.97;
+    o->formats = (1u << ENCODE_FORMATS) - 1;
+    o->threads = 0;
+    o->quant_speed = 4;
+}
+
+const char *encode_format_name(encode_format f) { return f < ENCODE_FORMATS ? names[f] : "?"; }
+const char *encode_format_ext(encode_format f) { return f < ENCODE_FORMATS ? exts[f] : "bin"; }
+
+int encode_formats_parse(const char *list, unsigned *formats, err *e)
+{
+    *formats = 0;
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int f = 0;
+        while (f < ENCODE_FORMATS && !(strlen(names[f]) == n && !strncmp(names[f], p, n))) f++;
+        if (f == ENCODE_FORMATS)
+            return err_set(e, "--formats: unknown format '%.*s' (expected webp, jpeg, jpeg444, png8, png8-dither, "
+                              "png, webp-lossless)", (int)n, p);
+        *formats |= 1u << f;
+        p += n + (p[n] == ',');
+    }
+    if (!*formats) return err_set(e, "--formats: empty list");
+    return 0;
+}
+
+/* Encodes the sheet as format f at quality q into a new heap block. For palette formats the
+ * decoded pixels are left in s->decoded (it is cheaper than decoding the PNG). */
+static int encode_one(search *s, encode_format f, int q, uint8_t **data, size_t *len, err *e)
+{
+    switch (f) {
+    case ENCODE_WEBP: return webp_enc_lossy(s->px, s->w, s->h, s->ch, q, data, len, e);
+    case ENCODE_JPEG:
+    case ENCODE_JPEG444: return jpeg_enc_encode(s->px, s->w, s->h, q, f == ENCODE_JPEG444, data, len, e);
+    case ENCODE_PNG8:
+    case ENCODE_PNG8_DITHER: {
+        uint8_t pal[1024];
+        int n;
+        if (quant_remap(s->qs, q, f == ENCODE_PNG8_DITHER ? 1.0f : 0.0f, s->indices, pal, &n, e) != 0) return -1;
+        size_t np = (size_t)s->w * s->h;
+        for (size_t i = 0; i < np; i++) memcpy(s->decoded + i * s->ch, pal + 4 * s->indices[i], (size_t)s->ch);
+        return png_io_encode_palette(s->w, s->h, s->indices, pal, n, 9, data, len, e);
+    }
+    default: return err_set(e, "encode: %s is not a lossy format", names[f]);
+    }
+}
+
+/* SSIM of the encoded candidate against the sheet. */
+static int measure(search *s, encode_format f, const uint8_t *data, size_t len, double *out, err *e)
+{
+    if (f != ENCODE_PNG8 && f != ENCODE_PNG8_DITHER) {
+        uint8_t *px;
+        int w, h;
+        if (encode_decode(data, len, names[f], s->ch, &px, &w, &h, e) != 0) return -1;
+        memcpy(s->decoded, px, (size_t)s->w * s->h * s->ch);
+        free(px);
+    }
+    return ssim_compute(s->px, s->decoded, s->w, s->h, s->ch, s->o->threads, out, e);
+}
+
+/* Keeps data as the new best when it is smaller; otherwise frees it. */
+static void offer(search *s, encode_format f, int q, double ssim, uint8_t *data, size_t len)
+{
+    encode_best *b = &s->r->per[f];
+    if (!b->met || len < b->bytes) *b = (encode_best){1, 1, q, len, ssim};
+    if (!s->r->data || len < s->r->bytes) {
+        free(s->r->data);
+        s->r->data = data;
+        s->r->bytes = len;
+        s->r->format = f;
+        s->r->quality = q;
+        s->r->ssim = ssim;
+    } else {
+        free(data);
+    }
+}
+
+/* Encodes at quality q and, unless it is already larger than the best so far, measures it and
+ * offers it. Sets *pass to 1 (meets the target), 0 (does not) or -1 (too big: not measured,
+ * only lower settings can win). Returns 0 or -1 with e. */
+static int probe(search *s, encode_format f, int q, int always_measure, int *pass, err *e)
+{
+    uint8_t *data;
+    size_t len;
+    if (encode_one(s, f, q, &data, &len, e) != 0) return -1;
+    s->last_bytes = len;
+    s->last_ssim = -2;
+    s->r->probes++;
+    if (!always_measure && s->r->data && len >= s->r->bytes) {
+        free(data);
+        *pass = -1;
+        return 0;
+    }
+    double v;
+    if (measure(s, f, data, len, &v, e) != 0) {
+        free(data);
+        return -1;
+    }
+    s->last_ssim = v;
+    *pass = v >= s->o->target;
+    if (*pass && s->r->data && len >= s->r->bytes) *pass = -1;
+    if (*pass == 1) offer(s, f, q, v, data, len);
+    else free(data);
+    return 0;
+}
+
+/* The lowest quality in [lo, hi] meeting the target (SSIM and bytes are taken as monotone in
+ * quality). Lossy codecs are first probed at 3/4 of their range; the top is probed (and measured
+ * however big) only when that misses, or first for palettes: when even the top misses the target
+ * the format is dropped (a photo never reaches 0.97 as a palette PNG, and each palette probe
+ * costs a quantization). Then the bracket [qa fails, qb passes] shrinks by
+ * interpolating SSIM linearly between its ends when both were measured (about 4 probes instead
+ * of 7), by bisection otherwise; the new point stays in the middle 3/4 so that it always
+ * progresses. Returns 0 or -1. */
+static int search_format(search *s, encode_format f, int lo, int hi, err *e)
+{
+    s->r->per[f].tried = 1;
+    int pass;
+    size_t best = s->r->bytes;
+    s->last_qb = hi + 1;
+    int palette = f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER;
+    int qa = lo - 1, qb = hi;
+    double sa = -2, sb = -2, t = s->o->target;
+    if (!palette) {
+        /* a typical setting first: when it passes, the costly top probe is not needed */
+        int q0 = lo + (hi - lo) * 3 / 4;
+        if (probe(s, f, q0, 1, &pass, e) != 0) return -1;
+        if (s->last_ssim >= t) {
+            qb = q0;
+            sb = s->last_ssim;
+        } else {
+            qa = q0;
+            sa = s->last_ssim;
+        }
+    }
+    if (qb == hi) {
+        if (probe(s, f, hi, 1, &pass, e) != 0) return -1;
+        if (pass == 0) return 0;
+        sb = s->last_ssim;
+        /* A palette at its top quality more than twice the best so far: fewer colours do not
+         * halve a palette PNG while keeping the target, and every probe costs a quantization. */
+        if (palette && pass == -1 && s->last_bytes > 2 * best) return 0;
+    }
+    while (qb - qa > 1) {
+        int q = qa + (qb - qa) / 2;
+        if (sa > -2 && sb > -2 && sb > sa) {
+            int span = qb - qa, margin = span / 8 > 1 ? span / 8 : 1;
+            q = qa + (int)((t - sa) / (sb - sa) * span + 0.5);
+            if (q < qa + margin) q = qa + margin;
+            if (q > qb - margin) q = qb - margin;
+        }
+        if (probe(s, f, q, 0, &pass, e) != 0) return -1;
+        if (pass == 0) {
+            qa = q;
+            sa = s->last_ssim;
+        } else {
+            qb = q;
+            sb = s->last_ssim;
+        }
+    }
+    s->last_qb = qb;
+    return 0;
+}
+
+/* Lossless PNG: a quick encode first (of the proxy, scaled up by area, when there is one); the
+ * slower settings only when PNG could still win. */
+static int try_png(search *s, const search *proxy, err *e)
+{
+    s->r->per[ENCODE_PNG].tried = 1;
+    png_io_image img = {s->w, s->h, s->ch, (uint8_t *)s->px};
+    uint8_t *data;
+    size_t len;
+    if (proxy && s->r->data) {
+        png_io_image pim = {proxy->w, proxy->h, proxy->ch, (uint8_t *)proxy->px};
+        if (png_io_encode_ex(&pim, 6, -1, 1, &data, &len, e) != 0) return -1;
+        free(data);
+        s->r->probes++;
+        double est = (double)len * ((double)s->w * s->h) / ((double)proxy->w * proxy->h);
+        if (est > 1.5 * (double)s->r->bytes) return 0;
+    }
+    if (png_io_encode_ex(&img, 6, -1, 1, &data, &len, e) != 0) return -1;
+    s->r->probes++;
+    if (s->r->data && len > s->r->bytes + s->r->bytes / 4) { /* level 9 saves a few %, not 25 */
+        free(data);
+        return 0;
+    }
+    /* adaptive filters suit photos and renders; no filter suits flat diagrams */
+    static const int settings[][2] = {{-1, 1}, {0, 0}, {-1, 0}};
+    for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++) {
+        uint8_t *d2;
+        size_t l2;
+        if (png_io_encode_ex(&img, 9, settings[k][0], settings[k][1], &d2, &l2, e) != 0) {
+            free(data);
+            return -1;
+        }
+        s->r->probes++;
+        if (l2 < len) {
+            free(data);
+            data = d2;
+            len = l2;
+        } else {
+            free(d2);
+        }
+    }
+    offer(s, ENCODE_PNG, -1, 1.0, data, len);
+    return 0;
+}
+
+static int try_webp_lossless(search *s, err *e)
+{
+    s->r->per[ENCODE_WEBP_LOSSLESS].tried = 1;
+    uint8_t *data;
+    size_t len;
+    if (webp_enc_lossless(s->px, s->w, s->h, s->ch, 5, &data, &len, e) != 0) return -1;
+    s->r->probes++;
+    offer(s, ENCODE_WEBP_LOSSLESS, -1, 1.0, data, len);
+    return 0;
+}
+
+static const struct {
+    encode_format f;
+    int lo, hi;
+} lossy[] = {{ENCODE_WEBP, 0, 100}, {ENCODE_JPEG, 10, 98}, {ENCODE_JPEG444, 10, 98}, {ENCODE_PNG8, 0, 100},
+             {ENCODE_PNG8_DITHER, 0, 100}};
+#define NLOSSY (int)(sizeof lossy / sizeof lossy[0])
+
+static void search_init(search *s, const encode_options *o, const uint8_t *px, int w, int h, int ch,
+                        encode_result *r)
+{
+    *s = (search){.o = o, .px = px, .w = w, .h = h, .ch = ch, .r = r, .quant_speed = o->quant_speed};
+    s->decoded = xmalloc((size_t)w * h * ch);
+}
+
+/* libimagequant's input, made when a palette format is first tried. */
+static int search_quant(search *s, err *e)
+{
+    if (s->qs) return 0;
+    size_t np = (size_t)s->w * s->h;
+    s->rgba = xmalloc(np * 4);
+    for (size_t i = 0; i < np; i++) {
+        memcpy(s->rgba + 4 * i, s->px + i * s->ch, (size_t)s->ch);
+        if (s->ch == 3) s->rgba[4 * i + 3] = 255;
+    }
+    s->indices = xmalloc(np);
+    return quant_src_new(s->rgba, s->w, s->h, s->quant_speed, &s->qs, e);
+}
+
+static void search_done(search *s)
+{
+    quant_src_free(s->qs);
+    free(s->rgba);
+    free(s->indices);
+    free(s->decoded);
+}
+
+/* Every allowed lossy format, likeliest winner first so that the pruning bites early. */
+static int search_lossy(search *s, unsigned allow, err *e)
+{
+    int jpeg_qb = 999;
+    for (int k = 0; k < NLOSSY; k++) {
+        encode_format f = lossy[k].f;
+        if (!(allow & 1u << f)) continue;
+        /* full chroma helps only where 4:2:0 needs a high quality or misses the target */
+        if (f == ENCODE_JPEG444 && (allow & 1u << ENCODE_JPEG) && jpeg_qb < 90) continue;
+        if ((f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER) && search_quant(s, e) != 0) return -1;
+        if (search_format(s, f, lossy[k].lo, lossy[k].hi, e) != 0) return -1;
+        if (f == ENCODE_JPEG) jpeg_qb = s->last_qb;
+    }
+    return 0;
+}
+
+/* A proxy of a big sheet: PROXY_TILE-pixel tiles taken evenly over the sheet (aligned to the
+ * codecs' 16-pixel blocks), laid side by side, about 1/8 of the sheet and at least PROXY_MIN
+ * pixels. The searches run on it; the full sheet only checks the settings they found. */
+#define PROXY_TILE 64
+#define PROXY_MIN (512 * 512)
+static uint8_t *make_proxy(const uint8_t *px, int w, int h, int ch, int *pw, int *ph)
+{
+    int tx = w / PROXY_TILE, ty = h / PROXY_TILE, nt = tx * ty;
+    long want = (long)w * h / 8 < PROXY_MIN ? PROXY_MIN : (long)w * h / 8;
+    int k = (int)(want / (PROXY_TILE * PROXY_TILE));
+    if (k > nt) k = nt;
+    int cols = 1;
+    while (cols * cols < k) cols++;
+    int rows = (k + cols - 1) / cols;
+    *pw = cols * PROXY_TILE;
+    *ph = rows * PROXY_TILE;
+    uint8_t *out = xmalloc((size_t)*pw * *ph * ch);
+    memset(out, 255, (size_t)*pw * *ph * ch);
+    for (int i = 0; i < k; i++) {
+        int t = (int)((long)i * nt / k), sx = t % tx * PROXY_TILE, sy = t / tx * PROXY_TILE;
+        int dx = i % cols * PROXY_TILE, dy = i / cols * PROXY_TILE;
+        for (int y = 0; y < PROXY_TILE; y++)
+            memcpy(out + ((size_t)(dy + y) * *pw + dx) * ch, px + ((size_t)(sy + y) * w + sx) * ch,
+                   (size_t)PROXY_TILE * ch);
+    }
+    return out;
+}
+
+/* Checks on the full sheet the quality the proxy found for f, raising it while it misses the
+ * target (the proxy is a sample: it can be a little optimistic). */
+static int verify(search *s, encode_format f, int q, int hi, err *e)
+{
+    s->r->per[f].tried = 1;
+    if (f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER) {
+        /* A palette suits a sample better than the whole sheet (fewer colours), and each full
+         * quantization costs about as much as pngquant's whole run: two tries at most. */
+        int pass;
+        if (probe(s, f, q, 0, &pass, e) != 0) return -1;
+        if (pass == 0 && q < hi && probe(s, f, hi, 0, &pass, e) != 0) return -1;
+        return 0;
+    }
+    for (int step = 2; q <= hi; q += step, step *= 2) {
+        int pass;
+        if (probe(s, f, q, 0, &pass, e) != 0) return -1;
+        if (pass != 0) return 0; /* met, or already larger than the best */
+        if (q == hi) return 0;
+        if (q + step > hi) q = hi - step;
+    }
+    return 0;
+}
+
+int encode_sheet(const encode_options *o, const uint8_t *px, int width, int height, int channels,
+                 encode_result *out, err *e)
+{
+    memset(out, 0, sizeof *out);
+    if (channels != 3 && channels != 4) return err_set(e, "encode: channels must be 3 or 4, not %d", channels);
+    if (width < 1 || height < 1) return err_set(e, "encode: empty sheet");
+    search s, sp;
+    encode_result pr = {0};
+    uint8_t *proxy = NULL;
+    search_init(&s, o, px, width, height, channels, out);
+    memset(&sp, 0, sizeof sp);
+    unsigned allow = o->formats;
+    if (channels == 4) allow &= ~(1u << ENCODE_JPEG | 1u << ENCODE_JPEG444); /* JPEG has no alpha */
+    if (width < 11 || height < 11) allow &= 1u << ENCODE_PNG | 1u << ENCODE_WEBP_LOSSLESS;
+    if ((long)width * height < 2L * PROXY_MIN || width < PROXY_TILE || height < PROXY_TILE) {
+        if (search_lossy(&s, allow, e) != 0) goto fail;
+    } else {
+        int pw, ph;
+        proxy = make_proxy(px, width, height, channels, &pw, &ph);
+        search_init(&sp, o, proxy, pw, ph, channels, &pr);
+        /* the proxy only ranks settings: libimagequant's speed 10 is 5x faster than 4, and the
+         * full sheet, quantized at the configured speed, is never worse than what it found */
+        if (sp.quant_speed < 10) sp.quant_speed = 10;
+        if (search_lossy(&sp, allow, e) != 0) goto fail;
+        /* the formats that won somewhere on the proxy, smallest first */
+        int order[NLOSSY], n = 0;
+        for (int k = 0; k < NLOSSY; k++)
+            if (pr.per[lossy[k].f].met) order[n++] = k;
+        for (int i = 1; i < n; i++)
+            for (int j = i; j > 0 && pr.per[lossy[order[j]].f].bytes < pr.per[lossy[order[j - 1]].f].bytes; j--) {
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        for (int i = 0; i < n; i++) {
+            encode_format f = lossy[order[i]].f;
+            /* bytes scale with area: a format 25 % larger on the proxy will not win on the
+             * sheet, and checking it could cost a full quantization */
+            if (i > 0 && pr.per[f].bytes > pr.per[lossy[order[0]].f].bytes + pr.per[lossy[order[0]].f].bytes / 4)
+                break;
+            if ((f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER) && search_quant(&s, e) != 0) goto fail;
+            if (verify(&s, f, pr.per[f].quality, lossy[order[i]].hi, e) != 0) goto fail;
+        }
+        out->probes += pr.probes;
+        encode_result_free(&pr);
+        if ((allow & 1u << ENCODE_PNG) && try_png(&s, &sp, e) != 0) goto fail;
+    }
+    if (!s.r->per[ENCODE_PNG].tried && (allow & 1u << ENCODE_PNG) && try_png(&s, NULL, e) != 0) goto fail;
+    /* lossless WebP is slow; it can only win where lossless PNG nearly did */
+    int png_close = out->per[ENCODE_PNG].met && out->per[ENCODE_PNG].bytes < out->bytes * 2;
+    if ((allow & 1u << ENCODE_WEBP_LOSSLESS) && (!out->data || png_close || !(allow & 1u << ENCODE_PNG)) &&
+        try_webp_lossless(&s, e) != 0)
+        goto fail;
+    if (!out->data) {
+        err_set(e, "encode: no allowed format reaches SSIM %.4f on this %dx%d sheet", o->target, width, height);
+        goto fail;
+    }
+    search_done(&s);
+    search_done(&sp);
+    free(proxy);
+    return 0;
+fail:
+    search_done(&s);
+    search_done(&sp);
+    free(proxy);
+    encode_result_free(&pr);
+    encode_result_free(out);
+    return -1;
+}
+
+int encode_decode(const uint8_t *data, size_t len, const char *name, int channels, uint8_t **px, int *width,
+                  int *height, err *e)
+{
+    *px = NULL;
+    if (len >= 8 && !memcmp(data, "\x89PNG\r\n\x1a\n", 8)) {
+        png_io_image img;
+        if (png_io_read_mem(data, len, name, channels, &img, e) != 0) return -1;
+        *px = img.pixels;
+        *width = img.width;
+        *height = img.height;
+        return 0;
+    }
+    if (len >= 12 && !memcmp(data, "RIFF", 4) && !memcmp(data + 8, "WEBP", 4))
+        return webp_enc_decode(data, len, name, channels, px, width, height, e);
+    if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) {
+        uint8_t *rgb;
+        if (jpeg_enc_decode(data, len, name, &rgb, width, height, e) != 0) return -1;
+        if (channels == 3) {
+            *px = rgb;
+            return 0;
+        }
+        size_t n = (size_t)*width * *height;
+        *px = xmalloc(n * 4);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(*px + 4 * i, rgb + 3 * i, 3);
+            (*px)[4 * i + 3] = 255;
+        }
+        free(rgb);
+        return 0;
+    }
+    return err_set(e, "%s: not a PNG, WebP or JPEG file", name);
+}
+
+void encode_result_free(encode_result *r)
+{
+    free(r->data);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,104 @@
+/* Check suite for the ssim module: values against scikit-image's structural_similarity on the
+ * committed fixtures (tests/fixtures/sprite/make_ssim_fixtures.py made them and printed the
+ * reference numbers with gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+ * data_range=255, channel_axis=-1), and the properties the encoder relies on. */
+#include <check.h>
+#include "check_run.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include "png_io.h"
+#include "ssim.h"
+
+#define FIX "tests/fixtures/sprite/"
+
+static double ssim_files(const char *fa, const char *fb, int channels)
+{
+    png_io_image a, b;
+    err e = {{0}};
+    ck_assert_msg(png_io_read(fa, channels, &a, &e) == 0, "%s", e.msg);
+    ck_assert_msg(png_io_read(fb, channels, &b, &e) == 0, "%s", e.msg);
+    double s = -2;
+    ck_assert_msg(ssim_compute(a.pixels, b.pixels, a.width, a.height, channels, 1, &s, &e) == 0, "%s", e.msg);
+    png_io_image_free(&a);
+    png_io_image_free(&b);
+    return s;
+}
+
+START_TEST(matches_skimage)
+{
+    ck_assert_double_eq_tol(ssim_files(FIX "ssim_a.png", FIX "ssim_b.png", 3), 0.8656789389142175, 1e-4);
+    ck_assert_double_eq_tol(ssim_files(FIX "ssim_a.png", FIX "ssim_c.png", 3), 0.9592814971332851, 1e-4);
+    /* grey PNGs are read as RGB: three equal channels give the single-channel value */
+    ck_assert_double_eq_tol(ssim_files(FIX "ssim_grey_a.png", FIX "ssim_grey_b.png", 3), 0.6409226993906731, 1e-4);
+    /* RGBA: RGB over white plus alpha, four channels */
+    ck_assert_double_eq_tol(ssim_files(FIX "ssim_rgba_a.png", FIX "ssim_rgba_b.png", 4), 0.7420827409410751, 1e-4);
+    ck_assert_double_eq_tol(ssim_files(FIX "ssim_a.png", FIX "ssim_a.png", 3), 1.0, 1e-6);
+}
+END_TEST
+
+START_TEST(threads_do_not_change_the_value)
+{
+    int w = 301, h = 517;
+    uint8_t *a = malloc((size_t)w * h * 3), *b = malloc((size_t)w * h * 3);
+    uint32_t s = 12345;
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) {
+        s = s * 1664525u + 1013904223u;
+        a[i] = (uint8_t)(i / 3 % 251);
+        b[i] = (uint8_t)(a[i] + (s >> 28));
+    }
+    double one, two, three;
+    err e = {{0}};
+    ck_assert_int_eq(ssim_compute(a, b, w, h, 3, 1, &one, &e), 0);
+    ck_assert_int_eq(ssim_compute(a, b, w, h, 3, 2, &two, &e), 0);
+    ck_assert_int_eq(ssim_compute(a, b, w, h, 3, 3, &three, &e), 0);
+    ck_assert(one == two && two == three);
+    ck_assert(one < 1.0 && one > 0.5);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(hidden_colour_does_not_count)
+{
+    /* fully transparent pixels with different RGB look the same on the page */
+    int w = 16, h = 16;
+    uint8_t a[16 * 16 * 4], b[16 * 16 * 4];
+    for (int i = 0; i < w * h; i++) {
+        a[4 * i] = 200, a[4 * i + 1] = 10, a[4 * i + 2] = 30, a[4 * i + 3] = 0;
+        b[4 * i] = 0, b[4 * i + 1] = 0, b[4 * i + 2] = 0, b[4 * i + 3] = 0;
+    }
+    double s;
+    err e = {{0}};
+    ck_assert_int_eq(ssim_compute(a, b, w, h, 4, 1, &s, &e), 0);
+    ck_assert_double_eq_tol(s, 1.0, 1e-9);
+}
+END_TEST
+
+START_TEST(errors)
+{
+    uint8_t px[10 * 20 * 3] = {0};
+    double s;
+    err e = {{0}};
+    ck_assert_int_eq(ssim_compute(px, px, 10, 20, 3, 1, &s, &e), -1);
+    ck_assert_str_eq(e.msg, "ssim: image 10x20 is smaller than the 11x11 window");
+    ck_assert_int_eq(ssim_compute(px, px, 20, 10, 5, 1, &s, &e), -1);
+    ck_assert_str_eq(e.msg, "ssim: channels must be 1..4, not 5");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ssim");
+    TCase *t = tcase_create("reference");
+    tcase_add_test(t, matches_skimage);
+    suite_add_tcase(s, t);
+    t = tcase_create("properties");
+    tcase_add_test(t, threads_do_not_change_the_value);
+    tcase_add_test(t, hidden_colour_does_not_count);
+    suite_add_tcase(s, t);
+    t = tcase_create("errors");
+    tcase_add_test(t, errors);
+    suite_add_tcase(s, t);
+    return check_run(s);
+}
