@@ -67,6 +67,7 @@ local function main()
   local model = require 'pipeline.stages.model'
   local figures = require 'pipeline.stages.figures'
   local page = require 'pipeline.stages.page'
+  local sprites = require 'pipeline.stages.sprites'
   local site = require 'pipeline.stages.site'
 
   -- The project is the current directory (Lua has no chdir); tools and scripts come from root,
@@ -121,7 +122,8 @@ local function main()
 
   local bin = root .. '/build/' .. variant .. '/bin'
   -- env: what figure kinds may use. quick: render small and short (kinds decide how).
-  local env = { bin = bin, root = root, model_dir = model.dir, quick = opts.quick or false }
+  local env = { bin = bin, root = root, model_dir = model.dir, quick = opts.quick or false,
+                frame = sprites.frame }
   local by_id = {}
   function env.job_dir(id) return by_id[id].dir end
   function env.read_json(path)
@@ -163,12 +165,24 @@ local function main()
   local ok, err = run(selected(fig_jobs), 'figures')
   if ok and (not only or only == 'page') then
     local figjson = cache.dir .. '/gen/figures.json'
-    local files
+    local files, sprite_report
     local aok, aerr = pcall(function()
-      local f, e = figures.assemble(figs, env, figjson)
-      if not f then error(e, 0) end
+      local bodies, f = figures.bodies(figs, env)
+      local sjobs = sprites.jobs(figs, env)
+      for _, j in ipairs(sjobs) do by_id[j.id] = j end
+      local ran_before = total_ran
+      local sok, serr = run(sjobs, 'sprites')
+      if not sok then error(serr, 0) end
+      local sf, report = sprites.resolve(figs, env, bodies)
+      for _, x in ipairs(sf) do f[#f + 1] = x end
+      if total_ran > ran_before or opts.times then sprite_report = report end
+      local wok, werr = figures.write(figs, bodies, figjson)
+      if not wok then error(werr, 0) end
       files = f
     end)
+    if sprite_report and #sprite_report > 0 then
+      io.stderr:write('sprites: ' .. table.concat(sprite_report, '\nsprites: ') .. '\n')
+    end
     if not aok then ok, err = nil, aerr
     else
       local pj = page.job(env, figjson)

@@ -92,7 +92,15 @@ end
 -- Returns meta, or nil and a message when an expected output is missing.
 function M.store(job, key, tmp, seconds)
   local files = {}
-  for _, name in ipairs(job.outputs) do
+  local names = job.outputs
+  if not names then -- a job whose output names depend on its work: everything it wrote
+    names = {}
+    for _, n in ipairs(sys.listdir(tmp) or {}) do
+      local st = sys.stat(tmp .. '/' .. n)
+      if n:sub(1, 1) ~= '.' and st and st.type == 'file' then names[#names + 1] = n end
+    end
+  end
+  for _, name in ipairs(names) do
     local path = tmp .. '/' .. name
     local st = sys.stat(path)
     if not st or st.type ~= 'file' then

@@ -8,7 +8,7 @@
 --   inputs   files whose contents belong to the key
 --   deps     ids of jobs whose outputs this job reads
 --   recipe   any value that also determines the output (part of the key)
---   outputs  names of the files the job must write into {out}
+--   outputs  names of the files the job must write into {out} (nil: whatever it writes)
 --   estimate seconds expected when never run before (for the time-left estimate)
 -- After run(), job.dir is the cache directory holding its outputs and job.meta its record.
 local sys = require 'fvsys'

@@ -64,14 +64,11 @@ function M.html(m, env)
   local files = {}
   for _, part in ipairs(m.parts) do
     local dir = env.job_dir(part.job)
-    local info = env.read_json(dir .. '/render.json')
-    local size = info.recipe and info.recipe.size or 128
     for b = 0, part.n - 1 do
       local ch = part.first + b
-      local dest = string.format('figures/%s/%04d.png', m.id, ch)
-      files[#files + 1] = { dest = dest, src = string.format('%s/image_%d.png', dir, b) }
-      out[#out + 1] = string.format('<div class="cell"><img src="%s" alt="%s" width="%d" height="%d" loading="lazy" decoding="async"><span class="label">%d</span></div>',
-        dest, html.attr(string.format('Channel %d of %s, optimized', ch, m.layer)), size, size, ch)
+      out[#out + 1] = string.format('<div class="cell">%s<span class="label">%d</span></div>',
+        env.frame(m, string.format('%s/image_%d.png', dir, b),
+          { alt = string.format('Channel %d of %s, optimized', ch, m.layer) }), ch)
     end
   end
   out[#out + 1] = '</div>'

@@ -67,14 +67,10 @@ function M.html(m, env)
   local files = {}
   for i, c in ipairs(m.cells) do
     local dir = env.job_dir(c.job)
-    local info = env.read_json(dir .. '/render.json')
-    local size = info.recipe and info.recipe.size or 128
     local imgs = {}
     for b = 0, c.batch - 1 do
-      local dest = string.format('figures/%s/%d_%d.png', m.id, i, b)
-      files[#files + 1] = { dest = dest, src = string.format('%s/image_%d.png', dir, b) }
-      imgs[#imgs + 1] = string.format('<img src="%s" alt="%s" width="%d" height="%d" loading="lazy" decoding="async">',
-        html.attr(dest), html.attr(c.alt .. (c.batch > 1 and string.format(' (%d of %d)', b + 1, c.batch) or '')), size, size)
+      imgs[#imgs + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
+        alt = c.alt .. (c.batch > 1 and string.format(' (%d of %d)', b + 1, c.batch) or '') })
     end
     out[#out + 1] = string.format('<div class="cell">%s%s</div>', table.concat(imgs),
       c.label and ('<span class="label">' .. html.text(c.label) .. '</span>') or '')

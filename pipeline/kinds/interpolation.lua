@@ -71,27 +71,22 @@ function M.html(m, env)
   local out, files = {}, {}
   for i, p in ipairs(m.pairs) do
     local dir = env.job_dir(p.job)
-    local info = env.read_json(dir .. '/render.json')
-    local size = info.recipe and info.recipe.size or 128
-    local srcs = {}
-    for b = 0, n - 1 do
-      srcs[b] = string.format('figures/%s/%d_%d.png', m.id, i, b)
-      files[#files + 1] = { dest = srcs[b], src = string.format('%s/image_%d.png', dir, b) }
-    end
     local label = p.label or string.format('channel %d → channel %d', p.a, p.b)
     out[#out + 1] = '<div class="interp">'
-    out[#out + 1] = string.format('<div class="interp-view" data-frame-shown="0" aria-live="polite">')
+    out[#out + 1] = '<div class="interp-view" data-frame-shown="0" aria-live="polite">'
     for b = 0, n - 1 do
-      out[#out + 1] = string.format('<img class="frame%s" src="%s" alt="%s" width="%d" height="%d" decoding="async">',
-        b == 0 and ' on' or '', srcs[b], html.attr(string.format('%s, frame %d of %d', p.alt, b + 1, n)), size, size)
+      out[#out + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
+        class = 'frame' .. (b == 0 and ' on' or ''),
+        alt = string.format('%s, frame %d of %d', p.alt, b + 1, n) })
     end
     out[#out + 1] = '</div>'
     out[#out + 1] = string.format('<label class="interp-label"><span>%s</span>'
       .. '<input type="range" min="0" max="%d" step="1" value="0" aria-label="%s"></label>',
       html.text(label), n - 1, html.attr('Interpolation frame, ' .. label))
     out[#out + 1] = '<div class="interp-strip">'
+    -- The strip repeats the frames for readers without script; hidden from screen readers.
     for b = 0, n - 1 do
-      out[#out + 1] = string.format('<img src="%s" alt="" aria-hidden="true" width="%d" height="%d" loading="lazy" decoding="async">', srcs[b], size, size)
+      out[#out + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), { alt = '', extra = ' aria-hidden="true"' })
     end
     out[#out + 1] = '</div></div>'
   end

@@ -60,16 +60,14 @@ end
 function M.html(m, env)
   local dir = env.job_dir(m.job)
   local info = env.read_json(dir .. '/render.json')
-  local size = info.recipe and info.recipe.size or 128
   local steps = info.recipe and info.recipe.steps or 512
   local out, files = { '<div class="progress">', '<div class="frames">' }, {}
   for _, s in ipairs(m.snaps) do
-    local dest = string.format('figures/%s/step%04d.png', m.id, s)
-    files[#files + 1] = { dest = dest, src = string.format('%s/step%04d_0.png', dir, s) }
     -- The start image is nearly uniform grey on purpose; say so, for checks of blank images.
-    out[#out + 1] = string.format('<div class="cell"><img src="%s" alt="%s" width="%d" height="%d" loading="lazy" decoding="async"%s><span class="label">step %d</span></div>',
-      dest, html.attr(string.format('%s, after %d steps', m.alt, s)), size, size,
-      s == 0 and ' data-uniform="start"' or '', s)
+    out[#out + 1] = string.format('<div class="cell">%s<span class="label">step %d</span></div>',
+      env.frame(m, string.format('%s/step%04d_0.png', dir, s), {
+        alt = string.format('%s, after %d steps', m.alt, s),
+        extra = s == 0 and ' data-uniform="start"' or nil }), s)
   end
   out[#out + 1] = '</div>'
   out[#out + 1] = curve_svg(info.curve or {}, steps)

@@ -40,19 +40,25 @@ function M.jobs(figs, env)
   return jobs
 end
 
--- After the figure jobs: writes figures.json to path and returns the files to publish.
-function M.assemble(figs, env, path)
-  local out = setmetatable({}, json.object_mt)
-  local files = {}
+-- After the figure jobs: each figure's body HTML (by id) and the files to publish.
+function M.bodies(figs, env)
+  local bodies, files = {}, {}
   for _, m in ipairs(figs) do
     local body, fl = m.kindmod.html(m, env)
-    out[m.id] = { source = m.file, kind = m.kind, caption = m.caption, caption_line = m.caption_line,
-                  html = body, class = m.width == 'wide' and 'wide' or '' }
+    bodies[m.id] = body
     for _, f in ipairs(fl) do files[#files + 1] = f end
   end
-  local ok, err = fs.write_atomic(path, json.encode({ figures = out }) .. '\n')
-  if not ok then return nil, err end
-  return files
+  return bodies, files
+end
+
+-- Writes figures.json, the page tool's view of the figures.
+function M.write(figs, bodies, path)
+  local out = setmetatable({}, json.object_mt)
+  for _, m in ipairs(figs) do
+    out[m.id] = { source = m.file, kind = m.kind, caption = m.caption, caption_line = m.caption_line,
+                  html = bodies[m.id], class = m.width == 'wide' and 'wide' or '' }
+  end
+  return fs.write_atomic(path, json.encode({ figures = out }) .. '\n')
 end
 
 return M

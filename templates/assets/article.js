@@ -7,7 +7,7 @@
   document.querySelectorAll('.interp').forEach(function (fig) {
     var input = fig.querySelector('input[type=range]');
     var view = fig.querySelector('.interp-view');
-    var frames = view.querySelectorAll('img');
+    var frames = view.querySelectorAll('.frame');
     function show() {
       var k = Number(input.value);
       frames.forEach(function (img, i) { img.classList.toggle('on', i === k); });

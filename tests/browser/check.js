@@ -49,6 +49,8 @@ function serve(root) {
   for (const [name, width, height] of [['desktop', 1280, 900], ['phone', 375, 740]]) {
     const ctx = await browser.newContext({ viewport: { width, height } });
     const page = await ctx.newPage();
+    // Generous: a loaded 2-core machine can take long to start and lay out the page.
+    page.setDefaultTimeout(180000);
     const problems = [];
     page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
     page.on('pageerror', (e) => problems.push('page error: ' + e.message));
@@ -75,12 +77,16 @@ function serve(root) {
                     alt: img.hasAttribute('alt') && (img.alt.trim() !== '' || decorative),
                     uniform: img.hasAttribute('data-uniform') };
         if (r.loaded) {
-          // Sample the pixels: a blank (single-colour) image is a rendering failure.
+          // Sample the pixels: a blank (single-colour) image is a rendering failure. A sprite
+          // frame (data-frame="x y w h") is sampled in its own rectangle of the sheet.
+          const fr = (img.getAttribute('data-frame') || '').split(' ').map(Number);
+          const [sx, sy, sw, sh] = fr.length === 4 ? fr : [0, 0, img.naturalWidth, img.naturalHeight];
+          if (fr.length === 4) r.src += ` frame ${sx},${sy}`;
           const c = document.createElement('canvas');
-          c.width = Math.min(img.naturalWidth || 64, 256);
-          c.height = Math.min(img.naturalHeight || 64, 256);
+          c.width = Math.min(sw || 64, 256);
+          c.height = Math.min(sh || 64, 256);
           const g = c.getContext('2d');
-          g.drawImage(img, 0, 0, c.width, c.height);
+          g.drawImage(img, sx, sy, sw, sh, 0, 0, c.width, c.height);
           const d = g.getImageData(0, 0, c.width, c.height).data;
           let min = 255, max = 0;
           for (let i = 0; i < d.length; i += 4) {
@@ -105,7 +111,12 @@ function serve(root) {
 
     const sliders = await page.$$('input[type=range]');
     for (const [i, s] of sliders.entries()) {
-      const fig = await s.evaluateHandle((el) => el.closest('figure'));
+      // The view a slider drives: the nearest ancestor that holds a [data-frame-shown] element.
+      const fig = await s.evaluateHandle((el) => {
+        let a = el.parentElement;
+        while (a && !a.querySelector('[data-frame-shown]')) a = a.parentElement;
+        return a;
+      });
       const shown = () => fig.evaluate((f) => {
         const v = f.querySelector('[data-frame-shown]');
         return v ? v.getAttribute('data-frame-shown') : null;

@@ -11,7 +11,10 @@ expect_eq "the test article builds" 0 "$T_RC"
 out=$(node "$ROOT/tests/browser/check.js" "$P/build/article" "$ROOT/build/screenshots" 2>&1)
 printf '%s\n' "$out" | grep -E '^(ok|FAIL|     )'
 line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$')
-if [ -z "$line" ]; then t_fail "browser test ran" "$(printf '%s' "$out" | tail -5)"; fi
-T_PASS=$((T_PASS + ${line%% passed*}))
-f=${line##*, }; T_FAIL=$((T_FAIL + ${f%% failed}))
+if [ -z "$line" ]; then
+  t_fail "browser test ran" "$(printf '%s' "$out" | tail -5)"
+else
+  T_PASS=$((T_PASS + ${line%% passed*}))
+  f=${line##*, }; T_FAIL=$((T_FAIL + ${f%% failed}))
+fi
 finish

@@ -9,10 +9,14 @@ build() { (cd "$P" && lua5.4 "$ROOT/build.lua" --quick "$@"); }
 run_cmd build
 expect_eq "render kinds build" 0 "$T_RC"
 [ "$T_RC" -ne 0 ] && printf '%s\n' "$T_ERR" | tail -5
-for f in g/1_0.png g/2_0.png g/2_1.png p/step0000.png p/step0004.png p/step0008.png i/1_0.png i/1_2.png c/0005.png c/0009.png; do
-  [ -s "$P/build/article/figures/$f" ] && t_ok "published figures/$f" || t_fail "published figures/$f"
-done
 H=$P/build/article/index.html
+for f in g p i c; do
+  sheet=$(ls "$P/build/article/sprites/$f/" 2>/dev/null | grep -E '^sheet-0\.(webp|png|jpg)$')
+  [ -n "$sheet" ] && t_ok "figure $f packed into a sheet ($sheet)" || t_fail "figure $f packed into a sheet"
+done
+# Frames: g 1+2, p 3, i 3 (view and strip share them), c 5.
+expect_eq "every rendered image is a sprite frame" 17 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
+case $T_ERR in *"sprites: g sheet-0."*"ssim 0.97"*) t_ok "the sprite table reports format and SSIM" ;; *) t_fail "the sprite table reports format and SSIM" "$T_ERR" ;; esac
 grep -q 'type="range" min="0" max="2"' "$H" && t_ok "interpolation has its slider" || t_fail "interpolation has its slider"
 grep -q '<polyline points=' "$H" && t_ok "progress draws its curve" || t_fail "progress draws its curve"
 grep -q 'alt="channel 2, diverse (2 of 2)"' "$H" && t_ok "batch cells name each image" || t_fail "batch cells name each image"
