@@ -21,7 +21,7 @@
 
 enum kind {
     K_OTHER, K_CONST, K_PLACEHOLDER, K_CONV, K_DWCONV, K_ADD, K_MUL, K_RELU, K_RELU6, K_MEAN,
-    K_SIGMOID, K_CONCAT, K_RESIZE, K_MAXPOOL, K_IDENTITY
+    K_SIGMOID, K_CONCAT, K_RESIZE, K_MAXPOOL, K_IDENTITY, K_MATMUL, K_RESHAPE
 };
 
 static const struct { const char *op; int kind; } op_table[] = {
@@ -42,6 +42,9 @@ static const struct { const char *op; int kind; } op_table[] = {
     {"ResizeBilinear", K_RESIZE},
     {"MaxPool", K_MAXPOOL},
     {"Identity", K_IDENTITY},
+    {"MatMul", K_MATMUL},
+    {"_FusedMatMul", K_MATMUL},
+    {"Reshape", K_RESHAPE},
 };
 
 enum dtype { DT_NONE = 0, DT_FLOAT, DT_INT32 };
@@ -118,6 +121,22 @@ int nn_model_input_shape(const nn_model *m, int shape[4])
     return 0;
 }
 
+/* A Reshape this engine runs: to a constant int32 shape of rank 2 or 4 that keeps the batch
+ * dimension (-1 first), so that it moves no data. Others (the detector head's gathers) are
+ * reported as unsupported instead of failing at plan time. */
+static int reshape_supported(const nn_model *m, const node *nd)
+{
+    if (nd->n_in < 2) return 0;
+    const node *c = &m->nodes[nd->in[1]];
+    if (c->kind != K_CONST || c->dtype != DT_INT32 || (c->count != 2 && c->count != 4) || c->i32[0] != -1) return 0;
+    int unknown = 0;
+    for (size_t k = 1; k < c->count; k++) {
+        if (c->i32[k] == -1) unknown++;
+        else if (c->i32[k] < 1) return 0;
+    }
+    return unknown <= 1;
+}
+
 static int computable(nn_model *m, int i, int depth)
 {
     node *nd = &m->nodes[i];
@@ -125,6 +144,7 @@ static int computable(nn_model *m, int i, int depth)
     if (depth > 100000) return 0;
     nd->computable = 0; /* also breaks cycles */
     if (nd->kind == K_OTHER || nd->bad) return 0;
+    if (nd->kind == K_RESHAPE && !reshape_supported(m, nd)) return 0;
     for (int k = 0; k < nd->n_in; k++)
         if (nd->in_port[k] != 0 || !computable(m, nd->in[k], depth + 1)) return 0;
     return nd->computable = 1;
@@ -252,6 +272,8 @@ static int parse_shape(json_t *ts, int *shape, int max)
     return (int)json_array_size(dims);
 }
 
+static void parse_fused_ops(node *nd, json_t *jn);
+
 /* Reads the attributes of the ops we run; anything we cannot honour goes to nd->bad. */
 static void parse_attrs(node *nd, json_t *jn)
 {
@@ -263,6 +285,14 @@ static void parse_attrs(node *nd, json_t *jn)
     if (nd->kind == K_PLACEHOLDER) {
         json_t *sh = json_object_get(attr_get(jn, "shape"), "shape");
         nd->ph_rank = parse_shape(sh, nd->ph_shape, 4);
+    }
+    if (nd->kind == K_MATMUL) {
+        if (attr_bool(jn, "transpose_a", 0) || attr_bool(jn, "transpose_b", 0)) {
+            nd->bad = xstrdup("attr transpose_a/transpose_b true (expected false)");
+            return;
+        }
+        parse_fused_ops(nd, jn);
+        return;
     }
     if (nd->kind != K_CONV && nd->kind != K_DWCONV && nd->kind != K_MAXPOOL) return;
     char *fmt = attr_str(jn, "data_format");
@@ -300,7 +330,12 @@ static void parse_attrs(node *nd, json_t *jn)
     else nd->bad = xasprintf("attr padding '%s' (expected SAME or VALID)", pad ? pad : "");
     free(pad);
     if (nd->bad) return;
-    /* fused_ops: BiasAdd, then optionally one activation */
+    parse_fused_ops(nd, jn);
+}
+
+/* fused_ops of _FusedConv2D / _FusedMatMul: BiasAdd, then optionally one activation. */
+static void parse_fused_ops(node *nd, json_t *jn)
+{
     json_t *fl = json_object_get(json_object_get(attr_get(jn, "fused_ops"), "list"), "s");
     for (size_t i = 0; json_is_array(fl) && i < json_array_size(fl); i++) {
         json_t *v = json_array_get(fl, i);
@@ -786,6 +821,28 @@ static int node_geom(builder *b, const node *nd, const int ish[4], nn_geom *g, e
     g->sh = nd->stride[0], g->sw = nd->stride[1], g->dh = nd->dil[0], g->dw = nd->dil[1];
     if (nd->kind == K_MAXPOOL) {
         g->kh = nd->ksize[0], g->kw = nd->ksize[1], g->cout = g->cin;
+    } else if (nd->kind == K_MATMUL) {
+        /* a dense layer: a 1x1 conv on (n,1,1,in) with the (in, out) matrix as its HWIO filter */
+        if (need_inputs(b, nd, nd->has_bias ? 3 : 2, e) != 0) return -1;
+        if (ish[1] != 1 || ish[2] != 1)
+            return err_set(e, "%s: node '%s': MatMul input is %dx%dx%d per batch element (expected a 2-D "
+                           "[batch, features] tensor: flatten it with Reshape first)", jb, nd->name, ish[1], ish[2],
+                           ish[3]);
+        const node *w = const_in(b, nd, 1, DT_FLOAT, "matrix", e);
+        if (!w) return -1;
+        if (w->rank != 2)
+            return err_set(e, "%s: node '%s': matrix '%s' has rank %d (expected 2)", jb, nd->name, w->name, w->rank);
+        if (w->shape[0] != g->cin)
+            return err_set(e, "%s: node '%s': matrix '%s' expects %d inputs but the input has %d", jb, nd->name,
+                           w->name, w->shape[0], g->cin);
+        g->kh = g->kw = 1, g->cout = w->shape[1];
+        if (nd->has_bias) {
+            const node *bias = const_in(b, nd, 2, DT_FLOAT, "bias", e);
+            if (!bias) return -1;
+            if ((int)bias->count != g->cout)
+                return err_set(e, "%s: node '%s': bias '%s' has %zu values (expected %d)", jb, nd->name, bias->name,
+                               bias->count, g->cout);
+        }
     } else {
         if (need_inputs(b, nd, nd->has_bias ? 3 : 2, e) != 0) return -1;
         const node *w = const_in(b, nd, 1, DT_FLOAT, "filter", e);
@@ -835,6 +892,7 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
         case K_CONV:
         case K_DWCONV:
         case K_MAXPOOL:
+        case K_MATMUL:
             if (need_inputs(b, nd, 1, e) != 0) return -1;
             if (m->nodes[nd->in[0]].kind == K_CONST)
                 return err_set(e, "%s: node '%s': a constant input is not supported", jb, nd->name);
@@ -863,6 +921,39 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
                 return err_set(e, "%s: node '%s': a constant input is not supported", jb, nd->name);
             memcpy(s, b->sh[nd->in[0]], sizeof(int) * 4);
             break;
+        case K_RESHAPE: {
+            /* NHWC is row-major, so a reshape that keeps the batch dimension moves no data; ranks
+             * 2 ([batch, features] -> (n,1,1,features)) and 4 are supported */
+            if (need_inputs(b, nd, 2, e) != 0) return -1;
+            if (m->nodes[nd->in[0]].kind == K_CONST)
+                return err_set(e, "%s: node '%s': a constant input is not supported", jb, nd->name);
+            const node *shp = const_in(b, nd, 1, DT_INT32, "shape", e);
+            if (!shp) return -1;
+            const int *x = b->sh[nd->in[0]];
+            long per = (long)x[1] * x[2] * x[3], known = 1;
+            int rank = (int)shp->count, unknown = -1, t[4] = {1, 1, 1, 1};
+            if (rank != 2 && rank != 4)
+                return err_set(e, "%s: node '%s': Reshape to rank %d (expected 2 or 4)", jb, nd->name, rank);
+            for (int d = 1; d < rank; d++) {
+                int v = shp->i32[d];
+                if (v == -1 && unknown < 0) unknown = d;
+                else if (v < 1)
+                    return err_set(e, "%s: node '%s': shape[%d] = %d (expected a positive size, or -1 once)", jb,
+                                   nd->name, d, v);
+                else known *= v;
+                t[rank == 2 ? 3 : d] = v;
+            }
+            if (shp->i32[0] != -1 && shp->i32[0] != x[0])
+                return err_set(e, "%s: node '%s': shape[0] = %d (expected -1 or the batch size %d: the batch "
+                               "dimension must stay)", jb, nd->name, shp->i32[0], x[0]);
+            if (unknown >= 0 && per % known == 0) t[rank == 2 ? 3 : unknown] = (int)(per / known), known = per;
+            if (known != per)
+                return err_set(e, "%s: node '%s': cannot reshape %d values per batch element to the shape given",
+                               jb, nd->name, (int)per);
+            s[0] = x[0], s[1] = t[1], s[2] = t[2], s[3] = t[3];
+            if (rank == 2) s[1] = s[2] = 1;
+            break;
+        }
         case K_MEAN: {
             if (need_inputs(b, nd, 2, e) != 0) return -1;
             const node *ax = const_in(b, nd, 1, DT_INT32, "reduction_indices", e);
@@ -998,7 +1089,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         }
         free(nm);
         node *nd = &m->nodes[i];
-        if (pre && (nd->kind == K_CONV || nd->kind == K_DWCONV) && nd->act && !nd->bad) {
+        if (pre && (nd->kind == K_CONV || nd->kind == K_DWCONV || nd->kind == K_MATMUL) && nd->act && !nd->bad) {
             b.split[i] = 1;
             out_kind[k] = 1;
         } else if (pre && (nd->kind == K_RELU || nd->kind == K_RELU6 || nd->kind == K_SIGMOID) && nd->n_in >= 1) {
@@ -1048,10 +1139,12 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         }
         int n_data = nd->kind == K_CONCAT ? nd->n_in - 1
                    : (nd->kind == K_ADD || nd->kind == K_MUL) ? 2 : 1;
+        /* a MatMul runs as the 1x1 conv it is, a Reshape as a copy */
+        int skind = nd->kind == K_MATMUL ? K_CONV : nd->kind == K_RESHAPE ? K_IDENTITY : nd->kind;
         if (b.split[i]) {
             int pre = add_tensor(p, s, 0, NULL);
             pre_of[i] = pre;
-            step *st = add_step(p, nd->kind, i, nd->op, pre, 1);
+            step *st = add_step(p, skind, i, nd->op, pre, 1);
             st->in[0] = tensor_of[nd->in[0]];
             node_geom(&b, nd, b.sh[nd->in[0]], &st->g, e);
             st->w = m->nodes[nd->in[1]].f;
@@ -1063,7 +1156,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
             sa->in[0] = pre;
             sa->act = nd->act;
             tensor_of[i] = o;
-            if (nd->kind == K_CONV) {
+            if (skind == K_CONV) {
                 size_t cn = nn_conv_col_size(&st->g);
                 if (cn > col_n) col_n = cn;
                 p->macs += (double)st->g.n * st->g.oh * st->g.ow * st->g.kh * st->g.kw * st->g.cin * st->g.cout;
@@ -1073,16 +1166,16 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
             continue;
         }
         int o = add_tensor(p, s, 0, NULL);
-        step *st = add_step(p, nd->kind, i, nd->op, o, n_data);
+        step *st = add_step(p, skind, i, nd->op, o, n_data);
         for (int k = 0; k < n_data; k++) st->in[k] = tensor_of[nd->in[k]];
         st->act = nd->kind == K_RELU ? NN_ACT_RELU : nd->kind == K_RELU6 ? NN_ACT_RELU6 : nd->act;
-        if (nd->kind == K_CONV || nd->kind == K_DWCONV || nd->kind == K_MAXPOOL) {
+        if (nd->kind == K_CONV || nd->kind == K_DWCONV || nd->kind == K_MAXPOOL || nd->kind == K_MATMUL) {
             node_geom(&b, nd, b.sh[nd->in[0]], &st->g, e);
             if (nd->kind != K_MAXPOOL) {
                 st->w = m->nodes[nd->in[1]].f;
                 st->b = nd->has_bias ? m->nodes[nd->in[2]].f : NULL;
             }
-            if (nd->kind == K_CONV) {
+            if (skind == K_CONV) {
                 size_t cn = nn_conv_col_size(&st->g);
                 if (cn > col_n) col_n = cn;
                 p->macs += (double)st->g.n * st->g.oh * st->g.ow * st->g.kh * st->g.kw * st->g.cin * st->g.cout;

@@ -12,11 +12,16 @@
  *
  * Output names. A requested output is a node name of the graph ("tower_0/keypoints"), optionally
  * followed by the suffix ":preact", which asks for the node's value before its final activation:
- *   - a _FusedConv2D / FusedDepthwiseConv2dNative whose fused_ops end in Relu or Relu6: the value
+ *   - a _FusedConv2D / FusedDepthwiseConv2dNative / _FusedMatMul whose fused_ops end in Relu or
+ *     Relu6: the value
  *     after Conv + BiasAdd, before the fused Relu/Relu6;
  *   - a Relu, Relu6 or Sigmoid node: the value of its input;
  *   - any other node: the node's value itself (so a caller may always ask for ":preact").
  * Gradients flow through the preact value like through any other tensor.
+ *
+ * Dense layers: MatMul / _FusedMatMul (no transposes; a [batch, k] tensor is held as (n,1,1,k)
+ * and runs as a 1x1 convolution) and Reshape to a constant int32 shape of rank 2 or 4 whose first
+ * entry is -1 (the batch stays; NHWC data does not move), as fv-train's models use them.
  *
  * Threads: nn_set_threads (or env FV_THREADS, default: number of cores) sets the thread count of
  * OpenBLAS and of this module's own loops.

@@ -19,6 +19,10 @@
 typedef void (*par_fn)(void *ctx, int lo, int hi);
 
 static int g_threads = 1;
+/* Set on pool workers, and on the calling thread while it runs its own part: a kernel called from
+ * inside a parallel job (nn_ops_parallel) then runs its loops inline instead of re-entering the
+ * pool, which serves one job at a time. */
+static _Thread_local int tl_in_pool;
 static struct pool {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -44,6 +48,7 @@ static void *worker(void *arg)
     int id = (int)(intptr_t)arg;
     struct pool *P = &g_pool;
     unsigned seen = 0;
+    tl_in_pool = 1;
     for (;;) {
         int spins = 0;
         while (atomic_load(&P->gen) == seen && spins < SPIN) spins++;
@@ -77,7 +82,7 @@ static void par_for(int n, size_t work, par_fn fn, void *ctx)
 {
     struct pool *P = &g_pool;
     int parts = g_threads < n ? g_threads : n;
-    if (parts <= 1 || work < PAR_MIN) {
+    if (parts <= 1 || work < PAR_MIN || tl_in_pool) {
         if (n > 0) fn(ctx, 0, n);
         return;
     }
@@ -94,7 +99,9 @@ static void par_for(int n, size_t work, par_fn fn, void *ctx)
     atomic_fetch_add(&P->gen, 1);
     pthread_cond_broadcast(&P->go);
     pthread_mutex_unlock(&P->mu);
+    tl_in_pool = 1;
     run_part(0);
+    tl_in_pool = 0;
     int spins = 0;
     while (atomic_load(&P->pending) > 0 && spins < SPIN) spins++;
     if (atomic_load(&P->pending) > 0) {
@@ -718,4 +725,49 @@ void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx
                     if (best != (size_t)-1)
                         dx[best] += dy[(((size_t)n * g->oh + oy) * g->ow + ox) * C + c];
                 }
+}
+
+/* --- training: weight gradients, loss, parallel jobs ----------------------------------------- */
+
+void nn_ops_parallel(int n, nn_par_fn fn, void *ctx)
+{
+    par_for(n, (size_t)PAR_MIN * 2, fn, ctx);
+}
+
+void nn_ops_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+
+void nn_conv_bwd_w(const nn_geom *g, const float *a, const float *dy, float *dw, float *db, int add)
+{
+    /* dW (K, cout) = a^T (K, M) . dy (M, cout), M = n*oh*ow, K = kh*kw*cin */
+    int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin, C = g->cout;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, C, M, 1.0f, a, K, dy, C, add ? 1.0f : 0.0f, dw, C);
+    if (!db) return;
+    /* rows in order, so the sum does not depend on any thread split */
+    if (!add) memset(db, 0, sizeof(float) * (size_t)C);
+    for (int r = 0; r < M; r++) {
+        const float *restrict d = dy + (size_t)r * C;
+        for (int c = 0; c < C; c++) db[c] += d[c];
+    }
+}
+
+double nn_softmax_xent(int n, int k, const float *logits, const int *labels, float scale, float *dlogits)
+{
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * k;
+        float mx = z[0];
+        for (int j = 1; j < k; j++) mx = z[j] > mx ? z[j] : mx;
+        double s = exp((double)z[0] - mx); /* >= the max's term 1 after the loop, so log(s) >= 0 */
+        for (int j = 1; j < k; j++) s += exp((double)z[j] - mx);
+        /* -log p[label] = log sum exp(z - max) - (z[label] - max) */
+        total += log(s) - ((double)z[labels[i]] - mx);
+        if (dlogits) {
+            float *d = dlogits + (size_t)i * k;
+            for (int j = 0; j < k; j++) {
+                double p = exp((double)z[j] - mx) / s;
+                d[j] = (float)(scale * (p - (j == labels[i])));
+            }
+        }
+    }
+    return total;
 }

@@ -93,6 +93,33 @@ void nn_resize_bwd(int n, int h, int w, int c, float *dx, int oh, int ow, int al
 void nn_maxpool_fwd(const nn_geom *g, const float *x, float *y);
 void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx);
 
+/* --- Training (weight gradients and loss) ---------------------------------------------------
+ * nn_conv_fwd leaves im2col(x), the (n*oh*ow, kh*kw*cin) matrix it multiplied, in its col scratch
+ * (when nn_conv_col_size(g) > 0; a 1x1 stride-1 unpadded conv multiplies x itself). A dense layer
+ * (MatMul) is such a 1x1 conv on an (n,1,1,in) tensor with weights (in, out). */
+
+/* Weight and bias gradients of a Conv2D: a is the matrix the forward multiplied (the col scratch
+ * after nn_conv_fwd, or x for a 1x1 stride-1 unpadded conv), dy (n,oh,ow,cout) the gradient after
+ * the activation has been undone (nn_act_bwd). dw (kh,kw,cin,cout) = a^T dy, db (cout) = sum of
+ * dy over n,oh,ow (db may be NULL); add=1 adds to dw/db, add=0 overwrites. One sgemm (threads as
+ * OpenBLAS is set) and a bias sum in fixed row order, so the result does not depend on threads. */
+void nn_conv_bwd_w(const nn_geom *g, const float *a, const float *dy, float *dw, float *db, int add);
+
+/* Softmax cross-entropy of n rows of k logits against labels (n ints in 0..k-1): returns the sum
+ * over rows of -log softmax(z)[label] (double). If dlogits is not NULL, writes (overwrites)
+ * dlogits = scale * (softmax(z) - onehot(label)), the gradient of scale * that sum. */
+double nn_softmax_xent(int n, int k, const float *logits, const int *labels, float scale, float *dlogits);
+
+/* Runs fn(ctx, lo, hi) over [0, n) split into contiguous parts, one per thread of the pool
+ * (nn_ops_threads), and returns when all are done. Kernels called inside fn run on their calling
+ * thread (no nested split). For data-parallel work such as one minibatch chunk per thread. */
+typedef void (*nn_par_fn)(void *ctx, int lo, int hi);
+void nn_ops_parallel(int n, nn_par_fn fn, void *ctx);
+
+/* Sets OpenBLAS's own thread count only (nn_set_threads sets it and the pool's); callers that
+ * run sgemm on several pool threads at once set it to 1 so the cores are not oversubscribed. */
+void nn_ops_set_blas_threads(int n);
+
 /* Thread count of the kernels' own loops (>= 1); set by nn_set_threads. */
 void nn_ops_set_threads(int n);
 int nn_ops_threads(void);

@@ -247,6 +247,97 @@ START_TEST(grad_conv)
 }
 END_TEST
 
+/* Weight and bias gradients (nn_conv_bwd_w) against central differences of
+ * L(W, b) = sum(r * conv(x; W, b)), for the geometries training uses: 3x3 SAME (im2col), one
+ * input channel, and a 1x1 direct conv on (n,1,1,in), which is a dense layer. add=1 must add. */
+static double conv_loss(const nn_geom *g, const float *x, const float *wt, const float *bias, const float *r,
+                        float *y, float *col)
+{
+    nn_conv_fwd(g, x, wt, bias, NN_ACT_NONE, y, col);
+    double s = 0;
+    for (size_t i = 0; i < (size_t)g->n * g->oh * g->ow * g->cout; i++) s += (double)r[i] * y[i];
+    return s;
+}
+
+static void check_conv_w(const char *name, int n, int h, int w, int cin, int cout, int k, int s, int same)
+{
+    nn_geom g = {0};
+    g.n = n, g.h = h, g.w = w, g.cin = cin, g.kh = g.kw = k, g.sh = g.sw = s, g.dh = g.dw = 1;
+    ck_assert_int_eq(nn_geom_pad(&g, same), 0);
+    g.cout = cout;
+    size_t nx = (size_t)n * h * w * cin, ny = (size_t)n * g.oh * g.ow * cout, nw = (size_t)k * k * cin * cout;
+    float *x = rand_buf(nx, -1, 1), *wt = rand_buf(nw, -1, 1), *bias = rand_buf(cout, -1, 1);
+    float *r = rand_buf(ny, -1, 1), *y = malloc(sizeof(float) * ny);
+    float *col = malloc(sizeof(float) * (nn_conv_col_size(&g) + 1));
+    float *dw = malloc(sizeof(float) * nw), *db = malloc(sizeof(float) * cout);
+    nn_conv_fwd(&g, x, wt, bias, NN_ACT_NONE, y, col);
+    const float *a = nn_conv_col_size(&g) ? col : x;
+    for (size_t i = 0; i < nw; i++) dw[i] = 1.0f;
+    for (int i = 0; i < cout; i++) db[i] = 1.0f;
+    nn_conv_bwd_w(&g, a, r, dw, db, 1);
+    /* add=0 overwrites: the same values minus the 1 */
+    float *dw0 = malloc(sizeof(float) * nw), *db0 = malloc(sizeof(float) * cout);
+    for (size_t i = 0; i < nw; i++) dw0[i] = 77.0f;
+    nn_conv_bwd_w(&g, a, r, dw0, db0, 0);
+    for (size_t i = 0; i < nw; i++) ck_assert_float_eq_tol(dw0[i] + 1.0f, dw[i], 1e-4f);
+    for (int i = 0; i < cout; i++) ck_assert_float_eq_tol(db0[i] + 1.0f, db[i], 1e-4f);
+    double maxg = 1e-6;
+    for (size_t i = 0; i < nw; i++) maxg = fmax(maxg, fabs(dw0[i]));
+    float eps = 1e-2f;
+    for (size_t i = 0; i < nw + (size_t)cout; i++) {
+        float *p = i < nw ? &wt[i] : &bias[i - nw], p0 = *p;
+        *p = p0 + eps;
+        double lp = conv_loss(&g, x, wt, bias, r, y, col);
+        *p = p0 - eps;
+        double lm = conv_loss(&g, x, wt, bias, r, y, col);
+        *p = p0;
+        double num = (lp - lm) / (2 * eps), ana = i < nw ? dw0[i] : db0[i - nw];
+        ck_assert_msg(fabs(num - ana) <= 2e-3 * fmax(maxg, fabs(num)) + 2e-3, "%s: d%s[%zu] analytic %.6g, numeric %.6g",
+                      name, i < nw ? "W" : "b", i < nw ? i : i - nw, ana, num);
+    }
+    free(x), free(wt), free(bias), free(r), free(y), free(col), free(dw), free(db), free(dw0), free(db0);
+}
+
+START_TEST(grad_conv_weights)
+{
+    check_conv_w("conv 3x3 SAME", 2, 5, 6, 3, 4, 3, 1, 1);
+    check_conv_w("conv 3x3 SAME one input channel", 3, 6, 6, 1, 5, 3, 1, 1);
+    check_conv_w("conv 3x3 s2 SAME", 1, 6, 8, 2, 3, 3, 2, 1);
+    check_conv_w("dense (1x1 direct on n,1,1,in)", 4, 1, 1, 12, 7, 1, 1, 0);
+}
+END_TEST
+
+START_TEST(grad_softmax_xent)
+{
+    int n = 5, k = 7, labels[5] = {0, 6, 3, 3, 1};
+    float *z = rand_buf((size_t)n * k, -3, 3), *dz = malloc(sizeof(float) * n * k);
+    float scale = 0.5f;
+    double l0 = nn_softmax_xent(n, k, z, labels, scale, dz);
+    /* the value against a direct double-precision formula */
+    double want = 0;
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int j = 0; j < k; j++) s += exp(z[i * k + j]);
+        want += -log(exp(z[i * k + labels[i]]) / s);
+    }
+    ck_assert_double_eq_tol(l0, want, 1e-9 * fabs(want) + 1e-9);
+    for (int i = 0; i < n * k; i++) {
+        float z0 = z[i], eps = 1e-3f;
+        z[i] = z0 + eps;
+        double lp = nn_softmax_xent(n, k, z, labels, 1, NULL);
+        z[i] = z0 - eps;
+        double lm = nn_softmax_xent(n, k, z, labels, 1, NULL);
+        z[i] = z0;
+        double num = scale * (lp - lm) / (2 * eps);
+        ck_assert_msg(fabs(num - dz[i]) <= 1e-4, "softmax_xent: dz[%d] analytic %.6g, numeric %.6g", i, dz[i], num);
+    }
+    /* huge logits stay finite (the max is subtracted) */
+    z[0] = 1e4f;
+    ck_assert(isfinite(nn_softmax_xent(1, k, z, labels, 1, dz)));
+    free(z), free(dz);
+}
+END_TEST
+
 START_TEST(conv_against_direct)
 {
     /* the im2col GEMM against a direct 7-loop convolution: catches a transposed weight layout,
@@ -759,6 +850,10 @@ int main(void)
     tcase_add_test(t, conv_against_direct);
     tcase_add_test(t, grad_binary);
     tcase_add_test(t, grad_unary);
+    suite_add_tcase(s, t);
+    t = tcase_create("weight_gradients");
+    tcase_add_test(t, grad_conv_weights);
+    tcase_add_test(t, grad_softmax_xent);
     suite_add_tcase(s, t);
     t = tcase_create("end_to_end_gradient");
     tcase_set_timeout(t, 60);

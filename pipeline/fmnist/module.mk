@@ -1,0 +1,23 @@
+# fmnist — the pipeline's own Fashion-MNIST classifier: training (fv-train) and dataset examples
+# (fv-examples), over the nn engine's kernels and the idx reader. The nn and idx fragments are
+# included after this one (name order), so their objects are named here by path; their *_LIBS are
+# expanded when the link runs, after every fragment has been read.
+FMNIST_OBJS := $(call objs,pipeline/fmnist/fmnist.c pipeline/fmnist/examples.c)
+FMNIST_DEPS := $(FMNIST_OBJS) $(call objs,pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/idx/idx.c) \
+               $(PNG_OBJS) $(COMMON_OBJS)
+FMNIST_LINK = $(NN_LIBS) $(IDX_LIBS) $(PNG_LIBS) $(shell pkg-config --libs jansson 2>/dev/null) -lm
+CPPFLAGS += -Ipipeline/fmnist
+
+TOOLS += $(BIN)/fv-train $(BIN)/fv-examples
+$(BIN)/fv-train: $(call objs,pipeline/fmnist/train_main.c) $(FMNIST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FMNIST_LINK)
+
+$(BIN)/fv-examples: $(call objs,pipeline/fmnist/examples_main.c) $(FMNIST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FMNIST_LINK)
+
+UNIT_TESTS += $(BIN)/check_fmnist
+$(BIN)/check_fmnist: $(call objs,tests/unit/check_fmnist.c) $(FMNIST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FMNIST_LINK) $(CHECK_LIBS)

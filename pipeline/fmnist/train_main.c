@@ -1,0 +1,174 @@
+/* fv-train — trains the Fashion-MNIST classifier (fmnist.h) and writes it as a TF.js graph model
+ * (FORMAT.md). A thin main: options, data, fmnist_train, export. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmnist.h"
+#include "nn.h"
+#include "nn_ops.h"
+
+static const char usage[] =
+    "usage: fv-train [options] OUT_DIR\n"
+    "Trains the fmnist-cnn classifier on Fashion-MNIST and writes OUT_DIR/fmnist-cnn.json and\n"
+    "OUT_DIR/fmnist-cnn.bin (a TF.js graph model, see pipeline/fmnist/FORMAT.md) and\n"
+    "OUT_DIR/train.jsonl (a JSON line per epoch: loss, test accuracy, seconds; then a summary\n"
+    "line with the options), all at once.\n"
+    "  --epochs N        passes over the training set (default 2)\n"
+    "  --batch N         minibatch size (default 64)\n"
+    "  --chunk N         images per unit of parallel work (default 16; the result does not\n"
+    "                    depend on the thread count, but it does on the chunk size)\n"
+    "  --lr X            Adam learning rate (default 0.001)\n"
+    "  --seed N          seed of the initialization and the shuffling (default 1)\n"
+    "  --arch LIST       channels c1,c2,c3,c4,fc (default 32,32,64,64,256)\n"
+    "  --data DIR        Fashion-MNIST IDX files (default " FMNIST_DATA_DIR ")\n"
+    "  --train-limit N   use the first N training images (default all 60000)\n"
+    "  --test-limit N    evaluate on the first N test images (default all 10000)\n"
+    "  --log-every N     progress line every N minibatches (default 50; 0: per epoch only)\n"
+    "Progress goes to stderr. Environment: FV_THREADS thread count (default: number of cores).\n"
+    "Exit codes: 0 ok, 1 bad input (data files), 2 usage, 3 I/O or internal failure\n";
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "fv-train: %s '%s': expected an integer %ld..%ld\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    long epochs = 2, batch = 64, chunk = 16, seed = 1, train_limit = 0, test_limit = 0, log_every = 50;
+    double lr = 1e-3;
+    const char *data = FMNIST_DATA_DIR, *out = NULL;
+    fmnist_arch arch = fmnist_arch_default();
+    err e = {{0}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1] && !v) {
+            fprintf(stderr, "fv-train: %s needs a value\n%s", a, usage);
+            return 2;
+        } else if (strcmp(a, "--epochs") == 0) {
+            rc = parse_int(a, v, 1, 64, &epochs), i++;
+        } else if (strcmp(a, "--batch") == 0) {
+            rc = parse_int(a, v, 1, 60000, &batch), i++;
+        } else if (strcmp(a, "--chunk") == 0) {
+            rc = parse_int(a, v, 1, 60000, &chunk), i++;
+        } else if (strcmp(a, "--seed") == 0) {
+            rc = parse_int(a, v, 0, 0x7fffffffL, &seed), i++;
+        } else if (strcmp(a, "--train-limit") == 0) {
+            rc = parse_int(a, v, 1, 60000, &train_limit), i++;
+        } else if (strcmp(a, "--test-limit") == 0) {
+            rc = parse_int(a, v, 1, 10000, &test_limit), i++;
+        } else if (strcmp(a, "--log-every") == 0) {
+            rc = parse_int(a, v, 0, 1000000, &log_every), i++;
+        } else if (strcmp(a, "--lr") == 0) {
+            char *end;
+            lr = strtod(v, &end);
+            if (!*v || *end || !(lr > 0 && lr < 1)) {
+                fprintf(stderr, "fv-train: --lr '%s': expected a number in (0, 1)\n", v);
+                rc = -1;
+            }
+            i++;
+        } else if (strcmp(a, "--arch") == 0) {
+            if (fmnist_arch_parse(v, &arch, &e) != 0) {
+                fprintf(stderr, "fv-train: %s\n", e.msg);
+                rc = -1;
+            }
+            i++;
+        } else if (strcmp(a, "--data") == 0) {
+            data = v, i++;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "fv-train: unknown option %s\n%s", a, usage);
+            return 2;
+        } else if (!out) {
+            out = a;
+        } else {
+            fprintf(stderr, "fv-train: too many arguments\n%s", usage);
+            return 2;
+        }
+        if (rc != 0) return 2;
+    }
+    if (!out) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    int threads = nn_threads_from_env();
+    if (threads < 1) {
+        fprintf(stderr, "FV_THREADS: '%s' is not a positive integer\n", getenv("FV_THREADS"));
+        return 2;
+    }
+    nn_set_threads(threads);
+
+    fmnist_set train = {0}, test = {0};
+    if (fmnist_load(data, 1, (int)train_limit, &train, &e) != 0 || fmnist_load(data, 0, (int)test_limit, &test, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        fmnist_set_free(&train);
+        return 1;
+    }
+    int status = 3;
+    char *tmp = NULL, *meta = NULL, *jp = NULL, *bp = NULL, *tp = NULL, *report = NULL;
+    fmnist_net *net = fmnist_net_new(&arch, (uint64_t)seed);
+    fmnist_train_opts o = {(int)epochs, (int)batch, (int)chunk, (float)lr, (uint64_t)seed, (int)log_every, stderr};
+    fmnist_train_report rep;
+    fprintf(stderr, "fv-train: %d training images, %d test images, %.1f M multiply-adds per image, %d threads\n",
+            train.n, test.n, fmnist_net_macs(net) / 1e6, threads);
+    if (fmnist_train(net, &train, &test, &o, &rep, &e) != 0) {
+        status = 2;
+        goto done;
+    }
+    /* the model's metadata holds no times, so that the same options give the same bytes */
+    json_t *m = json_pack("{s:i,s:i,s:i,s:f,s:i,s:i,s:i,s:f,s:f,s:s}", "seed", (int)seed, "epochs", (int)epochs,
+                          "batch", (int)batch, "lr", lr, "chunk", (int)chunk, "train_images", train.n,
+                          "test_images", test.n, "final_loss", rep.final_loss, "test_accuracy", rep.test_accuracy,
+                          "input_scaling", "pixel/255 (0..1), no standardization");
+    meta = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* train.jsonl: one JSON line per epoch, then the summary (not *.json: the model directory
+     * must hold exactly one JSON file for nn_model_load_dir) */
+    buf rb = {0};
+    for (int i = 0; i < epochs && i < 64; i++) {
+        json_t *l = json_pack("{s:i,s:f,s:f,s:f}", "epoch", i + 1, "loss", rep.epoch_loss[i], "test_accuracy",
+                              rep.epoch_accuracy[i], "seconds", rep.epoch_seconds[i]);
+        char *t = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        buf_printf(&rb, "%s\n", t);
+        free(t);
+        json_decref(l);
+    }
+    json_object_set_new(m, "seconds", json_real(rep.seconds));
+    json_object_set_new(m, "threads", json_integer(threads));
+    json_object_set_new(m, "macs_per_image", json_real(fmnist_net_macs(net)));
+    json_object_set_new(m, "tool", json_string("fv-train"));
+    char *t = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    buf_printf(&rb, "%s\n", t);
+    free(t);
+    report = buf_detach(&rb);
+    json_decref(m);
+    if (fmnist_dir_begin(out, &tmp, &e) != 0) goto done;
+    jp = xasprintf("%s/fmnist-cnn.json", tmp);
+    bp = xasprintf("%s/fmnist-cnn.bin", tmp);
+    tp = xasprintf("%s/train.jsonl", tmp);
+    if (fmnist_net_save_tfjs(net, jp, bp, "fmnist-cnn.bin", meta, &e) != 0 ||
+        write_file_atomic(tp, report, strlen(report), &e) != 0 || fmnist_dir_publish(tmp, out, &e) != 0) {
+        fmnist_dir_abort(tmp);
+        goto done;
+    }
+    fprintf(stderr, "fv-train: test accuracy %.4f after %ld epochs (%.1fs training); wrote %s\n", rep.test_accuracy,
+            epochs, rep.seconds, out);
+    status = 0;
+done:
+    if (status != 0) fprintf(stderr, "%s\n", e.msg);
+    free(tmp), free(meta), free(jp), free(bp), free(tp), free(report);
+    fmnist_net_free(net);
+    fmnist_set_free(&train);
+    fmnist_set_free(&test);
+    return status;
+}

@@ -1,0 +1,111 @@
+# Black-box tests of fv-train and fv-examples: help and usage errors, a tiny training run (a small
+# net on 2500 images) that must learn and give the same bytes with 1 and 2 threads, the model
+# loaded by fv-nn and rendered by fv-render, dataset examples and features, and bad input (corrupt
+# data, a damaged model, an unknown layer, k or a channel out of range) as one line on stderr,
+# exit 1 and nothing written.
+. "$ROOT/tests/cli/lib.sh"
+TR=$BIN/fv-train
+EX=$BIN/fv-examples
+D=$TMPDIR_T
+DATA=${FMNIST_DATA:-/usr/share/datasets/fashion-mnist}
+TINY="--epochs 1 --train-limit 2500 --test-limit 1000 --arch 8,8,16,16,32 --batch 32 --chunk 8 --lr 0.002 --log-every 10"
+
+expect_ok "fv-train --help" "$TR" --help
+case $T_OUT in *"usage: fv-train"*) t_ok "train help text" ;; *) t_fail "train help text" ;; esac
+expect_fail "fv-train without arguments" "usage: fv-train" "$TR"
+expect_eq "train usage exit code" 2 "$T_RC"
+expect_fail "fv-train bad epochs" "fv-train: --epochs 'x': expected an integer 1..64" "$TR" --epochs x "$D/m"
+expect_eq "bad epochs exit code" 2 "$T_RC"
+expect_fail "fv-train bad arch" "--arch '8,8': expected five channel counts" "$TR" --arch 8,8 "$D/m"
+expect_fail "fv-train bad threads" "FV_THREADS: 'two' is not a positive integer" env FV_THREADS=two "$TR" "$D/m"
+
+# corrupt data: a truncated gzip, and labels that do not match the images
+mkdir -p "$D/bad1" "$D/bad2"
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-labels-idx1-ubyte.gz; do cp "$DATA/$f" "$D/bad1/"; done
+head -c 20000 "$DATA/t10k-images-idx3-ubyte.gz" >"$D/bad1/t10k-images-idx3-ubyte.gz"
+expect_fail "truncated gzip" "t10k-images-idx3-ubyte.gz" "$TR" $TINY --data "$D/bad1" "$D/m"
+expect_eq "truncated gzip exit code" 1 "$T_RC"
+expect_eq "truncated gzip: one line" 1 "$(printf '%s\n' "$T_ERR" | grep -c .)"
+[ ! -e "$D/m" ] && t_ok "truncated gzip: nothing written" || t_fail "truncated gzip: nothing written"
+cp "$DATA/train-images-idx3-ubyte.gz" "$DATA/t10k-labels-idx1-ubyte.gz" "$D/bad2/"
+cp "$DATA/t10k-labels-idx1-ubyte.gz" "$D/bad2/train-labels-idx1-ubyte.gz"
+expect_fail "labels do not match images" "10000 labels for 60000 images" "$TR" $TINY --data "$D/bad2" "$D/m"
+expect_eq "mismatched labels exit code" 1 "$T_RC"
+
+# a tiny run, twice: it learns, and 1 or 2 threads give the same bytes
+expect_ok "tiny training (1 thread)" env FV_THREADS=1 "$TR" $TINY "$D/m1"
+acc=$(printf '%s\n' "$T_ERR" | sed -nE 's/.*test accuracy ([0-9.]+) after.*/\1/p')
+awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.70) }' && t_ok "tiny training reaches 70 % ($acc)" \
+  || t_fail "tiny training reaches 70 %" "accuracy ${acc:-none}" "$T_ERR"
+case $(printf '%s\n' "$T_ERR" | grep -c 'fv-train: epoch 1/1  batch') in 0) t_fail "progress lines" ;; *) t_ok "progress lines" ;; esac
+expect_ok "tiny training (2 threads)" env FV_THREADS=2 "$TR" $TINY "$D/m2"
+cmp -s "$D/m1/fmnist-cnn.bin" "$D/m2/fmnist-cnn.bin" && t_ok "same weights with 1 and 2 threads" \
+  || t_fail "same weights with 1 and 2 threads"
+cmp -s "$D/m1/fmnist-cnn.json" "$D/m2/fmnist-cnn.json" && t_ok "same model JSON with 1 and 2 threads" \
+  || t_fail "same model JSON with 1 and 2 threads"
+expect_eq "train.jsonl: epoch line and summary" 2 "$(grep -c . "$D/m1/train.jsonl")"
+expect_ok "another seed" env FV_THREADS=2 "$TR" $TINY --seed 2 "$D/m3"
+cmp -s "$D/m1/fmnist-cnn.bin" "$D/m3/fmnist-cnn.bin" && t_fail "another seed gives other weights" \
+  || t_ok "another seed gives other weights"
+
+# the model through the nn engine and the renderer
+expect_ok "fv-nn info on the model" "$BIN/fv-nn" info "$D/m1" --size 28
+expect_eq "fv-nn: logits shape" "_FusedMatMul logits [1,1,1,10]" \
+  "$(printf '%s\n' "$T_OUT" | awk '$2 == "logits" {print $1, $2, $3}')"
+if [ -x "$BIN/fv-render" ]; then
+  cat >"$D/recipe.json" <<JSON
+{"model": {"json": "$D/m1/fmnist-cnn.json", "bin": "$D/m1/fmnist-cnn.bin"},
+ "layer": "conv4:preact", "size": 28, "steps": 8, "seed": 1, "transforms": "none",
+ "objectives": [{"kind": "channel", "channel": 3}]}
+JSON
+  expect_ok "fv-render on the trained model (conv4)" env FV_THREADS=1 "$BIN/fv-render" "$D/recipe.json" "$D/render"
+  [ -s "$D/render/image_0.png" ] && t_ok "fv-render wrote an image" || t_fail "fv-render wrote an image"
+  sed -e 's/"conv4:preact"/"logits"/' -e 's/"channel", "channel": 3/"channel", "channel": 7/' "$D/recipe.json" >"$D/recipe2.json"
+  expect_ok "fv-render on the trained model (logits, 28 px)" env FV_THREADS=1 "$BIN/fv-render" "$D/recipe2.json" "$D/render2"
+fi
+
+# dataset examples
+expect_ok "fv-examples --help" "$EX" --help
+expect_fail "fv-examples without arguments" "usage: fv-examples" "$EX"
+expect_eq "examples usage exit code" 2 "$T_RC"
+expect_ok "fv-examples fc1:preact" env FV_THREADS=2 "$EX" --layer fc1:preact --k 4 --spread 2 --channels 0,5 \
+  --scale 2 --limit 500 --features "$D/m1" "$D/ex"
+expect_eq "examples: two channels" 2 "$(/usr/bin/python3 -c "import json; print(len(json.load(open('$D/ex/examples.json'))['channels']))")"
+/usr/bin/python3 - "$D/ex" <<'PY' && t_ok "examples: listing consistent with files and values" || t_fail "examples: listing consistent with files and values"
+import json, os, sys
+d = sys.argv[1]
+j = json.load(open(f"{d}/examples.json"))
+assert j["layer"] == "fc1:preact" and j["tile"]["width"] == 56
+for ch in j["channels"]:
+    top = [im["value"] for im in ch["top"]]
+    assert len(top) == 4 and top == sorted(top, reverse=True)
+    assert abs(top[0] - ch["max"]) < 1e-6
+    pts = [p["point"] for p in ch["spectrum"]]
+    assert len(pts) == 5 and pts[0] == "min" and pts[-1] == "max"
+    assert abs(ch["spectrum"][0]["images"][0]["value"] - ch["min"]) < 1e-6
+    for im in ch["top"] + [i for p in ch["spectrum"] for i in p["images"]]:
+        assert os.path.getsize(f"{d}/{im['file']}") > 0 and 0 <= im["label"] <= 9
+raw = open(f"{d}/features.fvf", "rb").read()
+assert raw[:4] == b"FVF1" and int.from_bytes(raw[4:8], "little") == 500 and int.from_bytes(raw[8:12], "little") == 32
+assert len(raw) == 12 + 500 * 32 * 4
+assert len(open(f"{d}/labels.txt").read().split()) == 500
+PY
+expect_ok "fv-examples --features-only" "$EX" --features-only --layer fc1 --limit 300 "$D/m1" "$D/feat"
+[ -s "$D/feat/features.fvf" ] && [ ! -e "$D/feat/examples.json" ] && t_ok "features only" || t_fail "features only"
+
+expect_fail "k out of range" "--k 0: out of range (expected 1..300" "$EX" --k 0 --limit 300 "$D/m1" "$D/x1"
+expect_eq "k out of range exit code" 1 "$T_RC"
+expect_fail "unknown layer" "output node 'fc9' not found" "$EX" --layer fc9 --limit 300 "$D/m1" "$D/x2"
+expect_eq "unknown layer exit code" 1 "$T_RC"
+expect_fail "channel out of range" "--channels: 40 out of range (layer conv2 has 8 channels)" "$EX" --layer conv2 \
+  --channels 40 --limit 300 "$D/m1" "$D/x3"
+mkdir -p "$D/damaged"
+cp "$D/m1/fmnist-cnn.json" "$D/damaged/"
+head -c 1000 "$D/m1/fmnist-cnn.bin" >"$D/damaged/fmnist-cnn.bin"
+expect_fail "damaged model" "fmnist-cnn.bin: truncated" "$EX" --limit 300 "$D/damaged" "$D/x4"
+expect_eq "damaged model exit code" 1 "$T_RC"
+expect_eq "damaged model: one line" 1 "$(printf '%s\n' "$T_ERR" | grep -c .)"
+[ ! -e "$D/x1" ] && [ ! -e "$D/x2" ] && [ ! -e "$D/x3" ] && [ ! -e "$D/x4" ] && t_ok "bad input writes nothing" \
+  || t_fail "bad input writes nothing"
+ls "$D" | grep -q '\.tmp\.' && t_fail "no scratch directories left" || t_ok "no scratch directories left"
+finish
