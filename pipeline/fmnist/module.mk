@@ -21,3 +21,9 @@ UNIT_TESTS += $(BIN)/check_fmnist
 $(BIN)/check_fmnist: $(call objs,tests/unit/check_fmnist.c) $(FMNIST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FMNIST_LINK) $(CHECK_LIBS)
+
+# fv-mosaic: the t-SNE grid of test images, tinted by class.
+TOOLS += $(BIN)/fv-mosaic
+$(BIN)/fv-mosaic: $(call objs,pipeline/fmnist/mosaic_main.c pipeline/fmnist/mosaic.c pipeline/idx/idx.c) $(PNG_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(IDX_LIBS) $(PNG_LIBS)

@@ -29,11 +29,16 @@ function M.jobs(figs, env)
   -- What a kind may read of the others (the appendix of recipes does): every figure, and the
   -- ids of each figure's jobs.
   env.figures, env.jobs_of = figs, {}
+  local seen = {}
   for _, m in ipairs(figs) do
     env.jobs_of[m.id] = {}
     for _, j in ipairs(m.kindmod.jobs(m, env)) do
-      j.figure = m.id
-      jobs[#jobs + 1] = j
+      -- A job several figures share (training the classifier) is kept once.
+      if not seen[j.id] then
+        seen[j.id] = true
+        j.figure = m.id
+        jobs[#jobs + 1] = j
+      end
       table.insert(env.jobs_of[m.id], j.id)
     end
   end

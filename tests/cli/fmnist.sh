@@ -108,4 +108,13 @@ expect_eq "damaged model: one line" 1 "$(printf '%s\n' "$T_ERR" | grep -c .)"
 [ ! -e "$D/x1" ] && [ ! -e "$D/x2" ] && [ ! -e "$D/x3" ] && [ ! -e "$D/x4" ] && t_ok "bad input writes nothing" \
   || t_fail "bad input writes nothing"
 ls "$D" | grep -q '\.tmp\.' && t_fail "no scratch directories left" || t_ok "no scratch directories left"
+# fv-mosaic: the t-SNE grid of test images.
+printf '0\t0\n0\t1\n1\t0\n1\t1\n' >"$TMPDIR_T/cells.tsv"
+expect_ok "fv-mosaic draws a 2x2 grid" "$BIN/fv-mosaic" "$TMPDIR_T/cells.tsv" "$TMPDIR_T/m.png"
+expect_eq "fv-mosaic image is 56 x 56" "56 56" "$(/usr/bin/python3 -c "import struct;d=open('$TMPDIR_T/m.png','rb').read(24);print(*struct.unpack('>II',d[16:24]))")"
+printf '0\t0\n0\t0\n' >"$TMPDIR_T/dup.tsv"
+expect_fail "fv-mosaic refuses a cell used twice" "dup.tsv: cell (0, 0) is given to two images" "$BIN/fv-mosaic" "$TMPDIR_T/dup.tsv" "$TMPDIR_T/d.png"
+[ -e "$TMPDIR_T/d.png" ] && t_fail "fv-mosaic writes nothing on bad input" || t_ok "fv-mosaic writes nothing on bad input"
+printf '0 x\n' >"$TMPDIR_T/bad.tsv"
+expect_fail "fv-mosaic bad line" "bad.tsv:1: expected 'row<TAB>col'" "$BIN/fv-mosaic" "$TMPDIR_T/bad.tsv" "$TMPDIR_T/b.png"
 finish
