@@ -44,7 +44,8 @@ function Ctx:line(path)
     nth = idx and tonumber(idx) or nil
   end
   if nth then pos = pos + nth end -- "list[n]" itself: its n-th element, one per line
-  return pos
+  local _, lines = self.src:gsub('\n', '')
+  return math.min(pos, math.max(1, lines))
 end
 
 function Ctx:fail(path, msg)

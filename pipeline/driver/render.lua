@@ -34,16 +34,16 @@ end
 -- A new recipe: the fields of each argument in turn, later ones winning (shallow).
 function M.merge(...)
   local r = {}
-  for _, t in ipairs({ ... }) do
-    for k, v in pairs(t or {}) do r[k] = v end
+  for i = 1, select('#', ...) do -- not ipairs: an absent (nil) table may sit between others
+    for k, v in pairs(select(i, ...) or {}) do r[k] = v end
   end
   return r
 end
 
 -- The test article renders the same recipes, briefly and small.
-local function quicken(r)
+local function quicken(r, keep_size)
   r.steps = math.min(r.steps or 512, 24)
-  r.size = math.min(r.size or 128, 64)
+  if not keep_size then r.size = math.min(r.size or 128, 64) end
   if r.snapshots then
     local s = {}
     for _, v in ipairs(r.snapshots) do
@@ -57,13 +57,18 @@ end
 
 -- The job that renders recipe r as `name` of figure m. Writes the recipe file (only when its
 -- text changed, so its hash memo stays warm). Returns the job; job.recipe_used is the final
--- recipe table (after --quick).
-function M.job(m, env, name, r)
+-- recipe table (after --quick). model (optional): { job = ID, json = NAME, bin = NAME } for a
+-- model made by another job (read from that job's output through --model-dir).
+function M.job(m, env, name, r, model)
   local dir = '.cache/gen/recipes/' .. m.id
   assert(require('fvsys').mkdir_p(dir))
   r = M.merge(r)
-  r.model = { json = env.model_dir .. '/centernet.json', bin = env.model_dir .. '/centernet.bin' }
-  if env.quick then quicken(r) end
+  if model then
+    r.model = { json = model.json, bin = model.bin }
+  else
+    r.model = { json = env.model_dir .. '/centernet.json', bin = env.model_dir .. '/centernet.bin' }
+  end
+  if env.quick then quicken(r, model and model.size) end
   local path = string.format('%s/%s%s.json', dir, name, env.quick and '-quick' or '')
   local text = json.encode(r) .. '\n'
   if fs.read(path) ~= text then assert(fs.write_atomic(path, text)) end
@@ -73,11 +78,18 @@ function M.job(m, env, name, r)
     outputs[#outputs + 1] = string.format('image_%d.png', b)
     for _, s in ipairs(r.snapshots or {}) do outputs[#outputs + 1] = string.format('step%04d_%d.png', s, b) end
   end
+  local argv = { env.bin .. '/fv-render', '--progress', path, '{out}' }
+  local inputs = { path, r.model.json, r.model.bin }
+  if model then
+    argv = { env.bin .. '/fv-render', '--progress', '--model-dir', '{dep:' .. model.job .. '}', path, '{out}' }
+    inputs = { path }
+  end
   return {
     id = string.format('render:%s:%s', m.id, name),
-    argv = { env.bin .. '/fv-render', '--progress', path, '{out}' },
+    argv = argv,
+    deps = model and { model.job } or nil,
     tools = { env.bin .. '/fv-render' },
-    inputs = { path, r.model.json, r.model.bin },
+    inputs = inputs,
     outputs = outputs,
     estimate = env.quick and 2 or 60,
     recipe_used = r,

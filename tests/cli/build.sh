@@ -146,7 +146,7 @@ bad "manifest unknown field" "figures/pair.lua:5: field 'colums': unknown field"
   "sed -i 's/columns = 2/colums = 2/' figures/pair.lua"
 bad "manifest syntax error" "figures/pair.lua:4:" \
   "sed -i 's/width = \"wide\",/width = \"wide\" !/' figures/pair.lua"
-bad "manifest unknown kind" "figures/pair.lua:2: field 'kind': unknown kind 'imgs' (expected one of: channels, grid, images, interpolation, progress, recipes, tsne)" \
+bad "manifest unknown kind" "figures/pair.lua:2: field 'kind': unknown kind 'imgs' (expected one of: channels, examples, grid, images, interpolation, progress, recipes, tsne)" \
   "sed -i 's/kind = \"images\"/kind = \"imgs\"/' figures/pair.lua"
 bad "missing image" "figures/pair.lua:7: field 'images[1].src': file 'content/images/nothere.png' does not exist" \
   "sed -i 's#images/gradient.png#images/nothere.png#' figures/pair.lua"

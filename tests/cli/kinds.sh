@@ -10,17 +10,18 @@ run_cmd build
 expect_eq "render kinds build" 0 "$T_RC"
 [ "$T_RC" -ne 0 ] && printf '%s\n' "$T_ERR" | tail -5
 H=$P/build/article/index.html
-for f in g p i c m; do
+for f in g p i c m x; do
   sheet=$(ls "$P/build/article/sprites/$f/" 2>/dev/null | grep -E '^sheet-0\.(webp|png|jpg)$')
   [ -n "$sheet" ] && t_ok "figure $f packed into a sheet ($sheet)" || t_fail "figure $f packed into a sheet"
 done
 # Frames: g 1+2, p 3, i 3 (view and strip share them), c 5.
-expect_eq "every rendered image is a sprite frame" 18 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
+# x: 1 optimized + 4 top + 5 spectrum (a top image may also be a spectrum point: counted once each use)
+expect_eq "every rendered image is a sprite frame" 28 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
 case $T_ERR in *"sprites: g sheet-0."*"ssim 0.97"*) t_ok "the sprite table reports format and SSIM" ;; *) t_fail "the sprite table reports format and SSIM" "$T_ERR" ;; esac
 grep -q 'type="range" min="0" max="2"' "$H" && t_ok "interpolation has its slider" || t_fail "interpolation has its slider"
 grep -q '<polyline points=' "$H" && t_ok "progress draws its curve" || t_fail "progress draws its curve"
 grep -q 'alt="channel 2, diverse (2 of 2)"' "$H" && t_ok "batch cells name each image" || t_fail "batch cells name each image"
-[ "$(grep -c '<tr><td>' "$H")" -eq 6 ] && t_ok "the recipes appendix lists every render" || t_fail "the recipes appendix lists every render" "$(grep -c '<tr><td>' "$H") rows"
+[ "$(grep -c '<tr><td>' "$H")" -eq 7 ] && t_ok "the recipes appendix lists every render" || t_fail "the recipes appendix lists every render" "$(grep -c '<tr><td>' "$H") rows"
 grep -q 'sha256 of its JSON and weights <code>d82f7efb' "$H" && t_ok "the appendix names the model's sha256" || t_fail "the appendix names the model's sha256"
 grep -q '<ul class="legend">' "$H" && grep -q 'KL divergence' "$H" && t_ok "the t-SNE map has its legend and KL" || t_fail "the t-SNE map has its legend and KL"
 run_cmd build
@@ -39,6 +40,7 @@ bad "interpolation frames out of range" "figures/i.lua:4: field 'frames': expect
 bad "interpolation pair without b" "field 'pairs[1].b': missing (expected a number)" 's/b = 2, //' i.lua
 bad "progress with one snapshot" "field 'recipe.snapshots': expected at least two steps" 's/snapshots = { 0, 4, 8 }/snapshots = { 8 }/' p.lua
 bad "channels count out of range" "figures/c.lua:5: field 'count': expected a whole number from 1 to 4096" 's/count = 5/count = 0/' c.lua
+bad "examples unit not a number" "figures/x.lua:1: field 'units[1]': expected a channel number" 's/units = { 3 }/units = { "3" }/' x.lua
 bad "t-SNE grid too large" "figures/m.lua:1: field 'rows': expected a whole number from 4 to 100" 's/rows = 8/rows = 800/' m.lua
 bad "channel out of range (from fv-render)" "objectives[0].channel: 9999 out of range" 's/channel = 4/channel = 9999/' p.lua
 finish

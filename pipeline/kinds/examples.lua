@@ -1,0 +1,92 @@
+-- Figure kind "examples": dataset examples next to optimization, on the pipeline's own
+-- Fashion-MNIST classifier. For each unit (a channel of a layer): the image optimized to excite
+-- it, the test images that excite it most, and its activation spectrum (test images from its
+-- minimum through zero to its maximum, with their values).
+--
+--   return {
+--     kind = "examples", caption = "…",
+--     layer = "fc1",                 -- fv-examples layer (':preact' for before the ReLU)
+--     units = { 12, 40 },            -- channels of that layer
+--     k = 6,                         -- top examples shown
+--     recipe = { steps = 256 },      -- render recipe fields (size 28, no transforms by default)
+--   }
+local html = require 'pipeline.driver.html'
+local render = require 'pipeline.driver.render'
+local fmnist = require 'pipeline.driver.fmnist'
+
+local M = {}
+
+M.fields = { layer = true, units = true, k = true, recipe = true }
+
+function M.validate(m, ctx)
+  ctx:field(m, 'layer', 'string', true)
+  local units = ctx:field(m, 'units', 'table', true)
+  if #units == 0 or #units > 16 then ctx:fail('units', 'expected 1 to 16 channel numbers') end
+  for i, u in ipairs(units) do
+    if math.type(u) ~= 'integer' or u < 0 then ctx:fail('units[' .. i .. ']', 'expected a channel number') end
+  end
+  local k = ctx:field(m, 'k', 'number', false)
+  if k and (math.type(k) ~= 'integer' or k < 1 or k > 16) then ctx:fail('k', 'expected a whole number from 1 to 16') end
+  if m.recipe ~= nil then
+    ctx:field(m, 'recipe', 'table', false)
+    render.check(m.recipe, ctx, 'recipe')
+  end
+end
+
+function M.jobs(m, env)
+  local train = fmnist.train_job(env)
+  local chans = {}
+  for _, u in ipairs(m.units) do chans[#chans + 1] = tostring(u) end
+  m.examples_job = 'examples:' .. m.id
+  local jobs = { train, {
+    id = m.examples_job, deps = { train.id },
+    argv = { env.bin .. '/fv-examples', '--layer', m.layer, '--k', tostring(m.k or 6), '--channels', table.concat(chans, ','),
+             '{dep:' .. train.id .. '}', '{out}' },
+    tools = { env.bin .. '/fv-examples' }, inputs = { fmnist.data .. '/t10k-images-idx3-ubyte.gz' },
+    outputs = nil, estimate = env.quick and 3 or 10,
+  } }
+  m.render_jobs = {}
+  local layer = m.layer:find(':preact') and m.layer or (m.layer .. ':preact')
+  for i, u in ipairs(m.units) do
+    local r = render.merge({ size = 28, steps = 256, transforms = 'none', lr = 0.05 }, m.recipe,
+      { layer = layer, objectives = { { kind = 'channel', channel = u } } })
+    local j = render.job(m, env, 'unit' .. i, r,
+      { job = train.id, json = 'fmnist-cnn.json', bin = 'fmnist-cnn.bin', size = true })
+    m.render_jobs[i] = j.id
+    jobs[#jobs + 1] = j
+  end
+  return jobs
+end
+
+local function tile(m, env, dir, img, show_value)
+  local f = env.frame(m, dir .. '/' .. img.file, { alt = string.format('Test image %d, a %s', img.index, img.class) })
+  local cap = show_value and string.format('<span class="val">%.2f</span>', img.value) or ''
+  return '<span class="ex">' .. f .. cap .. '</span>'
+end
+
+function M.html(m, env)
+  local dir = env.job_dir(m.examples_job)
+  local ex = env.read_json(dir .. '/examples.json')
+  local by = {}
+  for _, c in ipairs(ex.channels) do by[c.channel] = c end
+  local out = { '<div class="examples">' }
+  for i, u in ipairs(m.units) do
+    local c = by[u]
+    local opt = env.frame(m, env.job_dir(m.render_jobs[i]) .. '/image_0.png',
+      { alt = string.format('Image optimized to excite unit %d of %s', u, m.layer) })
+    local top, spec = {}, {}
+    for _, img in ipairs(c.top) do top[#top + 1] = tile(m, env, dir, img, false) end
+    for _, p in ipairs(c.spectrum) do
+      for _, img in ipairs(p.images) do spec[#spec + 1] = tile(m, env, dir, img, true) end
+    end
+    out[#out + 1] = string.format('<div class="ex-row"><div class="ex-unit">unit %d</div>'
+      .. '<div class="ex-opt">%s<span class="ex-h">optimized</span></div>'
+      .. '<div class="ex-top"><div class="ex-tiles">%s</div><span class="ex-h">top test images</span></div>'
+      .. '<div class="ex-spec"><div class="ex-tiles">%s</div><span class="ex-h">spectrum: minimum → zero → maximum</span></div></div>',
+      u, opt, table.concat(top), table.concat(spec))
+  end
+  out[#out + 1] = '</div>'
+  return table.concat(out, '\n'), {}
+end
+
+return M
