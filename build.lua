@@ -198,16 +198,17 @@ local function main()
           if opts.times then
             -- Seconds each figure's jobs took when they ran (cached jobs keep their record).
             io.stdout:write('| figure | jobs | render time |\n| --- | --- | --- |\n')
-            local total = 0
+            local total, counted = 0, {}
             for _, m in ipairs(figs) do
               local secs, n = 0, 0
               for _, id in ipairs(env.jobs_of[m.id] or {}) do
-                secs, n = secs + (by_id[id].meta and by_id[id].meta.seconds or 0), n + 1
+                local s = by_id[id].meta and by_id[id].meta.seconds or 0
+                secs, n = secs + s, n + 1
+                if not counted[id] then total, counted[id] = total + s, true end -- shared jobs once
               end
-              total = total + secs
               io.stdout:write(string.format('| `%s` (%s) | %d | %.0f s |\n', m.id, m.kind, n, secs))
             end
-            io.stdout:write(string.format('| all | | %.0f s (one job at a time) |\n', total))
+            io.stdout:write(string.format('| all (a shared job counted once) | | %.0f s (one job at a time) |\n', total))
           end
           local what = res.changed and 'published' or 'unchanged'
           if total_ran > 0 or res.changed then

@@ -16,7 +16,7 @@ return {
   columns = 1,
   recipe = { size = 128, steps = 512, seed = 2, transforms = "default", layer = mid },
   cells = {
-    row(165, "chevrons, stripes and lights"),
+    row(165, "chevrons in two of them, wavy folds in the other two"),
     row(363, "folds and ridges in several colours"),
     row(495, "points of light in different arrangements"),
   },

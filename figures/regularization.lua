@@ -5,11 +5,13 @@ local pixel = { kind = "pixel", decorrelate = false }
 local function cell(label, alt, recipe) return { label = label, alt = alt, recipe = recipe } end
 return {
   kind = "grid",
-  caption = "One channel (231, a honeycomb) under different remedies. Optimizing **pixels** with no "
-    .. "regularization gives high-frequency noise; **L1**, **total variation** and **blur** penalties "
-    .. "damp it but wash out the pattern; **transformation robustness** (jitter, scale, rotation) "
-    .. "keeps only patterns that survive moving. Changing the parameterization to a **Fourier** basis, "
-    .. "then **decorrelating colours**, lets the honeycomb appear — with the same objective.",
+  caption = "One channel (231, a honeycomb) under different remedies, 512 steps each. Optimizing "
+    .. "**pixels** finds the honeycomb but buries it in coloured pixel noise; at these weights the **L1**, "
+    .. "**total variation** and **blur** penalties barely change that, and larger weights wash out the "
+    .. "pattern with the noise. **Transformation robustness** (jitter, scale, rotation) clears much of the "
+    .. "noise. A **Fourier** parameterization without transforms is the noisiest of all — high frequencies "
+    .. "are cheap there — but with transforms it gives the cleanest cells, and **decorrelating colours** "
+    .. "tones down the false colours.",
   width = "wide",
   columns = 4,
   recipe = { layer = mid, size = 128, steps = 512, seed = 1, transforms = "none", objectives = { ch } },

@@ -5,7 +5,7 @@ return {
   caption = "2,500 Fashion-MNIST test images placed by t-SNE [@vandermaaten2008; @linderman2019] "
     .. "of the classifier's 256 penultimate features, then moved to the nearest free cell of a grid by "
     .. "an exact linear assignment. Each thumbnail is tinted by its true class. Garments the classifier "
-    .. "confuses — shirts, pullovers and coats — share a border; footwear and bags form islands.",
+    .. "confuses — shirts, pullovers and coats — mingle along their borders; trousers, dresses, bags and the three kinds of footwear hold regions of their own.",
   alt = "A grid of small clothing images, grouped into coloured regions by class: trousers, dresses, bags, sandals, sneakers and boots in their own regions, tops, shirts, pullovers and coats side by side.",
   width = "wide",
   rows = 50, cols = 50,

@@ -8,7 +8,8 @@
 --     layer = "fc1",                 -- fv-examples layer (':preact' for before the ReLU)
 --     units = { 12, 40 },            -- channels of that layer
 --     k = 6,                         -- top examples shown
---     recipe = { steps = 256 },      -- render recipe fields (size 28, no transforms by default)
+--     recipe = { steps = 256 },      -- render recipe fields (size 28, no transforms by default);
+--                                    -- its objectives (penalties) are added to each unit's
 --   }
 local html = require 'pipeline.driver.html'
 local render = require 'pipeline.driver.render'
@@ -48,8 +49,11 @@ function M.jobs(m, env)
   m.render_jobs = {}
   local layer = m.layer:find(':preact') and m.layer or (m.layer .. ':preact')
   for i, u in ipairs(m.units) do
+    -- The unit's objective, plus any penalties the manifest's recipe lists (total variation…).
+    local objs = { { kind = 'channel', channel = u } }
+    for _, o in ipairs((m.recipe or {}).objectives or {}) do objs[#objs + 1] = o end
     local r = render.merge({ size = 28, steps = 256, transforms = 'none', lr = 0.05 }, m.recipe,
-      { layer = layer, objectives = { { kind = 'channel', channel = u } } })
+      { layer = layer, objectives = objs })
     local j = render.job(m, env, 'unit' .. i, r,
       { job = train.id, json = 'fmnist-cnn.json', bin = 'fmnist-cnn.bin', size = true })
     m.render_jobs[i] = j.id
