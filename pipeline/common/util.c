@@ -267,3 +267,16 @@ int mkdir_p(const char *path, err *e)
     free(p);
     return rc;
 }
+
+int threads_from_env(void)
+{
+    const char *s = getenv("FV_THREADS");
+    if (s && *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end || v < 1 || v > 1024) return -1;
+        return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

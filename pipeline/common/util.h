@@ -55,6 +55,10 @@ int write_file_atomic(const char *path, const void *data, size_t len, err *e);
  * sets *bad_line (1-based) and *bad_col (1-based byte column) of the first bad byte. */
 int utf8_check(const char *s, size_t len, int *bad_line, int *bad_col);
 
+/* Thread count for our tools: FV_THREADS when set (1..1024; -1 when it is not such a number),
+ * otherwise the number of online cores. */
+int threads_from_env(void);
+
 /* Creates a directory and its parents (like mkdir -p). Returns 0 or -1 with e. */
 int mkdir_p(const char *path, err *e);
 

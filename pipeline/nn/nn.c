@@ -1443,18 +1443,7 @@ void nn_set_threads(int n)
     nn_ops_set_threads(n);
 }
 
-int nn_threads_from_env(void)
-{
-    const char *s = getenv("FV_THREADS");
-    if (s && *s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end || v < 1 || v > 1024) return -1;
-        return (int)v;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
+int nn_threads_from_env(void) { return threads_from_env(); }
 
 void nn_resize_u8_to_float(const uint8_t *src, int sw, int sh, int ch, float *dst, int dw, int dh)
 {

@@ -70,18 +70,7 @@ void tsne_set_threads(int n)
     openblas_set_num_threads(n);
 }
 
-int tsne_threads_from_env(void)
-{
-    const char *s = getenv("FV_THREADS");
-    if (s && *s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end || v < 1 || v > 1024) return -1;
-        return (int)v;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
+int tsne_threads_from_env(void) { return threads_from_env(); }
 
 static double now(void)
 {

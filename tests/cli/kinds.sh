@@ -5,6 +5,7 @@
 export FV_PROGRESS=lines
 P=$TMPDIR_T/kinds
 cp -r "$ROOT/tests/fixtures/kinds" "$P"
+mkdir -p "$P/templates" && cp "$ROOT/tests/fixtures/site/templates/page.html" "$P/templates/" # the site fixture's template
 build() { (cd "$P" && lua5.4 "$ROOT/build.lua" --quick "$@"); }
 run_cmd build
 expect_eq "render kinds build" 0 "$T_RC"
