@@ -53,7 +53,9 @@ $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
-.PHONY: setup tools article test bench asan-test serve clean lint leakcheck help
+include tests/fuzz/fuzz.mk
+
+.PHONY: setup tools article test bench asan-test serve clean lint leakcheck help fuzz fuzz-regress
 .DEFAULT_GOAL := help
 
 help:
@@ -61,6 +63,7 @@ help:
 	@echo "make test      set up, build the tools, run every test"
 	@echo "make bench     run the benchmarks against their peers (NAME=<name> for one)"
 	@echo "make asan-test run the unit and CLI tests under AddressSanitizer + UBSan"
+	@echo "make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-regress: replay corpus + regressions"
 	@echo "make serve     serve build/article/ on 127.0.0.1:8000, rebuild and reload on edits (PORT=, HOST=)"
 
 setup:

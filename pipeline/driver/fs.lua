@@ -83,7 +83,7 @@ function M.safe_path(base, rel)
   local parts = {}
   for p in (base .. '/' .. rel):gmatch('[^/]+') do
     if p == '..' then
-      if #parts == 0 then return nil, 'path leaves the project' end
+      if #parts == 0 then return nil, 'path leaves the project (expected a file inside ' .. base .. '/)' end
       parts[#parts] = nil
     elseif p ~= '.' then
       parts[#parts + 1] = p
@@ -100,7 +100,7 @@ function M.safe_path(base, rel)
     probe = probe:match('^(.*)/[^/]*$') or M.root
   end
   if real and real ~= M.root and real:sub(1, #M.root + 1) ~= M.root .. '/' then
-    return nil, 'path leads outside the project through a symbolic link'
+    return nil, 'path leads outside the project through a symbolic link (expected a file inside the project)'
   end
   return norm
 end

@@ -8,9 +8,18 @@ local M = {}
 
 M.kinds = {} -- kind name -> module (pipeline/kinds/<kind>.lua), filled by build.lua
 
+-- Copies of the library tables: a manifest that assigns string.format = ... changes its own
+-- copy, not the driver's (found by tests/fuzz/fuzz_manifest, which loads many manifests in one
+-- Lua state).
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
 local function sandbox()
   return {
-    string = string, table = table, math = math, utf8 = utf8,
+    string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
     ipairs = ipairs, pairs = pairs, tostring = tostring, tonumber = tonumber,
     type = type, select = select, next = next,
   }
@@ -19,9 +28,12 @@ end
 -- The line where `name =` first appears at or after line `from` (1 when not found).
 local function line_of(src, name, from, nth)
   local line, seen = 0, 0
+  -- The name may be any key of the manifest (["a("] = 1): quote it, or find() raises
+  -- "unfinished capture" from inside the error path (tests/fuzz/regressions/manifest).
+  local pat = name:gsub('%p', '%%%0')
   for l in (src .. '\n'):gmatch('([^\n]*)\n') do
     line = line + 1
-    if line >= (from or 1) and l:find('%f[%w_]' .. name .. '%s*=') then
+    if line >= (from or 1) and l:find('%f[%w_]' .. pat .. '%s*=') then
       seen = seen + 1
       if seen >= (nth or 1) then return line end
     end
@@ -73,6 +85,12 @@ local common = { kind = true, id = true, caption = true, alt = true, width = tru
 -- Loads one manifest. Returns the validated table (with .id, .file, .src, .kindmod), or nil and
 -- one line of error.
 function M.load(file, id)
+  -- The manifest itself must not be a symlink out of the project: the build reads only the project.
+  local dir, base = file:match('^(.*)/([^/]+)$')
+  if dir and not dir:find('^/') and require('pipeline.driver.fs').root then
+    local ok, why = require('pipeline.driver.fs').safe_path(dir, base)
+    if not ok then return nil, file .. ': ' .. why end
+  end
   local f, err = io.open(file, 'rb')
   if not f then return nil, err end
   local src = f:read('a')
@@ -80,7 +98,8 @@ function M.load(file, id)
   local chunk, perr = load(src, '=' .. file, 't', sandbox())
   if not chunk then return nil, perr .. ' (expected Lua returning a table)' end
   local ok, m = pcall(chunk)
-  if not ok then return nil, tostring(m) end
+  -- A runtime error (the sandbox has no io, os or require): Lua's message names file and line.
+  if not ok then return nil, tostring(m) .. ' (expected Lua returning a table, without io, os or require)' end
   if type(m) ~= 'table' then return nil, file .. ':1: manifest must return a table (got ' .. type(m) .. ')' end
   local ctx = setmetatable({ file = file, src = src }, Ctx)
   local vok, verr = pcall(function()

@@ -71,7 +71,13 @@ static int known_keys(ctx *c, json_t *o, const char *where, const char *const *k
         if (!ok) {
             char f[256];
             snprintf(f, sizeof f, "%s%s%s", where, *where ? "." : "", k);
-            return bad(c, f, "unknown field");
+            /* Name the fields that are allowed here: a typo is then obvious. */
+            char names[400];
+            size_t n = 0;
+            names[0] = 0;
+            for (int i = 0; keys[i] && n < sizeof names; i++)
+                n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", keys[i]);
+            return bad(c, f, "unknown field (expected one of: %s)", names);
         }
     }
     return 0;

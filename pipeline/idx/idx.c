@@ -70,7 +70,7 @@ int idx_read(const char *path, idx_array **out, err *e)
     uint8_t head[4];
     long long r = read_full(f, path, head, 4, &zmsg);
     if (r < 0) {
-        err_set(e, "%s: corrupt gzip data (%s)", path, zmsg);
+        err_set(e, "%s: corrupt gzip data (%s; expected gzip-compressed or plain IDX data)", path, zmsg);
         goto fail;
     }
     if (r < 4) {
@@ -100,7 +100,7 @@ int idx_read(const char *path, idx_array **out, err *e)
     size_t nd = 4 * (size_t)a->ndims;
     r = read_full(f, path, dimb, nd, &zmsg);
     if (r < 0) {
-        err_set(e, "%s: corrupt gzip data (%s)", path, zmsg);
+        err_set(e, "%s: corrupt gzip data (%s; expected gzip-compressed or plain IDX data)", path, zmsg);
         goto fail;
     }
     if ((size_t)r < nd) {
@@ -119,21 +119,33 @@ int idx_read(const char *path, idx_array **out, err *e)
         }
     }
     a->count = (size_t)count;
-    a->data = xmalloc(a->count ? a->count : 1);
-    r = read_full(f, path, a->data, a->count, &zmsg);
-    if (r < 0) {
-        err_set(e, "%s: corrupt gzip data (%s)", path, zmsg);
-        goto fail;
+    /* The buffer grows with the data read (doubling from 1 MB): a 12-byte header may claim
+     * 4 GB, and allocating that up front made a tiny file cost 4 GB (tests/fuzz/regressions/idx). */
+    size_t cap = a->count < ((size_t)1 << 20) ? a->count : ((size_t)1 << 20), got = 0;
+    a->data = xmalloc(cap ? cap : 1);
+    while (got < a->count) {
+        if (got == cap) {
+            cap = cap > a->count / 2 ? a->count : 2 * cap;
+            a->data = xrealloc(a->data, cap);
+        }
+        r = read_full(f, path, a->data + got, cap - got, &zmsg);
+        if (r < 0) {
+            err_set(e, "%s: corrupt gzip data (%s; expected gzip-compressed or plain IDX data)", path, zmsg);
+            goto fail;
+        }
+        int short_read = (size_t)r < cap - got;
+        got += (size_t)r;
+        if (short_read) break;
     }
-    if ((size_t)r < a->count) {
-        err_set(e, "%s: truncated: %lld of %zu data bytes (file ends early)", path, r, a->count);
+    if (got < a->count) {
+        err_set(e, "%s: truncated: %zu of %zu data bytes (file ends early)", path, got, a->count);
         goto fail;
     }
     /* Reading past the payload also makes zlib check the gzip trailer (CRC-32 and length). */
     uint8_t extra;
     r = read_full(f, path, &extra, 1, &zmsg);
     if (r < 0) {
-        err_set(e, "%s: corrupt gzip data (%s)", path, zmsg);
+        err_set(e, "%s: corrupt gzip data (%s; expected gzip-compressed or plain IDX data)", path, zmsg);
         goto fail;
     }
     if (r > 0) {

@@ -36,7 +36,7 @@ function M.validate(m, ctx)
       ctx:fail(p .. '.src', "'" .. src .. "' is not an image (expected .png, .jpg, .jpeg or .svg)")
     end
     local st = require('fvsys').stat(norm)
-    if not st or st.type ~= 'file' then ctx:fail(p .. '.src', "file '" .. norm .. "' does not exist") end
+    if not st or st.type ~= 'file' then ctx:fail(p .. '.src', "file '" .. norm .. "' does not exist (expected an image file in content/)") end
     im.path = norm
   end
   local cols = ctx:field(m, 'columns', 'number', false)

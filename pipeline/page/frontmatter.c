@@ -118,7 +118,13 @@ static int author_field(fm_author *a, const char *k, size_t kn, const char *v, s
         return err_set(e, "%s:%d: front matter: unknown author field '%.*s' (expected name, url, affiliation or affiliation_url)",
                        path, line, (int)kn, k);
     if (*slot) return err_set(e, "%s:%d: front matter: author field '%.*s' given twice", path, line, (int)kn, k);
-    return scalar(v, vn, path, line, slot, e);
+    if (scalar(v, vn, path, line, slot, e) != 0) return -1;
+    /* Links must be http(s) or mailto: a javascript: URL would run on click. */
+    if ((slot == &a->url || slot == &a->affiliation_url) && strncmp(*slot, "https://", 8) &&
+        strncmp(*slot, "http://", 7) && strncmp(*slot, "mailto:", 7))
+        return err_set(e, "%s:%d: front matter: author field '%.*s': '%s' is not a link (expected an http(s) or mailto: URL)",
+                       path, line, (int)kn, k, *slot);
+    return 0;
 }
 
 int fm_parse(const char *src, size_t len, const char *path, fm_doc *doc, err *e)

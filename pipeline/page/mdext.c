@@ -198,6 +198,14 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
         size_t n = nl ? (size_t)(nl - s) : len - pos;
         pos += n + (nl ? 1 : 0);
         line++;
+        /* The placeholders are \x02<index>\x03: the same bytes in the source would be taken for
+         * another item's HTML (tests/fuzz/regressions/mdext). NUL would cut the text short. */
+        for (size_t k = 0; k < n; k++)
+            if (s[k] == '\x02' || s[k] == '\x03' || s[k] == 0) {
+                err_set(e, "%s:%d: control character U+%04X at byte %zu of the line (expected text)", path, line,
+                        (unsigned)s[k], k + 1);
+                goto fail;
+            }
         size_t ind = 0;
         while (ind < n && s[ind] == ' ') ind++;
         int is_blank = ind == n || (n - ind == 1 && s[ind] == '\r');

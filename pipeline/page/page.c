@@ -512,6 +512,26 @@ static void heading_ids(page *pg, cmark_node *h)
     pg->heads[pg->n_heads++] = (heading){level, id, buf_detach(&text)};
 }
 
+/* Whether a Markdown link or image URL may be published: no scheme (a relative path, #anchor,
+ * ?query) or http, https, mailto. Anything else (javascript:, vbscript:, data:, file:, ...) would
+ * run or read something on click. Browsers ignore tabs, newlines and leading controls/spaces in a
+ * URL ("java\tscript:"), so those are skipped when reading the scheme. */
+static int url_is_safe(const char *url)
+{
+    if (!strchr(url, ':')) return 1;
+    char scheme[16];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
+        if (*p <= ' ') continue;
+        if (*p == ':') break;
+        if (*p == '/' || *p == '?' || *p == '#') return 1; /* no scheme before the path */
+        if (n + 1 >= sizeof scheme) return 0;                /* no scheme we allow is this long */
+        scheme[n++] = (char)tolower(*p);
+    }
+    scheme[n] = 0;
+    return !strcmp(scheme, "http") || !strcmp(scheme, "https") || !strcmp(scheme, "mailto");
+}
+
 /* Renders Markdown with placeholders to HTML. unsafe: raw HTML allowed (the article only).
  * with_headings: give headings ids (the body only). */
 static char *render_md(page *pg, source *s, const char *md, int unsafe, int with_headings)
@@ -529,6 +549,9 @@ static char *render_md(page *pg, source *s, const char *md, int unsafe, int with
         if (ev != CMARK_EVENT_ENTER) continue;
         cmark_node *node = cmark_iter_get_node(it);
         cmark_node_type t = cmark_node_get_type(node);
+        /* cmark's safe mode empties dangerous URLs; we render unsafe, so do it here (every source). */
+        if ((t == CMARK_NODE_LINK || t == CMARK_NODE_IMAGE) && !url_is_safe(cmark_node_get_url(node)))
+            cmark_node_set_url(node, "");
         if (!unsafe && (t == CMARK_NODE_HTML_INLINE || t == CMARK_NODE_HTML_BLOCK)) {
             if (n == cap) todo = xrealloc(todo, sizeof *todo * (cap = cap ? 2 * cap : 64));
             todo[n++] = node;

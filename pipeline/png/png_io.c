@@ -9,6 +9,9 @@
 #include <string.h>
 #include <zlib.h>
 
+/* Largest image read: 8192 x 8192 (256 MB as RGBA). */
+#define PNG_IO_MAX_PIXELS ((uint64_t)1 << 26)
+
 /* The per-call context libpng's callbacks see: where to read from, where to report. */
 typedef struct ctx {
     const char *name;
@@ -76,6 +79,10 @@ int png_io_read_mem(const void *data, size_t len, const char *name, int channels
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     if (w == 0 || h == 0 || w > 32768 || h > 32768)
         png_error(png, "image size out of range (1..32768)");
+    /* The pixels are allocated before any data is read: without a cap on the area, a 100-byte
+     * file claiming 32768 x 32768 asked for 4 GB (tests/fuzz/regressions/png). */
+    if ((uint64_t)w * h > PNG_IO_MAX_PIXELS)
+        png_error(png, "image area out of range (at most 64 megapixels)");
     int color = png_get_color_type(png, info);
     png_set_expand(png);          /* palette -> RGB, grey < 8 bit -> 8 bit, tRNS -> alpha */
     png_set_strip_16(png);        /* 16-bit -> 8-bit */

@@ -1,6 +1,6 @@
 # Black-box tests of build.lua on a small fixture project (tests/fixtures/site): cache hits and
-# misses, --force, --only, a damaged cache entry, interrupted builds, and every kind of bad input
-# (one line naming file and line, non-zero exit, build/article/ left as it was).
+# misses, --force, --only, a damaged cache entry, interrupted builds, a tool rebuilt mid-build.
+# Bad input is the catalogue's (tests/bad/, tests/cli/bad.sh).
 . "$ROOT/tests/cli/lib.sh"
 export FV_PROGRESS=lines
 
@@ -134,62 +134,6 @@ else
   t_fail "a tool changed mid-build stops the build" "exit $rc: $(tail -2 "$TMPDIR_T/rebuilt.out")"
 fi
 
-# --- bad input: one line with file and line, non-zero exit, previous site kept
-bad() { # NAME EXPECTED_LINE SETUP_COMMAND
-  local name=$1 want=$2 setup=$3
-  fresh
-  build >/dev/null 2>&1
-  local before
-  before=$(site_sum)
-  (cd "$P" && eval "$setup")
-  expect_fail "$name" "$want" build
-  local lines
-  lines=$(printf '%s\n' "$T_ERR" | grep -c .)
-  [ "$lines" -le 2 ] || t_fail "$name: at most the error and its context" "$T_ERR"
-  expect_eq "$name: site kept" "$before" "$(site_sum)"
-}
-bad "unknown citation key" "content/article.md:16: unknown citation key 'nope' (expected a key of content/references.bib)" \
-  "sed -i 's/\[@olah2017\] and two/[@nope] and two/' content/article.md"
-bad "unknown figure id" "content/article.md:22: unknown figure 'nope' (expected one of: pair)" \
-  "sed -i 's/{{figure pair}}/{{figure nope}}/' content/article.md"
-bad "figure placed twice" "content/article.md:30: figure 'pair' placed twice (first at line 22)" \
-  "sed -i 's/^Same title, distinct id./{{figure pair}}/' content/article.md"
-bad "unknown figure reference" "content/article.md:16: {{ref nope}}: unknown figure" \
-  "sed -i 's/{{ref pair}}/{{ref nope}}/' content/article.md"
-bad "undefined footnote" "content/article.md:16: footnote 'one' is not defined" \
-  "sed -i 's/^\[\^one\]:/[^two]:/' content/article.md"
-bad "invalid UTF-8" "content/article.md:26: invalid UTF-8 at byte 5 of the line (expected UTF-8 text)" \
-  "sed -i 's/^Raw <abbr/Raw \xff<abbr/' content/article.md"
-bad "broken front matter" "content/article.md:4: front matter: date '2024-13-01' is not a real day (expected YYYY-MM-DD)" \
-  "sed -i 's/^date: 2024-02-29/date: 2024-13-01/' content/article.md"
-bad "malformed BibTeX" "content/references.bib:8: entry 'olah2017': expected ',' or '}' (missing comma?)" \
-  "sed -i 's/year = 2017,/year = 2017/' content/references.bib"
-bad "bad math" "content/article.md:15: math: KaTeX parse error" \
-  "sed -i 's/\\\$a_1 + b^\*_2\\\$/\$\\\\frac{a\$/' content/article.md"
-bad "manifest missing field" "figures/pair.lua:1: field 'caption': missing (expected a string)" \
-  "sed -i '/caption =/d' figures/pair.lua"
-bad "manifest mistyped field" "figures/pair.lua:5: field 'columns': expected a number (got string)" \
-  "sed -i 's/columns = 2/columns = \"2\"/' figures/pair.lua"
-bad "manifest unknown field" "figures/pair.lua:5: field 'colums': unknown field" \
-  "sed -i 's/columns = 2/colums = 2/' figures/pair.lua"
-bad "manifest syntax error" "figures/pair.lua:4:" \
-  "sed -i 's/width = \"wide\",/width = \"wide\" !/' figures/pair.lua"
-bad "manifest unknown kind" "figures/pair.lua:2: field 'kind': unknown kind 'imgs' (expected one of: channels, examples, grid, images, interpolation, progress, recipes, tsne)" \
-  "sed -i 's/kind = \"images\"/kind = \"imgs\"/' figures/pair.lua"
-bad "missing image" "figures/pair.lua:7: field 'images[1].src': file 'content/images/nothere.png' does not exist" \
-  "sed -i 's#images/gradient.png#images/nothere.png#' figures/pair.lua"
-bad "path leaving the project" "figures/pair.lua:7: field 'images[1].src': path leaves the project" \
-  "sed -i 's#images/gradient.png#../../../../etc/x.png#' figures/pair.lua"
-bad "path leaving content" "figures/pair.lua:7: field 'images[1].src': path leaves content/" \
-  "sed -i 's#images/gradient.png#../figures/x.png#' figures/pair.lua"
-bad "absolute path" "figures/pair.lua:7: field 'images[1].src': absolute paths are not allowed" \
-  "sed -i 's#images/gradient.png#/etc/x.png#' figures/pair.lua"
-bad "symlink out of the project" "figures/pair.lua:7: field 'images[1].src': path leads outside the project through a symbolic link" \
-  "ln -s /usr/share content/images/out && sed -i 's#images/gradient.png#images/out/x.png#' figures/pair.lua"
-bad "corrupt PNG" "content/images/gradient.png: corrupt PNG" \
-  "printf 'garbage' | dd of=content/images/gradient.png bs=1 seek=40 conv=notrunc 2>/dev/null"
-bad "truncated PNG" "content/images/gradient.png: corrupt PNG (file is truncated)" \
-  "truncate -s 60 content/images/gradient.png"
-bad "bad figure id" "figures/bad id.lua: figure id 'bad id'" \
-  "cp figures/pair.lua 'figures/bad id.lua'"
+# --- bad input: the catalogue tests/bad/ (run by tests/cli/bad.sh) holds every case that was here,
+# each with its exact line, and checks that build/article/ keeps its previous version.
 finish

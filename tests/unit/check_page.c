@@ -167,6 +167,8 @@ START_TEST(mdext_errors)
         {"text {{figure x}} inline\n", "a.md:10: {{figure x}} must stand alone"},
         {"{{chart x}}\n", "a.md:10: unknown directive '{{chart}}'"},
         {"[^a]: one\n\n[^a]: two\n", "a.md:12: footnote 'a' defined twice (first at line 10)"},
+        /* a placeholder's bytes in the source would be taken for item 0's HTML */
+        {"$x$\nok \x02" "0\x03\n", "a.md:11: control character U+0002 at byte 4 of the line"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mdext_doc d;

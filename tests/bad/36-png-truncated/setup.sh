@@ -1,0 +1,2 @@
+# Runs in the case's working copy of the built fixture site.
+truncate -s 60 content/images/gradient.png

@@ -1,0 +1,2 @@
+# Runs in the case's empty working directory.
+mkdir m && cp "$SHARED"/tiny/* m

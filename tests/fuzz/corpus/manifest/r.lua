@@ -1,0 +1,1 @@
+return { kind = "recipes", caption = "Recipes." }

@@ -1,0 +1,6 @@
+local a = 1
+return {
+  kind = "recipes",
+  caption = "x",
+  ["a("] = a,
+}
