@@ -68,7 +68,8 @@ function M.html(m, env)
       local ch = part.first + b
       out[#out + 1] = string.format('<div class="cell">%s<span class="label">%d</span></div>',
         env.frame(m, string.format('%s/image_%d.png', dir, b),
-          { alt = string.format('Channel %d of %s, optimized', ch, m.layer) }), ch)
+          { alt = string.format('Channel %d of %s, optimized', ch, m.layer), class = 'fv-zoom',
+            extra = string.format(' data-label="channel %d"', ch) }), ch)
     end
   end
   out[#out + 1] = '</div>'

@@ -63,21 +63,31 @@ function M.jobs(m, env)
 end
 
 local function tile(m, env, dir, img, show_value)
-  local f = env.frame(m, dir .. '/' .. img.file, { alt = string.format('Test image %d, a %s', img.index, img.class) })
+  local label = string.format('test image %d, %s, activation %.2f', img.index, img.class, img.value)
+  local f = env.frame(m, dir .. '/' .. img.file, { alt = string.format('Test image %d, a %s', img.index, img.class),
+    class = 'fv-zoom', extra = ' data-label="' .. html.attr(label) .. '"' })
   local cap = show_value and string.format('<span class="val">%.2f</span>', img.value) or ''
   return '<span class="ex">' .. f .. cap .. '</span>'
 end
+
+-- The toggle swaps what each unit shows (data-show on .examples: both, optimized or dataset).
+-- It is hidden until the page's script enables it, so without script both are shown.
+local toggle = '<div class="ex-toggle" role="group" aria-label="Show for each unit" hidden>'
+  .. '<button type="button" data-show="both" aria-pressed="true">Both</button>'
+  .. '<button type="button" data-show="optimized" aria-pressed="false">Optimized</button>'
+  .. '<button type="button" data-show="dataset" aria-pressed="false">Dataset examples</button></div>'
 
 function M.html(m, env)
   local dir = env.job_dir(m.examples_job)
   local ex = env.read_json(dir .. '/examples.json')
   local by = {}
   for _, c in ipairs(ex.channels) do by[c.channel] = c end
-  local out = { '<div class="examples">' }
+  local out = { toggle, '<div class="examples" data-show="both">' }
   for i, u in ipairs(m.units) do
     local c = by[u]
     local opt = env.frame(m, env.job_dir(m.render_jobs[i]) .. '/image_0.png',
-      { alt = string.format('Image optimized to excite unit %d of %s', u, m.layer) })
+      { alt = string.format('Image optimized to excite unit %d of %s', u, m.layer), class = 'fv-zoom',
+        extra = string.format(' data-label="unit %d, optimized"', u) })
     local top, spec = {}, {}
     for _, img in ipairs(c.top) do top[#top + 1] = tile(m, env, dir, img, false) end
     for _, p in ipairs(c.spectrum) do

@@ -69,8 +69,11 @@ function M.html(m, env)
     local dir = env.job_dir(c.job)
     local imgs = {}
     for b = 0, c.batch - 1 do
+      local nth = c.batch > 1 and string.format(' (%d of %d)', b + 1, c.batch) or ''
+      -- fv-zoom: the page enlarges the frame on hover, tap or Enter, titled by data-label.
       imgs[#imgs + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
-        alt = c.alt .. (c.batch > 1 and string.format(' (%d of %d)', b + 1, c.batch) or '') })
+        alt = c.alt .. nth, class = 'fv-zoom',
+        extra = c.label and (' data-label="' .. html.attr(c.label .. nth) .. '"') or nil })
     end
     out[#out + 1] = string.format('<div class="cell">%s%s</div>', table.concat(imgs),
       c.label and ('<span class="label">' .. html.text(c.label) .. '</span>') or '')

@@ -75,9 +75,11 @@ function M.html(m, env)
     out[#out + 1] = '<div class="interp">'
     out[#out + 1] = '<div class="interp-view" data-frame-shown="0" aria-live="polite">'
     for b = 0, n - 1 do
+      -- Only the frame on show is visible, so only it takes hover and keyboard focus for zoom.
       out[#out + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
-        class = 'frame' .. (b == 0 and ' on' or ''),
-        alt = string.format('%s, frame %d of %d', p.alt, b + 1, n) })
+        class = 'frame fv-zoom' .. (b == 0 and ' on' or ''),
+        alt = string.format('%s, frame %d of %d', p.alt, b + 1, n),
+        extra = ' data-label="' .. html.attr(string.format('%s, frame %d of %d', label, b + 1, n)) .. '"' })
     end
     out[#out + 1] = '</div>'
     out[#out + 1] = string.format('<label class="interp-label"><span>%s</span>'

@@ -66,8 +66,8 @@ function M.html(m, env)
     -- The start image is nearly uniform grey on purpose; say so, for checks of blank images.
     out[#out + 1] = string.format('<div class="cell">%s<span class="label">step %d</span></div>',
       env.frame(m, string.format('%s/step%04d_0.png', dir, s), {
-        alt = string.format('%s, after %d steps', m.alt, s),
-        extra = s == 0 and ' data-uniform="start"' or nil }), s)
+        alt = string.format('%s, after %d steps', m.alt, s), class = 'fv-zoom',
+        extra = string.format(' data-label="step %d"', s) .. (s == 0 and ' data-uniform="start"' or '') }), s)
   end
   out[#out + 1] = '</div>'
   out[#out + 1] = curve_svg(info.curve or {}, steps)

@@ -60,9 +60,11 @@ end
 
 function M.html(m, env)
   local report = env.read_json(env.job_dir(m.jobs.embed) .. '/tsne.json')
-  local out = { '<div class="tsne-map">' }
+  -- fv-pan: the page's script makes the map zoomable and draggable (markup contract at the top
+  -- of templates/assets/article.js); without script it is a plain image.
+  local out = { '<div class="tsne-map fv-pan" aria-label="' .. html.attr('Map of test images: ' .. m.alt) .. '"><div class="fv-pan-layer">' }
   out[#out + 1] = env.frame(m, env.job_dir(m.jobs.mosaic) .. '/map.png', { alt = m.alt })
-  out[#out + 1] = '</div><ul class="legend">'
+  out[#out + 1] = '</div></div><ul class="legend">'
   for i, c in ipairs(classes) do
     out[#out + 1] = string.format('<li><span class="swatch" style="background: %s"></span>%s</li>', mosaic_colors[i], html.text(c))
   end

@@ -18,6 +18,16 @@ done
 # Frames: g 1+2, p 3, i 3 (view and strip share them), c 5.
 # x: 1 optimized + 4 top + 5 spectrum (a top image may also be a spectrum point: counted once each use)
 expect_eq "every rendered image is a sprite frame" 28 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
+# Interactions (templates/assets/article.js): every frame but the strip copies and the map zooms,
+# with its label; the examples toggle starts hidden (no script shows both); the map is an fv-pan.
+expect_eq "frames that zoom (g 3, p 3, i 3, c 5, x 10)" 24 "$(grep -o 'class="sprite[a-z ]*fv-zoom' "$H" | wc -l | tr -d ' ')"
+expect_eq "each zoom frame has a label" 24 "$(grep -o 'data-label="[^"]' "$H" | wc -l | tr -d ' ')"
+grep -q 'data-label="step 4"' "$H" && grep -q 'data-label="channel 7"' "$H" && grep -q 'data-label="unit 3, optimized"' "$H" \
+  && t_ok "zoom labels name step, channel and unit" || t_fail "zoom labels name step, channel and unit"
+grep -q '<div class="ex-toggle" role="group" aria-label="Show for each unit" hidden><button type="button" data-show="both" aria-pressed="true">' "$H" \
+  && grep -q '<div class="examples" data-show="both">' "$H" && t_ok "the examples toggle is a hidden button group" || t_fail "the examples toggle is a hidden button group"
+grep -q '<div class="tsne-map fv-pan" aria-label="Map of test images: A small t-SNE map."><div class="fv-pan-layer">' "$H" \
+  && t_ok "the t-SNE map is a pan container" || t_fail "the t-SNE map is a pan container"
 case $T_ERR in *"sprites: g sheet-0."*"ssim 0.97"*) t_ok "the sprite table reports format and SSIM" ;; *) t_fail "the sprite table reports format and SSIM" "$T_ERR" ;; esac
 grep -q 'type="range" min="0" max="2"' "$H" && t_ok "interpolation has its slider" || t_fail "interpolation has its slider"
 grep -q '<polyline points=' "$H" && t_ok "progress draws its curve" || t_fail "progress draws its curve"
