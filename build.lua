@@ -140,7 +140,10 @@ local function main()
 
   local figs, ferr = figures.load('figures')
   if not figs then io.stderr:write(ferr .. '\n'); return 1 end
-  local fig_jobs = figures.jobs(figs, env)
+  -- A kind raises error(msg, 0) from jobs() for what only the whole set of figures can tell
+  -- (a map naming a figure that does not exist): one line, like every other bad input.
+  local jok, fig_jobs = pcall(figures.jobs, figs, env)
+  if not jok then io.stderr:write(tostring(fig_jobs) .. '\n'); return 1 end
   for _, j in ipairs(fig_jobs) do by_id[j.id] = j end
 
   local only = opts.only

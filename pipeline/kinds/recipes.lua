@@ -47,7 +47,8 @@ function M.html(m, env)
   for _, f in ipairs(env.figures) do
     local rows = {}
     for _, id in ipairs(env.jobs_of[f.id] or {}) do
-      if id:match('^render:') then
+      -- A figure may reuse another's renders (channelmap): list each under its own figure.
+      if id:match('^render:([^:]+):') == f.id then
         local info = env.read_json(env.job_dir(id) .. '/render.json')
         local r = info.recipe or {}
         local p = r.param or {}

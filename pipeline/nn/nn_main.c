@@ -11,10 +11,23 @@
  *       times K forward and K forward+backward passes on a random input (default 128 px, batch 1,
  *       20 iterations, output tower_0/extern1/BatchNorm/FusedBatchNorm) and an sgemm of a
  *       comparable shape, and prints ms per pass and GFLOP/s (2 flops per multiply-add).
+ *   fv-nn profile MODEL_DIR --output NODE[:preact] -o OUT.fvf [--size N] [--self FIRST] IMAGE.png...
+ *       the activation profile of every channel of NODE over a set of images: row c of OUT
+ *       (FVF1, pipeline/tsne/FORMAT.md; rows of n_images values) holds channel c's spatial
+ *       mean on each image (at N x N, default the first image's size), standardised to mean 0
+ *       and standard deviation 1 across the images (a channel that never varies gets zeros).
+ *       Channels that respond alike to the same images end up close: the t-SNE map of a
+ *       layer's channels embeds these rows. With --self FIRST, image i is taken to be the
+ *       visualization of channel FIRST+i and is left out of that channel's profile (it excites
+ *       its own channel by construction, which says nothing about how channels relate): the
+ *       entry is excluded from the mean and deviation and written as 0; and only the rows of
+ *       those channels, FIRST .. FIRST+n_images-1, are written (n_images rows).
  *
  * Exit codes: 0 ok, 1 bad input (model, image, node name), 2 usage, 3 internal or I/O error.
  * FV_THREADS sets the thread count (default: number of cores). */
 #include <cblas.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +41,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: fv-nn info MODEL_DIR [--size N]\n"
                "       fv-nn run MODEL_DIR IMAGE.png [--size N] [--output NODE[:preact]]...\n"
                "       fv-nn bench MODEL_DIR [--size N] [--batch B] [--iters K] [--output NODE[:preact]]...\n"
+               "       fv-nn profile MODEL_DIR --output NODE[:preact] -o OUT.fvf [--size N] [--self FIRST] IMAGE.png...\n"
                "Runs a TF.js graph model (directory with one model.json and its weights).\n"
                "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error. Env FV_THREADS.\n");
 }
@@ -222,18 +236,108 @@ done:
     return rc;
 }
 
+/* Writes m (rows x cols, row-major) as FVF1 to path, atomically. */
+static int write_fvf(const char *path, const float *m, uint32_t rows, uint32_t cols, err *e)
+{
+    size_t n = (size_t)rows * cols;
+    unsigned char *raw = xmalloc(12 + 4 * n);
+    memcpy(raw, "FVF1", 4);
+    for (int k = 0; k < 4; k++) raw[4 + k] = (unsigned char)(rows >> (8 * k)), raw[8 + k] = (unsigned char)(cols >> (8 * k));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &m[i], 4);
+        for (int k = 0; k < 4; k++) raw[12 + 4 * i + k] = (unsigned char)(u >> (8 * k));
+    }
+    int rc = write_file_atomic(path, raw, 12 + 4 * n, e);
+    free(raw);
+    return rc;
+}
+
+static int cmd_profile(nn_model *m, const char *node, const char *out, int size, int self, char **images, int n_img)
+{
+    png_io_image img = {0};
+    nn_plan *p = NULL;
+    err e = {{0}};
+    float *a = NULL, *rows = NULL; /* a: n_img x C spatial means; rows: C x n_img standardised */
+    int rc = 1, C = 0;
+    for (int i = 0; i < n_img; i++) {
+        if (png_io_read(images[i], 3, &img, &e) != 0) goto done;
+        if (!p) {
+            if (size <= 0) size = img.width;
+            if (nn_plan_new(m, NULL, 1, size, size, &node, 1, &p, &e) != 0) goto done;
+            int sh[4];
+            nn_plan_output(p, 0, sh);
+            C = sh[3];
+            a = xcalloc((size_t)n_img * C, sizeof *a);
+        }
+        nn_resize_u8_to_float(img.pixels, img.width, img.height, 3, nn_plan_input(p), size, size);
+        png_io_image_free(&img);
+        if (nn_plan_forward(p, &e) != 0) {
+            rc = 3;
+            goto done;
+        }
+        int sh[4];
+        const float *y = nn_plan_output(p, 0, sh);
+        size_t hw = (size_t)sh[1] * sh[2];
+        for (int c = 0; c < C; c++) {
+            double s = 0;
+            for (size_t k = 0; k < hw; k++) s += y[k * C + c];
+            a[(size_t)i * C + c] = (float)(s / (double)hw);
+        }
+    }
+    /* With --self, the rows of the channels the images show; otherwise every channel's. */
+    int c0 = self >= 0 ? self : 0, c1 = self >= 0 ? self + n_img : C;
+    if (c1 > C) {
+        err_set(&e, "--self %d: %d images would show channels %d..%d, but %s has %d (expected at most %d images)",
+                self, n_img, self, c1 - 1, node, C, C - self);
+        goto done;
+    }
+    rows = xcalloc((size_t)n_img * C, sizeof *rows);
+    for (int c = c0; c < c1; c++) {
+        int own = self >= 0 ? c - self : -1, n = 0; /* own: the image of channel c, left out */
+        double mean = 0, var = 0;
+        for (int i = 0; i < n_img; i++)
+            if (i != own) mean += a[(size_t)i * C + c], n++;
+        mean /= n;
+        for (int i = 0; i < n_img; i++) {
+            double d = a[(size_t)i * C + c] - mean;
+            if (i != own) var += d * d;
+        }
+        double sd = sqrt(var / n);
+        for (int i = 0; i < n_img; i++)
+            rows[(size_t)(c - c0) * n_img + i] =
+                sd > 1e-12 && i != own ? (float)((a[(size_t)i * C + c] - mean) / sd) : 0.0f;
+    }
+    if (write_fvf(out, rows, (uint32_t)(c1 - c0), (uint32_t)n_img, &e) != 0) {
+        rc = 3;
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    png_io_image_free(&img);
+    nn_plan_free(p);
+    free(a);
+    free(rows);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return 0;
     }
-    if (argc < 3 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "run") != 0 && strcmp(argv[1], "bench") != 0)) {
+    if (argc < 3 || (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "run") != 0 && strcmp(argv[1], "bench") != 0 &&
+                     strcmp(argv[1], "profile") != 0)) {
         usage(stderr);
         return 2;
     }
-    int run = strcmp(argv[1], "run") == 0, bench = strcmp(argv[1], "bench") == 0;
-    const char *dir = argv[2], *image = NULL;
+    int run = strcmp(argv[1], "run") == 0, bench = strcmp(argv[1], "bench") == 0,
+        profile = strcmp(argv[1], "profile") == 0, n_img = 0, self = -1;
+    const char *dir = argv[2], *image = NULL, *out = NULL;
+    char **images = calloc((size_t)argc, sizeof *images);
+    if (!images) return 3;
     int size = run ? 512 : bench ? 128 : 0, n_out = 0, batch = 1, iters = 20;
     const char **outs = calloc((size_t)argc, sizeof *outs);
     if (!outs) return 3;
@@ -242,6 +346,7 @@ int main(int argc, char **argv)
             if (parse_size(argv[++i], &size) != 0) {
                 fprintf(stderr, "fv-nn: --size %s: expected an integer 1..8192\n", argv[i]);
                 free(outs);
+                free(images);
                 return 2;
             }
         } else if (bench && (strcmp(argv[i], "--batch") == 0 || strcmp(argv[i], "--iters") == 0) && i + 1 < argc) {
@@ -249,22 +354,38 @@ int main(int argc, char **argv)
             if (parse_size(argv[++i], dst) != 0) {
                 fprintf(stderr, "fv-nn: %s %s: expected an integer 1..8192\n", argv[i - 1], argv[i]);
                 free(outs);
+                free(images);
                 return 2;
             }
-        } else if ((run || bench) && strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+        } else if ((run || bench || profile) && strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
             outs[n_out++] = argv[++i];
+        } else if (profile && strcmp(argv[i], "--self") == 0 && i + 1 < argc) {
+            char *end;
+            self = (int)strtol(argv[++i], &end, 10);
+            if (*end || self < 0) {
+                fprintf(stderr, "fv-nn: --self %s: expected a channel number\n", argv[i]);
+                free(outs);
+                free(images);
+                return 2;
+            }
+        } else if (profile && strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out = argv[++i];
+        } else if (profile && argv[i][0] != '-') {
+            images[n_img++] = argv[i];
         } else if (run && !image && argv[i][0] != '-') {
             image = argv[i];
         } else {
             fprintf(stderr, "fv-nn: unexpected argument '%s'\n", argv[i]);
             usage(stderr);
             free(outs);
+            free(images);
             return 2;
         }
     }
-    if (run && !image) {
+    if ((run && !image) || (profile && (!out || n_img == 0 || n_out != 1))) {
         usage(stderr);
         free(outs);
+        free(images);
         return 2;
     }
     if (n_out == 0) outs[n_out++] = bench ? "tower_0/extern1/BatchNorm/FusedBatchNorm" : "tower_0/keypoints";
@@ -272,6 +393,7 @@ int main(int argc, char **argv)
     if (nt < 0) {
         fprintf(stderr, "FV_THREADS: '%s' is not a positive integer\n", getenv("FV_THREADS"));
         free(outs);
+        free(images);
         return 2;
     }
     nn_set_threads(nt);
@@ -280,11 +402,15 @@ int main(int argc, char **argv)
     if (nn_model_load_dir(dir, &m, &e) != 0) {
         fprintf(stderr, "%s\n", e.msg);
         free(outs);
+        free(images);
         return 1;
     }
-    int rc = run ? cmd_run(m, image, size, outs, n_out)
-           : bench ? cmd_bench(m, size, batch, iters, outs, n_out) : cmd_info(m, size);
+    int rc = run       ? cmd_run(m, image, size, outs, n_out)
+           : bench   ? cmd_bench(m, size, batch, iters, outs, n_out)
+           : profile ? cmd_profile(m, outs[0], out, size, self, images, n_img)
+                     : cmd_info(m, size);
     nn_model_free(m);
     free(outs);
+    free(images);
     return rc;
 }

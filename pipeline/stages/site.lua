@@ -44,8 +44,13 @@ function M.publish(files, out_dir)
   if fs.read(stamp) == key and sys.stat(out_dir) then
     return { changed = false, bytes = bytes, count = #files }
   end
+  -- A build killed while assembling leaves its article.new.<pid>; we hold the build lock, so
+  -- every such directory is stale.
+  local base = out_dir:match('[^/]+$')
+  for _, n in ipairs(sys.listdir(fs.dirname(out_dir)) or {}) do
+    if n:sub(1, #base + 5) == base .. '.new.' then sys.rm_rf(fs.dirname(out_dir) .. '/' .. n) end
+  end
   local stage = string.format('%s.new.%d', out_dir, sys.getpid())
-  sys.rm_rf(stage)
   for _, f in ipairs(files) do
     local dest = stage .. '/' .. f.dest
     assert(sys.mkdir_p(fs.dirname(dest)))

@@ -15,9 +15,9 @@ for f in g p i c m x; do
   sheet=$(ls "$P/build/article/sprites/$f/" 2>/dev/null | grep -E '^sheet-0\.(webp|png|jpg)$')
   [ -n "$sheet" ] && t_ok "figure $f packed into a sheet ($sheet)" || t_fail "figure $f packed into a sheet"
 done
-# Frames: g 1+2, p 3, i 3 (view and strip share them), c 5.
+# Frames: g 1+2, p 3, i 3 (view and strip share them), c 5, n 5 (c's images on the map).
 # x: 1 optimized + 4 top + 5 spectrum (a top image may also be a spectrum point: counted once each use)
-expect_eq "every rendered image is a sprite frame" 28 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
+expect_eq "every rendered image is a sprite frame" 33 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
 # Interactions (templates/assets/article.js): every frame but the strip copies and the map zooms,
 # with its label; the examples toggle starts hidden (no script shows both); the map is an fv-pan.
 expect_eq "frames that zoom (g 3, p 3, i 3, c 5, x 10)" 24 "$(grep -o 'class="sprite[a-z ]*fv-zoom' "$H" | wc -l | tr -d ' ')"
@@ -35,6 +35,9 @@ grep -q 'alt="channel 2, diverse (2 of 2)"' "$H" && t_ok "batch cells name each 
 [ "$(grep -c '<tr><td>' "$H")" -eq 7 ] && t_ok "the recipes appendix lists every render" || t_fail "the recipes appendix lists every render" "$(grep -c '<tr><td>' "$H") rows"
 grep -q 'sha256 of its JSON and weights <code>d82f7efb' "$H" && t_ok "the appendix names the model's sha256" || t_fail "the appendix names the model's sha256"
 grep -q '<ul class="legend">' "$H" && grep -q 'KL divergence' "$H" && t_ok "the t-SNE map has its legend and KL" || t_fail "the t-SNE map has its legend and KL"
+grep -q 'class="fv-pan channelmap"' "$H" && [ "$(grep -o 'grid-row: [0-9]*; grid-column: [0-9]*' "$H" | sort -u | wc -l)" -eq 5 ] \
+  && t_ok "the channel map places its 5 channels in 5 distinct cells" || t_fail "the channel map places its 5 channels in 5 distinct cells"
+case $T_ERR in *"render:n:"*) t_fail "the channel map renders nothing of its own" "$T_ERR" ;; *) t_ok "the channel map renders nothing of its own" ;; esac
 run_cmd build
 expect_eq "rebuild with nothing changed is silent" "" "$T_ERR"
 
@@ -52,6 +55,9 @@ bad "interpolation pair without b" "field 'pairs[1].b': missing (expected a numb
 bad "progress with one snapshot" "field 'recipe.snapshots': expected at least two steps" 's/snapshots = { 0, 4, 8 }/snapshots = { 8 }/' p.lua
 bad "channels count out of range" "figures/c.lua:5: field 'count': expected a whole number from 1 to 4096" 's/count = 5/count = 0/' c.lua
 bad "examples unit not a number" "figures/x.lua:1: field 'units[1]': expected a channel number" 's/units = { 3 }/units = { "3" }/' x.lua
+bad "channel map of a figure that is not a channels figure" "figures/n.lua: field 'channels': no figure 'g' of kind channels (expected the id of a channels figure)" 's/channels = "c"/channels = "g"/' n.lua
+bad "channel map grid too small" "figures/n.lua: field 'channels': 5 channels do not fit a 2 × 2 grid (expected rows × cols ≥ 5)" 's/rows = 3/rows = 2/' n.lua
+bad "channel map perplexity too large" "figures/n.lua: field 'perplexity': 2 is too large for 5 channels (expected at most 1.33)" 's/perplexity = 1/perplexity = 2/' n.lua
 bad "t-SNE grid too large" "figures/m.lua:1: field 'rows': expected a whole number from 4 to 100" 's/rows = 8/rows = 800/' m.lua
 bad "channel out of range (from fv-render)" "objectives[0].channel: 9999 out of range" 's/channel = 4/channel = 9999/' p.lua
 finish

@@ -47,4 +47,29 @@ expect_fail "unsupported op" "is not supported by the nn engine" \
 printf 'not a png' >"$TMPDIR_T/x.png"
 expect_fail "bad image" "x.png: " "$NN" run "$M" "$TMPDIR_T/x.png" --size 64
 expect_eq "bad image exit code" 1 "$T_RC"
+
+# profile: one standardised row per channel over the images; --self leaves each channel's own
+# image out (its entry is 0), and rows of a varying channel have mean 0 over the others.
+L='tower_0/MobilenetV3/expanded_conv_5/expand/Relu:preact'
+imgs="$PHOTOS/chelsea.png $PHOTOS/astronaut.png $PHOTOS/coffee.png $PHOTOS/motorcycle_left.png"
+expect_ok "fv-nn profile" "$NN" profile "$M" --output "$L" --size 64 --self 0 -o "$TMPDIR_T/p.fvf" $imgs
+expect_ok "fv-nn profile without --self" "$NN" profile "$M" --output "$L" --size 64 -o "$TMPDIR_T/all.fvf" $imgs
+expect_eq "without --self: a row for every channel" "96 4" "$(od -An -tu4 -j4 -N8 "$TMPDIR_T/all.fvf" | xargs)"
+expect_fail "--self past the last channel" "expected at most 4 images" \
+  "$NN" profile "$M" --output "$L" --size 64 --self 92 -o "$TMPDIR_T/q.fvf" $imgs $imgs
+prof=$(/usr/bin/python3 - "$TMPDIR_T/p.fvf" <<'PY'
+import struct, sys
+raw = open(sys.argv[1], 'rb').read()
+n, d = struct.unpack('<II', raw[4:12])
+v = struct.unpack('<%df' % (n * d), raw[12:])
+rows = [v[i * d:(i + 1) * d] for i in range(n)]
+own_zero = all(rows[c][c] == 0 for c in range(d))
+others = [sum(x for j, x in enumerate(r) if j != c) for c, r in enumerate(rows[:d])]
+print(raw[:4].decode(), n, d, own_zero, all(abs(s) < 1e-4 for s in others))
+PY
+)
+expect_eq "profile: the 4 channels the images show, own image left out, centred" "FVF1 4 4 True True" "$prof"
+expect_fail "profile without -o is a usage error" "usage: fv-nn" "$NN" profile "$M" --output "$L" $imgs
+expect_fail "profile of a missing image" "nothere.png" "$NN" profile "$M" --output "$L" -o "$TMPDIR_T/q.fvf" "$TMPDIR_T/nothere.png"
+[ -e "$TMPDIR_T/q.fvf" ] && t_fail "a failed profile writes nothing" || t_ok "a failed profile writes nothing"
 finish
