@@ -1,6 +1,7 @@
 /* fv-sprite — spritesheets: packing frames and encoding sheets to a perceptual budget.
  * A thin main over sprite.h / pack.h / encode.h; see --help. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "encode.h"
 #include "pack.h"
 #include "png_io.h"
+#include "ssim.h"
 #include "sprite.h"
 
 enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
@@ -135,55 +137,112 @@ static int cmd_build(const char *list, const char *outdir, const sprite_options 
     return rc;
 }
 
+/* One sheet of `encode`: read, made RGB when opaque (so that JPEG can compete), searched. */
+typedef struct sheet_job {
+    const char *path;
+    encode_options enc;
+    encode_result r;
+    int width, height, rc;
+    err e;
+} sheet_job;
+
+static void encode_one_sheet(sheet_job *j)
+{
+    png_io_image img;
+    if (png_io_read(j->path, 4, &img, &j->e) != 0) {
+        j->rc = EXIT_INPUT;
+        return;
+    }
+    int opaque = 1;
+    for (size_t k = 0; k < (size_t)img.width * img.height && opaque; k++) opaque = img.pixels[4 * k + 3] == 255;
+    if (opaque) {
+        for (size_t k = 0; k < (size_t)img.width * img.height; k++) memmove(img.pixels + 3 * k, img.pixels + 4 * k, 3);
+        img.channels = 3;
+    }
+    j->width = img.width, j->height = img.height;
+    if (encode_sheet(&j->enc, img.pixels, img.width, img.height, img.channels, &j->r, &j->e) != 0) {
+        err msg = j->e;
+        err_set(&j->e, "%s: %s", j->path, msg.msg);
+        j->rc = EXIT_INPUT;
+    }
+    png_io_image_free(&img);
+}
+
+/* Sheets are independent: with several threads, each takes the next sheet (the SSIM inside a
+ * sheet then runs on the thread's share of the cores). Results do not depend on the order:
+ * every sheet's search is deterministic and SSIM's sum is fixed-order (ssim.h). */
+typedef struct sheet_pool {
+    sheet_job *jobs;
+    int n, next;
+    pthread_mutex_t mu;
+} sheet_pool;
+
+static void *sheet_worker(void *arg)
+{
+    sheet_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n) return NULL;
+        encode_one_sheet(&p->jobs[i]);
+    }
+}
+
 /* Encodes each lossless sheet; all are encoded before any is written. */
 static int cmd_encode(const char *outdir, char **sheets, int n, const sprite_options *o, int table)
 {
     err e = {{0}};
-    encode_result *r = xcalloc((size_t)n, sizeof *r);
-    char **names = xcalloc((size_t)n, sizeof *names);
+    int threads = o->enc.threads > 0 ? o->enc.threads : ssim_threads();
+    int workers = threads < n ? threads : n;
+    sheet_job *jobs = xcalloc((size_t)n, sizeof *jobs);
+    for (int i = 0; i < n; i++) {
+        jobs[i].path = sheets[i];
+        jobs[i].enc = o->enc;
+        jobs[i].enc.threads = threads / workers > 0 ? threads / workers : 1;
+    }
+    sheet_pool pool = {jobs, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t *tid = xcalloc((size_t)workers, sizeof *tid);
+    int *started = xcalloc((size_t)workers, sizeof *started);
+    for (int t = 1; t < workers; t++) started[t] = pthread_create(&tid[t], NULL, sheet_worker, &pool) == 0;
+    sheet_worker(&pool);
+    for (int t = 1; t < workers; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
+    free(tid);
+    free(started);
+
     int rc = EXIT_OK;
+    char **names = xcalloc((size_t)n, sizeof *names);
     for (int i = 0; i < n && rc == EXIT_OK; i++) {
-        png_io_image img;
-        if (png_io_read(sheets[i], 4, &img, &e) != 0) {
-            fprintf(stderr, "%s\n", e.msg);
-            rc = EXIT_INPUT;
+        sheet_job *j = &jobs[i];
+        if (j->rc != EXIT_OK) {
+            fprintf(stderr, "%s\n", j->e.msg);
+            rc = j->rc;
             break;
         }
-        /* an opaque sheet is encoded as RGB, so that JPEG can compete */
-        int opaque = 1;
-        for (size_t k = 0; k < (size_t)img.width * img.height && opaque; k++) opaque = img.pixels[4 * k + 3] == 255;
-        if (opaque) {
-            for (size_t k = 0; k < (size_t)img.width * img.height; k++) memmove(img.pixels + 3 * k, img.pixels + 4 * k, 3);
-            img.channels = 3;
-        }
-        if (encode_sheet(&o->enc, img.pixels, img.width, img.height, img.channels, &r[i], &e) != 0) {
-            fprintf(stderr, "%s: %s\n", sheets[i], e.msg);
-            rc = EXIT_INPUT;
-        }
-        if (rc == EXIT_OK && table)
-            printf("%-40s %5dx%-5d %-13s q=%-4d ssim=%.4f bytes=%zu\n", sheets[i], img.width, img.height,
-                   encode_format_name(r[i].format), r[i].quality, r[i].ssim, r[i].bytes);
-        png_io_image_free(&img);
+        if (table)
+            printf("%-40s %5dx%-5d %-13s q=%-4d ssim=%.4f bytes=%zu\n", sheets[i], j->width, j->height,
+                   encode_format_name(j->r.format), j->r.quality, j->r.ssim, j->r.bytes);
         const char *base = strrchr(sheets[i], '/');
         base = base ? base + 1 : sheets[i];
         const char *dot = strrchr(base, '.');
         names[i] = xasprintf("%s/%.*s.%s", outdir, (int)(dot ? dot - base : (long)strlen(base)), base,
-                             encode_format_ext(r[i].format));
+                             encode_format_ext(j->r.format));
     }
     if (rc == EXIT_OK && mkdir_p(outdir, &e) != 0) {
         fprintf(stderr, "%s\n", e.msg);
         rc = EXIT_IO;
     }
     for (int i = 0; i < n && rc == EXIT_OK; i++)
-        if (write_file_atomic(names[i], r[i].data, r[i].bytes, &e) != 0) {
+        if (write_file_atomic(names[i], jobs[i].r.data, jobs[i].r.bytes, &e) != 0) {
             fprintf(stderr, "%s\n", e.msg);
             rc = EXIT_IO;
         }
     for (int i = 0; i < n; i++) {
-        encode_result_free(&r[i]);
+        encode_result_free(&jobs[i].r);
         free(names[i]);
     }
-    free(r);
+    free(jobs);
     free(names);
     return rc;
 }
