@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,9 @@ void tsne_set_threads(int n)
 {
     if (n < 1) n = 1;
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    /* OpenBLAS runs single-threaded inside our own parallel loops over fixed blocks: its own
+     * threads would split sums differently for different thread counts (and oversubscribe). */
+    openblas_set_num_threads(1);
 }
 
 int tsne_threads_from_env(void) { return threads_from_env(); }
@@ -126,77 +129,105 @@ static void sparse_free(sparse_p *s)
     free(s->val);
 }
 
-/* P = (P_cond + P_cond^T) / (2n) from the (n, k) neighbour lists and conditional p. */
+typedef struct entry {
+    int32_t col;
+    float v;
+} entry;
+
+/* Merges row i's own neighbours (sorted into own, k entries) with row i of the transpose (b..be,
+ * sorted), adding the entries they share; writes to col/val (scaled) unless col is NULL.
+ * Returns the merged length. */
+static size_t merge_row(const entry *own, size_t k, const entry *b, const entry *be, float scale, int32_t *col,
+                        float *val)
+{
+    size_t m = 0, a = 0;
+    while (a < k || b < be) {
+        int32_t c;
+        float v;
+        if (b == be || (a < k && own[a].col < b->col)) {
+            c = own[a].col;
+            v = own[a++].v;
+        } else if (a == k || b->col < own[a].col) {
+            c = b->col;
+            v = (b++)->v;
+        } else {
+            c = own[a].col;
+            v = own[a++].v + (b++)->v;
+        }
+        if (col) {
+            col[m] = c;
+            val[m] = v * scale;
+        }
+        m++;
+    }
+    return m;
+}
+
+/* P = (P_cond + P_cond^T) / (2n) from the (n, k) neighbour lists and conditional p. Row i of
+ * P_cond^T is built by a counting sort over the rows of nb, so it comes out ordered by column;
+ * row i of P_cond (its own k neighbours) is sorted by index; the two are merged, adding the
+ * entries they share: once to count the row lengths, once to write the rows in place. */
 static void symmetrize(size_t n, int k, const int32_t *nb, const double *pc, sparse_p *s)
 {
     const size_t K = (size_t)k;
-    size_t *cnt = xcalloc(n + 1, sizeof(size_t));
-    for (size_t i = 0; i < n; i++)
-        for (size_t t = 0; t < K; t++) {
-            cnt[i]++;
-            cnt[nb[i * K + t]]++;
-        }
-    size_t *start = xmalloc(sizeof(size_t) * (n + 1));
-    start[0] = 0;
-    for (size_t i = 0; i < n; i++) start[i + 1] = start[i] + cnt[i];
-    size_t total = start[n];
-    int32_t *tc = xmalloc(sizeof(int32_t) * total);
-    double *tv = xmalloc(sizeof(double) * total);
+    size_t *tstart = xcalloc(n + 1, sizeof(size_t));
+    for (size_t t = 0; t < n * K; t++) tstart[nb[t] + 1]++;
+    for (size_t i = 0; i < n; i++) tstart[i + 1] += tstart[i];
+    entry *tr = xmalloc(sizeof(entry) * n * K);
     size_t *fill = xmalloc(sizeof(size_t) * n);
-    memcpy(fill, start, sizeof(size_t) * n);
+    memcpy(fill, tstart, sizeof(size_t) * n);
     for (size_t i = 0; i < n; i++)
         for (size_t t = 0; t < K; t++) {
             size_t j = (size_t)nb[i * K + t];
-            double v = pc[i * K + t];
-            tc[fill[i]] = (int32_t)j;
-            tv[fill[i]++] = v;
-            tc[fill[j]] = (int32_t)i;
-            tv[fill[j]++] = v;
+            tr[fill[j]].col = (int32_t)i;
+            tr[fill[j]++].v = (float)pc[i * K + t];
         }
-    /* Sort each row by column (insertion sort: rows are short) and merge duplicates. */
+    free(fill);
     s->n = n;
     s->ptr = xmalloc(sizeof(size_t) * (n + 1));
-    s->col = xmalloc(sizeof(int32_t) * total);
-    s->val = xmalloc(sizeof(float) * total);
-    size_t out = 0;
-    for (size_t i = 0; i < n; i++) {
-        int32_t *c = tc + start[i];
-        double *v = tv + start[i];
-        size_t m = start[i + 1] - start[i];
-        for (size_t a = 1; a < m; a++) {
-            int32_t cc = c[a];
-            double vv = v[a];
-            size_t b = a;
-            while (b > 0 && c[b - 1] > cc) {
-                c[b] = c[b - 1];
-                v[b] = v[b - 1];
-                b--;
-            }
-            c[b] = cc;
-            v[b] = vv;
+    const float scale = (float)(1.0 / (2.0 * (double)n));
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            /* ptr[i + 1] holds row i's length: prefix sums give the row starts. */
+            s->ptr[0] = 0;
+            for (size_t i = 0; i < n; i++) s->ptr[i + 1] += s->ptr[i];
+            s->nnz = s->ptr[n];
+            s->col = xmalloc(sizeof(int32_t) * s->nnz);
+            s->val = xmalloc(sizeof(float) * s->nnz);
         }
-        s->ptr[i] = out;
-        for (size_t a = 0; a < m;) {
-            double sum = 0;
-            size_t b = a;
-            while (b < m && c[b] == c[a]) sum += v[b++];
-            s->col[out] = c[a];
-            s->val[out++] = (float)(sum / (2.0 * (double)n));
-            a = b;
+#pragma omp parallel if (n >= PAR_POINTS)
+        {
+            entry *own = xmalloc(sizeof(entry) * K);
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < n; i++) {
+                for (size_t t = 0; t < K; t++) {
+                    own[t].col = nb[i * K + t];
+                    own[t].v = (float)pc[i * K + t];
+                }
+                /* Insertion sort: k is ~90, and qsort's indirect compares cost more. */
+                for (size_t t = 1; t < K; t++) {
+                    entry e = own[t];
+                    size_t u = t;
+                    while (u > 0 && own[u - 1].col > e.col) {
+                        own[u] = own[u - 1];
+                        u--;
+                    }
+                    own[u] = e;
+                }
+                const entry *b = tr + tstart[i], *be = tr + tstart[i + 1];
+                if (pass == 0) s->ptr[i + 1] = merge_row(own, K, b, be, scale, NULL, NULL);
+                else merge_row(own, K, b, be, scale, s->col + s->ptr[i], s->val + s->ptr[i]);
+            }
+            free(own);
         }
     }
-    s->ptr[n] = out;
-    s->nnz = out;
-    free(cnt);
-    free(start);
-    free(tc);
-    free(tv);
-    free(fill);
+    free(tstart);
+    free(tr);
 }
 
 /* Sparse P over the k = floor(3 * perplexity) exact nearest neighbours. */
 static void sparse_affinities(const float *x, size_t n, int d, double perplexity, sparse_p *s, int *k_out,
-                              double *t_knn, double *t_aff)
+                              tsne_stats *st)
 {
     int k = (int)floor(3.0 * perplexity);
     if (k > (int)n - 1) k = (int)n - 1;
@@ -210,9 +241,13 @@ static void sparse_affinities(const float *x, size_t n, int d, double perplexity
     double *pc = xmalloc(sizeof(double) * n * K);
 #pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
     for (size_t i = 0; i < n; i++) calibrate_row(d2 + i * K, k, perplexity, pc + i * K);
+    double t2 = now();
     symmetrize(n, k, nb, pc, s);
-    *t_knn = t1 - t0;
-    *t_aff = now() - t1;
+    double t3 = now();
+    st->seconds_knn = t1 - t0;
+    st->seconds_calibrate = t2 - t1;
+    st->seconds_symmetrize = t3 - t2;
+    st->seconds_affinities = t3 - t1;
     *k_out = k;
     free(nb);
     free(d2);
@@ -257,25 +292,195 @@ static double *dense_affinities(const float *x, size_t n, int d, double perplexi
 
 /* ---- gradients ---- */
 
-/* grad = exag * sum_j p_ij w_ij (y_i - y_j) - rep_i / Z for the sparse P; returns Z. */
-static double grad_fft(const sparse_p *s, tsne_fft *f, const double *y, double exag, double *rep, double *grad)
+/* Attractive forces of rows [i0, i1): att_i = sum_j p_ij w_ij (y_i - y_j), in single precision
+ * (a row has ~3 * perplexity terms, float sums lose nothing that matters) so that the loop runs
+ * as SIMD gathers; cloned for AVX2+FMA with a plain fallback, picked at load time. yf: (n, 2). */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+attract_rows(const sparse_p *s, const float *yf, size_t i0, size_t i1, float *att)
+{
+    const int32_t *col = s->col;
+    const float *val = s->val;
+    for (size_t i = i0; i < i1; i++) {
+        const float yx = yf[2 * i], yy = yf[2 * i + 1];
+        float ax = 0, ay = 0;
+        const size_t a = s->ptr[i], b = s->ptr[i + 1];
+#pragma omp simd reduction(+ : ax, ay)
+        for (size_t t = a; t < b; t++) {
+            const size_t j = (size_t)col[t];
+            const float dx = yx - yf[2 * j], dy = yy - yf[2 * j + 1];
+            const float q = val[t] / (1.0f + dx * dx + dy * dy);
+            ax += q * dx;
+            ay += q * dy;
+        }
+        att[2 * i] = ax;
+        att[2 * i + 1] = ay;
+    }
+}
+
+/* ---- a small thread pool for the gradient iterations ----
+ * libgomp's idle threads spin before they sleep; on a shared machine (more runnable threads than
+ * cores) a spinning thread takes the core from the thread doing the serial work between
+ * parallel steps, and 1000 iterations with 2 threads ran slower than with 1. These threads block
+ * on a condition variable instead, and an iteration has one start and one join. */
+typedef struct pool {
+    int n; /* threads, the caller included */
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned gen;   /* job number */
+    int pending;    /* workers still in the current job */
+    int quit;
+    void (*fn)(void *ctx, int worker);
+    void *ctx;
+} pool;
+
+typedef struct pool_arg {
+    pool *p;
+    int id;
+} pool_arg;
+
+static void *pool_main(void *arg)
+{
+    pool_arg *a = arg;
+    pool *p = a->p;
+    unsigned seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
+        if (p->quit) break;
+        seen = p->gen;
+        void (*fn)(void *, int) = p->fn;
+        void *ctx = p->ctx;
+        pthread_mutex_unlock(&p->mu);
+        fn(ctx, a->id);
+        pthread_mutex_lock(&p->mu);
+        if (--p->pending == 0) pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(a);
+    return NULL;
+}
+
+/* A pool of n threads in all (n - 1 started here; n < 2: none). */
+static pool *pool_new(int n)
+{
+    pool *p = xcalloc(1, sizeof *p);
+    p->n = n < 1 ? 1 : n;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->th = xmalloc(sizeof(pthread_t) * (size_t)p->n);
+    for (int i = 1; i < p->n; i++) {
+        pool_arg *a = xmalloc(sizeof *a);
+        a->p = p;
+        a->id = i;
+        if (pthread_create(&p->th[i], NULL, pool_main, a) != 0) {
+            /* No more threads: run with those started. */
+            free(a);
+            p->n = i;
+            break;
+        }
+    }
+    return p;
+}
+
+static void pool_free(pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    free(p->th);
+    free(p);
+}
+
+/* Runs fn(ctx, worker) on every thread of the pool (worker 0: the caller); returns when all are
+ * done. */
+static void pool_run(pool *p, void (*fn)(void *, int), void *ctx)
+{
+    if (p->n > 1) {
+        pthread_mutex_lock(&p->mu);
+        p->fn = fn;
+        p->ctx = ctx;
+        p->pending = p->n - 1;
+        p->gen++;
+        pthread_cond_broadcast(&p->go);
+        pthread_mutex_unlock(&p->mu);
+    }
+    fn(ctx, 0);
+    if (p->n > 1) {
+        pthread_mutex_lock(&p->mu);
+        while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* One gradient evaluation shared by the pool: worker 0 computes the repulsion (serial: its steps
+ * depend on each other) while the others take blocks of attractive rows, and then takes the
+ * blocks left. Blocks are fixed rows, so each point's sum is the same for any thread count. */
+#define GRAD_BLOCK 512
+#define MAX_WORKERS 256
+typedef struct grad_job {
+    const sparse_p *s;
+    tsne_fft *f;
+    const double *y;
+    const float *yf;
+    size_t n, nblocks;
+    size_t next;              /* next attractive block, taken atomically */
+    double *rep, z;
+    float *att;
+    double t_rep, t_att[MAX_WORKERS];
+} grad_job;
+
+static void grad_worker(void *ctx, int w)
+{
+    grad_job *j = ctx;
+    double t_att = 0;
+    if (w == 0) {
+        double t0 = now();
+        j->z = tsne_fft_repulsion(j->f, j->y, j->n, j->rep);
+        j->t_rep = now() - t0;
+    }
+    for (;;) {
+        size_t b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (b >= j->nblocks) break;
+        double t0 = now();
+        size_t i1 = (b + 1) * GRAD_BLOCK < j->n ? (b + 1) * GRAD_BLOCK : j->n;
+        attract_rows(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
+        t_att += now() - t0;
+    }
+    if (w < MAX_WORKERS) j->t_att[w] = t_att;
+}
+
+/* grad = exag * sum_j p_ij w_ij (y_i - y_j) - rep_i / Z for the sparse P; returns Z. yf, att:
+ * (n, 2) scratch. Adds to tacc[0] the seconds of the repulsive part and to tacc[1] those of the
+ * attractive part (summed over the threads that ran it: thread-seconds). */
+static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y, double exag, double *rep, float *yf,
+                       float *att, double *grad, double *tacc)
 {
     size_t n = s->n;
-    double z = tsne_fft_repulsion(f, y, n, rep);
-#pragma omp parallel for schedule(dynamic, 256) if (n >= PAR_POINTS)
-    for (size_t i = 0; i < n; i++) {
-        double yx = y[2 * i], yy = y[2 * i + 1], ax = 0, ay = 0;
-        for (size_t t = s->ptr[i]; t < s->ptr[i + 1]; t++) {
-            size_t j = (size_t)s->col[t];
-            double dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
-            double pw = (double)s->val[t] / (1.0 + dx * dx + dy * dy);
-            ax += pw * dx;
-            ay += pw * dy;
-        }
-        grad[2 * i] = exag * ax - rep[2 * i] / z;
-        grad[2 * i + 1] = exag * ay - rep[2 * i + 1] / z;
-    }
-    return z;
+    for (size_t t = 0; t < 2 * n; t++) yf[t] = (float)y[t];
+    grad_job j;
+    memset(&j, 0, sizeof j);
+    j.s = s;
+    j.f = f;
+    j.y = y;
+    j.yf = yf;
+    j.n = n;
+    j.nblocks = (n + GRAD_BLOCK - 1) / GRAD_BLOCK;
+    j.rep = rep;
+    j.att = att;
+    pool_run(pl, grad_worker, &j);
+    const double iz = 1.0 / j.z;
+    for (size_t t = 0; t < 2 * n; t++) grad[t] = exag * att[t] - rep[t] * iz;
+    tacc[0] += j.t_rep;
+    for (int w = 0; w < pl->n && w < MAX_WORKERS; w++) tacc[1] += j.t_att[w];
+    return j.z;
 }
 
 /* Exact gradient over all pairs (dense P, (n, n)); returns Z. rowz: n scratch. */
@@ -420,6 +625,9 @@ typedef struct model {
     double *dense;
     tsne_fft *fft;
     double *scratch; /* (n, 2) */
+    float *yf, *att; /* fft: (n, 2) each, for the attractive forces */
+    pool *pool;      /* fft: the threads of the gradient iterations */
+    double t_grad[2]; /* seconds in the gradient: repulsive, attractive */
 } model;
 
 static void model_free(model *m)
@@ -428,6 +636,9 @@ static void model_free(model *m)
     free(m->dense);
     tsne_fft_free(m->fft);
     free(m->scratch);
+    free(m->yf);
+    free(m->att);
+    pool_free(m->pool);
 }
 
 static void model_build(const float *x, size_t n, int d, const tsne_params *p, model *m, tsne_stats *st)
@@ -441,24 +652,35 @@ static void model_build(const float *x, size_t n, int d, const tsne_params *p, m
         m->dense = dense_affinities(x, n, d, p->perplexity);
         st->k = (int)n - 1;
         st->seconds_knn = 0;
-        st->seconds_affinities = now() - t0;
+        st->seconds_affinities = st->seconds_calibrate = now() - t0;
     } else {
-        sparse_affinities(x, n, d, p->perplexity, &m->sp, &st->k, &st->seconds_knn, &st->seconds_affinities);
+        sparse_affinities(x, n, d, p->perplexity, &m->sp, &st->k, st);
         m->fft = tsne_fft_new(p->interp_points, p->min_intervals, p->interval_size);
+        m->yf = xmalloc(sizeof(float) * 2 * n);
+        /* Small runs stay on one thread (see PAR_POINTS); the repulsion inside the pool is serial. */
+        m->pool = pool_new(n >= PAR_POINTS ? omp_get_max_threads() : 1);
+        tsne_fft_set_parallel(m->fft, 0);
+        m->att = xmalloc(sizeof(float) * 2 * n);
     }
 }
 
 /* Gradient at y with exaggeration exag; returns Z. */
 static double model_grad(model *m, size_t n, const double *y, double exag, double *grad)
 {
-    if (m->method == TSNE_EXACT) return grad_exact(m->dense, n, y, exag, m->scratch, grad);
-    return grad_fft(&m->sp, m->fft, y, exag, m->scratch, grad);
+    if (m->method == TSNE_EXACT) {
+        double t0 = now(), z = grad_exact(m->dense, n, y, exag, m->scratch, grad);
+        m->t_grad[1] += now() - t0;
+        return z;
+    }
+    return grad_fft(&m->sp, m->fft, m->pool, y, exag, m->scratch, m->yf, m->att, grad, m->t_grad);
 }
 
 static double model_kl(model *m, size_t n, const double *y)
 {
     if (m->method == TSNE_EXACT) return kl_dense(m->dense, n, y, exact_z(n, y, m->scratch));
+    tsne_fft_set_parallel(m->fft, 1);
     double z = tsne_fft_repulsion(m->fft, y, n, m->scratch);
+    tsne_fft_set_parallel(m->fft, 0);
     return kl_sparse(&m->sp, y, z);
 }
 
@@ -466,7 +688,7 @@ int tsne_run(const float *x, size_t n, int d, const tsne_params *p, const float 
              tsne_stats *stats, err *e)
 {
     if (tsne_check(p, n, e) != 0) return -1;
-    tsne_stats st_local, *st = stats ? stats : &st_local;
+    tsne_stats st_local = {0}, *st = stats ? stats : &st_local;
     memset(st, 0, sizeof *st);
     double *y = xmalloc(sizeof(double) * 2 * n), *upd = xcalloc(2 * n, sizeof(double));
     double *gains = xmalloc(sizeof(double) * 2 * n), *grad = xmalloc(sizeof(double) * 2 * n);
@@ -521,6 +743,12 @@ int tsne_run(const float *x, size_t n, int d, const tsne_params *p, const float 
         }
     }
     st->seconds_optimize = now() - t0;
+    st->seconds_repulsive = m.t_grad[0];
+    st->seconds_attractive = m.t_grad[1];
+    if (m.fft) {
+        tsne_fft_seconds(m.fft, &st->seconds_interpolate, &st->seconds_fft);
+        st->fft_intervals = tsne_fft_intervals(m.fft);
+    }
     st->kl = model_kl(&m, n, y);
     for (size_t t = 0; t < 2 * n; t++) out[t] = (float)y[t];
     model_free(&m);

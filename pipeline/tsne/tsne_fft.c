@@ -1,61 +1,100 @@
-/* tsne_fft — FIt-SNE-style interpolation + FFT repulsion in 2-D (FFTW, double precision). */
+/* tsne_fft — t-SNE repulsion by smooth particle-mesh interpolation and FFT (FFTW, single
+ * precision).
+ *
+ * Scheme (smooth particle-mesh Ewald, Essmann et al., J. Chem. Phys. 1995, applied to the
+ * Cauchy kernel): unit charges are spread on an equispaced grid with cardinal B-spline weights
+ * of order ORDER; the charges' spectrum is multiplied by the kernel's (w = 1 / (1 + r^2) sampled
+ * on the grid) and by the Euler-spline factor |b(m1)|^2 |b(m2)|^2 that undoes the B-splines'
+ * smoothing; the inverse transform is read back with the same weights (the field
+ * phi(y) = sum_j w(y - y_j)) and with their derivatives (its gradient). Since
+ * grad_i sum_j w_ij = -2 sum_j w_ij^2 (y_i - y_j), the repulsive force is -grad phi / 2 and
+ * Z = sum_i phi(y_i) - N: one forward and one inverse transform per call. The forces are the
+ * exact gradient of a smooth (C^2) approximate field, so points do not feel the grid's cells,
+ * which is what the piecewise Lagrange interpolation of FIt-SNE makes them do (a rough
+ * landscape that stalls the optimisation at a higher KL unless the grid is much finer).
+ *
+ * The 2-D transforms are two passes of batched 1-D FFTW transforms: the charges fill only the
+ * first g rows of the zero-padded (2g x 2g) grid and only those rows of the result are read, so
+ * the other row transforms are skipped; the column pass (forward, product, inverse) runs per
+ * batch of columns copied into contiguous scratch (faster than FFTW's own strided column
+ * transforms under FFTW_ESTIMATE) while they are in cache. Every batch is a fixed set of rows
+ * or columns transformed by the same plan, so the numbers do not depend on how many threads
+ * share them. */
 #include "tsne_fft.h"
 
 #include <fftw3.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
 /* Parallel loops only from this many points on (see PAR_POINTS in tsne.c). */
 #define PAR_POINTS 4096
-#define NCHARGE 3
-#define MAXP 8
+#define ORDER 4 /* B-spline order: cubic, even (odd orders make b(m) singular at Nyquist) */
+#define RB 8 /* rows per batched row transform; columns per batched column transform (8 complex
+              * floats: one 64-byte line of each row) */
 
 struct tsne_fft {
     int p, min_intervals;
     double interval_size;
-    int intervals;     /* per dimension, last call */
-    int len;           /* FFT size per dimension: 2 * p * intervals */
-    double kernel_h;   /* node spacing the kernel spectrum was computed for (0: none) */
-    double *grid[NCHARGE];          /* (len, len) real: charges in, potentials out */
-    fftw_complex *spec[NCHARGE];    /* (len, len/2+1) */
-    double *kernel;                 /* (len, len) */
-    fftw_complex *kspec;            /* (len, len/2+1) */
-    fftw_plan fwd, inv;
-    /* per point: first node index in each dimension and the Lagrange weights */
-    size_t cap;
-    int *node;                      /* (n, 2) */
-    double *wts;                    /* (n, 2, p) */
-    double *phi;                    /* (n, NCHARGE) */
+    double box;             /* interval width of the last call */
+    int intervals;          /* per dimension, last call */
+    int len, g;             /* FFT length per dimension (>= 2g); g nodes per dimension */
+    size_t rows, ls, hs, tl; /* rows per buffer (len + RB: batches may run past len); row strides of
+                              * real buffers (floats), row spectra and column scratch (complex),
+                              * all multiples of 64 bytes */
+    double kernel_h;        /* node spacing the kernel spectrum was computed for (0: none) */
+    float *charge;          /* (rows, ls): charges spread on the nodes; only (g, g) ever non-zero */
+    fftwf_complex *spec;    /* (rows, hs): row transforms; after the column pass, rows < g of the
+                             * product's inverse column transforms */
+    float *kspec;           /* (hs, len): kernel spectrum * |b|^2 / len^2, transposed (frequency
+                             * column, then row); real, as the kernel is even */
+    float *pot;             /* (rows, ls): the field on the nodes; also the kernel's scratch */
+    fftwf_complex *plan_buf; /* (RB, tl): the column plans' template buffer */
+    fftwf_plan row_fwd, col_fwd, col_inv, row_inv;
+    size_t cap;             /* points the per-point arrays hold */
+    int *node;              /* (n, 2): first node of each point's B-spline per dimension */
+    float *wts;             /* (n, 2, 2, ORDER): per dimension the weights, then their derivatives */
+    double *zpart;          /* (n): phi at each point, self term included */
+    int parallel;           /* tsne_fft_set_parallel */
+    double t_interp, t_fft;
 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 tsne_fft *tsne_fft_new(int interp_points, int min_intervals, double interval_size)
 {
     tsne_fft *f = xcalloc(1, sizeof *f);
-    f->p = interp_points < 2 ? 2 : interp_points > MAXP ? MAXP : interp_points;
+    f->p = interp_points < 2 ? 2 : interp_points > 8 ? 8 : interp_points;
     f->min_intervals = min_intervals < 1 ? 1 : min_intervals;
     f->interval_size = interval_size > 0 ? interval_size : 1.0;
+    f->parallel = 1;
     return f;
 }
 
 static void free_grids(tsne_fft *f)
 {
-    for (int c = 0; c < NCHARGE; c++) {
-        fftw_free(f->grid[c]);
-        fftw_free(f->spec[c]);
-        f->grid[c] = NULL;
-        f->spec[c] = NULL;
+    fftwf_free(f->charge);
+    fftwf_free(f->spec);
+    fftwf_free(f->kspec);
+    fftwf_free(f->pot);
+    fftwf_free(f->plan_buf);
+    f->charge = f->pot = f->kspec = NULL;
+    f->spec = f->plan_buf = NULL;
+    fftwf_plan *plans[] = {&f->row_fwd, &f->col_fwd, &f->col_inv, &f->row_inv};
+    for (size_t t = 0; t < sizeof plans / sizeof plans[0]; t++) {
+        if (*plans[t]) fftwf_destroy_plan(*plans[t]);
+        *plans[t] = NULL;
     }
-    fftw_free(f->kernel);
-    fftw_free(f->kspec);
-    f->kernel = NULL;
-    f->kspec = NULL;
-    if (f->fwd) fftw_destroy_plan(f->fwd);
-    if (f->inv) fftw_destroy_plan(f->inv);
-    f->fwd = f->inv = NULL;
-    f->len = 0;
+    f->len = f->g = 0;
     f->kernel_h = 0;
 }
 
@@ -65,175 +104,327 @@ void tsne_fft_free(tsne_fft *f)
     free_grids(f);
     free(f->node);
     free(f->wts);
-    free(f->phi);
+    free(f->zpart);
     free(f);
 }
 
 int tsne_fft_intervals(const tsne_fft *f) { return f->intervals; }
 
-/* Smallest m >= n whose only prime factors are 2, 3, 5, 7 (FFTW is fastest on those). */
-static int smooth_size(int n)
+void tsne_fft_set_parallel(tsne_fft *f, int on) { f->parallel = on != 0; }
+
+void tsne_fft_seconds(const tsne_fft *f, double *interp, double *fft)
 {
-    for (int m = n;; m++) {
-        int r = m;
-        while (r % 2 == 0) r /= 2;
-        while (r % 3 == 0) r /= 3;
-        while (r % 5 == 0) r /= 5;
-        while (r % 7 == 0) r /= 7;
-        if (r == 1) return m;
+    *interp = f->t_interp;
+    *fft = f->t_fft;
+}
+
+/* 1 if n's only prime factors are 2, 3, 5, 7 (the sizes FFTW is fastest on). */
+static int smooth(int n)
+{
+    static const int primes[] = {2, 3, 5, 7};
+    for (int t = 0; t < 4; t++)
+        while (n % primes[t] == 0) n /= primes[t];
+    return n == 1;
+}
+
+static void *fft_alloc(size_t bytes)
+{
+    /* Zeroed once: the rows and columns past the charges stay zero for good, and batches that run
+     * past the used rows read defined values. */
+    void *v = fftwf_malloc(bytes);
+    if (!v) {
+        xmalloc((size_t)-1); /* out of memory: report and abort as xmalloc does */
+        abort();
+    }
+    memset(v, 0, bytes);
+    return v;
+}
+
+static void ensure_grids(tsne_fft *f, int g, int len)
+{
+    if (f->g == g && f->len == len) return;
+    free_grids(f);
+    f->len = len;
+    f->g = g;
+    f->rows = (size_t)len + RB;
+    f->ls = ((size_t)len + 15) / 16 * 16;
+    f->hs = ((size_t)(len / 2 + 1) + RB - 1) / RB * RB;
+    f->tl = ((size_t)len + 7) / 8 * 8;
+    size_t rbytes = sizeof(float) * f->rows * f->ls, cbytes = sizeof(fftwf_complex) * f->rows * f->hs;
+    f->charge = fft_alloc(rbytes);
+    f->pot = fft_alloc(rbytes);
+    f->spec = fft_alloc(cbytes);
+    f->kspec = fft_alloc(sizeof(float) * f->hs * (size_t)len);
+    f->plan_buf = fft_alloc(sizeof(fftwf_complex) * RB * f->tl);
+    /* FFTW_ESTIMATE: planning is instant and, unlike FFTW_MEASURE, picks the same algorithm on
+     * every run, so results repeat bit for bit. All buffers come from fftwf_malloc and every
+     * batch starts on a 64-byte boundary, so these plans serve all of them (new-array API). */
+    const int n1[1] = {len};
+    const int ils = (int)f->ls, ihs = (int)f->hs, itl = (int)f->tl;
+    f->row_fwd = fftwf_plan_many_dft_r2c(1, n1, RB, f->charge, NULL, 1, ils, f->spec, NULL, 1, ihs, FFTW_ESTIMATE);
+    f->col_fwd = fftwf_plan_many_dft(1, n1, RB, f->plan_buf, NULL, 1, itl, f->plan_buf, NULL, 1, itl, FFTW_FORWARD,
+                                     FFTW_ESTIMATE);
+    f->col_inv = fftwf_plan_many_dft(1, n1, RB, f->plan_buf, NULL, 1, itl, f->plan_buf, NULL, 1, itl, FFTW_BACKWARD,
+                                     FFTW_ESTIMATE);
+    f->row_inv = fftwf_plan_many_dft_c2r(1, n1, RB, f->spec, NULL, 1, ihs, f->pot, NULL, 1, ils, FFTW_ESTIMATE);
+    if (!f->row_fwd || !f->col_fwd || !f->col_inv || !f->row_inv) abort(); /* FFTW cannot plan a 1-D size: a bug */
+}
+
+/* Row pass of a forward 2-D transform: the first nz_rows rows of in (real, stride ls) to spec. */
+static void rows_forward(tsne_fft *f, float *in, int nz_rows, int par)
+{
+    int nb = (nz_rows + RB - 1) / RB;
+#pragma omp parallel for schedule(static) if (par)
+    for (int b = 0; b < nb; b++)
+        fftwf_execute_dft_r2c(f->row_fwd, in + (size_t)b * RB * f->ls, f->spec + (size_t)b * RB * f->hs);
+}
+
+/* Column pass on spec, whose rows below nz hold row transforms (the rows above are zero). Per
+ * batch of RB frequency columns: copy them into contiguous scratch, transform forward; then
+ * either (setup) keep the real parts as the kernel spectrum, or multiply by the kernel
+ * spectrum, transform back and copy rows < g back into spec's columns. Every batch touches only
+ * its own columns, so the batches run in parallel. */
+static void column_pass(tsne_fft *f, int nz, int setup, int par)
+{
+    const size_t L = (size_t)f->len, TL = f->tl, HS = f->hs, G = (size_t)f->g, NZ = (size_t)nz;
+    const int nb = (int)(HS / RB);
+#pragma omp parallel if (par)
+    {
+        fftwf_complex *t = fft_alloc(sizeof(fftwf_complex) * RB * TL);
+#pragma omp for schedule(static)
+        for (int b = 0; b < nb; b++) {
+            const size_t j0 = (size_t)b * RB;
+            for (size_t i = 0; i < NZ; i++) {
+                const fftwf_complex *src = f->spec + i * HS + j0;
+                for (size_t q = 0; q < RB; q++) {
+                    t[q * TL + i][0] = src[q][0];
+                    t[q * TL + i][1] = src[q][1];
+                }
+            }
+            for (size_t q = 0; q < RB; q++) memset(t + q * TL + NZ, 0, sizeof(fftwf_complex) * (L - NZ));
+            fftwf_execute_dft(f->col_fwd, t, t);
+            if (setup) {
+                for (size_t q = 0; q < RB; q++)
+                    for (size_t m = 0; m < L; m++) f->kspec[(j0 + q) * L + m] = t[q * TL + m][0];
+                continue;
+            }
+            for (size_t q = 0; q < RB; q++) {
+                float *v = (float *)(t + q * TL);
+                const float *k = f->kspec + (j0 + q) * L;
+                for (size_t m = 0; m < L; m++) {
+                    v[2 * m] *= k[m];
+                    v[2 * m + 1] *= k[m];
+                }
+            }
+            fftwf_execute_dft(f->col_inv, t, t);
+            for (size_t i = 0; i < G; i++) {
+                fftwf_complex *dst = f->spec + i * HS + j0;
+                for (size_t q = 0; q < RB; q++) {
+                    dst[q][0] = t[q * TL + i][0];
+                    dst[q][1] = t[q * TL + i][1];
+                }
+            }
+        }
+        fftwf_free(t);
     }
 }
 
-static void ensure_grids(tsne_fft *f, int len)
+/* Cardinal B-spline weights of order ORDER for fractional offset t in [0, 1): w[j] = M(t + ORDER
+ * - 1 - j), the weight of node floor(u) - ORDER + 1 + j; dw[j] its derivative in u. */
+static void bspline(double t, double *w, double *dw)
 {
-    if (f->len == len) return;
-    free_grids(f);
-    size_t real = (size_t)len * (size_t)len, cplx = (size_t)len * (size_t)(len / 2 + 1);
-    for (int c = 0; c < NCHARGE; c++) {
-        f->grid[c] = fftw_malloc(sizeof(double) * real);
-        f->spec[c] = fftw_malloc(sizeof(fftw_complex) * cplx);
-        if (!f->grid[c] || !f->spec[c]) xmalloc((size_t)-1); /* out of memory: abort as xmalloc does */
+    double a[ORDER] = {1};
+    for (int k = 2; k <= ORDER; k++) {
+        if (k == ORDER)
+            for (int j = 0; j < ORDER; j++) dw[j] = (j > 0 ? a[j - 1] : 0) - (j < ORDER - 1 ? a[j] : 0);
+        double b[ORDER];
+        for (int j = 0; j < k; j++) {
+            double x = t + k - 1 - j;
+            b[j] = (x * (j > 0 ? a[j - 1] : 0) + (k - x) * (j < k - 1 ? a[j] : 0)) / (k - 1);
+        }
+        memcpy(a, b, sizeof(double) * (size_t)k);
     }
-    f->kernel = fftw_malloc(sizeof(double) * real);
-    f->kspec = fftw_malloc(sizeof(fftw_complex) * cplx);
-    if (!f->kernel || !f->kspec) xmalloc((size_t)-1);
-    /* FFTW_ESTIMATE: planning is instant and, unlike FFTW_MEASURE, the same on every run. All
-     * grids come from fftw_malloc, so one plan serves them all through the new-array API. */
-    f->fwd = fftw_plan_dft_r2c_2d(len, len, f->kernel, f->kspec, FFTW_ESTIMATE);
-    f->inv = fftw_plan_dft_c2r_2d(len, len, f->spec[0], f->grid[0], FFTW_ESTIMATE);
-    f->len = len;
+    memcpy(w, a, sizeof a);
+}
+
+/* bspline for ORDER 4 in closed form (the cubic B-spline's four pieces): this runs for every
+ * point at every iteration. */
+static inline void weights(double t, double *w, double *dw)
+{
+#if ORDER == 4
+    double s = 1 - t, t2 = t * t;
+    w[0] = s * s * s / 6;
+    w[1] = (3 * t2 * t - 6 * t2 + 4) / 6;
+    w[2] = (-3 * t2 * t + 3 * t2 + 3 * t + 1) / 6;
+    w[3] = t2 * t / 6;
+    dw[0] = -s * s / 2;
+    dw[1] = (3 * t2 - 4 * t) / 2;
+    dw[2] = (-3 * t2 + 2 * t + 1) / 2;
+    dw[3] = t2 / 2;
+#else
+    bspline(t, w, dw);
+#endif
+}
+
+/* |b(m)|^2 of the Euler exponential spline for frequency m of a length-len grid:
+ * 1 / |sum_{k=0}^{ORDER-2} M(k + 1) e^{2 pi i m k / len}|^2. */
+static double euler_b2(int m, int len)
+{
+    double w[ORDER], dw[ORDER];
+    bspline(0, w, dw); /* w[j] = M(ORDER - 1 - j): M(k + 1) = w[ORDER - 2 - k] */
+    double re = 0, im = 0;
+    for (int k = 0; k <= ORDER - 2; k++) {
+        double ang = 2 * M_PI * (double)m * k / len;
+        re += w[ORDER - 2 - k] * cos(ang);
+        im += w[ORDER - 2 - k] * sin(ang);
+    }
+    return 1.0 / (re * re + im * im);
+}
+
+/* The kernel spectrum for node spacing h: w sampled at the node offsets, wrapped for a circular
+ * convolution of length len (entry a holds offset a or a - len, whichever is below len / 2 in
+ * magnitude; offset len / 2 is zero), transformed, scaled by 1 / len^2 and |b|^2. */
+static void kernel(tsne_fft *f, double h, int par)
+{
+    const int len = f->len, half = len / 2;
+    float *kr = f->pot;
+#pragma omp parallel for schedule(static) if (par)
+    for (int a = 0; a < len; a++) {
+        int da = a < half ? a : a - len;
+        for (int b = 0; b < len; b++) {
+            int db = b < half ? b : b - len;
+            double v = (a == half || b == half) ? 0 : 1.0 / (1.0 + h * h * ((double)da * da + (double)db * db));
+            kr[(size_t)a * f->ls + (size_t)b] = (float)v;
+        }
+    }
+    rows_forward(f, kr, len, par);
+    /* The kernel is real and even: its spectrum is real, so only that part is kept. */
+    column_pass(f, len, 1, par);
+    double *b2 = xmalloc(sizeof(double) * (size_t)len);
+    for (int m = 0; m < len; m++) b2[m] = euler_b2(m, len) / len;
+    for (int c = 0; c <= half; c++)
+        for (int r = 0; r < len; r++) f->kspec[(size_t)c * (size_t)len + (size_t)r] *= (float)(b2[r] * b2[c]);
+    free(b2);
+    f->kernel_h = h;
 }
 
 double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
 {
-    const int p = f->p;
+    const int p = f->p, par = f->parallel && n >= PAR_POINTS;
+    double t0 = now();
     double lo = y[0], hi = y[0];
     for (size_t t = 0; t < 2 * n; t++) {
         if (y[t] < lo) lo = y[t];
         if (y[t] > hi) hi = y[t];
     }
-    /* A square box over both dimensions (one kernel for both); the centre is subtracted from the
-     * charges so that |y|^2 stays small and the final cancellation loses few digits. */
+    /* A square box over both dimensions (one kernel for both). */
     double centre = 0.5 * (lo + hi), span = hi - lo;
     if (span < 1e-6) span = 1e-6;
-    /* Intervals are interval_size wide, or narrower on a ladder of widths interval_size *
-     * 2^(-k/8) while the embedding is small: the node spacing then changes only now and then, and
-     * the kernel's spectrum is reused meanwhile (its FFT would cost as much as a charge's). */
+    /* Intervals (p nodes each) are interval_size wide, or narrower on a ladder of widths
+     * interval_size * 2^(-k/8) while the embedding is small: the node spacing then changes only
+     * now and then, and the kernel spectrum is reused meanwhile. */
     double box = f->interval_size;
     int nb;
     if (span >= f->min_intervals * box) {
-        nb = (int)ceil(span / box);
+        int need = (int)ceil(span / box);
+        /* Keep the grid while it covers the embedding and is at most 1/8 too large, so that an
+         * embedding whose span hovers around a size does not rebuild the kernel every time. */
+        nb = f->box == box && f->intervals >= need && f->intervals <= need + need / 8 ? f->intervals : need;
     } else {
         while (box * 0.917004043204671 >= span / f->min_intervals) box *= 0.917004043204671; /* 2^(-1/8) */
         nb = f->min_intervals;
     }
-    /* The FFT length 2 * p * nb must factor into small primes: grow nb until it does. */
-    while (smooth_size(2 * p * nb) != 2 * p * nb) nb++;
-    int len = 2 * p * nb;
-    ensure_grids(f, len);
+    f->box = box;
     f->intervals = nb;
-    const int g = p * nb;                 /* nodes per dimension */
-    const double h = box / p, start = centre - 0.5 * nb * box;
+    /* Nodes: p per interval, plus ORDER - 1 below the box (a B-spline reaches ORDER - 1 nodes
+     * down) and one above; the FFT length is at least 2g (no wrap-around) and smooth. */
+    const double h = box / p, start = centre - 0.5 * nb * box - (ORDER - 1) * h;
+    const int g = p * nb + ORDER;
+    int len = 2 * g;
+    while (!smooth(len)) len += 2;
+    ensure_grids(f, g, len);
+    const size_t LS = f->ls, HS = f->hs;
 
     if (f->cap < n) {
         f->node = xrealloc(f->node, sizeof(int) * 2 * n);
-        f->wts = xrealloc(f->wts, sizeof(double) * 2 * (size_t)p * n);
-        f->phi = xrealloc(f->phi, sizeof(double) * NCHARGE * n);
+        f->wts = xrealloc(f->wts, sizeof(float) * 4 * ORDER * n);
+        f->zpart = xrealloc(f->zpart, sizeof(double) * n);
         f->cap = n;
     }
-    /* Lagrange weights of each point on the p nodes of its interval, nodes at (k + 0.5) / p. */
-    double denom[MAXP];
-    for (int k = 0; k < p; k++) {
-        double dd = 1;
-        for (int m = 0; m < p; m++)
-            if (m != k) dd *= (double)(k - m) / p;
-        denom[k] = dd;
-    }
-#pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
+#pragma omp parallel for schedule(static) if (par)
     for (size_t i = 0; i < n; i++)
         for (int dim = 0; dim < 2; dim++) {
-            double u = (y[2 * i + (size_t)dim] - start) / box;
+            double u = (y[2 * i + (size_t)dim] - start) / h;
             int b = (int)u;
-            if (b >= nb) b = nb - 1;
-            if (b < 0) b = 0;
-            double t = u - b;
-            f->node[2 * i + (size_t)dim] = b * p;
-            double *w = f->wts + (2 * i + (size_t)dim) * (size_t)p;
-            for (int k = 0; k < p; k++) {
-                double num = 1;
-                for (int m = 0; m < p; m++)
-                    if (m != k) num *= t - (m + 0.5) / p;
-                w[k] = num / denom[k];
+            if (b > g - 1) b = g - 1;
+            if (b < ORDER - 1) b = ORDER - 1;
+            double w[ORDER], dw[ORDER];
+            weights(u - b, w, dw);
+            f->node[2 * i + (size_t)dim] = b - (ORDER - 1);
+            float *o = f->wts + (4 * i + 2 * (size_t)dim) * ORDER;
+            for (int j = 0; j < ORDER; j++) {
+                o[j] = (float)w[j];
+                o[ORDER + j] = (float)dw[j];
             }
         }
 
-    if (f->kernel_h != h) {
-        /* Kernel w^2 on node offsets, wrapped for a circular convolution of size len: (len, len). */
-        for (int a = 0; a < len; a++) {
-            int da = a < g ? a : a - len;
-            for (int b = 0; b < len; b++) {
-                int db = b < g ? b : b - len;
-                double r2 = h * h * ((double)da * da + (double)db * db);
-                double w = 1.0 / (1.0 + r2);
-                f->kernel[(size_t)a * (size_t)len + (size_t)b] = (a == g || b == g) ? 0 : w * w;
-            }
-        }
-        fftw_execute_dft_r2c(f->fwd, f->kernel, f->kspec);
-        f->kernel_h = h;
-    }
-    const size_t L = (size_t)len, H = (size_t)(len / 2 + 1);
-    const double scale = 1.0 / ((double)len * (double)len);
-    /* One thread per charge: spread, transform, multiply, transform back. The grids are
-     * separate, so the sums are in the same order for any number of threads. */
-#pragma omp parallel for schedule(static, 1) if (n >= PAR_POINTS)
-    for (int c = 0; c < NCHARGE; c++) {
-        double *gr = f->grid[c];
-        memset(gr, 0, sizeof(double) * L * L);
+    /* Spread unit charges. Each thread owns a band of node rows and adds, in point order, the
+     * contributions that fall in it: every node's sum has the same order for any thread count. */
+#pragma omp parallel if (par)
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int r0 = (int)((long)g * id / nt), r1 = (int)((long)g * (id + 1) / nt);
+        for (int r = r0; r < r1; r++) memset(f->charge + (size_t)r * LS, 0, sizeof(float) * (size_t)g);
         for (size_t i = 0; i < n; i++) {
-            double yx = y[2 * i] - centre, yy = y[2 * i + 1] - centre;
-            double q = c == 0 ? 1.0 : c == 1 ? yx : yy;
-            const double *wx = f->wts + 2 * i * (size_t)p, *wy = wx + p;
-            size_t ax = (size_t)f->node[2 * i], ay = (size_t)f->node[2 * i + 1];
-            for (int a = 0; a < p; a++) {
-                double qa = q * wx[a];
-                double *row = gr + (ax + (size_t)a) * L + ay;
-                for (int b = 0; b < p; b++) row[b] += qa * wy[b];
+            int ax = f->node[2 * i];
+            if (ax + ORDER <= r0 || ax >= r1) continue;
+            const float *wx = f->wts + 4 * i * ORDER, *wy = wx + 2 * ORDER;
+            size_t ay = (size_t)f->node[2 * i + 1];
+            for (int a = 0; a < ORDER; a++) {
+                int r = ax + a;
+                if (r < r0 || r >= r1) continue;
+                float *row = f->charge + (size_t)r * LS + ay;
+                for (int b = 0; b < ORDER; b++) row[b] += wx[a] * wy[b];
             }
         }
-        fftw_execute_dft_r2c(f->fwd, gr, f->spec[c]);
-        fftw_complex *s = f->spec[c];
-        for (size_t t = 0; t < L * H; t++) {
-            double re = s[t][0] * f->kspec[t][0] - s[t][1] * f->kspec[t][1];
-            double im = s[t][0] * f->kspec[t][1] + s[t][1] * f->kspec[t][0];
-            s[t][0] = re * scale;
-            s[t][1] = im * scale;
-        }
-        fftw_execute_dft_c2r(f->inv, s, gr);
     }
+    double t1 = now();
 
-    /* Read the potentials back at the points; combine into forces and per-point sums of w. */
-    double *sumw = xmalloc(sizeof(double) * n);
-#pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
+    if (f->kernel_h != h) kernel(f, h, par);
+    rows_forward(f, f->charge, g, par);
+    column_pass(f, g, 0, par);
+    /* Row pass back, only for the g rows that hold nodes. */
+    int nrb = (g + RB - 1) / RB;
+#pragma omp parallel for schedule(static) if (par)
+    for (int b = 0; b < nrb; b++)
+        fftwf_execute_dft_c2r(f->row_inv, f->spec + (size_t)b * RB * HS, f->pot + (size_t)b * RB * LS);
+    double t2 = now();
+
+    /* Read the field and its gradient back at the points. */
+    const double gscale = -0.5 / h;
+#pragma omp parallel for schedule(static) if (par)
     for (size_t i = 0; i < n; i++) {
-        const double *wx = f->wts + 2 * i * (size_t)p, *wy = wx + p;
+        const float *wx = f->wts + 4 * i * ORDER, *dx = wx + ORDER, *wy = wx + 2 * ORDER, *dy = wy + ORDER;
         size_t ax = (size_t)f->node[2 * i], ay = (size_t)f->node[2 * i + 1];
-        double phi[NCHARGE] = {0, 0, 0};
-        for (int a = 0; a < p; a++)
-            for (int b = 0; b < p; b++) {
-                double w = wx[a] * wy[b];
-                size_t at = (ax + (size_t)a) * L + ay + (size_t)b;
-                for (int c = 0; c < NCHARGE; c++) phi[c] += w * f->grid[c][at];
+        float phi = 0, gx = 0, gy = 0;
+        for (int a = 0; a < ORDER; a++) {
+            const float *row = f->pot + (ax + (size_t)a) * LS + ay;
+            float s = 0, sd = 0;
+            for (int b = 0; b < ORDER; b++) {
+                s += wy[b] * row[b];
+                sd += dy[b] * row[b];
             }
-        double yx = y[2 * i] - centre, yy = y[2 * i + 1] - centre;
-        /* Z = sum_ij w^2 (1 + |y_i|^2 - 2 y_i.y_j + |y_j|^2), and the |y_j|^2 part equals
-         * sum_i |y_i|^2 phi0_i by the symmetry of the kernel (and of spreading/reading back), so
-         * three charges suffice: this point's share is (1 + 2|y_i|^2) phi0 - 2 y_i.(phi1, phi2). */
-        sumw[i] = (1.0 + 2.0 * (yx * yx + yy * yy)) * phi[0] - 2.0 * (yx * phi[1] + yy * phi[2]);
-        rep[2 * i] = yx * phi[0] - phi[1];
-        rep[2 * i + 1] = yy * phi[0] - phi[2];
+            phi += wx[a] * s;
+            gx += dx[a] * s;
+            gy += wx[a] * sd;
+        }
+        f->zpart[i] = phi;
+        rep[2 * i] = gscale * gx;
+        rep[2 * i + 1] = gscale * gy;
     }
     double z = 0;
-    for (size_t i = 0; i < n; i++) z += sumw[i];
-    free(sumw);
+    for (size_t i = 0; i < n; i++) z += f->zpart[i];
+    f->t_interp += (t1 - t0) + (now() - t2);
+    f->t_fft += t2 - t1;
     return z - (double)n; /* minus the self terms w_ii = 1 */
 }

@@ -1,21 +1,26 @@
-/* tsne_fft — t-SNE's repulsive forces by interpolation on an equispaced grid and FFT convolution
- * (FIt-SNE's "nbody" scheme, Linderman et al., Nature Methods 2019), in 2-D.
+/* tsne_fft — t-SNE's repulsive forces and normalisation Z from an equispaced grid and FFT
+ * convolutions (the scheme of FIt-SNE, Linderman et al., Nature Methods 2019), in 2-D, with
+ * smooth particle-mesh interpolation (Essmann et al. 1995) instead of FIt-SNE's piecewise
+ * Lagrange polynomials.
  *
- * With w_ij = 1 / (1 + |y_i - y_j|^2), one convolution per charge with the kernel w^2 and the
- * charges (1, y_x, y_y) gives, for every point, sum_j w_ij^2 (y_i - y_j), and the sum of all
- * w_ij (FIt-SNE uses a fourth charge |y|^2 for that; the kernel's symmetry makes it redundant); the points are spread onto (and read back from) the grid by Lagrange
- * interpolation with `interp_points` nodes per interval and dimension. Cost: O(N) + an FFT of
- * (2 * interp_points * intervals)^2 per charge. */
+ * With w_ij = 1 / (1 + |y_i - y_j|^2): unit charges are spread on the grid with cubic B-spline
+ * weights, convolved (one forward and one inverse single-precision FFT) with w and the Euler
+ * spline correction, and the field phi(y) = sum_j w(y - y_j) and its gradient are read back with
+ * the same B-splines: Z = sum_i phi(y_i) - N and the repulsion sum_j w_ij^2 (y_i - y_j) =
+ * -grad phi(y_i) / 2. On three nodes per unit the forces are within ~1% of the exact sums (the
+ * piecewise interpolation: 3-4%), and they are the gradient of a smooth field. Cost per call:
+ * O(N) + two FFTs of (2g)^2, g ~ 3 * (span of the embedding) + 4, pruned to the rows in use. */
 #ifndef FV_TSNE_FFT_H
 #define FV_TSNE_FFT_H
 
 #include <stddef.h>
 
-/* FFT plans and grids, reused across iterations (re-planned when the grid size changes). */
+/* FFT plans, grids and kernel spectra, reused across calls (rebuilt when the grid changes). */
 typedef struct tsne_fft tsne_fft;
 
-/* A new context: interp_points nodes per interval (>= 2; FIt-SNE uses 3), at least
- * min_intervals intervals per dimension, each at most interval_size wide. Free with
+/* A new context: grid nodes interval_size / interp_points apart (interp_points 2..8; FIt-SNE's
+ * 3 and 1.0 are the defaults, and KL is sensitive to coarser grids), at least min_intervals
+ * intervals per dimension (finer nodes while the embedding is smaller than that). Free with
  * tsne_fft_free. */
 tsne_fft *tsne_fft_new(int interp_points, int min_intervals, double interval_size);
 void tsne_fft_free(tsne_fft *f);
@@ -25,7 +30,16 @@ void tsne_fft_free(tsne_fft *f);
  * does not depend on their number. */
 double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep);
 
+/* on = 0: later calls run on the calling thread only (for a caller that keeps the other threads
+ * busy); on = 1 (the default): they use the OpenMP threads from 4096 points on. */
+void tsne_fft_set_parallel(tsne_fft *f, int on);
+
 /* Intervals per dimension of the last call (for reports). */
 int tsne_fft_intervals(const tsne_fft *f);
+
+/* Seconds spent in all calls so far: *interp in the per-point work (interpolation weights,
+ * spreading charges, reading potentials back), *fft in the transforms and spectrum products
+ * (kernel spectra included). */
+void tsne_fft_seconds(const tsne_fft *f, double *interp, double *fft);
 
 #endif

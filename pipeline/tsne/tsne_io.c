@@ -2,6 +2,7 @@
 #include "tsne_io.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,11 @@ static int read_fvf(const char *path, const char *data, size_t len, tsne_mat *ou
                        FVF_HEADER);
     uint32_t n = le32(u + 4), d = le32(u + 8);
     if (d == 0) return err_set(e, "%s: header: d = 0 (expected at least 1 feature per point)", path);
+    if (d > INT_MAX) return err_set(e, "%s: header: d = %u (expected at most %d features per point)", path, d, INT_MAX);
+    /* n*d fits in 64 bits but 4*n*d may not (n = d = 2^31 wrapped to 0 and passed, then the
+     * loop below read far past the file): compare value counts (tests/fuzz/regressions/tsne_io). */
     uint64_t want = FVF_HEADER + (uint64_t)n * d * 4;
-    if ((uint64_t)len != want)
+    if ((len - FVF_HEADER) % 4 != 0 || (uint64_t)n * d != (uint64_t)(len - FVF_HEADER) / 4)
         return err_set(e, "%s: size %zu bytes does not match the header (n=%u, d=%u: expected %llu bytes)", path, len,
                        n, d, (unsigned long long)want);
     out->n = n;
@@ -101,7 +105,8 @@ static int read_text(const char *path, const char *data, size_t len, tsne_mat *o
             errno = 0;
             float f = strtof(tmp, &stop);
             if (stop == tmp || *stop) {
-                err_set(e, "%s:%d: field %d: '%s' is not a number", path, lineno, cols + 1, tmp);
+                err_set(e, "%s:%d: field %d: '%s' is not a number (expected numbers separated by commas, tabs or spaces)", path, lineno,
+                        cols + 1, tmp);
                 goto fail;
             }
             if (!isfinite(f)) {

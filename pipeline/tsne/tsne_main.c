@@ -40,7 +40,8 @@ static void usage(FILE *f)
             "  --perplexity P (30)  --iters N (750)  --exag-iters N (250)  --exaggeration E (12)\n"
             "  --learning-rate R (auto: max(N/12, 200))  --method auto|exact|fft (auto: exact below 1000)\n"
             "  --init pca|random (pca)  --seed S (1)  --progress (stderr, every 50 iterations)\n"
-            "  --interp-points P (3)  --interval-size S (1.0): fft accuracy (nodes per interval, width)\n"
+            "  --interp-points P (3)  --interval-size S (1.0): fft grid, P nodes per interval of width S\n"
+            "  --verbose           seconds per phase on stderr at the end\n"
             "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error. Env FV_THREADS.\n");
 }
 
@@ -74,8 +75,14 @@ static int read_labels(const char *path, size_t n, int **out, err *e)
 {
     *out = NULL;
     idx_array *a = NULL;
-    size_t len = strlen(path);
-    if (len > 3 && (strcmp(path + len - 3, ".gz") == 0 || strstr(path, "idx1"))) {
+    /* IDX when gzip (1f 8b) or plain IDX (00 00 08 01); text otherwise, whatever the name. */
+    unsigned char head[4] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    int is_idx = (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) ||
+                 (got == 4 && head[0] == 0 && head[1] == 0 && head[2] == 8 && head[3] == 1);
+    if (is_idx) {
         if (idx_read_labels(path, 255, &a, e) != 0) return -1;
         if (idx_count(a) != n) {
             err_set(e, "%s: %zu labels (expected %zu, one per point)", path, idx_count(a), n);
@@ -113,7 +120,7 @@ int main(int argc, char **argv)
     const char *inputs[argc];
     int is_idx[argc];
     memset(is_idx, 0, sizeof is_idx);
-    int n_in = 0, pca_only = 0;
+    int n_in = 0, pca_only = 0, verbose = 0;
     long pca_k = 0, v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -199,6 +206,8 @@ int main(int argc, char **argv)
             if (parse_double(val, &p.interval_size) || p.interval_size <= 0) BAD_VAL("a positive number");
         } else if (!strcmp(a, "--progress")) {
             p.progress = 1;
+        } else if (!strcmp(a, "--verbose")) {
+            verbose = 1;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "fv-tsne: unknown option %s (see --help)\n", a);
             return 2;
@@ -236,6 +245,7 @@ int main(int argc, char **argv)
         if (tsne_io_append(&x, &part, inputs[k], &e) != 0) goto done;
     }
     if (labels_path && read_labels(labels_path, x.n, &labels, &e) != 0) goto done;
+    double t_read = now() - t_start;
     if (pca_k > 0) {
         if ((size_t)pca_k > x.n || pca_k > x.d) {
             err_set(&e, "--pca %ld: more components than points (%zu) or features (%d)", pca_k, x.n, x.d);
@@ -306,9 +316,21 @@ int main(int argc, char **argv)
                                                   "min_intervals", p.min_intervals, "interval_size", p.interval_size));
     json_object_set_new(set, "threads", json_integer(threads));
     json_object_set_new(js, "settings", set);
-    json_object_set_new(js, "seconds", json_pack("{s:f, s:f, s:f, s:f, s:f}", "pca", t_pca, "knn", st.seconds_knn,
-                                                 "affinities", st.seconds_affinities, "optimize", st.seconds_optimize,
-                                                 "total", total));
+    json_object_set_new(js, "seconds",
+                        json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "pca", t_pca, "knn",
+                                  st.seconds_knn, "affinities", st.seconds_affinities, "calibrate",
+                                  st.seconds_calibrate, "symmetrize", st.seconds_symmetrize, "optimize",
+                                  st.seconds_optimize, "attractive", st.seconds_attractive, "repulsive",
+                                  st.seconds_repulsive, "interpolate", st.seconds_interpolate, "fft", st.seconds_fft,
+                                  "total", total));
+    if (verbose)
+        fprintf(stderr,
+                "fv-tsne: %zu x %d, %s, %d iterations, %d threads; seconds: read+pca %.2f (pca %.2f), knn %.2f, "
+                "calibrate %.2f, symmetrize %.2f, optimize %.2f (attractive %.2f, repulsive %.2f = interpolate %.2f "
+                "+ fft %.2f; %d intervals at the end), total %.2f; KL %.4f\n",
+                x.n, x.d, method_name(st.method), p.iters, threads, t_read + t_pca, t_pca, st.seconds_knn,
+                st.seconds_calibrate, st.seconds_symmetrize, st.seconds_optimize, st.seconds_attractive,
+                st.seconds_repulsive, st.seconds_interpolate, st.seconds_fft, st.fft_intervals, total, st.kl);
     if (labels) json_object_set_new(js, "knn10_label_agreement", json_real(tsne_knn_agreement(emb.v, emb.n, 2, labels, 10)));
 
     rc = 3;

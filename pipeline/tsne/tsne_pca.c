@@ -75,16 +75,28 @@ int tsne_pca(const float *x, size_t n, int d, int k, float *out, err *e)
     int rc = -1;
 
     if (D <= n) {
-        /* Covariance (up to 1/n) C = Xc^T Xc, accumulated over blocks of centred rows: (d, d). */
-        const size_t B = 4096;
-        float *blk = xmalloc(sizeof(float) * B * D), *c = xcalloc(D * D, sizeof(float));
-        for (size_t i0 = 0; i0 < n; i0 += B) {
-            size_t nb = n - i0 < B ? n - i0 : B;
-            for (size_t i = 0; i < nb; i++)
-                for (size_t j = 0; j < D; j++) blk[i * D + j] = x[(i0 + i) * D + j] - meanf[j];
-            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)nb, 1.0f, blk, d, 1.0f, c, d);
+        /* Covariance (up to 1/n) C = Xc^T Xc, accumulated over blocks of centred rows: (d, d).
+         * Block b goes to accumulator b % NACC, the accumulators run in parallel and are summed
+         * in order: the same sums for any thread count (OpenBLAS itself runs single-threaded). */
+        enum { NACC = 4 };
+        const size_t B = 2048, nblk = (n + B - 1) / B;
+        float *acc = xcalloc(NACC * D * D, sizeof(float));
+#pragma omp parallel for schedule(static, 1) if (n * D * D >= 50000000)
+        for (int q = 0; q < NACC; q++) {
+            float *blk = xmalloc(sizeof(float) * B * D);
+            for (size_t bi = (size_t)q; bi < nblk; bi += NACC) {
+                size_t i0 = bi * B, nb = n - i0 < B ? n - i0 : B;
+                for (size_t i = 0; i < nb; i++)
+                    for (size_t j = 0; j < D; j++) blk[i * D + j] = x[(i0 + i) * D + j] - meanf[j];
+                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)nb, 1.0f, blk, d, 1.0f, acc + (size_t)q * D * D,
+                            d);
+            }
+            free(blk);
         }
-        free(blk);
+        double *c = xcalloc(D * D, sizeof(double));
+        for (int q = 0; q < NACC; q++)
+            for (size_t t = 0; t < D * D; t++) c[t] += acc[(size_t)q * D * D + t];
+        free(acc);
         double *a = xmalloc(sizeof(double) * D * D), *vecs = xmalloc(sizeof(double) * D * K), vals[K];
         for (size_t t = 0; t < D * D; t++) a[t] = c[t];
         free(c);
@@ -100,8 +112,14 @@ int tsne_pca(const float *x, size_t n, int d, int k, float *out, err *e)
                     shift[cc] += mean[j] * s * vecs[cc * D + j];
                 }
             }
-            /* scores = X V - mean V: (n, k) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, k, d, 1.0f, x, d, v, k, 0.0f, out, k);
+            /* scores = X V - mean V: (n, k), by fixed blocks of rows in parallel */
+            const size_t SB = 4096;
+#pragma omp parallel for schedule(static) if (n * D * K >= 50000000)
+            for (size_t i0 = 0; i0 < n; i0 += SB) {
+                size_t nb = n - i0 < SB ? n - i0 : SB;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, k, d, 1.0f, x + i0 * D, d, v, k, 0.0f,
+                            out + i0 * K, k);
+            }
             for (size_t i = 0; i < n; i++)
                 for (size_t cc = 0; cc < K; cc++) out[i * K + cc] -= (float)shift[cc];
             free(v);

@@ -50,6 +50,10 @@ expect_ok "rerun" "$TS" "$F/clusters.tsv" --perplexity 10 --iters 300 --exag-ite
 expect_eq "reruns are byte-identical" "$(sha256sum <"$T/a.fvf")" "$(sha256sum <"$T/b.fvf")"
 expect_ok "fft method" "$TS" "$F/clusters.tsv" --perplexity 10 --iters 300 --method fft -o "$T/c.fvf" --json "$T/c.json"
 expect_eq "JSON: method fft" '"fft"' "$(grep -o '"method": "[a-z]*"' "$T/c.json" | sed 's/.*: //')"
+expect_eq "JSON: phase seconds" 4 "$(grep -cE '"(calibrate|symmetrize|attractive|interpolate)": [0-9.e-]+' "$T/c.json")"
+run_cmd "$TS" "$F/clusters.tsv" --perplexity 10 --iters 100 --exag-iters 50 --method fft --verbose -o "$T/v.fvf"
+expect_eq "--verbose: one line of phase seconds on stderr" 1 \
+  "$(printf '%s\n' "$T_ERR" | grep -cE '^fv-tsne: 120 x 5, fft, 100 iterations, .*knn [0-9.]+, .*attractive [0-9.]+, repulsive [0-9.]+ = interpolate [0-9.]+ \+ fft [0-9.]+; .*KL [0-9.]+$')"
 expect_ok "pca-only" "$TS" "$F/clusters.tsv" --pca 3 --pca-only --features-out "$T/p.fvf"
 expect_eq "pca features size" $((12 + 120 * 3 * 4)) "$(stat -c %s "$T/p.fvf")"
 
