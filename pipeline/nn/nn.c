@@ -21,7 +21,8 @@
 
 enum kind {
     K_OTHER, K_CONST, K_PLACEHOLDER, K_CONV, K_DWCONV, K_ADD, K_MUL, K_RELU, K_RELU6, K_MEAN,
-    K_SIGMOID, K_CONCAT, K_RESIZE, K_MAXPOOL, K_IDENTITY, K_MATMUL, K_RESHAPE
+    K_SIGMOID, K_CONCAT, K_RESIZE, K_MAXPOOL, K_IDENTITY, K_MATMUL, K_RESHAPE,
+    K_HSWISH /* a plan step only: four graph nodes fused (see find_hswish) */
 };
 
 static const struct { const char *op; int kind; } op_table[] = {
@@ -459,6 +460,12 @@ static int load_weights(nn_model *m, json_t *nodes_js, json_t *manifest, const c
                         return err_set(e, "%s: weight '%s': shape[%d] is not a non-negative integer", jb, name, d);
                     shape[d] = (int)v;
                     count *= (size_t)v;
+                    /* Each factor is <= 2^30, so this check comes before any wrap: unchecked,
+                     * [2^30, 2^30, 4] wrapped the byte count to 0 and the decoder ran far past
+                     * the buffers (tests/fuzz/regressions/nn_json). */
+                    if (count > ((size_t)1 << 31))
+                        return err_set(e, "%s: weight '%s': more than 2^31 elements (expected a weight that fits a "
+                                       "model file)", jb, name);
                 }
                 int dtype, esz, f16 = 0;
                 const char *qd = q ? json_string_value(json_object_get(q, "dtype")) : NULL;
@@ -716,7 +723,8 @@ typedef struct step {
     int act;
     nn_geom g;
     const float *w, *b;
-    int oh, ow; /* ResizeBilinear */
+    int oh, ow;     /* ResizeBilinear */
+    float ha, hc;   /* hard swish (c*x) * relu6(x + a) */
 } step;
 
 struct nn_plan {
@@ -1015,6 +1023,48 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
     return 0;
 }
 
+/* The float value of node i if it is a scalar float constant (any rank, one element). */
+static int scalar_const(const nn_model *m, int i, float *v)
+{
+    const node *nd = &m->nodes[i];
+    if (nd->kind != K_CONST || nd->dtype != DT_FLOAT || nd->count != 1 || !nd->f) return 0;
+    *v = nd->f[0];
+    return 1;
+}
+
+/* The operand of a two-input node other than operand k. */
+static int other_in(const node *nd, int k) { return nd->in[1 - k]; }
+
+/* Hard swish as MobileNetV3 graphs spell it: i = Mul(Mul(c, x), Relu6(Add(x, a))) (operands of
+ * each Mul/Add in either order) with scalar constants c and a. The three inner nodes must have
+ * no other use (uses[j] counts the plan's consumers of node j and the requested outputs), so
+ * that they need no tensor of their own. Returns x, or -1; *inner gets the three inner nodes. */
+static int find_hswish(const builder *b, const int *uses, int i, float *a, float *c, int inner[3])
+{
+    const nn_model *m = b->m;
+    const node *nd = &m->nodes[i];
+    if (nd->kind != K_MUL || nd->bad || nd->n_in != 2) return -1;
+    for (int k = 0; k < 2; k++) {
+        int r = nd->in[k], mu = other_in(nd, k);
+        const node *rn = &m->nodes[r], *mn = &m->nodes[mu];
+        if (rn->kind != K_RELU6 || rn->bad || rn->n_in != 1 || mn->kind != K_MUL || mn->bad || mn->n_in != 2) continue;
+        const node *an = &m->nodes[rn->in[0]];
+        if (an->kind != K_ADD || an->bad || an->n_in != 2) continue;
+        for (int ka = 0; ka < 2; ka++) {
+            int x = an->in[ka];
+            if (!scalar_const(m, other_in(an, ka), a)) continue;
+            for (int kc = 0; kc < 2; kc++) {
+                if (mn->in[kc] != x || !scalar_const(m, other_in(mn, kc), c)) continue;
+                if (uses[r] != 1 || uses[mu] != 1 || uses[rn->in[0]] != 1) return -1;
+                if (memcmp(b->sh[x], b->sh[i], sizeof b->sh[i]) != 0) return -1;
+                inner[0] = mu, inner[1] = rn->in[0], inner[2] = r;
+                return x;
+            }
+        }
+    }
+    return -1;
+}
+
 static int add_tensor(nn_plan *p, const int shape[4], int is_const, const float *val)
 {
     tensor *t = &p->t[p->n_t];
@@ -1056,7 +1106,8 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     nn_plan *p = xcalloc(1, sizeof *p);
     int *out_node = xcalloc((size_t)n_outputs + 1, sizeof(int));
     int *out_kind = xcalloc((size_t)n_outputs + 1, sizeof(int)); /* 0 value, 1 split preact */
-    int *tensor_of = NULL, *pre_of = NULL;
+    int *tensor_of = NULL, *pre_of = NULL, *uses = NULL, *hsw_x = NULL;
+    float *hsw_ac = NULL;
     nn_set_threads_default();
     p->m = m;
     b.m = m;
@@ -1114,6 +1165,21 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         }
         if (infer_shapes(&b, batch, h, w, e) != 0) goto fail;
     }
+    /* fusions: hard swish chains become one step; their inner nodes (hsw_x -2) get no tensor */
+    uses = xcalloc((size_t)m->n, sizeof(int));
+    hsw_x = xmalloc(sizeof(int) * (size_t)m->n);
+    hsw_ac = xmalloc(sizeof(float) * 2 * (size_t)m->n);
+    for (int oi = 0; oi < b.n_order; oi++)
+        for (int k = 0; k < m->nodes[b.order[oi]].n_in; k++) uses[m->nodes[b.order[oi]].in[k]]++;
+    for (int k = 0; k < n_outputs; k++) uses[out_node[k]]++;
+    for (int i = 0; i < m->n; i++) hsw_x[i] = -1;
+    for (int oi = 0; oi < b.n_order; oi++) {
+        int i = b.order[oi], inner[3];
+        int x = find_hswish(&b, uses, i, &hsw_ac[2 * i], &hsw_ac[2 * i + 1], inner);
+        if (x < 0) continue;
+        hsw_x[i] = x;
+        for (int j = 0; j < 3; j++) hsw_x[inner[j]] = -2;
+    }
     /* tensors and steps */
     p->t = xcalloc((size_t)b.n_order * 2 + 1, sizeof *p->t);
     p->s = xcalloc((size_t)b.n_order * 2 + 1, sizeof *p->s);
@@ -1135,6 +1201,15 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         }
         if (nd->kind == K_PLACEHOLDER) {
             tensor_of[i] = p->in_t = add_tensor(p, s, 0, NULL);
+            continue;
+        }
+        if (hsw_x[i] == -2) continue;
+        if (hsw_x[i] >= 0) {
+            int o = add_tensor(p, s, 0, NULL);
+            step *st = add_step(p, K_HSWISH, i, "HardSwish", o, 1);
+            st->in[0] = tensor_of[hsw_x[i]];
+            st->ha = hsw_ac[2 * i], st->hc = hsw_ac[2 * i + 1];
+            tensor_of[i] = o;
             continue;
         }
         int n_data = nd->kind == K_CONCAT ? nd->n_in - 1
@@ -1214,6 +1289,9 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     }
     free(tensor_of);
     free(pre_of);
+    free(uses);
+    free(hsw_x);
+    free(hsw_ac);
     free(out_node);
     free(out_kind);
     free(b.order);
@@ -1226,6 +1304,9 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
 fail:
     free(tensor_of);
     free(pre_of);
+    free(uses);
+    free(hsw_x);
+    free(hsw_ac);
     free(out_node);
     free(out_kind);
     free(b.order);
@@ -1311,6 +1392,9 @@ int nn_plan_forward(nn_plan *p, err *e)
         case K_RELU6:
             nn_relu_fwd(s->act, x->val, o->val, o->size);
             break;
+        case K_HSWISH:
+            nn_hswish_fwd(s->ha, s->hc, x->val, o->val, o->size);
+            break;
         case K_SIGMOID:
             nn_sigmoid_fwd(x->val, o->val, o->size);
             break;
@@ -1367,12 +1451,21 @@ int nn_plan_backward(nn_plan *p, err *e)
         const step *s = &p->s[k];
         tensor *o = &p->t[s->out];
         if (!o->needs_grad) continue;
-        /* a convolution is the first writer of its input's gradient: it overwrites instead of
-         * adding, and the zeroing is skipped */
-        int overwrite = (s->kind == K_CONV || s->kind == K_DWCONV) && p->t[s->in[0]].zero_step == k;
+        /* the first writer of an input's gradient (this step is the input's last consumer) has
+         * the kernel overwrite instead of add where it can, and the zeroing is skipped */
+        int can = s->kind == K_CONV || s->kind == K_DWCONV || s->kind == K_HSWISH || s->kind == K_RELU ||
+                  s->kind == K_RELU6 || s->kind == K_IDENTITY;
+        int overwrite = can && p->t[s->in[0]].zero_step == k;
+        /* an Add's operand of the output's shape takes dy by a copy (Add(x, x) excepted) */
+        int copy[2] = {0, 0};
+        if (s->kind == K_ADD && s->in[0] != s->in[1])
+            for (int j = 0; j < 2; j++) {
+                const tensor *t = &p->t[s->in[j]];
+                copy[j] = t->grad && t->zero_step == k && t->size == o->size;
+            }
         for (int j = overwrite; j < s->n_in; j++) {
             tensor *t = &p->t[s->in[j]];
-            if (t->grad && t->zero_step == k) memset(t->grad, 0, sizeof(float) * t->size);
+            if (t->grad && t->zero_step == k && !(j < 2 && copy[j])) memset(t->grad, 0, sizeof(float) * t->size);
         }
         tensor *x = &p->t[s->in[0]];
         float *dx = x->grad; /* NULL when no gradient flows into x */
@@ -1390,19 +1483,28 @@ int nn_plan_backward(nn_plan *p, err *e)
         case K_ADD:
         case K_MUL: {
             tensor *y = &p->t[s->in[1]];
-            nn_binary_bwd(s->kind == K_ADD ? NN_ADD : NN_MUL, x->shape, x->val, y->shape, y->val, o->shape, o->grad,
-                          dx, y->grad);
+            float *db = y->grad;
+            if (copy[0]) memcpy(dx, o->grad, sizeof(float) * o->size), dx = NULL;
+            if (copy[1]) memcpy(db, o->grad, sizeof(float) * o->size), db = NULL;
+            if (dx || db)
+                nn_binary_bwd(s->kind == K_ADD ? NN_ADD : NN_MUL, x->shape, x->val, y->shape, y->val, o->shape,
+                              o->grad, dx, db);
             break;
         }
         case K_RELU:
         case K_RELU6:
-            if (dx) nn_relu_bwd(s->act, x->val, o->grad, dx, o->size);
+            if (dx) nn_relu_bwd(s->act, x->val, o->grad, dx, o->size, !overwrite);
+            break;
+        case K_HSWISH:
+            if (dx) nn_hswish_bwd(s->ha, s->hc, x->val, o->grad, dx, o->size, !overwrite);
             break;
         case K_SIGMOID:
             if (dx) nn_sigmoid_bwd(o->val, o->grad, dx, o->size);
             break;
         case K_IDENTITY:
-            if (dx)
+            if (dx && overwrite)
+                memcpy(dx, o->grad, sizeof(float) * o->size);
+            else if (dx)
                 for (size_t i = 0; i < o->size; i++) dx[i] += o->grad[i];
             break;
         case K_MEAN:
@@ -1439,7 +1541,9 @@ void nn_set_threads(int n)
 {
     if (n < 1) n = 1;
     g_threads_set = 1;
-    openblas_set_num_threads(n);
+    /* OpenBLAS single-threaded: nn_ops splits each GEMM across its own pool of n threads, so
+     * that two sets of threads never compete for the cores */
+    openblas_set_num_threads(1);
     nn_ops_set_threads(n);
 }
 

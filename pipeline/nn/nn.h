@@ -24,7 +24,10 @@
  * entry is -1 (the batch stays; NHWC data does not move), as fv-train's models use them.
  *
  * Threads: nn_set_threads (or env FV_THREADS, default: number of cores) sets the thread count of
- * OpenBLAS and of this module's own loops.
+ * this module's own loops. OpenBLAS always runs on one thread: our pool splits each matrix
+ * product into blocks of a fixed number of rows, so that results do not depend on the thread
+ * count (OpenBLAS's own split does, in the last bits, and a render's bytes would then depend on
+ * what the driver ran beside it).
  *
  * Errors: fallible functions return 0 or -1 and fill the caller's `err` with one line naming the
  * file, field or node and what was expected.
@@ -139,14 +142,15 @@ const float *nn_plan_input_grad(const nn_plan *p);
 double nn_plan_macs(const nn_plan *p);
 
 /* Number of steps of the plan (one per kept op), and the node name, op and output shape of
- * step i; strings owned by the model. For listing and debugging. */
+ * step i; strings owned by the model. For listing and debugging. A hard-swish chain
+ * (x * relu6(x + 3) / 6, four graph nodes) runs as one step whose op is "HardSwish". */
 int nn_plan_n_steps(const nn_plan *p);
 void nn_plan_step_info(const nn_plan *p, int i, const char **name, const char **op, int shape[4]);
 
 /* Frees the plan and all its buffers. NULL is allowed. */
 void nn_plan_free(nn_plan *p);
 
-/* Sets the thread count for OpenBLAS and for this module's loops (n >= 1). */
+/* Sets the thread count of this module's loops (n >= 1); pins OpenBLAS to one thread. */
 void nn_set_threads(int n);
 
 /* The thread count from env FV_THREADS (a positive integer), else the number of online cores.

@@ -336,11 +336,9 @@ int main(int argc, char **argv)
     int run = strcmp(argv[1], "run") == 0, bench = strcmp(argv[1], "bench") == 0,
         profile = strcmp(argv[1], "profile") == 0, n_img = 0, self = -1;
     const char *dir = argv[2], *image = NULL, *out = NULL;
-    char **images = calloc((size_t)argc, sizeof *images);
-    if (!images) return 3;
+    char **images = xcalloc((size_t)argc, sizeof *images);
     int size = run ? 512 : bench ? 128 : 0, n_out = 0, batch = 1, iters = 20;
-    const char **outs = calloc((size_t)argc, sizeof *outs);
-    if (!outs) return 3;
+    const char **outs = xcalloc((size_t)argc, sizeof *outs);
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
             if (parse_size(argv[++i], &size) != 0) {

@@ -3,9 +3,10 @@
  * against finite differences). No allocation: callers pass every buffer.
  *
  * Conventions: "fwd" writes its output (overwrites); "bwd" ADDS the gradient with respect to its
- * input(s) into dx (so several consumers of a tensor can accumulate), and may read the forward
- * input/output. Threads: big loops are split across nn_ops_threads() threads (a pthread pool
- * whose idle workers sleep). */
+ * input(s) into dx (so several consumers of a tensor can accumulate), unless it takes an `add`
+ * flag and is given add=0 (then it overwrites dx, which saves zeroing it first); it may read the
+ * forward input/output. Threads: big loops are split across nn_ops_threads() threads (a pthread
+ * pool whose idle workers sleep); so are the GEMMs, when OpenBLAS itself runs on one thread. */
 #ifndef FV_NN_OPS_H
 #define FV_NN_OPS_H
 
@@ -54,9 +55,17 @@ void nn_act_fwd(int act, float *y, size_t n);
  * 0 < y < 6 for Relu6), which equals judging from its input. */
 void nn_act_bwd(int act, const float *y, float *dy, size_t n);
 
-/* Relu/Relu6 as an op: y = act(x) over n elements; dx += dy * act'(x). */
+/* Relu/Relu6 as an op: y = act(x) over n elements; dx += dy * act'(x) (add=1), or dx = that
+ * (add=0: saves zeroing dx first). */
 void nn_relu_fwd(int act, const float *x, float *y, size_t n);
-void nn_relu_bwd(int act, const float *x, const float *dy, float *dx, size_t n);
+void nn_relu_bwd(int act, const float *x, const float *dy, float *dx, size_t n, int add);
+
+/* Hard swish as MobileNetV3 graphs spell it, Mul(Mul(c, x), Relu6(Add(x, a))) with scalars c
+ * (1/6) and a (3): y = (c*x) * relu6(x + a) over n elements, in that order of operations, so it
+ * equals the four ops bit for bit. Backward: dx += dy * (c*relu6(x+a) + c*x*[0 < x+a < 6])
+ * (add=1), or dx = that (add=0). */
+void nn_hswish_fwd(float a, float c, const float *x, float *y, size_t n);
+void nn_hswish_bwd(float a, float c, const float *x, const float *dy, float *dx, size_t n, int add);
 
 /* Sigmoid: y = 1/(1+exp(-x)); dx += dy * y * (1-y). */
 void nn_sigmoid_fwd(const float *x, float *y, size_t n);
@@ -101,8 +110,9 @@ void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx
 /* Weight and bias gradients of a Conv2D: a is the matrix the forward multiplied (the col scratch
  * after nn_conv_fwd, or x for a 1x1 stride-1 unpadded conv), dy (n,oh,ow,cout) the gradient after
  * the activation has been undone (nn_act_bwd). dw (kh,kw,cin,cout) = a^T dy, db (cout) = sum of
- * dy over n,oh,ow (db may be NULL); add=1 adds to dw/db, add=0 overwrites. One sgemm (threads as
- * OpenBLAS is set) and a bias sum in fixed row order, so the result does not depend on threads. */
+ * dy over n,oh,ow (db may be NULL); add=1 adds to dw/db, add=0 overwrites. One GEMM (threads split
+ * its output rows, never its sum over n,oh,ow) and a bias sum in fixed row order, so the result
+ * does not depend on threads. */
 void nn_conv_bwd_w(const nn_geom *g, const float *a, const float *dy, float *dw, float *db, int add);
 
 /* Softmax cross-entropy of n rows of k logits against labels (n ints in 0..k-1): returns the sum
@@ -110,14 +120,18 @@ void nn_conv_bwd_w(const nn_geom *g, const float *a, const float *dy, float *dw,
  * dlogits = scale * (softmax(z) - onehot(label)), the gradient of scale * that sum. */
 double nn_softmax_xent(int n, int k, const float *logits, const int *labels, float scale, float *dlogits);
 
-/* Runs fn(ctx, lo, hi) over [0, n) split into contiguous parts, one per thread of the pool
- * (nn_ops_threads), and returns when all are done. Kernels called inside fn run on their calling
- * thread (no nested split). For data-parallel work such as one minibatch chunk per thread. */
+/* Runs fn(ctx, lo, hi) over [0, n) split into contiguous parts (at most 4 per thread of the pool,
+ * nn_ops_threads) that the threads take in turn, so one thread may run several parts and a
+ * descheduled thread holds up at most one; returns when all are done. Each index is in exactly
+ * one call. Kernels called inside fn run on their calling thread (no nested split). For
+ * data-parallel work such as minibatch chunks. */
 typedef void (*nn_par_fn)(void *ctx, int lo, int hi);
 void nn_ops_parallel(int n, nn_par_fn fn, void *ctx);
 
-/* Sets OpenBLAS's own thread count only (nn_set_threads sets it and the pool's); callers that
- * run sgemm on several pool threads at once set it to 1 so the cores are not oversubscribed. */
+/* Sets OpenBLAS's own thread count only (nn_set_threads sets it to 1 and the pool's to n: the
+ * kernels then split each GEMM across the pool themselves; with OpenBLAS on n > 1 threads they
+ * leave the threading to it). Callers that run kernels on several pool threads at once
+ * (nn_ops_parallel) set it to 1 so the cores are not oversubscribed. */
 void nn_ops_set_blas_threads(int n);
 
 /* Thread count of the kernels' own loops (>= 1); set by nn_set_threads. */

@@ -239,11 +239,15 @@ START_TEST(grad_conv)
     check_conv("conv 1x1 direct", 0, 2, 4, 5, 6, 7, 1, 1, 1, 0, 0, 0);
     check_conv("conv 1x1 s2", 0, 1, 5, 5, 3, 4, 1, 2, 1, 1, 0, 0);
     check_conv("conv 3x3 dil2 VALID", 0, 1, 7, 8, 2, 3, 3, 1, 2, 0, 0, 0);
+    check_conv("conv 3x3 s2 SAME 37ch", 0, 1, 5, 4, 37, 3, 3, 2, 1, 1, -1, -1);
     check_conv("dw 3x3 s2 SAME", 1, 2, 6, 6, 5, 5, 3, 2, 1, 1, 0, 0);
     check_conv("dw 5x5 s2 SAME", 1, 1, 8, 8, 4, 4, 5, 2, 1, 1, 1, 1);
     check_conv("dw 5x5 s1 SAME", 1, 1, 7, 6, 3, 3, 5, 1, 1, 1, 2, 2);
     check_conv("dw 3x3 mult2", 1, 1, 5, 5, 3, 6, 3, 1, 1, 1, 1, 1);
     check_conv("dw 3x3 dil2 SAME", 1, 1, 7, 7, 2, 2, 3, 1, 2, 1, 2, 2);
+    /* channel counts past the kernels' register blocks (32, then 4, then single channels) */
+    check_conv("dw 3x3 s1 SAME 39ch", 1, 1, 4, 5, 39, 39, 3, 1, 1, 1, 1, 1);
+    check_conv("dw 5x5 s2 SAME 70ch", 1, 1, 6, 5, 70, 70, 5, 2, 1, 1, -1, -1);
 }
 END_TEST
 
@@ -368,6 +372,38 @@ START_TEST(conv_against_direct)
 }
 END_TEST
 
+START_TEST(dwconv_against_direct)
+{
+    /* the register-blocked depthwise kernel (bias, Relu6, 37 channels: blocks of 32, 4 and 1)
+     * against a direct loop, at stride 1 and 2 */
+    for (int s = 1; s <= 2; s++) {
+        nn_geom g = {0};
+        int C = 37;
+        g.n = 2, g.h = 7, g.w = 6, g.cin = C, g.kh = 3, g.kw = 3, g.sh = s, g.sw = s, g.dh = 1, g.dw = 1;
+        ck_assert_int_eq(nn_geom_pad(&g, 1), 0);
+        g.cout = C;
+        float *x = rand_buf(2 * 7 * 6 * C, -4, 4), *wt = rand_buf(9 * C, -1, 1), *bias = rand_buf(C, -1, 1);
+        float *y = malloc(sizeof(float) * 2 * g.oh * g.ow * C);
+        nn_dwconv_fwd(&g, x, wt, bias, NN_ACT_RELU6, y);
+        for (int n = 0; n < 2; n++)
+            for (int oy = 0; oy < g.oh; oy++)
+                for (int ox = 0; ox < g.ow; ox++)
+                    for (int c = 0; c < C; c++) {
+                        double v = bias[c];
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int iy = oy * s - g.pt + ky, ix = ox * s - g.pl + kx;
+                                if (iy < 0 || iy >= 7 || ix < 0 || ix >= 6) continue;
+                                v += x[((n * 7 + iy) * 6 + ix) * C + c] * wt[(ky * 3 + kx) * C + c];
+                            }
+                        v = v < 0 ? 0 : v > 6 ? 6 : v;
+                        ck_assert_double_eq_tol(y[((n * g.oh + oy) * g.ow + ox) * C + c], v, 1e-5);
+                    }
+        free(x), free(wt), free(bias), free(y);
+    }
+}
+END_TEST
+
 typedef struct bin_ctx {
     int op, ash[4], bsh[4], ysh[4];
     const float *other; /* the operand not being differentiated */
@@ -431,7 +467,7 @@ typedef struct un_ctx {
     const int *cs;
 } un_ctx;
 
-enum { U_RELU, U_SIGMOID, U_MEAN, U_RESIZE, U_MAXPOOL, U_CONCAT, U_ACT };
+enum { U_RELU, U_SIGMOID, U_MEAN, U_RESIZE, U_MAXPOOL, U_CONCAT, U_ACT, U_HSWISH };
 
 static void un_f(const void *ctx, const float *x, float *y)
 {
@@ -439,6 +475,7 @@ static void un_f(const void *ctx, const float *x, float *y)
     size_t n = (size_t)u->n * u->h * u->w * u->c;
     switch (u->kind) {
     case U_RELU: nn_relu_fwd(u->act, x, y, n); break;
+    case U_HSWISH: nn_hswish_fwd(3.0f, 1.0f / 6.0f, x, y, n); break;
     case U_ACT: memcpy(y, x, sizeof(float) * n); nn_act_fwd(u->act, y, n); break;
     case U_SIGMOID: nn_sigmoid_fwd(x, y, n); break;
     case U_MEAN: nn_mean_hw_fwd(u->n, u->h, u->w, u->c, x, y); break;
@@ -459,7 +496,22 @@ static void un_b(const void *ctx, const float *x, const float *y, const float *d
     const un_ctx *u = ctx;
     size_t n = (size_t)u->n * u->h * u->w * u->c;
     switch (u->kind) {
-    case U_RELU: nn_relu_bwd(u->act, x, dy, dx, n); break;
+    case U_RELU:
+    case U_HSWISH: {
+        /* add=0 must equal add=1 on a zeroed buffer */
+        float *set = malloc(sizeof(float) * n), *acc = calloc(n, sizeof(float));
+        for (size_t i = 0; i < n; i++) set[i] = 123.0f;
+        if (u->kind == U_RELU)
+            nn_relu_bwd(u->act, x, dy, set, n, 0), nn_relu_bwd(u->act, x, dy, acc, n, 1),
+                nn_relu_bwd(u->act, x, dy, dx, n, 1);
+        else
+            nn_hswish_bwd(3.0f, 1.0f / 6.0f, x, dy, set, n, 0), nn_hswish_bwd(3.0f, 1.0f / 6.0f, x, dy, acc, n, 1),
+                nn_hswish_bwd(3.0f, 1.0f / 6.0f, x, dy, dx, n, 1);
+        for (size_t i = 0; i < n; i++) ck_assert_float_eq(set[i], acc[i]);
+        free(set);
+        free(acc);
+        break;
+    }
     case U_ACT: {
         /* nn_act_bwd works in place on the output gradient and does not add */
         float *g = malloc(sizeof(float) * n);
@@ -508,6 +560,24 @@ START_TEST(grad_unary)
     gradcheck("fused relu", un_f, un_b, &u, x, n, n, 1e-2f);
     u.kind = U_SIGMOID;
     gradcheck("sigmoid", un_f, un_b, &u, x, n, n, 1e-2f);
+    free(x);
+    /* hard swish (c*x)*relu6(x+3): its kinks are at x = -3 and 3 */
+    x = rand_buf(n, -6, 6);
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(fabsf(x[i]) - 3) < 0.1f) x[i] += 0.3f;
+    u.kind = U_HSWISH;
+    gradcheck("hard swish", un_f, un_b, &u, x, n, n, 1e-2f);
+    {
+        /* the fused op equals the graph's Mul(Mul(c, x), Relu6(Add(x, 3))) bit for bit */
+        float *y = malloc(sizeof(float) * n);
+        nn_hswish_fwd(3.0f, 1.0f / 6.0f, x, y, n);
+        for (size_t i = 0; i < n; i++) {
+            float t = x[i] + 3.0f, m = (1.0f / 6.0f) * x[i];
+            t = t < 0 ? 0 : t > 6 ? 6 : t;
+            ck_assert_float_eq(y[i], m * t);
+        }
+        free(y);
+    }
     u.kind = U_MEAN;
     gradcheck("mean over h,w", un_f, un_b, &u, x, n, (size_t)u.n * u.c, 1e-2f);
     free(x);
@@ -527,19 +597,40 @@ START_TEST(grad_unary)
             free(xr);
         }
 
-    /* MaxPool 3x3 s1 SAME (the head's) and 2x2 s2 VALID; random values have no ties */
-    for (int v = 0; v < 2; v++) {
+    /* MaxPool 3x3 s1 SAME (the head's) and 2x2 s2 VALID, on 3 and on 70 channels (past the
+     * kernel's channel block) */
+    for (int v = 0; v < 4; v++) {
         un_ctx mp = {0};
-        mp.kind = U_MAXPOOL, mp.n = 2, mp.h = 5, mp.w = 6, mp.c = 3;
+        int two = v & 1, C = v & 2 ? 70 : 3;
+        mp.kind = U_MAXPOOL, mp.n = 2, mp.h = 5, mp.w = 6, mp.c = C;
         nn_geom *g = &mp.g;
-        g->n = 2, g->h = 5, g->w = 6, g->cin = 3, g->kh = g->kw = v ? 2 : 3, g->sh = g->sw = v ? 2 : 1, g->dh = g->dw = 1;
-        ck_assert_int_eq(nn_geom_pad(g, !v), 0);
-        g->cout = 3;
-        size_t nx = 180;
-        float *xm = rand_buf(nx, -1, 1);
-        gradcheck(v ? "maxpool 2x2 s2 VALID" : "maxpool 3x3 s1 SAME", un_f, un_b, &mp, xm, nx,
-                  (size_t)2 * g->oh * g->ow * 3, 1e-3f);
-        free(xm);
+        g->n = 2, g->h = 5, g->w = 6, g->cin = C, g->kh = g->kw = two ? 2 : 3, g->sh = g->sw = two ? 2 : 1;
+        g->dh = g->dw = 1;
+        ck_assert_int_eq(nn_geom_pad(g, !two), 0);
+        g->cout = C;
+        size_t nx = (size_t)60 * C;
+        /* distinct values 0.01 apart in a scrambled order (7919 is prime): with thousands of
+         * random values some two in a window would lie closer than the finite-difference step */
+        float *xm = malloc(sizeof(float) * nx);
+        for (size_t i = 0; i < nx; i++) xm[i] = (float)((i * 7919) % nx) * 0.01f;
+        char nm[64];
+        snprintf(nm, sizeof nm, "maxpool %s, %d channels", two ? "2x2 s2 VALID" : "3x3 s1 SAME", C);
+        gradcheck(nm, un_f, un_b, &mp, xm, nx, (size_t)2 * g->oh * g->ow * C, 1e-3f);
+        /* ties: the gradient goes to the first maximal input of the window, in (ky, kx) order */
+        for (size_t i = 0; i < nx; i++) xm[i] = 1.0f;
+        size_t ny = (size_t)2 * g->oh * g->ow * C;
+        float *dy = malloc(sizeof(float) * ny), *dx = calloc(nx, sizeof(float));
+        for (size_t i = 0; i < ny; i++) dy[i] = 1.0f;
+        nn_maxpool_bwd(g, xm, dy, dx);
+        if (two) /* 2x2 s2 VALID: window (oy,ox) starts at (2oy, 2ox) */
+            for (int oy = 0; oy < g->oh; oy++)
+                for (int ox = 0; ox < g->ow; ox++)
+                    ck_assert_float_eq(dx[((size_t)(2 * oy) * 6 + 2 * ox) * C + C - 1], 1.0f);
+        else { /* 3x3 s1 SAME pads 1: pixel (0,0) is the first tap of 4 windows, (4,5) of none */
+            ck_assert_float_eq(dx[0], 4.0f);
+            ck_assert_float_eq(dx[(size_t)29 * C], 0.0f);
+        }
+        free(dy), free(dx), free(xm);
     }
 
     /* ConcatV2 of three inputs on the channel axis */
@@ -621,6 +712,57 @@ START_TEST(e2e_gradient)
     e2e_gradcheck(m, "tower_0/MobilenetV3/expanded_conv_5/expand/Relu:preact", 2, 32, 0.5f, 30);
     /* the whole network including the head (ResizeBilinear, ConcatV2, Sigmoid, Identity) */
     e2e_gradcheck(m, "tower_0/keypoints", 1, 64, 0.5f, 20);
+    nn_model_free(m);
+}
+END_TEST
+
+/* Op of the plan step computing node name, or NULL if no step does. */
+static const char *step_op(const nn_plan *p, const char *name)
+{
+    for (int i = 0; i < nn_plan_n_steps(p); i++) {
+        const char *nm, *op;
+        nn_plan_step_info(p, i, &nm, &op, NULL);
+        if (strcmp(nm, name) == 0) return op;
+    }
+    return NULL;
+}
+
+START_TEST(hswish_fusion)
+{
+    /* MobileNetV3's hard swish, Mul(Mul(1/6, x), Relu6(Add(x, 3))), runs as one fused step;
+     * asking for an inner node of a chain keeps that chain as four steps. The forward values
+     * agree bit for bit, the input gradients to rounding. */
+    nn_model *m = load_model();
+    const char *dwn = "tower_0/MobilenetV3/expanded_conv/depthwise/depthwise";
+    const char *root = "tower_0/MobilenetV3/Conv/hard_swish/mul_1";
+    const char *fused_outs[1] = {dwn}, *plain_outs[2] = {dwn, "tower_0/MobilenetV3/Conv/hard_swish/Relu6"};
+    nn_plan *pf = NULL, *pu = NULL;
+    err e = {{0}};
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 32, 32, fused_outs, 1, &pf, &e) == 0, "%s", e.msg);
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 32, 32, plain_outs, 2, &pu, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(step_op(pf, root), "HardSwish");
+    ck_assert_ptr_null(step_op(pf, "tower_0/MobilenetV3/Conv/hard_swish/Relu6"));
+    ck_assert_str_eq(step_op(pu, root), "Mul");
+    size_t nx = nn_plan_input_shape(pf, (int[4]){0});
+    float *xf = nn_plan_input(pf), *xu = nn_plan_input(pu);
+    for (size_t i = 0; i < nx; i++) xf[i] = xu[i] = frand(0, 255);
+    ck_assert_int_eq(nn_plan_forward(pf, &e), 0);
+    ck_assert_int_eq(nn_plan_forward(pu, &e), 0);
+    size_t ny = nn_plan_output_size(pf, 0);
+    const float *yf = nn_plan_output(pf, 0, NULL), *yu = nn_plan_output(pu, 0, NULL);
+    for (size_t i = 0; i < ny; i++) ck_assert_float_eq(yf[i], yu[i]);
+    float *gf = nn_plan_output_grad(pf, 0), *gu = nn_plan_output_grad(pu, 0);
+    for (size_t i = 0; i < ny; i++) gf[i] = gu[i] = frand(-1, 1);
+    ck_assert_int_eq(nn_plan_backward(pf, &e), 0);
+    ck_assert_int_eq(nn_plan_backward(pu, &e), 0);
+    const float *df = nn_plan_input_grad(pf), *du = nn_plan_input_grad(pu);
+    double maxg = 0;
+    for (size_t i = 0; i < nx; i++) maxg = fmax(maxg, fabs(du[i]));
+    ck_assert(maxg > 0);
+    for (size_t i = 0; i < nx; i++)
+        ck_assert_msg(fabs(df[i] - du[i]) <= 1e-4 * maxg, "input grad [%zu]: fused %g, unfused %g", i, df[i], du[i]);
+    nn_plan_free(pf);
+    nn_plan_free(pu);
     nn_model_free(m);
 }
 END_TEST
@@ -774,6 +916,14 @@ START_TEST(bad_models)
     expect_load_fail("layers.json", "long.bin", "layers.json: modelTopology.node: not a TF.js graph model");
     write_tmp("broken.json", js, jl / 2);
     expect_load_fail("broken.json", "long.bin", "broken.json:");
+    /* [2^30, 2^30, 4] float32: the byte count wrapped to 0 and the decoder overran the buffers
+     * (tests/fuzz/regressions/nn_json) */
+    const char *huge = "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":[{\"name\":\"big\",\"op\":\"Const\"}]},"
+                       "\"weightsManifest\":[{\"paths\":[\"x.bin\"],\"weights\":[{\"name\":\"big\","
+                       "\"shape\":[1073741824,1073741824,4],\"dtype\":\"float32\"}]}]}";
+    write_tmp("huge.json", huge, strlen(huge));
+    write_tmp("empty.bin", "", 0);
+    expect_load_fail("huge.json", "empty.bin", "huge.json: weight 'big': more than 2^31 elements");
 
     /* a weight whose manifest shape (and so byte size) does not match its node */
     json_error_t je;
@@ -844,10 +994,12 @@ int main(void)
     TCase *t = tcase_create("reference");
     tcase_add_test(t, reference_activations);
     tcase_add_test(t, batch_consistency);
+    tcase_add_test(t, hswish_fusion);
     suite_add_tcase(s, t);
     t = tcase_create("kernels");
     tcase_add_test(t, grad_conv);
     tcase_add_test(t, conv_against_direct);
+    tcase_add_test(t, dwconv_against_direct);
     tcase_add_test(t, grad_binary);
     tcase_add_test(t, grad_unary);
     suite_add_tcase(s, t);
