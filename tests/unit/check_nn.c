@@ -64,7 +64,7 @@ static void expect_close(const char *what, double got, double want, double std)
 START_TEST(reference_activations)
 {
     json_error_t je;
-    json_t *ref = json_load_file("../shared/reference/mbv3-activations.json", 0, &je);
+    json_t *ref = json_load_file("tests/fixtures/nn/mbv3-activations.json", 0, &je);
     ck_assert_msg(ref != NULL, "reference: %s", je.text);
     json_t *layers = json_object_get(ref, "layers");
     ck_assert_int_eq(json_array_size(layers), 3);
