@@ -32,13 +32,37 @@ function M.frame(m, path, attrs)
   return string.format('\1frame:%s:%d\1', id, #sp.uses)
 end
 
--- One job per figure that has frames.
+-- The figure whose sheets hold every frame of m, when another figure's do (the channel map
+-- shows the renders of the channels appendix): m then reuses those sheets rather than publishing
+-- a second copy of the same pixels. The largest such figure is chosen, the earlier one on ties,
+-- so that the choice does not depend on anything but the manifests.
+local function owner_of(m, figs)
+  local best
+  for _, o in ipairs(figs) do
+    local n, k = o._sprite and #o._sprite.frames or 0, #m._sprite.frames
+    -- Only a larger figure, or an equal one placed earlier, can hold m: so no owner shares itself.
+    if o ~= m and (n > k or (n == k and o._index < m._index)) and (not best or n > #best._sprite.frames) then
+      local all = true
+      for _, f in ipairs(m._sprite.frames) do
+        if not o._sprite.of[f.path] then all = false; break end
+      end
+      if all then best = o end
+    end
+  end
+  return best
+end
+
+-- One job per figure that has frames of its own (see owner_of).
 function M.jobs(figs, env)
   local jobs = {}
   local dir = '.cache/gen/sprites'
   assert(require('fvsys').mkdir_p(dir))
+  for i, m in ipairs(figs) do m._index = i end
   for _, m in ipairs(figs) do
-    if m._sprite then
+    if m._sprite then m.sprite_owner = owner_of(m, figs) end
+  end
+  for _, m in ipairs(figs) do
+    if m._sprite and not m.sprite_owner then
       local lines, inputs = {}, {}
       for _, f in ipairs(m._sprite.frames) do
         lines[#lines + 1] = f.id .. '\t' .. fs.root .. '/' .. f.path
@@ -64,9 +88,10 @@ function M.jobs(figs, env)
 end
 
 -- Replaces the placeholders of every figure's HTML and returns the sheets and atlases to
--- publish, plus one line per sheet for the build's report.
+-- publish (each sheet once), plus one line per sheet for the build's report.
 function M.resolve(figs, env, bodies)
   local files, report = {}, {}
+  local frames_of = {} -- figure id -> frame id -> where it is, for figures with sheets of their own
   for _, m in ipairs(figs) do
     if m.sprite_job then
       local dir = env.job_dir(m.sprite_job)
@@ -84,9 +109,17 @@ function M.resolve(figs, env, bodies)
           end
         end
       end
+      frames_of[m.id] = frames
+    end
+  end
+  for _, m in ipairs(figs) do
+    if m._sprite then
+      local owner = m.sprite_owner or m
+      local frames, path_of = frames_of[owner.id], {}
+      for _, f in ipairs(m._sprite.frames) do path_of[f.id] = f.path end
       bodies[m.id] = bodies[m.id]:gsub('\1frame:([^\1]+):(%d+)\1', function(id, use)
-        local f = frames[id]
-        if not f then error(string.format("sprites: frame '%s' is missing from the atlases of %s", id, m.sprite_job), 0) end
+        local f = frames[owner._sprite.of[path_of[id]]]
+        if not f then error(string.format("sprites: frame '%s' is missing from the atlases of %s", id, owner.sprite_job), 0) end
         local a = m._sprite.uses[tonumber(use)]
         return string.format('<span class="sprite%s" style="aspect-ratio: %d / %d"><img src="%s" alt="%s" '
           .. 'style="width: %.4f%%; left: %.4f%%; top: %.4f%%" data-frame="%d %d %d %d" width="%d" height="%d" '

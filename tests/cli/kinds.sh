@@ -34,9 +34,16 @@ grep -q '<polyline points=' "$H" && t_ok "progress draws its curve" || t_fail "p
 grep -q 'alt="channel 2, diverse (2 of 2)"' "$H" && t_ok "batch cells name each image" || t_fail "batch cells name each image"
 [ "$(grep -c '<tr><td>' "$H")" -eq 7 ] && t_ok "the recipes appendix lists every render" || t_fail "the recipes appendix lists every render" "$(grep -c '<tr><td>' "$H") rows"
 grep -q 'sha256 of its JSON and weights <code>d82f7efb' "$H" && t_ok "the appendix names the model's sha256" || t_fail "the appendix names the model's sha256"
+grep -q 'Model <sup>2</sup> fmnist-cnn: the Fashion-MNIST classifier' "$H" && grep -q 'x.lua</code> — 1 render, model <sup>2</sup>' "$H" \
+  && t_ok "the appendix names the classifier as the model of the examples' render" \
+  || t_fail "the appendix names the classifier as the model of the examples' render" "$(grep -o '<summary>.*</summary>' "$H")"
 grep -q '<ul class="legend">' "$H" && grep -q 'KL divergence' "$H" && t_ok "the t-SNE map has its legend and KL" || t_fail "the t-SNE map has its legend and KL"
 grep -q 'class="fv-pan channelmap"' "$H" && [ "$(grep -o 'grid-row: [0-9]*; grid-column: [0-9]*' "$H" | sort -u | wc -l)" -eq 5 ] \
   && t_ok "the channel map places its 5 channels in 5 distinct cells" || t_fail "the channel map places its 5 channels in 5 distinct cells"
+# n shows exactly c's images: its 5 frames are windows onto c's sheet (10 in all), not a copy.
+[ ! -e "$P/build/article/sprites/n" ] && [ "$(grep -o 'src="sprites/c/sheet-0' "$H" | wc -l)" -eq 10 ] \
+  && ! grep -q 'sprites:n' <<<"$T_ERR" && t_ok "the channel map reuses the channels figure's sheet" \
+  || t_fail "the channel map reuses the channels figure's sheet" "$(ls "$P/build/article/sprites")"
 case $T_ERR in *"render:n:"*) t_fail "the channel map renders nothing of its own" "$T_ERR" ;; *) t_ok "the channel map renders nothing of its own" ;; esac
 run_cmd build
 expect_eq "rebuild with nothing changed is silent" "" "$T_ERR"
