@@ -1,5 +1,5 @@
 /* fv_param — pixel and Fourier parameterizations, shared low-resolution parts, colour
- * decorrelation and sigmoid, each with its exact transpose for the backward pass. */
+ * decorrelation (or one grey channel) and sigmoid, each with its exact transpose for the backward pass. */
 #include "fv_param.h"
 
 #include <fftw3.h>
@@ -19,20 +19,21 @@ typedef struct axis_taps {
 
 typedef struct shared_part {
     int factor, lh, lw;
-    size_t offset; /* into the parameter vector: (lh, lw, 3) floats */
+    size_t offset; /* into the parameter vector: (lh, lw, pc) floats */
     axis_taps ty, tx;
 } shared_part;
 
 struct fv_param {
     fv_param_config c;
+    int pc; /* channels before colour: 3, or 1 for grey */
     float m[3][3];
     size_t count, unique_count;
     float *values, *grad;
-    float *pre;  /* (N,H,W,3) before colour: backward needs nothing of it but forward builds it here */
+    float *pre;  /* (N,H,W,pc) before colour: backward needs nothing of it but forward builds it here */
     float *img;  /* (N,H,W,3) sigmoid output of the last forward, for the sigmoid's derivative */
-    float *dpre; /* (N,H,W,3) scratch for backward */
+    float *dpre; /* (N,H,W,pc) scratch for backward */
     shared_part shared[FV_PARAM_MAX_SHARED];
-    /* Fourier: half spectrum (fh = H, fw = W/2+1) per element and colour, complex interleaved. */
+    /* Fourier: half spectrum (fh = H, fw = W/2+1) per element and channel, complex interleaved. */
     int fh, fw;
     float *scale;        /* (fh, fw): 1/f scaling with the irfft normalization folded in */
     fftwf_complex *spec; /* (fh, fw) work array: c2r input / r2c output */
@@ -91,16 +92,19 @@ int fv_param_new(const fv_param_config *c, fv_rng *rng, fv_param **out, err *e)
     for (int i = 0; i < c->n_shared; i++)
         if (c->shared[i] < 1)
             return err_set(e, "parameterization: shared factor %d must be >= 1", c->shared[i]);
+    if (c->grey && c->decorrelate) return err_set(e, "parameterization: a grey image has no colours to decorrelate");
     fv_param *p = xcalloc(1, sizeof *p);
     p->c = *c;
+    p->pc = c->grey ? 1 : 3;
+    size_t pc = (size_t)p->pc;
     fv_param_color_matrix(p->m);
     size_t n = (size_t)c->n, hw = (size_t)c->h * (size_t)c->w;
     if (c->kind == FV_PARAM_FOURIER) {
         p->fh = c->h;
         p->fw = c->w / 2 + 1;
-        p->unique_count = n * 3 * (size_t)p->fh * (size_t)p->fw * 2;
+        p->unique_count = n * pc * (size_t)p->fh * (size_t)p->fw * 2;
     } else {
-        p->unique_count = n * hw * 3;
+        p->unique_count = n * hw * pc;
     }
     p->count = p->unique_count;
     for (int i = 0; i < c->n_shared; i++) {
@@ -109,16 +113,16 @@ int fv_param_new(const fv_param_config *c, fv_rng *rng, fv_param **out, err *e)
         s->lh = (c->h + s->factor - 1) / s->factor;
         s->lw = (c->w + s->factor - 1) / s->factor;
         s->offset = p->count;
-        p->count += (size_t)s->lh * (size_t)s->lw * 3;
+        p->count += (size_t)s->lh * (size_t)s->lw * pc;
         taps_init(&s->ty, c->h, s->lh);
         taps_init(&s->tx, c->w, s->lw);
     }
     p->values = xmalloc(sizeof(float) * p->count);
     p->grad = xcalloc(p->count, sizeof(float));
     for (size_t i = 0; i < p->count; i++) p->values[i] = (float)(c->sd * fv_rng_normal(rng));
-    p->pre = xmalloc(sizeof(float) * n * hw * 3);
+    p->pre = xmalloc(sizeof(float) * n * hw * pc);
     p->img = xmalloc(sizeof(float) * n * hw * 3);
-    p->dpre = xmalloc(sizeof(float) * n * hw * 3);
+    p->dpre = xmalloc(sizeof(float) * n * hw * pc);
     if (c->kind == FV_PARAM_FOURIER) {
         size_t nf = (size_t)p->fh * (size_t)p->fw;
         p->scale = xmalloc(sizeof(float) * nf);
@@ -172,44 +176,44 @@ static void hermitian_project(fftwf_complex *s, int fh, int fw, int w)
     }
 }
 
-/* unique part -> pre (N,H,W,3) */
+/* unique part -> pre (N,H,W,pc) */
 static void unique_forward(fv_param *p)
 {
     const fv_param_config *c = &p->c;
-    size_t hw = (size_t)c->h * (size_t)c->w;
+    size_t hw = (size_t)c->h * (size_t)c->w, pc = (size_t)p->pc;
     if (c->kind == FV_PARAM_PIXEL) {
-        memcpy(p->pre, p->values, sizeof(float) * (size_t)c->n * hw * 3);
+        memcpy(p->pre, p->values, sizeof(float) * (size_t)c->n * hw * pc);
         return;
     }
     size_t nf = (size_t)p->fh * (size_t)p->fw;
     for (int n = 0; n < c->n; n++)
-        for (int ch = 0; ch < 3; ch++) {
-            const float *v = p->values + ((size_t)n * 3 + ch) * nf * 2;
+        for (int ch = 0; ch < p->pc; ch++) {
+            const float *v = p->values + ((size_t)n * pc + ch) * nf * 2;
             for (size_t k = 0; k < nf; k++) {
                 p->spec[k][0] = v[2 * k] * p->scale[k];
                 p->spec[k][1] = v[2 * k + 1] * p->scale[k];
             }
             hermitian_project(p->spec, p->fh, p->fw, c->w);
             fftwf_execute(p->c2r);
-            float *dst = p->pre + (size_t)n * hw * 3 + ch;
-            for (size_t i = 0; i < hw; i++) dst[i * 3] = p->plane[i];
+            float *dst = p->pre + (size_t)n * hw * pc + ch;
+            for (size_t i = 0; i < hw; i++) dst[i * pc] = p->plane[i];
         }
 }
 
 static void unique_backward(fv_param *p)
 {
     const fv_param_config *c = &p->c;
-    size_t hw = (size_t)c->h * (size_t)c->w;
+    size_t hw = (size_t)c->h * (size_t)c->w, pc = (size_t)p->pc;
     if (c->kind == FV_PARAM_PIXEL) {
-        memcpy(p->grad, p->dpre, sizeof(float) * (size_t)c->n * hw * 3);
+        memcpy(p->grad, p->dpre, sizeof(float) * (size_t)c->n * hw * pc);
         return;
     }
     size_t nf = (size_t)p->fh * (size_t)p->fw;
     int nyq = c->w % 2 == 0 ? c->w / 2 : -1;
     for (int n = 0; n < c->n; n++)
-        for (int ch = 0; ch < 3; ch++) {
-            const float *src = p->dpre + (size_t)n * hw * 3 + ch;
-            for (size_t i = 0; i < hw; i++) p->plane[i] = src[i * 3];
+        for (int ch = 0; ch < p->pc; ch++) {
+            const float *src = p->dpre + (size_t)n * hw * pc + ch;
+            for (size_t i = 0; i < hw; i++) p->plane[i] = src[i * pc];
             fftwf_execute(p->r2c);
             /* y = sum c_kx Re(X e^{+i phase}) and the forward FFT gives G = sum g e^{-i phase}:
              * dJ/dRe X = c_kx Re G, dJ/dIm X = c_kx Im G (c_kx = 1 on self-conjugate columns). */
@@ -221,7 +225,7 @@ static void unique_backward(fv_param *p)
                     p->spec[k][1] *= cf;
                 }
             hermitian_project(p->spec, p->fh, p->fw, c->w);
-            float *g = p->grad + ((size_t)n * 3 + ch) * nf * 2;
+            float *g = p->grad + ((size_t)n * pc + ch) * nf * 2;
             for (size_t k = 0; k < nf; k++) {
                 g[2 * k] = p->spec[k][0] * p->scale[k];
                 g[2 * k + 1] = p->spec[k][1] * p->scale[k];
@@ -234,18 +238,18 @@ static void shared_forward(fv_param *p, const shared_part *s)
 {
     const fv_param_config *c = &p->c;
     const float *lo = p->values + s->offset;
-    size_t hw = (size_t)c->h * (size_t)c->w;
+    size_t hw = (size_t)c->h * (size_t)c->w, pc = (size_t)p->pc;
     for (int y = 0; y < c->h; y++) {
         int y0 = s->ty.i0[y], y1 = s->ty.i1[y];
         float wy = s->ty.w1[y];
         for (int x = 0; x < c->w; x++) {
             int x0 = s->tx.i0[x], x1 = s->tx.i1[x];
             float wx = s->tx.w1[x];
-            for (int ch = 0; ch < 3; ch++) {
-                float v00 = lo[((size_t)y0 * s->lw + x0) * 3 + ch], v01 = lo[((size_t)y0 * s->lw + x1) * 3 + ch];
-                float v10 = lo[((size_t)y1 * s->lw + x0) * 3 + ch], v11 = lo[((size_t)y1 * s->lw + x1) * 3 + ch];
+            for (int ch = 0; ch < p->pc; ch++) {
+                float v00 = lo[((size_t)y0 * s->lw + x0) * pc + ch], v01 = lo[((size_t)y0 * s->lw + x1) * pc + ch];
+                float v10 = lo[((size_t)y1 * s->lw + x0) * pc + ch], v11 = lo[((size_t)y1 * s->lw + x1) * pc + ch];
                 float v = (1 - wy) * ((1 - wx) * v00 + wx * v01) + wy * ((1 - wx) * v10 + wx * v11);
-                for (int n = 0; n < c->n; n++) p->pre[(size_t)n * hw * 3 + ((size_t)y * c->w + x) * 3 + ch] += v;
+                for (int n = 0; n < c->n; n++) p->pre[(size_t)n * hw * pc + ((size_t)y * c->w + x) * pc + ch] += v;
             }
         }
     }
@@ -255,21 +259,21 @@ static void shared_backward(fv_param *p, const shared_part *s)
 {
     const fv_param_config *c = &p->c;
     float *g = p->grad + s->offset;
-    size_t hw = (size_t)c->h * (size_t)c->w;
-    memset(g, 0, sizeof(float) * (size_t)s->lh * s->lw * 3);
+    size_t hw = (size_t)c->h * (size_t)c->w, pc = (size_t)p->pc;
+    memset(g, 0, sizeof(float) * (size_t)s->lh * s->lw * pc);
     for (int y = 0; y < c->h; y++) {
         int y0 = s->ty.i0[y], y1 = s->ty.i1[y];
         float wy = s->ty.w1[y];
         for (int x = 0; x < c->w; x++) {
             int x0 = s->tx.i0[x], x1 = s->tx.i1[x];
             float wx = s->tx.w1[x];
-            for (int ch = 0; ch < 3; ch++) {
+            for (int ch = 0; ch < p->pc; ch++) {
                 float d = 0;
-                for (int n = 0; n < c->n; n++) d += p->dpre[(size_t)n * hw * 3 + ((size_t)y * c->w + x) * 3 + ch];
-                g[((size_t)y0 * s->lw + x0) * 3 + ch] += (1 - wy) * (1 - wx) * d;
-                g[((size_t)y0 * s->lw + x1) * 3 + ch] += (1 - wy) * wx * d;
-                g[((size_t)y1 * s->lw + x0) * 3 + ch] += wy * (1 - wx) * d;
-                g[((size_t)y1 * s->lw + x1) * 3 + ch] += wy * wx * d;
+                for (int n = 0; n < c->n; n++) d += p->dpre[(size_t)n * hw * pc + ((size_t)y * c->w + x) * pc + ch];
+                g[((size_t)y0 * s->lw + x0) * pc + ch] += (1 - wy) * (1 - wx) * d;
+                g[((size_t)y0 * s->lw + x1) * pc + ch] += (1 - wy) * wx * d;
+                g[((size_t)y1 * s->lw + x0) * pc + ch] += wy * (1 - wx) * d;
+                g[((size_t)y1 * s->lw + x1) * pc + ch] += wy * wx * d;
             }
         }
     }
@@ -281,12 +285,19 @@ void fv_param_forward(fv_param *p, float *img)
     size_t npix = (size_t)c->n * c->h * c->w;
     unique_forward(p);
     for (int i = 0; i < c->n_shared; i++) shared_forward(p, &p->shared[i]);
-    for (size_t i = 0; i < npix; i++) {
-        const float *t = p->pre + i * 3;
-        float z[3];
-        for (int k = 0; k < 3; k++)
-            z[k] = c->decorrelate ? p->m[k][0] * t[0] + p->m[k][1] * t[1] + p->m[k][2] * t[2] : t[k];
-        for (int k = 0; k < 3; k++) p->img[i * 3 + k] = 1.0f / (1.0f + expf(-z[k]));
+    if (p->pc == 1) {
+        for (size_t i = 0; i < npix; i++) {
+            float v = 1.0f / (1.0f + expf(-p->pre[i]));
+            p->img[i * 3] = p->img[i * 3 + 1] = p->img[i * 3 + 2] = v;
+        }
+    } else {
+        for (size_t i = 0; i < npix; i++) {
+            const float *t = p->pre + i * 3;
+            float z[3];
+            for (int k = 0; k < 3; k++)
+                z[k] = c->decorrelate ? p->m[k][0] * t[0] + p->m[k][1] * t[1] + p->m[k][2] * t[2] : t[k];
+            for (int k = 0; k < 3; k++) p->img[i * 3 + k] = 1.0f / (1.0f + expf(-z[k]));
+        }
     }
     memcpy(img, p->img, sizeof(float) * npix * 3);
 }
@@ -295,14 +306,23 @@ void fv_param_backward(fv_param *p, const float *dimg)
 {
     const fv_param_config *c = &p->c;
     size_t npix = (size_t)c->n * c->h * c->w;
-    for (size_t i = 0; i < npix; i++) {
-        float dz[3];
-        for (int k = 0; k < 3; k++) {
-            float s = p->img[i * 3 + k];
-            dz[k] = dimg[i * 3 + k] * s * (1 - s);
+    if (p->pc == 1) {
+        /* the value feeds R, G and B: its gradient is the sum of theirs */
+        for (size_t i = 0; i < npix; i++) {
+            float s = p->img[i * 3];
+            p->dpre[i] = (dimg[i * 3] + dimg[i * 3 + 1] + dimg[i * 3 + 2]) * s * (1 - s);
         }
-        for (int j = 0; j < 3; j++)
-            p->dpre[i * 3 + j] = c->decorrelate ? p->m[0][j] * dz[0] + p->m[1][j] * dz[1] + p->m[2][j] * dz[2] : dz[j];
+    } else {
+        for (size_t i = 0; i < npix; i++) {
+            float dz[3];
+            for (int k = 0; k < 3; k++) {
+                float s = p->img[i * 3 + k];
+                dz[k] = dimg[i * 3 + k] * s * (1 - s);
+            }
+            for (int j = 0; j < 3; j++)
+                p->dpre[i * 3 + j] =
+                    c->decorrelate ? p->m[0][j] * dz[0] + p->m[1][j] * dz[1] + p->m[2][j] * dz[2] : dz[j];
+        }
     }
     unique_backward(p);
     for (int i = 0; i < c->n_shared; i++) shared_backward(p, &p->shared[i]);

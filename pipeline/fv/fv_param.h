@@ -10,6 +10,8 @@
  *           element (a low-resolution part common to the batch, for interpolations);
  *   z   = M pre  when decorrelating (M: Lucid's colour matrix over its largest column norm), else pre;
  *   img = sigmoid(z).
+ * Grey: every part above has one channel instead of three, and img = sigmoid(pre) copied to R, G
+ * and B (for networks of grey images, which see only that value).
  * Backward maps dJ/dimg to dJ/dparams. Not thread-safe per object; separate objects may be used
  * from separate threads (FFTW planning is serialized internally). */
 #ifndef FV_PARAM_H
@@ -32,6 +34,7 @@ typedef struct fv_param_config {
     int n_shared;                        /* number of shared low-resolution components */
     int shared[FV_PARAM_MAX_SHARED];     /* their downsampling factors (>= 1) */
     double sd;                           /* standard deviation of the initial values (Lucid: 0.01) */
+    int grey;                            /* 1: one channel, copied to R, G, B (decorrelate must be 0) */
 } fv_param_config;
 
 typedef struct fv_param fv_param;

@@ -160,9 +160,10 @@ static int parse_model(ctx *c, fv_recipe *r, json_t *m)
 
 static int parse_param(ctx *c, fv_recipe *r, json_t *p)
 {
-    static const char *const keys[] = {"kind", "decorrelate", "sd", "shared", NULL};
+    static const char *const keys[] = {"kind", "decorrelate", "grey", "sd", "shared", NULL};
     r->param_kind = FV_PARAM_FOURIER;
     r->decorrelate = 1;
+    r->grey = 0;
     r->sd = 0.01;
     if (!p) return 0;
     if (!json_is_object(p)) return bad(c, "param", "not an object");
@@ -177,6 +178,14 @@ static int parse_param(ctx *c, fv_recipe *r, json_t *p)
     if (d) {
         if (!json_is_boolean(d)) return bad(c, "param.decorrelate", "not true or false");
         r->decorrelate = json_is_true(d);
+    }
+    json_t *g = json_object_get(p, "grey");
+    if (g) {
+        if (!json_is_boolean(g)) return bad(c, "param.grey", "not true or false");
+        r->grey = json_is_true(g);
+        /* one channel has no colours to decorrelate */
+        if (r->grey && d && r->decorrelate) return bad(c, "param.decorrelate", "needs colour (param.grey is true)");
+        if (r->grey) r->decorrelate = 0;
     }
     if (get_num(c, p, "sd", "param.sd", 0.01, 0, 10, &r->sd) != 0) return -1;
     json_t *s = json_object_get(p, "shared");
@@ -589,8 +598,8 @@ char *fv_recipe_to_json(const fv_recipe *r)
     json_t *shared = json_array();
     for (int i = 0; i < r->n_shared; i++) json_array_append_new(shared, json_integer(r->shared[i]));
     json_object_set_new(root, "param",
-                        json_pack("{s:s, s:b, s:f, s:o}", "kind", r->param_kind == FV_PARAM_FOURIER ? "fourier" : "pixel",
-                                  "decorrelate", r->decorrelate, "sd", r->sd, "shared", shared));
+                        json_pack("{s:s, s:b, s:b, s:f, s:o}", "kind", r->param_kind == FV_PARAM_FOURIER ? "fourier" : "pixel",
+                                  "decorrelate", r->decorrelate, "grey", r->grey, "sd", r->sd, "shared", shared));
     json_t *ops = json_array();
     for (int i = 0; i < r->n_ops; i++) json_array_append_new(ops, op_json(&r->ops[i]));
     json_object_set_new(root, "transforms", ops);

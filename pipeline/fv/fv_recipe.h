@@ -57,6 +57,7 @@ typedef struct fv_recipe {
     double lr, beta1, beta2, eps;
     fv_param_kind param_kind;
     int decorrelate;
+    int grey;                        /* one channel copied to R, G and B (networks of grey images) */
     double sd;
     int n_shared, shared[FV_PARAM_MAX_SHARED];
     char *transforms_preset;         /* "default", "robust", "none", or NULL for an explicit list */

@@ -211,7 +211,7 @@ fv_render_status fv_render(const fv_recipe *r, const char *out_dir, const fv_ren
         }
     }
     fv_opt_config oc = {
-        .param = {r->param_kind, r->decorrelate, r->batch, r->size, r->size, r->n_shared, {0}, r->sd},
+        .param = {r->param_kind, r->decorrelate, r->batch, r->size, r->size, r->n_shared, {0}, r->sd, r->grey},
         .ops = r->ops, .n_ops = r->n_ops, .img_objs = img_objs, .n_img_objs = n_img,
         .lr = r->lr, .beta1 = r->beta1, .beta2 = r->beta2, .eps = r->eps, .seed = r->seed};
     memcpy(oc.param.shared, r->shared, sizeof r->shared);

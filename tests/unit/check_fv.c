@@ -132,24 +132,49 @@ static void param_fd(fv_param_config cfg, const char *what)
 
 START_TEST(param_pixel)
 {
-    param_fd((fv_param_config){FV_PARAM_PIXEL, 0, 2, 5, 4, 0, {0}, 0.5}, "pixel");
-    param_fd((fv_param_config){FV_PARAM_PIXEL, 1, 2, 5, 4, 0, {0}, 0.5}, "pixel decorrelated");
+    param_fd((fv_param_config){FV_PARAM_PIXEL, 0, 2, 5, 4, 0, {0}, 0.5, 0}, "pixel");
+    param_fd((fv_param_config){FV_PARAM_PIXEL, 1, 2, 5, 4, 0, {0}, 0.5, 0}, "pixel decorrelated");
 }
 END_TEST
 
 START_TEST(param_fourier)
 {
     /* even and odd widths and heights: the self-conjugate columns differ */
-    param_fd((fv_param_config){FV_PARAM_FOURIER, 0, 1, 6, 8, 0, {0}, 0.5}, "fourier 6x8");
-    param_fd((fv_param_config){FV_PARAM_FOURIER, 1, 2, 7, 6, 0, {0}, 0.5}, "fourier 7x6 decorrelated");
-    param_fd((fv_param_config){FV_PARAM_FOURIER, 1, 1, 8, 9, 0, {0}, 0.5}, "fourier 8x9 decorrelated");
+    param_fd((fv_param_config){FV_PARAM_FOURIER, 0, 1, 6, 8, 0, {0}, 0.5, 0}, "fourier 6x8");
+    param_fd((fv_param_config){FV_PARAM_FOURIER, 1, 2, 7, 6, 0, {0}, 0.5, 0}, "fourier 7x6 decorrelated");
+    param_fd((fv_param_config){FV_PARAM_FOURIER, 1, 1, 8, 9, 0, {0}, 0.5, 0}, "fourier 8x9 decorrelated");
 }
 END_TEST
 
 START_TEST(param_shared)
 {
-    param_fd((fv_param_config){FV_PARAM_FOURIER, 1, 3, 8, 8, 2, {2, 4}, 0.5}, "fourier + shared 2, 4");
-    param_fd((fv_param_config){FV_PARAM_PIXEL, 0, 2, 7, 5, 1, {3}, 0.5}, "pixel + shared 3");
+    param_fd((fv_param_config){FV_PARAM_FOURIER, 1, 3, 8, 8, 2, {2, 4}, 0.5, 0}, "fourier + shared 2, 4");
+    param_fd((fv_param_config){FV_PARAM_PIXEL, 0, 2, 7, 5, 1, {3}, 0.5, 0}, "pixel + shared 3");
+}
+END_TEST
+
+START_TEST(param_grey)
+{
+    param_fd((fv_param_config){FV_PARAM_FOURIER, 0, 2, 7, 6, 1, {2}, 0.5, 1}, "fourier grey + shared 2");
+    param_fd((fv_param_config){FV_PARAM_PIXEL, 0, 1, 5, 4, 0, {0}, 0.5, 1}, "pixel grey");
+    /* one channel: a third of the colour parameters, and R = G = B everywhere */
+    fv_rng rng;
+    fv_rng_seed(&rng, 3);
+    fv_param *p, *q;
+    err e = {{0}};
+    fv_param_config grey = {FV_PARAM_FOURIER, 0, 1, 8, 8, 0, {0}, 0.5, 1}, colour = grey;
+    colour.grey = 0;
+    ck_assert_int_eq(fv_param_new(&grey, &rng, &p, &e), 0);
+    ck_assert_int_eq(fv_param_new(&colour, &rng, &q, &e), 0);
+    ck_assert_uint_eq(3 * fv_param_count(p), fv_param_count(q));
+    float img[8 * 8 * 3];
+    fv_param_forward(p, img);
+    for (int i = 0; i < 64; i++) ck_assert(img[3 * i] == img[3 * i + 1] && img[3 * i] == img[3 * i + 2]);
+    fv_param_free(p);
+    fv_param_free(q);
+    grey.decorrelate = 1;
+    ck_assert_int_eq(fv_param_new(&grey, &rng, &p, &e), -1);
+    ck_assert_str_eq(e.msg, "parameterization: a grey image has no colours to decorrelate");
 }
 END_TEST
 
@@ -165,7 +190,7 @@ START_TEST(param_fourier_properties)
     fv_rng_seed(&rng, 1);
     fv_param *p;
     err e = {{0}};
-    fv_param_config cfg = {FV_PARAM_FOURIER, 0, 1, 8, 8, 0, {0}, 0.0};
+    fv_param_config cfg = {FV_PARAM_FOURIER, 0, 1, 8, 8, 0, {0}, 0.0, 0};
     ck_assert_int_eq(fv_param_new(&cfg, &rng, &p, &e), 0);
     float *v = fv_param_values(p);
     size_t fw = 8 / 2 + 1;
@@ -423,7 +448,7 @@ static void run_standin(uint64_t seed, int steps, double *first, double *last, f
                     {.kind = FV_OP_JITTER, .amount = 2}};
     float l1w[2] = {0.01f, 0.01f};
     fv_img_obj io = {FV_IMG_L1, l1w};
-    fv_opt_config cfg = {{FV_PARAM_FOURIER, 1, 2, 24, 24, 1, {4}, 0.01}, ops, 5, &io, 1, 0.05, 0.9, 0.999, 1e-8, seed};
+    fv_opt_config cfg = {{FV_PARAM_FOURIER, 1, 2, 24, 24, 1, {4}, 0.01, 0}, ops, 5, &io, 1, 0.05, 0.9, 0.999, 1e-8, seed};
     fv_opt *o;
     err e = {{0}};
     ck_assert_msg(fv_opt_new(&cfg, &o, &e) == 0, "%s", e.msg);
@@ -574,6 +599,7 @@ static Suite *fv_suite(void)
     tcase_add_test(tc, param_pixel);
     tcase_add_test(tc, param_fourier);
     tcase_add_test(tc, param_shared);
+    tcase_add_test(tc, param_grey);
     tcase_add_test(tc, param_fourier_properties);
     suite_add_tcase(s, tc);
     tc = tcase_create("transform");
