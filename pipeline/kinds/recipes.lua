@@ -42,33 +42,50 @@ local function transforms_text(t)
   return #parts > 0 and table.concat(parts, ', ') or 'none'
 end
 
+-- What a model is, from the file name its recipe names (the two models of the article).
+local function model_name(r)
+  local file = ((r.model or {}).json or ''):match('[^/]+$') or ''
+  if file == 'centernet.json' then return 'mbv3-coco: <code>@vladmandic/human@3.3.6</code> centernet' end
+  if file == 'fmnist-cnn.json' then return 'fmnist-cnn: the Fashion-MNIST classifier trained by <code>fv-train</code>' end
+  return '<code>' .. html.text(file) .. '</code>'
+end
+
 function M.html(m, env)
   local out = { '<div class="recipes">' }
+  local models, model_of = {}, {} -- the models used, in order of first use, by sha256
   for _, f in ipairs(env.figures) do
-    local rows = {}
+    local rows, shas = {}, {}
     for _, id in ipairs(env.jobs_of[f.id] or {}) do
       -- A figure may reuse another's renders (channelmap): list each under its own figure.
       if id:match('^render:([^:]+):') == f.id then
         local info = env.read_json(env.job_dir(id) .. '/render.json')
         local r = info.recipe or {}
         local p = r.param or {}
-        rows[#rows + 1] = string.format('<tr><td>%s</td><td>%s</td><td>%s%s</td><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>',
+        rows[#rows + 1] = string.format('<tr><td>%s</td><td>%s</td><td>%s%s%s</td><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>',
           html.text(id:match('^render:[^:]+:(.*)$')), html.text(objectives_text(r.objectives)),
-          html.text(p.kind or ''), p.decorrelate and ', decorrelated' or '',
+          html.text(p.kind or ''), p.decorrelate and ', decorrelated' or '', p.grey and ', grey' or '',
           html.text(transforms_text(r.transforms)), r.size or 0, r.steps or 0, r.batch or 1, r.seed or 0)
-        m.sha = m.sha or info.model_sha256
+        local sha = info.model_sha256
+        if sha and not model_of[sha] then
+          models[#models + 1] = sha
+          model_of[sha] = { name = model_name(r), n = #models }
+        end
+        if sha and not shas[sha] then shas[sha] = true; shas[#shas + 1] = sha end
       end
     end
     if #rows > 0 then
-      out[#out + 1] = string.format('<details><summary>%s <code>figures/%s.lua</code> — %d render%s</summary>',
-        html.text(f.title or f.id), html.text(f.id), #rows, #rows > 1 and 's' or '')
+      local on = {}
+      for _, sha in ipairs(shas) do on[#on + 1] = '<sup>' .. model_of[sha].n .. '</sup>' end
+      out[#out + 1] = string.format('<details><summary>%s <code>figures/%s.lua</code> — %d render%s, model %s</summary>',
+        html.text(f.title or f.id), html.text(f.id), #rows, #rows > 1 and 's' or '', table.concat(on, ' '))
       out[#out + 1] = '<div class="table-wrap"><table><thead><tr><th>image</th><th>objectives</th><th>parameterization</th><th>transforms</th><th>size</th><th>steps</th><th>batch</th><th>seed</th></tr></thead><tbody>'
       for _, r in ipairs(rows) do out[#out + 1] = r end
       out[#out + 1] = '</tbody></table></div></details>'
     end
   end
-  if m.sha then
-    out[#out + 1] = string.format('<p class="model-sha">Model: <code>@vladmandic/human@3.3.6</code> centernet, sha256 of its JSON and weights <code>%s</code>.</p>', html.text(m.sha))
+  for _, sha in ipairs(models) do
+    out[#out + 1] = string.format('<p class="model-sha">Model <sup>%d</sup> %s, sha256 of its JSON and weights <code>%s</code>.</p>',
+      model_of[sha].n, model_of[sha].name, html.text(sha))
   end
   out[#out + 1] = '</div>'
   return table.concat(out, '\n'), {}
