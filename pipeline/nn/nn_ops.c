@@ -20,8 +20,10 @@
 
 /* --- a small thread pool -------------------------------------------------------------------
  * Not OpenMP: libgomp's idle workers spin for a long time, and beside OpenBLAS's own threads on
- * a loaded machine that made 2 threads 30x slower than 1. Workers here spin only briefly, then
- * sleep on a condition variable.
+ * a loaded machine that made 2 threads 30x slower than 1. Workers here spin briefly (SPIN polls,
+ * a fraction of a millisecond: longer than most gaps between the parallel loops of one render
+ * step, where sleeping and being woken cost a 128-px render 20 % of its time), then sleep on a
+ * condition variable.
  *
  * A job is split into a few more chunks than threads, and every thread (the caller included)
  * takes the next chunk until none is left. On a shared machine a worker is often descheduled:
@@ -49,7 +51,7 @@ static struct pool {
     int n, chunks;
 } g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0};
 
-#define SPIN 20000
+#define SPIN 200000
 #define CHUNKS_PER_THREAD 4
 
 /* Takes the next chunk of job gen (low 24 bits), or returns -1 if it has none left or is over. */
@@ -392,36 +394,46 @@ static void col2im_rows_any(void *vc, int r0, int r1)
  * a rounding-level difference); then act is applied.
  *
  * Threads: with OpenBLAS on one thread (nn_set_threads makes it so), an A that is not transposed
- * is cut into parts of about GEMM_ROWS rows, one sgemm each, and the parts are shared out among
- * this module's pool: one set of threads for the whole engine, instead of OpenBLAS's spinning
- * threads beside the pool's on the same cores. The parts depend only on m, so a result does not
- * depend on the thread count either. (A transposed A, a weight gradient, stays one call: each
- * part would pack all of B again.) */
+ * is cut into parts, one sgemm each, and the parts are shared out among this module's pool: one
+ * set of threads for the whole engine, instead of OpenBLAS's spinning threads beside the pool's
+ * on the same cores. A tall product (the early layers: thousands of positions) is cut into parts
+ * of about GEMM_ROWS rows; a short one (the late layers: a few dozen positions by hundreds of
+ * channels) into parts of about GEMM_PART_MACS multiply-adds, across its columns when it is wide
+ * and across its rows (at least GEMM_MIN_ROWS each) when it is not. The parts depend only on the
+ * sizes (OpenBLAS picks its kernel, and so its order of summation, by the sizes of each call), so a
+ * result does not depend on the thread count either. (A transposed A, a weight gradient, stays one
+ * call: each part would pack all of B again.) */
 #define GEMM_ROWS 256
+#define GEMM_MIN_COLS 64
+#define GEMM_MIN_ROWS 8
+#define GEMM_PART_MACS (1 << 19)
 
 typedef struct gemm_job {
-    int ta, tb, m, n, k, lda, ldb, ldc, parts, act;
+    int ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act; /* cols: parts are column blocks */
     const float *a, *b, *bias;
     float beta, *c;
 } gemm_job;
 
-static void gemm_rows(const gemm_job *j, int m0, int m1)
+/* C[m0:m1, n0:n1] of the job. */
+static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
 {
     const float *a = j->a + (j->ta ? (size_t)m0 : (size_t)m0 * j->lda);
-    float *c = j->c + (size_t)m0 * j->ldc, beta = j->beta;
-    int n = j->n;
+    const float *b = j->b + (j->tb ? (size_t)n0 * j->ldb : (size_t)n0);
+    float *c = j->c + (size_t)m0 * j->ldc + n0, beta = j->beta;
+    int n = n1 - n0;
     if (j->bias) {
         /* 4 floats at a time: memcpy per row would be a library call per (short) row */
+        const float *bias = j->bias + n0;
         for (int r = 0; r < m1 - m0; r++) {
             float *row = c + (size_t)r * j->ldc;
             int i = 0;
-            for (v4 t; i + 4 <= n; i += 4) LD4(t, j->bias + i), ST4(row + i, t);
-            for (; i < n; i++) row[i] = j->bias[i];
+            for (v4 t; i + 4 <= n; i += 4) LD4(t, bias + i), ST4(row + i, t);
+            for (; i < n; i++) row[i] = bias[i];
         }
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, m1 - m0, n,
-                j->k, 1.0f, a, j->lda, j->b, j->ldb, beta, c, j->ldc);
+                j->k, 1.0f, a, j->lda, b, j->ldb, beta, c, j->ldc);
     if (!j->act) return;
     for (int r = 0; r < m1 - m0; r++) {
         float *restrict o = c + (size_t)r * j->ldc;
@@ -432,19 +444,37 @@ static void gemm_rows(const gemm_job *j, int m0, int m1)
     }
 }
 
-/* par_for body: parts [p0, p1) of j->parts, one sgemm each. */
+/* par_for body: parts [p0, p1) of j->parts, one sgemm each. Column blocks start at multiples of
+ * 16 (the kernels' vector width). */
 static void gemm_parts(void *vj, int p0, int p1)
 {
     const gemm_job *j = vj;
-    for (int p = p0; p < p1; p++)
-        gemm_rows(j, (int)((long)j->m * p / j->parts), (int)((long)j->m * (p + 1) / j->parts));
+    for (int p = p0; p < p1; p++) {
+        if (j->cols) {
+            int n0 = (int)((long)j->n * p / j->parts) & ~15, n1 = (int)((long)j->n * (p + 1) / j->parts) & ~15;
+            gemm_block(j, 0, j->m, n0, p + 1 == j->parts ? j->n : n1);
+        } else {
+            gemm_block(j, (int)((long)j->m * p / j->parts), (int)((long)j->m * (p + 1) / j->parts), 0, j->n);
+        }
+    }
 }
 
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc, const float *bias, int act)
 {
-    int parts = ta || openblas_get_num_threads() > 1 ? 1 : (m + GEMM_ROWS - 1) / GEMM_ROWS;
-    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts > 0 ? parts : 1, act, a, b, bias, beta, c};
+    int parts = 1, cols = 0;
+    if (ta || openblas_get_num_threads() > 1) {
+        parts = 1;
+    } else if (m >= 2 * GEMM_ROWS) {
+        parts = (m + GEMM_ROWS - 1) / GEMM_ROWS;
+    } else {
+        long want = (long)m * n * k / GEMM_PART_MACS;
+        cols = n >= 2 * GEMM_MIN_COLS;
+        long most = cols ? n / GEMM_MIN_COLS : m / GEMM_MIN_ROWS;
+        parts = (int)(want < most ? want : most);
+        if (parts < 1) parts = 1;
+    }
+    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, a, b, bias, beta, c};
     par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j); /* MACs/32: comparable to floats moved */
 }
 
