@@ -2,11 +2,10 @@
 # MaxRects, every heuristic and sort order, last sheet size searched) against npm
 # maxrects-packer 2.7.4 (smart sizing, no rotation, no power of two, best of its two packing
 # logics) on the same rectangles, both without padding, sheets of at most 4096 x 4096: a mixed
-# random set (2000 rectangles: many small, some long, a few big) and, when the article has been
-# built with sprites, its frames (build/article/sprites/*.json atlases).
+# random set (2000 rectangles: many small, some long, a few big) and the article's own frames
+# (the atlases of its sheets, packed by tests/bench/sprite_lib.sh from the sprites stage's lists).
 # Goal: ours >= the peer's occupancy (ratio >= 1).
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+. "$ROOT/tests/bench/sprite_lib.sh"
 /usr/bin/python3 - "$W/random.tsv" <<'PY'
 import random, sys
 r = random.Random(20240601)
@@ -20,18 +19,12 @@ with open(sys.argv[1], 'w') as f:
         f.write('r%d\t%d\t%d\n' % (i, w, h))
 PY
 sets="$W/random.tsv"
-if ls "$ROOT"/build/article/sprites/*.json >/dev/null 2>&1; then
-  /usr/bin/python3 -c '
+/usr/bin/python3 -c '
 import glob, json, sys
 with open(sys.argv[1], "w") as f:
-    for p in sorted(glob.glob(sys.argv[2] + "/*.json")):
-        a = json.load(open(p))
-        if a.get("scale", 1) != 1: continue
-        for fr in a["frames"]: f.write("%s\t%d\t%d\n" % (fr["id"], fr["width"], fr["height"]))' "$W/article.tsv" "$ROOT/build/article/sprites"
-  sets="$sets $W/article.tsv"
-else
-  echo "bench: no article sprites in build/article/sprites: random set only" >&2
-fi
+    for p in sorted(glob.glob(sys.argv[2] + "/*/sheet-*.json")):
+        for fr in json.load(open(p))["frames"]: f.write("%s\t%d\t%d\n" % (fr["id"], fr["width"], fr["height"]))' "$W/article.tsv" "$W/packed"
+sets="$sets $W/article.tsv"
 cat >"$W/peer.mjs" <<'JS'
 // the package is "type": "module": its ES build, logics by value (0: MAX_AREA, 1: MAX_EDGE)
 import { readFileSync } from 'fs';
