@@ -84,6 +84,14 @@ function M.jobs(figs, env)
       }
     end
   end
+  -- The lists are the sheets' recipes (the benchmarks pack them too): none of a figure gone.
+  local sys = require('fvsys')
+  for _, name in ipairs(sys.listdir(dir) or {}) do
+    local id = name:match('^(.*)%.tsv$')
+    local keep = false
+    for _, j in ipairs(jobs) do if j.figure == id then keep = true end end
+    if id and not keep then os.remove(dir .. '/' .. name) end
+  end
   return jobs
 end
 
