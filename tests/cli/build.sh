@@ -115,11 +115,13 @@ for i in $(seq 1 40); do cp "$P/content/images/gradient.png" "$P/content/images/
 mkdir -p "$TMPDIR_T/bin"
 cp "$BIN/fv-asset" "$BIN/fv-page" "$TMPDIR_T/bin/"
 # A copy of build.lua beside a tools folder of our own, so that the real tools stay untouched.
-mkdir -p "$TMPDIR_T/root/build/release"
+# build.lua takes its tools from build/$VARIANT (asan-test: build/asan).
+V=${VARIANT:-release}
+mkdir -p "$TMPDIR_T/root/build/$V"
 ln -s "$ROOT/pipeline" "$ROOT/node_modules" "$TMPDIR_T/root/"
 cp "$ROOT/build.lua" "$TMPDIR_T/root/"
-ln -s "$TMPDIR_T/bin" "$TMPDIR_T/root/build/release/bin"
-ln -s "$ROOT/build/release/lib" "$TMPDIR_T/root/build/release/lib"
+ln -s "$TMPDIR_T/bin" "$TMPDIR_T/root/build/$V/bin"
+ln -s "$ROOT/build/$V/lib" "$TMPDIR_T/root/build/$V/lib"
 mkdir -p "$TMPDIR_T/root/.cache" && ln -s "$ROOT/.cache/models" "$TMPDIR_T/root/.cache/models"
 (cd "$P" && exec lua5.4 "$TMPDIR_T/root/build.lua" --jobs 1 >"$TMPDIR_T/rebuilt.out" 2>&1) &
 pid=$!
