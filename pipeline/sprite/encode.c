@@ -371,21 +371,27 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
     if (width < 11 || height < 11) allow &= 1u << ENCODE_PNG | 1u << ENCODE_WEBP_LOSSLESS;
     if ((long)width * height < 2L * PROXY_MIN || width < PROXY_TILE || height < PROXY_TILE) {
         /* The codecs search the sheet itself. So do the palettes, but quantized at libimagequant's
-         * speed 10 (5x faster than 4: a palette search quantizes once per quality it tries, and
-         * the fast palettes rank the qualities just as well); the configured speed then quantizes
-         * only the quality found, as for a proxy. */
+         * speed 10 (5x faster than 4: a palette search quantizes once per quality it tries): its
+         * best is a measured encoding of this very sheet and competes as it is. The configured
+         * speed then quantizes the quality found once more, and wins where it is smaller. */
         unsigned pal = allow & (1u << ENCODE_PNG8 | 1u << ENCODE_PNG8_DITHER);
         if (search_lossy(&s, allow & ~pal, e) != 0) goto fail;
         if (pal) {
             search_init(&sp, o, px, width, height, channels, &pr);
             if (sp.quant_speed < 10) sp.quant_speed = 10;
             if (search_lossy(&sp, pal, e) != 0) goto fail;
-            for (int k = 0; k < NLOSSY; k++) {
+            for (int k = 0; k < NLOSSY && s.quant_speed < 10; k++) {
                 encode_format f = lossy[k].f;
                 const encode_best *b = &pr.per[f];
+                int pass;
                 /* a palette 25 % larger than the best so far will not win at the slower speed */
                 if (!b->met || (out->data && b->bytes > out->bytes + out->bytes / 4)) continue;
-                if (search_quant(&s, e) != 0 || verify(&s, f, b->quality, lossy[k].hi, e) != 0) goto fail;
+                if (search_quant(&s, e) != 0 || probe(&s, f, b->quality, 0, &pass, e) != 0) goto fail;
+            }
+            /* after the configured speed's, so that it wins ties (speed 10 posterizes colours) */
+            if (pr.data) {
+                offer(&s, pr.format, pr.quality, pr.ssim, pr.data, pr.bytes);
+                pr.data = NULL;
             }
             out->probes += pr.probes;
             encode_result_free(&pr);
