@@ -331,6 +331,20 @@ function serve(root) {
     });
     check(`${name}: transitions ${phone ? 'off for reduced motion' : 'on by default'}`, dur !== null && (phone ? dur === '0s' : dur !== '0s'), `transition-duration ${dur}`);
 
+    // Margin notes: beside the text column on the desktop (its left edge right of every
+    // paragraph's right edge, inside the viewport), inside the column on the phone.
+    const asides = await page.evaluate(() => {
+      const col = document.querySelector('.article p').getBoundingClientRect();
+      return [...document.querySelectorAll('.article aside')].map((a) => {
+        const r = a.getBoundingClientRect();
+        return { left: r.left, right: r.right, colLeft: col.left, colRight: col.right };
+      });
+    });
+    check(`${name}: the article has margin notes`, asides.length > 0, 'no <aside> in the article');
+    const placed = asides.every((a) => phone ? a.left >= a.colLeft - 1 && a.right <= a.colRight + 1
+                                             : a.left >= a.colRight && a.right <= width);
+    check(`${name}: margin notes ${phone ? 'sit in the text column' : 'sit in the right margin'}`, placed, JSON.stringify(asides));
+
     const scrollW = await page.evaluate(() => document.documentElement.scrollWidth);
     check(`${name}: no horizontal scroll at ${width}px`, scrollW <= width, `scrollWidth ${scrollW}`);
     check(`${name}: no console errors, failed or outside requests`, problems.length === 0, problems.join('; '));
