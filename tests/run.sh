@@ -26,7 +26,7 @@ for t in "$BIN"/check_*; do
   [ -x "$t" ] || continue
   log=$(mktemp)
   if [ -n "${LEAKCHECK:-}" ]; then
-    CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full "$t" >"$log" 2>&1; rc=$?
+    CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --suppressions="$ROOT/tests/valgrind.supp" "$t" >"$log" 2>&1; rc=$?
   else
     "$t" >"$log" 2>&1; rc=$?
   fi

@@ -15,7 +15,7 @@ run_cmd() {
   local o e
   o=$(mktemp "$TMPDIR_T/out.XXXXXX"); e=$(mktemp "$TMPDIR_T/err.XXXXXX")
   if [ -n "${LEAKCHECK:-}" ] && [ -f "$1" ] && [ -x "$1" ]; then
-    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite "$@" >"$o" 2>"$e"
+    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions="$ROOT/tests/valgrind.supp" "$@" >"$o" 2>"$e"
   else
     "$@" >"$o" 2>"$e"
   fi
