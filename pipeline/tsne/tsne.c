@@ -89,6 +89,7 @@ static double now(void)
  * log(perplexity). out: m values summing to 1. */
 static void calibrate_row(const float *d, int m, double perplexity, double *out)
 {
+    if (m < 1) return; /* no neighbours, nothing to normalise (and the sum below would be 0) */
     double target = log(perplexity), beta = 1, lo = -INFINITY, hi = INFINITY, dmin = INFINITY;
     for (int j = 0; j < m; j++)
         if (d[j] < dmin) dmin = d[j];
@@ -101,7 +102,8 @@ static void calibrate_row(const float *d, int m, double perplexity, double *out)
             sum += v;
             dsum += v * (d[j] - dmin);
         }
-        double h = log(sum) + beta * dsum / sum;
+        /* sum >= 1 (the nearest neighbour's term is exp(0)); fmax says so to the linter */
+        double h = log(fmax(sum, 1.0)) + beta * dsum / sum;
         for (int j = 0; j < m; j++) out[j] /= sum;
         if (fabs(h - target) < 1e-5) break;
         if (h > target) {
