@@ -8,7 +8,9 @@ cp -r "$ROOT/content" "$ROOT/figures" "$ROOT/templates" "$W/ours/"
 # entries are never written in place, only renamed in or removed), so that the warm-up build
 # re-runs only the jobs whose keys name this copy's paths instead of rendering every figure again.
 if [ -d "$ROOT/.cache/objects" ]; then
-  mkdir -p "$W/ours/.cache" && cp -al "$ROOT/.cache/objects" "$W/ours/.cache/"
+  mkdir -p "$W/ours/.cache"
+  # (a plain copy where the temporary folder is on another file system)
+  cp -al "$ROOT/.cache/objects" "$W/ours/.cache/" 2>/dev/null || cp -a "$ROOT/.cache/objects" "$W/ours/.cache/"
 fi
 (cd "$W/ours" && lua5.4 "$ROOT/build.lua" >/dev/null 2>&1) || { echo "bench: warm-up build failed" >&2; exit 1; }
 
