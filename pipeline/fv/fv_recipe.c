@@ -184,7 +184,9 @@ static int parse_param(ctx *c, fv_recipe *r, json_t *p)
         if (!json_is_boolean(g)) return bad(c, "param.grey", "not true or false");
         r->grey = json_is_true(g);
         /* one channel has no colours to decorrelate */
-        if (r->grey && d && r->decorrelate) return bad(c, "param.decorrelate", "needs colour (param.grey is true)");
+        if (r->grey && d && r->decorrelate)
+            return bad(c, "param.decorrelate",
+                       "true with param.grey (expected false: one grey channel has no colours to decorrelate)");
         if (r->grey) r->decorrelate = 0;
     }
     if (get_num(c, p, "sd", "param.sd", 0.01, 0, 10, &r->sd) != 0) return -1;
