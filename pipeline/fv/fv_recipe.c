@@ -600,8 +600,9 @@ char *fv_recipe_to_json(const fv_recipe *r)
     json_t *shared = json_array();
     for (int i = 0; i < r->n_shared; i++) json_array_append_new(shared, json_integer(r->shared[i]));
     json_object_set_new(root, "param",
-                        json_pack("{s:s, s:b, s:b, s:f, s:o}", "kind", r->param_kind == FV_PARAM_FOURIER ? "fourier" : "pixel",
-                                  "decorrelate", r->decorrelate, "grey", r->grey, "sd", r->sd, "shared", shared));
+                        json_pack("{s:s, s:b, s:b, s:f, s:o}", "kind",
+                                  r->param_kind == FV_PARAM_FOURIER ? "fourier" : "pixel", "decorrelate",
+                                  r->decorrelate, "grey", r->grey, "sd", r->sd, "shared", shared));
     json_t *ops = json_array();
     for (int i = 0; i < r->n_ops; i++) json_array_append_new(ops, op_json(&r->ops[i]));
     json_object_set_new(root, "transforms", ops);

@@ -462,12 +462,11 @@ static void gemm_parts(void *vj, int p0, int p1)
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc, const float *bias, int act)
 {
-    int parts = 1, cols = 0;
-    if (ta || openblas_get_num_threads() > 1) {
-        parts = 1;
-    } else if (m >= 2 * GEMM_ROWS) {
+    /* one call when OpenBLAS threads it itself, or for a transposed A */
+    int split = !ta && openblas_get_num_threads() <= 1, parts = 1, cols = 0;
+    if (split && m >= 2 * GEMM_ROWS) {
         parts = (m + GEMM_ROWS - 1) / GEMM_ROWS;
-    } else {
+    } else if (split) {
         long want = (long)m * n * k / GEMM_PART_MACS;
         cols = n >= 2 * GEMM_MIN_COLS;
         long most = cols ? n / GEMM_MIN_COLS : m / GEMM_MIN_ROWS;

@@ -448,7 +448,8 @@ static void run_standin(uint64_t seed, int steps, double *first, double *last, f
                     {.kind = FV_OP_JITTER, .amount = 2}};
     float l1w[2] = {0.01f, 0.01f};
     fv_img_obj io = {FV_IMG_L1, l1w};
-    fv_opt_config cfg = {{FV_PARAM_FOURIER, 1, 2, 24, 24, 1, {4}, 0.01, 0}, ops, 5, &io, 1, 0.05, 0.9, 0.999, 1e-8, seed};
+    fv_opt_config cfg = {{FV_PARAM_FOURIER, 1, 2, 24, 24, 1, {4}, 0.01, 0}, ops, 5, &io, 1,
+                         0.05, 0.9, 0.999, 1e-8, seed};
     fv_opt *o;
     err e = {{0}};
     ck_assert_msg(fv_opt_new(&cfg, &o, &e) == 0, "%s", e.msg);
