@@ -23,6 +23,8 @@ typedef struct search {
     quant_src *qs;
     uint8_t *indices;  /* w*h, palette candidates */
     uint8_t *decoded;  /* w*h*ch, the candidate as the browser will see it */
+    uint8_t pal[1024]; /* the palette candidate's RGBA palette, npal entries */
+    int npal;
     encode_result *r;  /* best so far: r->data, r->bytes */
     int quant_speed;
     size_t last_bytes; /* size of the last probe */
@@ -59,8 +61,19 @@ int encode_formats_parse(const char *list, unsigned *formats, err *e)
     return 0;
 }
 
-/* Encodes the sheet as format f at quality q into a new heap block. For palette formats the
- * decoded pixels are left in s->decoded (it is cheaper than decoding the PNG). */
+/* A palette candidate: quantizes for quality q, remaps into s->indices and s->pal, and leaves
+ * its pixels in s->decoded, which is all SSIM needs (cheaper than compressing and decoding). */
+static int remap(search *s, encode_format f, int q, err *e)
+{
+    if (quant_remap(s->qs, q, f == ENCODE_PNG8_DITHER ? 1.0f : 0.0f, s->indices, s->pal, &s->npal, e) != 0)
+        return -1;
+    size_t np = (size_t)s->w * s->h;
+    for (size_t i = 0; i < np; i++) memcpy(s->decoded + i * s->ch, s->pal + 4 * s->indices[i], (size_t)s->ch);
+    return 0;
+}
+
+/* Encodes the sheet as format f at quality q into a new heap block. Palette formats write the
+ * indices and palette that remap() left in the search. */
 static int encode_one(search *s, encode_format f, int q, uint8_t **data, size_t *len, err *e)
 {
     switch (f) {
@@ -68,14 +81,7 @@ static int encode_one(search *s, encode_format f, int q, uint8_t **data, size_t 
     case ENCODE_JPEG:
     case ENCODE_JPEG444: return jpeg_enc_encode(s->px, s->w, s->h, q, f == ENCODE_JPEG444, data, len, e);
     case ENCODE_PNG8:
-    case ENCODE_PNG8_DITHER: {
-        uint8_t pal[1024];
-        int n;
-        if (quant_remap(s->qs, q, f == ENCODE_PNG8_DITHER ? 1.0f : 0.0f, s->indices, pal, &n, e) != 0) return -1;
-        size_t np = (size_t)s->w * s->h;
-        for (size_t i = 0; i < np; i++) memcpy(s->decoded + i * s->ch, pal + 4 * s->indices[i], (size_t)s->ch);
-        return png_io_encode_palette(s->w, s->h, s->indices, pal, n, 9, data, len, e);
-    }
+    case ENCODE_PNG8_DITHER: return png_io_encode_palette(s->w, s->h, s->indices, s->pal, s->npal, 9, data, len, e);
     default: return err_set(e, "encode: %s is not a lossy format", names[f]);
     }
 }
@@ -112,26 +118,39 @@ static void offer(search *s, encode_format f, int q, double ssim, uint8_t *data,
 
 /* Encodes at quality q and, unless it is already larger than the best so far, measures it and
  * offers it. Sets *pass to 1 (meets the target), 0 (does not) or -1 (too big: not measured,
- * only lower settings can win). Returns 0 or -1 with e. */
+ * only lower settings can win). Palettes are measured first and compressed only when they pass:
+ * zlib at level 9 costs more than SSIM, and most palette probes miss. Returns 0 or -1 with e. */
 static int probe(search *s, encode_format f, int q, int always_measure, int *pass, err *e)
 {
-    uint8_t *data;
-    size_t len;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    double v = -2;
+    int palette = f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER;
+    s->r->probes++;
+    s->last_bytes = 0;
+    s->last_ssim = -2;
+    if (palette) {
+        if (remap(s, f, q, e) != 0 || measure(s, f, NULL, 0, &v, e) != 0) return -1;
+        s->last_ssim = v;
+        if (v < s->o->target && !always_measure) {
+            *pass = 0;
+            return 0;
+        }
+    }
     if (encode_one(s, f, q, &data, &len, e) != 0) return -1;
     s->last_bytes = len;
-    s->last_ssim = -2;
-    s->r->probes++;
-    if (!always_measure && s->r->data && len >= s->r->bytes) {
+    if (!palette && (always_measure || !s->r->data || len < s->r->bytes)) {
+        if (measure(s, f, data, len, &v, e) != 0) {
+            free(data);
+            return -1;
+        }
+        s->last_ssim = v;
+    }
+    if (s->last_ssim == -2) {
         free(data);
         *pass = -1;
         return 0;
     }
-    double v;
-    if (measure(s, f, data, len, &v, e) != 0) {
-        free(data);
-        return -1;
-    }
-    s->last_ssim = v;
     *pass = v >= s->o->target;
     if (*pass && s->r->data && len >= s->r->bytes) *pass = -1;
     if (*pass == 1) offer(s, f, q, v, data, len);

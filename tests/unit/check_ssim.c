@@ -4,6 +4,7 @@
  * data_range=255, channel_axis=-1), and the properties the encoder relies on. */
 #include <check.h>
 #include "check_run.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,52 @@ START_TEST(threads_do_not_change_the_value)
 }
 END_TEST
 
+/* The definition in ssim.h computed directly, in double, one window at a time. */
+static double ssim_direct(const uint8_t *a, const uint8_t *b, int w, int h, int ch)
+{
+    double g[11], gs = 0, C1 = 2.55 * 2.55, C2 = 7.65 * 7.65, sum = 0;
+    for (int k = 0; k < 11; k++) gs += g[k] = exp(-(double)((k - 5) * (k - 5)) / (2 * 1.5 * 1.5));
+    for (int c = 0; c < ch; c++)
+        for (int y = 5; y < h - 5; y++)
+            for (int x = 5; x < w - 5; x++) {
+                double ma = 0, mb = 0, aa = 0, bb = 0, ab = 0;
+                for (int dy = -5; dy <= 5; dy++)
+                    for (int dx = -5; dx <= 5; dx++) {
+                        double wt = g[dy + 5] * g[dx + 5] / (gs * gs);
+                        size_t i = ((size_t)(y + dy) * w + (x + dx)) * ch + c;
+                        ma += wt * a[i], mb += wt * b[i], aa += wt * a[i] * a[i], bb += wt * b[i] * b[i];
+                        ab += wt * a[i] * b[i];
+                    }
+                double va = aa - ma * ma, vb = bb - mb * mb, cov = ab - ma * mb;
+                sum += (2 * ma * mb + C1) * (2 * cov + C2) / ((ma * ma + mb * mb + C1) * (va + vb + C2));
+            }
+    return sum / ((double)(w - 10) * (h - 10) * ch);
+}
+
+START_TEST(tiles_match_the_direct_definition)
+{
+    /* sizes around the 128-row x 512-column tiles: partial tiles on both axes, one tile, the
+     * smallest image, a strip one output row tall */
+    static const int sizes[][2] = {{1100, 140}, {11, 11}, {530, 11}, {12, 300}, {523, 133}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        uint8_t *a = malloc((size_t)w * h * 3), *b = malloc((size_t)w * h * 3);
+        uint32_t s = 777 + (uint32_t)k;
+        for (size_t i = 0; i < (size_t)w * h * 3; i++) {
+            s = s * 1664525u + 1013904223u;
+            a[i] = (uint8_t)((i / 3 % (size_t)w) * 7 % 256 ^ (i / 3 / (size_t)w) * 3);
+            b[i] = (uint8_t)(a[i] + (int)(s >> 27) - 16);
+        }
+        double got, want = ssim_direct(a, b, w, h, 3);
+        err e = {{0}};
+        ck_assert_int_eq(ssim_compute(a, b, w, h, 3, 2, &got, &e), 0);
+        ck_assert_msg(fabs(got - want) < 1e-5, "%dx%d: %.8f, direct %.8f", w, h, got, want);
+        free(a);
+        free(b);
+    }
+}
+END_TEST
+
 START_TEST(hidden_colour_does_not_count)
 {
     /* fully transparent pixels with different RGB look the same on the page */
@@ -95,6 +142,7 @@ int main(void)
     suite_add_tcase(s, t);
     t = tcase_create("properties");
     tcase_add_test(t, threads_do_not_change_the_value);
+    tcase_add_test(t, tiles_match_the_direct_definition);
     tcase_add_test(t, hidden_colour_does_not_count);
     suite_add_tcase(s, t);
     t = tcase_create("errors");
