@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "encode.h"
 #include "pack.h"
@@ -169,10 +170,12 @@ static void encode_one_sheet(sheet_job *j)
 }
 
 /* Sheets are independent: with several threads, each takes the next sheet (the SSIM inside a
- * sheet then runs on the thread's share of the cores). Results do not depend on the order:
- * every sheet's search is deterministic and SSIM's sum is fixed-order (ssim.h). */
+ * sheet then runs on the thread's share of the cores), largest file first, so that a big sheet
+ * does not start last and run alone. Results do not depend on the order: every sheet's search is
+ * deterministic and SSIM's sum is fixed-order (ssim.h). */
 typedef struct sheet_pool {
     sheet_job *jobs;
+    const int *order;
     int n, next;
     pthread_mutex_t mu;
 } sheet_pool;
@@ -185,7 +188,7 @@ static void *sheet_worker(void *arg)
         int i = p->next++;
         pthread_mutex_unlock(&p->mu);
         if (i >= p->n) return NULL;
-        encode_one_sheet(&p->jobs[i]);
+        encode_one_sheet(&p->jobs[p->order[i]]);
     }
 }
 
@@ -201,7 +204,16 @@ static int cmd_encode(const char *outdir, char **sheets, int n, const sprite_opt
         jobs[i].enc = o->enc;
         jobs[i].enc.threads = threads / workers > 0 ? threads / workers : 1;
     }
-    sheet_pool pool = {jobs, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    int *order = xcalloc((size_t)n, sizeof *order);
+    off_t *size = xcalloc((size_t)n, sizeof *size);
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        size[i] = stat(sheets[i], &st) == 0 ? st.st_size : 0;
+        int k = i;
+        for (; k > 0 && size[order[k - 1]] < size[i]; k--) order[k] = order[k - 1];
+        order[k] = i;
+    }
+    sheet_pool pool = {jobs, order, n, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t *tid = xcalloc((size_t)workers, sizeof *tid);
     int *started = xcalloc((size_t)workers, sizeof *started);
     for (int t = 1; t < workers; t++) started[t] = pthread_create(&tid[t], NULL, sheet_worker, &pool) == 0;
@@ -210,6 +222,8 @@ static int cmd_encode(const char *outdir, char **sheets, int n, const sprite_opt
         if (started[t]) pthread_join(tid[t], NULL);
     free(tid);
     free(started);
+    free(order);
+    free(size);
 
     int rc = EXIT_OK;
     char **names = xcalloc((size_t)n, sizeof *names);
