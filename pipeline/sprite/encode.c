@@ -1,6 +1,7 @@
 /* encode — see encode.h. */
 #include "encode.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,11 +117,13 @@ static void offer(search *s, encode_format f, int q, double ssim, uint8_t *data,
     }
 }
 
-/* Encodes at quality q and, unless it is already larger than the best so far, measures it and
- * offers it. Sets *pass to 1 (meets the target), 0 (does not) or -1 (too big: not measured,
- * only lower settings can win). Palettes are measured first and compressed only when they pass:
- * zlib at level 9 costs more than SSIM, and most palette probes miss. Returns 0 or -1 with e. */
-static int probe(search *s, encode_format f, int q, int always_measure, int *pass, err *e)
+/* Encodes at quality q, measures it, and offers it when it passes. Sets *pass to 1 (meets the
+ * target and is the smallest so far), 0 (misses), -1 (meets it but is no smaller than the best:
+ * only lower settings can win) or -2 (misses and is already no smaller than the best: no
+ * setting of this format can win, since higher ones are larger still). Palettes are measured
+ * first and compressed only when they pass: zlib at level 9 costs more than SSIM, and most
+ * palette probes miss. Returns 0 or -1 with e. */
+static int probe(search *s, encode_format f, int q, int *pass, err *e)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -132,40 +135,36 @@ static int probe(search *s, encode_format f, int q, int always_measure, int *pas
     if (palette) {
         if (remap(s, f, q, e) != 0 || measure(s, f, NULL, 0, &v, e) != 0) return -1;
         s->last_ssim = v;
-        if (v < s->o->target && !always_measure) {
+        if (v < s->o->target) {
             *pass = 0;
             return 0;
         }
     }
     if (encode_one(s, f, q, &data, &len, e) != 0) return -1;
     s->last_bytes = len;
-    if (!palette && (always_measure || !s->r->data || len < s->r->bytes)) {
+    if (!palette) {
         if (measure(s, f, data, len, &v, e) != 0) {
             free(data);
             return -1;
         }
         s->last_ssim = v;
     }
-    if (s->last_ssim == -2) {
-        free(data);
-        *pass = -1;
-        return 0;
-    }
-    *pass = v >= s->o->target;
-    if (*pass && s->r->data && len >= s->r->bytes) *pass = -1;
+    int big = s->r->data && len >= s->r->bytes;
+    *pass = v >= s->o->target ? (big ? -1 : 1) : (big ? -2 : 0);
     if (*pass == 1) offer(s, f, q, v, data, len);
     else free(data);
     return 0;
 }
 
 /* The lowest quality in [lo, hi] meeting the target (SSIM and bytes are taken as monotone in
- * quality). Lossy codecs are first probed at 3/4 of their range; the top is probed (and measured
- * however big) only when that misses, or first for palettes: when even the top misses the target
- * the format is dropped (a photo never reaches 0.97 as a palette PNG, and each palette probe
- * costs a quantization). Then the bracket [qa fails, qb passes] shrinks by
- * interpolating SSIM linearly between its ends when both were measured (about 4 probes instead
- * of 7), by bisection otherwise; the new point stays in the middle 3/4 so that it always
- * progresses. Returns 0 or -1. */
+ * quality). The first probe is the top when the format must beat a best so far (a miss there
+ * drops the format in one probe: it cannot win) and always for palettes (a photo never reaches
+ * 0.97 as a palette PNG, and each palette probe costs a quantization); otherwise a typical
+ * setting, 3/4 up the range, so that a pass saves the costly top. Then the bracket [qa misses,
+ * qb passes] shrinks by interpolating SSIM linearly between its ends when both were measured
+ * (about 4 probes instead of 7), by bisection otherwise; the new point stays in the middle 3/4
+ * so that it always progresses. A probe that misses and is already larger than the best ends
+ * the search. Returns 0 or -1. */
 static int search_format(search *s, encode_format f, int lo, int hi, err *e)
 {
     s->r->per[f].tried = 1;
@@ -173,43 +172,38 @@ static int search_format(search *s, encode_format f, int lo, int hi, err *e)
     size_t best = s->r->bytes;
     s->last_qb = hi + 1;
     int palette = f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER;
-    int qa = lo - 1, qb = hi;
+    int qa = lo - 1, qb = hi + 1;
     double sa = -2, sb = -2, t = s->o->target;
-    if (!palette) {
-        /* a typical setting first: when it passes, the costly top probe is not needed */
-        int q0 = lo + (hi - lo) * 3 / 4;
-        if (probe(s, f, q0, 1, &pass, e) != 0) return -1;
-        if (s->last_ssim >= t) {
-            qb = q0;
-            sb = s->last_ssim;
-        } else {
-            qa = q0;
-            sa = s->last_ssim;
-        }
-    }
-    if (qb == hi) {
-        if (probe(s, f, hi, 1, &pass, e) != 0) return -1;
-        if (pass == 0) return 0;
-        sb = s->last_ssim;
-        /* A palette at its top quality more than twice the best so far: fewer colours do not
-         * halve a palette PNG while keeping the target, and every probe costs a quantization. */
-        if (palette && pass == -1 && s->last_bytes > 2 * best) return 0;
-    }
-    while (qb - qa > 1) {
-        int q = qa + (qb - qa) / 2;
-        if (sa > -2 && sb > -2 && sb > sa) {
-            int span = qb - qa, margin = span / 8 > 1 ? span / 8 : 1;
-            q = qa + (int)((t - sa) / (sb - sa) * span + 0.5);
-            if (q < qa + margin) q = qa + margin;
-            if (q > qb - margin) q = qb - margin;
-        }
-        if (probe(s, f, q, 0, &pass, e) != 0) return -1;
+    int q = palette || s->r->data ? hi : lo + (hi - lo) * 3 / 4;
+    for (;;) {
+        if (probe(s, f, q, &pass, e) != 0) return -1;
+        if (pass == -2) return 0;
         if (pass == 0) {
+            if (q == hi) return 0; /* even the top misses */
             qa = q;
             sa = s->last_ssim;
         } else {
             qb = q;
             sb = s->last_ssim;
+            /* A palette at its top quality more than twice the best so far: fewer colours do not
+             * halve a palette PNG while keeping the target, and every probe costs a quantization. */
+            if (palette && q == hi && pass == -1 && s->last_bytes > 2 * best) return 0;
+        }
+        if (qb > hi) {
+            q = hi;
+            continue;
+        }
+        if (qb - qa <= 1) break;
+        /* Palettes' SSIM is a staircase in the quality whose steps crowd at the low end (the
+         * article's noisy sheets pass from 7 to 15): they are split geometrically. */
+        q = palette ? (int)sqrt((double)(qa + 2) * (qb + 1)) - 1 : qa + (qb - qa) / 2;
+        if (q <= qa) q = qa + 1;
+        if (q >= qb) q = qb - 1;
+        if (!palette && sa > -2 && sb > -2 && sb > sa) {
+            int span = qb - qa, margin = span / 8 > 1 ? span / 8 : 1;
+            q = qa + (int)((t - sa) / (sb - sa) * span + 0.5);
+            if (q < qa + margin) q = qa + margin;
+            if (q > qb - margin) q = qb - margin;
         }
     }
     s->last_qb = qb;
@@ -274,8 +268,8 @@ static int try_webp_lossless(search *s, err *e)
 static const struct {
     encode_format f;
     int lo, hi;
-} lossy[] = {{ENCODE_WEBP, 0, 100}, {ENCODE_JPEG, 10, 98}, {ENCODE_JPEG444, 10, 98}, {ENCODE_PNG8, 0, 100},
-             {ENCODE_PNG8_DITHER, 0, 100}};
+} lossy[] = {{ENCODE_PNG8, 0, 100}, {ENCODE_PNG8_DITHER, 0, 100}, {ENCODE_WEBP, 0, 100}, {ENCODE_JPEG, 10, 98},
+             {ENCODE_JPEG444, 10, 98}};
 #define NLOSSY (int)(sizeof lossy / sizeof lossy[0])
 
 static void search_init(search *s, const encode_options *o, const uint8_t *px, int w, int h, int ch,
@@ -352,24 +346,35 @@ static uint8_t *make_proxy(const uint8_t *px, int w, int h, int ch, int *pw, int
 }
 
 /* Checks on the full sheet the quality the proxy found for f, raising it while it misses the
- * target (the proxy is a sample: it can be a little optimistic). */
+ * target (the proxy is a sample: it can be a little optimistic, palettes most, since a sample
+ * has fewer colours). */
 static int verify(search *s, encode_format f, int q, int hi, err *e)
 {
     s->r->per[f].tried = 1;
-    if (f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER) {
-        /* A palette suits a sample better than the whole sheet (fewer colours), and each full
-         * quantization costs about as much as pngquant's whole run: two tries at most. */
-        int pass;
-        if (probe(s, f, q, 0, &pass, e) != 0) return -1;
-        if (pass == 0 && q < hi && probe(s, f, hi, 0, &pass, e) != 0) return -1;
-        return 0;
-    }
     for (int step = 2; q <= hi; q += step, step *= 2) {
         int pass;
-        if (probe(s, f, q, 0, &pass, e) != 0) return -1;
+        if (probe(s, f, q, &pass, e) != 0) return -1;
         if (pass != 0) return 0; /* met, or already larger than the best */
         if (q == hi) return 0;
         if (q + step > hi) q = hi - step;
+    }
+    return 0;
+}
+
+/* Palettes are searched with libimagequant's speed 10; a slower configured speed then quantizes
+ * the quality each search found (found[f]) once more, and wins where it is smaller. Not at
+ * quality 100: the palette then has all 256 colours at any speed, and the slower speed's
+ * refinement changed the article's three such sheets by under 1 % for 5x the time (at lower
+ * qualities it saves 3 to 5 %). Nor where the palette is 25 % larger than the best so far. */
+static int refine(search *s, const encode_best found[ENCODE_FORMATS], err *e)
+{
+    static const encode_format pal[] = {ENCODE_PNG8, ENCODE_PNG8_DITHER};
+    for (int k = 0; k < 2 && s->quant_speed < 10; k++) {
+        const encode_best *b = &found[pal[k]];
+        int pass;
+        if (!b->met || b->quality >= 100) continue;
+        if (s->r->data && b->bytes > s->r->bytes + s->r->bytes / 4) continue;
+        if (search_quant(s, e) != 0 || probe(s, pal[k], b->quality, &pass, e) != 0) return -1;
     }
     return 0;
 }
@@ -380,47 +385,44 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
     memset(out, 0, sizeof *out);
     if (channels != 3 && channels != 4) return err_set(e, "encode: channels must be 3 or 4, not %d", channels);
     if (width < 1 || height < 1) return err_set(e, "encode: empty sheet");
-    search s, sp;
+    search s, sp, sv; /* the sheet; the palettes' or the proxy's search; the sheet at speed 10 */
     encode_result pr = {0};
     uint8_t *proxy = NULL;
     search_init(&s, o, px, width, height, channels, out);
     memset(&sp, 0, sizeof sp);
+    memset(&sv, 0, sizeof sv);
     unsigned allow = o->formats;
     if (channels == 4) allow &= ~(1u << ENCODE_JPEG | 1u << ENCODE_JPEG444); /* JPEG has no alpha */
     if (width < 11 || height < 11) allow &= 1u << ENCODE_PNG | 1u << ENCODE_WEBP_LOSSLESS;
     if ((long)width * height < 2L * PROXY_MIN || width < PROXY_TILE || height < PROXY_TILE) {
-        /* The codecs search the sheet itself. So do the palettes, but quantized at libimagequant's
-         * speed 10 (5x faster than 4: a palette search quantizes once per quality it tries): its
-         * best is a measured encoding of this very sheet and competes as it is. The configured
-         * speed then quantizes the quality found once more, and wins where it is smaller. */
+        /* The codecs search the sheet itself. So do the palettes, first (they win on most of the
+         * article's sheets, and the codecs then have a best to beat: most of their probes end
+         * early), but quantized at libimagequant's speed 10 (5x faster than 4: a palette search
+         * quantizes once per quality it tries). Their best is a measured encoding of this very
+         * sheet and competes as it is; a slower configured speed then quantizes the quality
+         * found once more, and wins where it is smaller. */
         unsigned pal = allow & (1u << ENCODE_PNG8 | 1u << ENCODE_PNG8_DITHER);
-        if (search_lossy(&s, allow & ~pal, e) != 0) goto fail;
         if (pal) {
             search_init(&sp, o, px, width, height, channels, &pr);
             if (sp.quant_speed < 10) sp.quant_speed = 10;
             if (search_lossy(&sp, pal, e) != 0) goto fail;
-            for (int k = 0; k < NLOSSY && s.quant_speed < 10; k++) {
-                encode_format f = lossy[k].f;
-                const encode_best *b = &pr.per[f];
-                int pass;
-                /* a palette 25 % larger than the best so far will not win at the slower speed */
-                if (!b->met || (out->data && b->bytes > out->bytes + out->bytes / 4)) continue;
-                if (search_quant(&s, e) != 0 || probe(&s, f, b->quality, 0, &pass, e) != 0) goto fail;
-            }
-            /* after the configured speed's, so that it wins ties (speed 10 posterizes colours) */
+            out->per[ENCODE_PNG8] = pr.per[ENCODE_PNG8];
+            out->per[ENCODE_PNG8_DITHER] = pr.per[ENCODE_PNG8_DITHER];
+            out->probes += pr.probes;
             if (pr.data) {
                 offer(&s, pr.format, pr.quality, pr.ssim, pr.data, pr.bytes);
                 pr.data = NULL;
             }
-            out->probes += pr.probes;
-            encode_result_free(&pr);
         }
+        if (search_lossy(&s, allow & ~pal, e) != 0) goto fail;
+        if (pal && refine(&s, pr.per, e) != 0) goto fail;
+        encode_result_free(&pr);
     } else {
         int pw, ph;
         proxy = make_proxy(px, width, height, channels, &pw, &ph);
         search_init(&sp, o, proxy, pw, ph, channels, &pr);
-        /* the proxy only ranks settings: libimagequant's speed 10 is 5x faster than 4, and the
-         * full sheet, quantized at the configured speed, is never worse than what it found */
+        /* the proxy only ranks settings: its palettes are quantized at speed 10, like the full
+         * sheet's check below (refine() then tries the configured speed) */
         if (sp.quant_speed < 10) sp.quant_speed = 10;
         if (search_lossy(&sp, allow, e) != 0) goto fail;
         /* the formats that won somewhere on the proxy, smallest first */
@@ -439,9 +441,21 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
              * sheet, and checking it could cost a full quantization */
             if (i > 0 && pr.per[f].bytes > pr.per[lossy[order[0]].f].bytes + pr.per[lossy[order[0]].f].bytes / 4)
                 break;
-            if ((f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER) && search_quant(&s, e) != 0) goto fail;
-            if (verify(&s, f, pr.per[f].quality, lossy[order[i]].hi, e) != 0) goto fail;
+            /* palettes are checked at speed 10 too, and refined below */
+            search *sf = &s;
+            if (f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER) {
+                if (!sv.r) {
+                    search_init(&sv, o, px, width, height, channels, out);
+                    if (sv.quant_speed < 10) sv.quant_speed = 10;
+                }
+                if (search_quant(&sv, e) != 0) goto fail;
+                sf = &sv;
+            }
+            if (verify(sf, f, pr.per[f].quality, lossy[order[i]].hi, e) != 0) goto fail;
         }
+        encode_best found[ENCODE_FORMATS];
+        memcpy(found, out->per, sizeof found);
+        if (refine(&s, found, e) != 0) goto fail;
         out->probes += pr.probes;
         encode_result_free(&pr);
         if ((allow & 1u << ENCODE_PNG) && try_png(&s, &sp, e) != 0) goto fail;
@@ -458,11 +472,13 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
     }
     search_done(&s);
     search_done(&sp);
+    search_done(&sv);
     free(proxy);
     return 0;
 fail:
     search_done(&s);
     search_done(&sp);
+    search_done(&sv);
     free(proxy);
     encode_result_free(&pr);
     encode_result_free(out);

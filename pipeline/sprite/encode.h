@@ -1,12 +1,13 @@
 /* encode — per sheet, the smallest encoding that meets a perceptual quality target.
  *
- * Candidates: lossy WebP, progressive JPEG (4:2:0 and 4:4:4), palette PNG from libimagequant
- * (with and without dithering), lossless PNG and lossless WebP. For each lossy format a search
- * on its quality parameter (interpolating SSIM, see ATLAS.md) finds the lowest setting whose
- * decoded image has SSIM >= target against the lossless sheet (ssim.h: per channel, averaged); a
- * probe that is already larger than the best so far is not measured, since only lower settings
- * could win. Big sheets are searched on a proxy of tiles and the result checked on the whole
- * sheet. Lossless candidates have SSIM 1. The smallest passing candidate wins. */
+ * Candidates: palette PNG from libimagequant (with and without dithering), lossy WebP,
+ * progressive JPEG (4:2:0 and 4:4:4), lossless PNG and lossless WebP. For each lossy format a
+ * search on its quality parameter (see ATLAS.md) finds the lowest setting whose decoded image has
+ * SSIM >= target against the lossless sheet (ssim.h: per channel, averaged); a format stops
+ * being searched once a probe misses the target while already no smaller than the best so far,
+ * since higher settings are larger still. Big sheets are searched on a proxy of tiles and the
+ * result checked on the whole sheet. Lossless candidates have SSIM 1. The smallest passing
+ * candidate wins. */
 #ifndef FV_ENCODE_H
 #define FV_ENCODE_H
 
@@ -30,7 +31,8 @@ typedef struct encode_options {
     double target;    /* SSIM target (default 0.97) */
     unsigned formats; /* bit 1u << f for each allowed encode_format (default: all) */
     int threads;      /* threads for SSIM (0: FV_THREADS or the cores) */
-    int quant_speed;  /* libimagequant speed 1..10 (default 4, as pngquant) */
+    int quant_speed;  /* libimagequant speed 1..10 for the final palettes (default 4, as pngquant;
+                       * the searches run at 10) */
 } encode_options;
 
 /* The best passing setting found for one format. */
