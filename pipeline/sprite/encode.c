@@ -26,6 +26,8 @@ typedef struct search {
     uint8_t *decoded;  /* w*h*ch, the candidate as the browser will see it */
     uint8_t pal[1024]; /* the palette candidate's RGBA palette, npal entries */
     int npal;
+    int best_npal[ENCODE_FORMATS]; /* palette size of each palette format's best */
+    int wins_ties;     /* a probe as small as the best replaces it (refine: speed 10 posterizes) */
     encode_result *r;  /* best so far: r->data, r->bytes */
     int quant_speed;
     size_t last_bytes; /* size of the last probe */
@@ -104,8 +106,8 @@ static int measure(search *s, encode_format f, const uint8_t *data, size_t len, 
 static void offer(search *s, encode_format f, int q, double ssim, uint8_t *data, size_t len)
 {
     encode_best *b = &s->r->per[f];
-    if (!b->met || len < b->bytes) *b = (encode_best){1, 1, q, len, ssim};
-    if (!s->r->data || len < s->r->bytes) {
+    if (!b->met || len < b->bytes || (s->wins_ties && len == b->bytes)) *b = (encode_best){1, 1, q, len, ssim};
+    if (!s->r->data || len < s->r->bytes || (s->wins_ties && len == s->r->bytes)) {
         free(s->r->data);
         s->r->data = data;
         s->r->bytes = len;
@@ -149,10 +151,14 @@ static int probe(search *s, encode_format f, int q, int *pass, err *e)
         }
         s->last_ssim = v;
     }
-    int big = s->r->data && len >= s->r->bytes;
+    int big = s->r->data && (s->wins_ties ? len > s->r->bytes : len >= s->r->bytes);
     *pass = v >= s->o->target ? (big ? -1 : 1) : (big ? -2 : 0);
-    if (*pass == 1) offer(s, f, q, v, data, len);
-    else free(data);
+    if (*pass == 1) {
+        offer(s, f, q, v, data, len);
+        if (palette) s->best_npal[f] = s->npal;
+    } else {
+        free(data);
+    }
     return 0;
 }
 
@@ -362,19 +368,23 @@ static int verify(search *s, encode_format f, int q, int hi, err *e)
 }
 
 /* Palettes are searched with libimagequant's speed 10; a slower configured speed then quantizes
- * the quality each search found (found[f]) once more, and wins where it is smaller. Not at
- * quality 100: the palette then has all 256 colours at any speed, and the slower speed's
- * refinement changed the article's three such sheets by under 1 % for 5x the time (at lower
- * qualities it saves 3 to 5 %). Nor where the palette is 25 % larger than the best so far. */
-static int refine(search *s, const encode_best found[ENCODE_FORMATS], err *e)
+ * the quality each search found (found[f], with npal[f] colours) once more, and wins where it is
+ * smaller. Not for a full palette at quality 100: 256 colours then serve at any speed, and the
+ * slower speed's refinement changed the article's three such sheets by under 1 % for 5x the time
+ * (at lower qualities it saves 3 to 5 %). Nor where the palette is 25 % larger than the best so
+ * far. It wins ties: speed 10 posterizes colours, which a flat diagram's exact palette shows. */
+static int refine(search *s, const encode_best found[ENCODE_FORMATS], const int npal[ENCODE_FORMATS], err *e)
 {
     static const encode_format pal[] = {ENCODE_PNG8, ENCODE_PNG8_DITHER};
     for (int k = 0; k < 2 && s->quant_speed < 10; k++) {
         const encode_best *b = &found[pal[k]];
         int pass;
-        if (!b->met || b->quality >= 100) continue;
+        if (!b->met || (b->quality >= 100 && npal[pal[k]] >= 256)) continue;
         if (s->r->data && b->bytes > s->r->bytes + s->r->bytes / 4) continue;
-        if (search_quant(s, e) != 0 || probe(s, pal[k], b->quality, &pass, e) != 0) return -1;
+        s->wins_ties = 1;
+        int rc = search_quant(s, e) != 0 || probe(s, pal[k], b->quality, &pass, e) != 0 ? -1 : 0;
+        s->wins_ties = 0;
+        if (rc != 0) return -1;
     }
     return 0;
 }
@@ -415,7 +425,7 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
             }
         }
         if (search_lossy(&s, allow & ~pal, e) != 0) goto fail;
-        if (pal && refine(&s, pr.per, e) != 0) goto fail;
+        if (pal && refine(&s, pr.per, sp.best_npal, e) != 0) goto fail;
         encode_result_free(&pr);
     } else {
         int pw, ph;
@@ -455,7 +465,7 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
         }
         encode_best found[ENCODE_FORMATS];
         memcpy(found, out->per, sizeof found);
-        if (refine(&s, found, e) != 0) goto fail;
+        if (refine(&s, found, sv.best_npal, e) != 0) goto fail;
         out->probes += pr.probes;
         encode_result_free(&pr);
         if ((allow & 1u << ENCODE_PNG) && try_png(&s, &sp, e) != 0) goto fail;
