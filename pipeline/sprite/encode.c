@@ -27,6 +27,10 @@ typedef struct search {
     uint8_t pal[1024]; /* the palette candidate's RGBA palette, npal entries */
     int npal;
     int best_npal[ENCODE_FORMATS]; /* palette size of each palette format's best */
+    uint8_t *keep;     /* w*h: the indices of this search's best palette candidate (NULL: none) */
+    uint8_t keep_pal[1024];
+    int keep_npal;
+    size_t keep_bytes; /* its PNG's size, to recognise it as the winner */
     int wins_ties;     /* a probe as small as the best replaces it (refine: speed 10 posterizes) */
     encode_result *r;  /* best so far: r->data, r->bytes */
     int quant_speed;
@@ -64,6 +68,30 @@ int encode_formats_parse(const char *list, unsigned *formats, err *e)
     return 0;
 }
 
+/* A palette PNG at zlib level 1 or 6, whichever is smaller. Noisy indices (a feature
+ * visualization's) come out smaller at level 1, whose greedy matching wastes fewer bits on short
+ * matches; smooth ones at 6. Level 9 gains a few % more on the smooth ones only, at up to 8x the
+ * time of 6 (0.4 s on a 1400 x 1400 sheet), so it is kept for the winner (finish_palette). */
+static int encode_palette(int w, int h, const uint8_t *indices, const uint8_t *pal, int n, uint8_t **data,
+                          size_t *len, err *e)
+{
+    uint8_t *d6;
+    size_t l6;
+    if (png_io_encode_palette(w, h, indices, pal, n, 1, data, len, e) != 0) return -1;
+    if (png_io_encode_palette(w, h, indices, pal, n, 6, &d6, &l6, e) != 0) {
+        free(*data);
+        return -1;
+    }
+    if (l6 < *len) {
+        free(*data);
+        *data = d6;
+        *len = l6;
+    } else {
+        free(d6);
+    }
+    return 0;
+}
+
 /* A palette candidate: quantizes for quality q, remaps into s->indices and s->pal, and leaves
  * its pixels in s->decoded, which is all SSIM needs (cheaper than compressing and decoding). */
 static int remap(search *s, encode_format f, int q, err *e)
@@ -84,7 +112,7 @@ static int encode_one(search *s, encode_format f, int q, uint8_t **data, size_t 
     case ENCODE_JPEG:
     case ENCODE_JPEG444: return jpeg_enc_encode(s->px, s->w, s->h, q, f == ENCODE_JPEG444, data, len, e);
     case ENCODE_PNG8:
-    case ENCODE_PNG8_DITHER: return png_io_encode_palette(s->w, s->h, s->indices, s->pal, s->npal, 9, data, len, e);
+    case ENCODE_PNG8_DITHER: return encode_palette(s->w, s->h, s->indices, s->pal, s->npal, data, len, e);
     default: return err_set(e, "encode: %s is not a lossy format", names[f]);
     }
 }
@@ -155,7 +183,16 @@ static int probe(search *s, encode_format f, int q, int *pass, err *e)
     *pass = v >= s->o->target ? (big ? -1 : 1) : (big ? -2 : 0);
     if (*pass == 1) {
         offer(s, f, q, v, data, len);
-        if (palette) s->best_npal[f] = s->npal;
+        if (palette) {
+            s->best_npal[f] = s->npal;
+            if (s->r->data == data) { /* the new best: its indices are kept for finish_palette */
+                if (!s->keep) s->keep = xmalloc((size_t)s->w * s->h);
+                memcpy(s->keep, s->indices, (size_t)s->w * s->h);
+                memcpy(s->keep_pal, s->pal, sizeof s->pal);
+                s->keep_npal = s->npal;
+                s->keep_bytes = len;
+            }
+        }
     } else {
         free(data);
     }
@@ -167,20 +204,24 @@ static int probe(search *s, encode_format f, int q, int *pass, err *e)
  * drops the format in one probe: it cannot win) and always for palettes (a photo never reaches
  * 0.97 as a palette PNG, and each palette probe costs a quantization); otherwise a typical
  * setting, 3/4 up the range, so that a pass saves the costly top. Then the bracket [qa misses,
- * qb passes] shrinks by interpolating SSIM linearly between its ends when both were measured
- * (about 4 probes instead of 7), by bisection otherwise; the new point stays in the middle 3/4
- * so that it always progresses. A probe that misses and is already larger than the best ends
- * the search. Returns 0 or -1. */
-static int search_format(search *s, encode_format f, int lo, int hi, err *e)
+ * qb passes] shrinks: codecs by interpolating SSIM linearly between its ends when both were
+ * measured (about 4 probes instead of 7), by bisection otherwise, the new point in the middle
+ * 3/4 so that it always progresses; palettes by geometric bisection. A probe that misses and is
+ * already larger than the best ends the search.
+ *
+ * With from >= 0 (checking on the whole sheet what a proxy found) the first probe is `from`; a
+ * miss steps up by 2, 4, 8... and the bracket it makes is then narrowed the same way; a pass at
+ * `from` itself is kept (the proxy already searched below it). Returns 0 or -1. */
+static int search_format(search *s, encode_format f, int lo, int hi, int from, err *e)
 {
     s->r->per[f].tried = 1;
     int pass;
     size_t best = s->r->bytes;
     s->last_qb = hi + 1;
     int palette = f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER;
-    int qa = lo - 1, qb = hi + 1;
+    int qa = lo - 1, qb = hi + 1, step = 2;
     double sa = -2, sb = -2, t = s->o->target;
-    int q = palette || s->r->data ? hi : lo + (hi - lo) * 3 / 4;
+    int q = from >= 0 ? (from < lo ? lo : from > hi ? hi : from) : palette || s->r->data ? hi : lo + (hi - lo) * 3 / 4;
     for (;;) {
         if (probe(s, f, q, &pass, e) != 0) return -1;
         if (pass == -2) return 0;
@@ -194,9 +235,11 @@ static int search_format(search *s, encode_format f, int lo, int hi, err *e)
             /* A palette at its top quality more than twice the best so far: fewer colours do not
              * halve a palette PNG while keeping the target, and every probe costs a quantization. */
             if (palette && q == hi && pass == -1 && s->last_bytes > 2 * best) return 0;
+            if (from >= 0 && qa < lo) break;
         }
         if (qb > hi) {
-            q = hi;
+            q = from >= 0 && q + step < hi ? q + step : hi;
+            step *= 2;
             continue;
         }
         if (qb - qa <= 1) break;
@@ -301,6 +344,7 @@ static int search_quant(search *s, err *e)
 
 static void search_done(search *s)
 {
+    free(s->keep);
     quant_src_free(s->qs);
     free(s->rgba);
     free(s->indices);
@@ -317,7 +361,7 @@ static int search_lossy(search *s, unsigned allow, err *e)
         /* full chroma helps only where 4:2:0 needs a high quality or misses the target */
         if (f == ENCODE_JPEG444 && (allow & 1u << ENCODE_JPEG) && jpeg_qb < 90) continue;
         if ((f == ENCODE_PNG8 || f == ENCODE_PNG8_DITHER) && search_quant(s, e) != 0) return -1;
-        if (search_format(s, f, lossy[k].lo, lossy[k].hi, e) != 0) return -1;
+        if (search_format(s, f, lossy[k].lo, lossy[k].hi, -1, e) != 0) return -1;
         if (f == ENCODE_JPEG) jpeg_qb = s->last_qb;
     }
     return 0;
@@ -351,22 +395,6 @@ static uint8_t *make_proxy(const uint8_t *px, int w, int h, int ch, int *pw, int
     return out;
 }
 
-/* Checks on the full sheet the quality the proxy found for f, raising it while it misses the
- * target (the proxy is a sample: it can be a little optimistic, palettes most, since a sample
- * has fewer colours). */
-static int verify(search *s, encode_format f, int q, int hi, err *e)
-{
-    s->r->per[f].tried = 1;
-    for (int step = 2; q <= hi; q += step, step *= 2) {
-        int pass;
-        if (probe(s, f, q, &pass, e) != 0) return -1;
-        if (pass != 0) return 0; /* met, or already larger than the best */
-        if (q == hi) return 0;
-        if (q + step > hi) q = hi - step;
-    }
-    return 0;
-}
-
 /* Palettes are searched with libimagequant's speed 10; a slower configured speed then quantizes
  * the quality each search found (found[f], with npal[f] colours) once more, and wins where it is
  * smaller. Not for a full palette at quality 100: 256 colours then serve at any speed, and the
@@ -385,6 +413,29 @@ static int refine(search *s, const encode_best found[ENCODE_FORMATS], const int 
         int rc = search_quant(s, e) != 0 || probe(s, pal[k], b->quality, &pass, e) != 0 ? -1 : 0;
         s->wins_ties = 0;
         if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* A palette winner is compressed once more at zlib level 9, from the indices kept by whichever
+ * search made it (s), and replaced where that is smaller. */
+static int finish_palette(search *s, encode_result *out, err *e)
+{
+    if (!s->keep || s->keep_bytes != out->bytes ||
+        (out->format != ENCODE_PNG8 && out->format != ENCODE_PNG8_DITHER))
+        return 0;
+    uint8_t *d;
+    size_t len;
+    if (png_io_encode_palette(s->w, s->h, s->keep, s->keep_pal, s->keep_npal, 9, &d, &len, e) != 0) return -1;
+    out->probes++;
+    if (len < out->bytes) {
+        free(out->data);
+        out->data = d;
+        out->bytes = len;
+        out->per[out->format].bytes = len;
+        s->keep_bytes = len;
+    } else {
+        free(d);
     }
     return 0;
 }
@@ -461,7 +512,7 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
                 if (search_quant(&sv, e) != 0) goto fail;
                 sf = &sv;
             }
-            if (verify(sf, f, pr.per[f].quality, lossy[order[i]].hi, e) != 0) goto fail;
+            if (search_format(sf, f, lossy[order[i]].lo, lossy[order[i]].hi, pr.per[f].quality, e) != 0) goto fail;
         }
         encode_best found[ENCODE_FORMATS];
         memcpy(found, out->per, sizeof found);
@@ -480,6 +531,10 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
         err_set(e, "encode: no allowed format reaches SSIM %.4f on this %dx%d sheet", o->target, width, height);
         goto fail;
     }
+    /* the full sheet's searches only (the proxy's indices are of the proxy) */
+    if (finish_palette(&s, out, e) != 0 || (!proxy && finish_palette(&sp, out, e) != 0) ||
+        finish_palette(&sv, out, e) != 0)
+        goto fail;
     search_done(&s);
     search_done(&sp);
     search_done(&sv);
