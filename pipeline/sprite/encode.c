@@ -27,6 +27,9 @@ typedef struct search {
     uint8_t pal[1024]; /* the palette candidate's RGBA palette, npal entries */
     int npal;
     int best_npal[ENCODE_FORMATS]; /* palette size of each palette format's best */
+    int coarse;        /* a proxy's search: it only ranks formats and gives the sheet's check a
+                        * start, which then narrows on the sheet itself: brackets of 3 will do */
+    int zlevel;        /* zlib level for palette PNGs (encode_palette; 0: not chosen yet) */
     uint8_t *keep;     /* w*h: the indices of this search's best palette candidate (NULL: none) */
     uint8_t keep_pal[1024];
     int keep_npal;
@@ -44,7 +47,7 @@ void encode_options_default(encode_options *o)
     o->target = 0.97;
     o->formats = (1u << ENCODE_FORMATS) - 1;
     o->threads = 0;
-    o->quant_speed = 4;
+    o->quant_speed = 10;
 }
 
 const char *encode_format_name(encode_format f) { return f < ENCODE_FORMATS ? names[f] : "?"; }
@@ -70,11 +73,14 @@ int encode_formats_parse(const char *list, unsigned *formats, err *e)
 
 /* A palette PNG at zlib level 1 or 6, whichever is smaller. Noisy indices (a feature
  * visualization's) come out smaller at level 1, whose greedy matching wastes fewer bits on short
- * matches; smooth ones at 6. Level 9 gains a few % more on the smooth ones only, at up to 8x the
- * time of 6 (0.4 s on a 1400 x 1400 sheet), so it is kept for the winner (finish_palette). */
-static int encode_palette(int w, int h, const uint8_t *indices, const uint8_t *pal, int n, uint8_t **data,
-                          size_t *len, err *e)
+ * matches; smooth ones at 6. A sheet's candidates are alike, so the first one tries both and
+ * the rest use the level that won (*level: 0 until then). Levels 8 and 9 gain a few % more on
+ * smooth indices only, at 3x and 8x the time of 6 (0.16 s and 0.4 s on a 1400 x 1400 sheet), so
+ * level 8 is kept for the winner (finish_palette). */
+static int encode_palette(int w, int h, const uint8_t *indices, const uint8_t *pal, int n, int *level,
+                          uint8_t **data, size_t *len, err *e)
 {
+    if (*level) return png_io_encode_palette(w, h, indices, pal, n, *level, data, len, e);
     uint8_t *d6;
     size_t l6;
     if (png_io_encode_palette(w, h, indices, pal, n, 1, data, len, e) != 0) return -1;
@@ -82,6 +88,7 @@ static int encode_palette(int w, int h, const uint8_t *indices, const uint8_t *p
         free(*data);
         return -1;
     }
+    *level = l6 < *len ? 6 : 1;
     if (l6 < *len) {
         free(*data);
         *data = d6;
@@ -112,7 +119,7 @@ static int encode_one(search *s, encode_format f, int q, uint8_t **data, size_t 
     case ENCODE_JPEG:
     case ENCODE_JPEG444: return jpeg_enc_encode(s->px, s->w, s->h, q, f == ENCODE_JPEG444, data, len, e);
     case ENCODE_PNG8:
-    case ENCODE_PNG8_DITHER: return encode_palette(s->w, s->h, s->indices, s->pal, s->npal, data, len, e);
+    case ENCODE_PNG8_DITHER: return encode_palette(s->w, s->h, s->indices, s->pal, s->npal, &s->zlevel, data, len, e);
     default: return err_set(e, "encode: %s is not a lossy format", names[f]);
     }
 }
@@ -210,7 +217,7 @@ static int probe(search *s, encode_format f, int q, int *pass, err *e)
  * already larger than the best ends the search.
  *
  * With from >= 0 (checking on the whole sheet what a proxy found) the first probe is `from`; a
- * miss steps up by 2, 4, 8... and the bracket it makes is then narrowed the same way; a pass at
+ * miss steps up by 2, 2, 4, 8... and the bracket it makes is then narrowed the same way; a pass at
  * `from` itself is kept (the proxy already searched below it). Returns 0 or -1. */
 static int search_format(search *s, encode_format f, int lo, int hi, int from, err *e)
 {
@@ -239,10 +246,10 @@ static int search_format(search *s, encode_format f, int lo, int hi, int from, e
         }
         if (qb > hi) {
             q = from >= 0 && q + step < hi ? q + step : hi;
-            step *= 2;
+            if (q - from >= 4) step *= 2; /* 2, 2, 4, 8...: a proxy is optimistic by a few steps */
             continue;
         }
-        if (qb - qa <= 1) break;
+        if (qb - qa <= (s->coarse ? 3 : 1)) break;
         /* Palettes' SSIM is a staircase in the quality whose steps crowd at the low end (the
          * article's noisy sheets pass from 7 to 15): they are split geometrically. */
         q = palette ? (int)sqrt((double)(qa + 2) * (qb + 1)) - 1 : qa + (qb - qa) / 2;
@@ -371,7 +378,7 @@ static int search_lossy(search *s, unsigned allow, err *e)
  * codecs' 16-pixel blocks), laid side by side, about 1/8 of the sheet and at least PROXY_MIN
  * pixels. The searches run on it; the full sheet only checks the settings they found. */
 #define PROXY_TILE 64
-#define PROXY_MIN (512 * 512)
+#define PROXY_MIN (192 * 192) /* smaller proxies misranked the formats of a 788 x 128 sheet */
 static uint8_t *make_proxy(const uint8_t *px, int w, int h, int ch, int *pw, int *ph)
 {
     int tx = w / PROXY_TILE, ty = h / PROXY_TILE, nt = tx * ty;
@@ -417,16 +424,18 @@ static int refine(search *s, const encode_best found[ENCODE_FORMATS], const int 
     return 0;
 }
 
-/* A palette winner is compressed once more at zlib level 9, from the indices kept by whichever
- * search made it (s), and replaced where that is smaller. */
+/* A palette winner is compressed once more at zlib level 8, from the indices kept by whichever
+ * search made it (s), and replaced where that is smaller; not where level 1 beat 6 (noise:
+ * higher levels are no better than 6 there). Level 9 would save another 0.7 % on the article's
+ * t-SNE sheet in 2.4x the time. */
 static int finish_palette(search *s, encode_result *out, err *e)
 {
-    if (!s->keep || s->keep_bytes != out->bytes ||
+    if (!s->keep || s->keep_bytes != out->bytes || s->zlevel == 1 ||
         (out->format != ENCODE_PNG8 && out->format != ENCODE_PNG8_DITHER))
         return 0;
     uint8_t *d;
     size_t len;
-    if (png_io_encode_palette(s->w, s->h, s->keep, s->keep_pal, s->keep_npal, 9, &d, &len, e) != 0) return -1;
+    if (png_io_encode_palette(s->w, s->h, s->keep, s->keep_pal, s->keep_npal, 8, &d, &len, e) != 0) return -1;
     out->probes++;
     if (len < out->bytes) {
         free(out->data);
@@ -482,6 +491,7 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
         int pw, ph;
         proxy = make_proxy(px, width, height, channels, &pw, &ph);
         search_init(&sp, o, proxy, pw, ph, channels, &pr);
+        sp.coarse = 1;
         /* the proxy only ranks settings: its palettes are quantized at speed 10, like the full
          * sheet's check below (refine() then tries the configured speed) */
         if (sp.quant_speed < 10) sp.quant_speed = 10;

@@ -32,6 +32,9 @@ static const char usage[] =
     "  --padding N       extruded border around each frame, pixels (default 2)\n"
     "  --pot             power-of-two sheet sides (default: shrink to the frames' bounding box)\n"
     "  --target SSIM     quality target against the lossless sheet (default 0.97)\n"
+    "  --quant-speed N   libimagequant speed 1..10 of the final palettes (default 10; the search\n"
+    "                    runs at 10, and a slower speed quantizes what it found once more: 4,\n"
+    "                    pngquant's default, saves about 5 % of the bytes in 1.7x the time)\n"
     "  --formats LIST    allowed encodings, comma-separated, of: webp, jpeg, jpeg444, png8,\n"
     "                    png8-dither, png, webp-lossless (default: all)\n"
     "  --retina          sources are 2x renders: frames with both sides >= --retina-min get a\n"
@@ -83,6 +86,12 @@ static int parse_options(int argc, char **argv, sprite_options *o, int *table)
         } else if (!strcmp(a, "--retina-min")) {
             if (parse_int(v, 2, 32768, &o->retina_min) != 0) {
                 fprintf(stderr, "fv-sprite: --retina-min: '%s' is not an integer 2..32768\n", v);
+                return -1;
+            }
+            i++;
+        } else if (!strcmp(a, "--quant-speed")) {
+            if (parse_int(v, 1, 10, &o->enc.quant_speed) != 0) {
+                fprintf(stderr, "fv-sprite: --quant-speed: '%s' is not an integer 1..10\n", v);
                 return -1;
             }
             i++;

@@ -94,6 +94,16 @@ expect_eq "retina: 1x halved, 2x in its own sheet, small frames 1x only" "32 24 
 expect_ok "encode a sheet" "$S" encode "$T/enc" "$T/pk/sheet-0.png" --table --target 0.95
 ls "$T/enc"/sheet-0.* >/dev/null 2>&1 && t_ok "encode wrote the sheet" || t_fail "encode wrote the sheet"
 expect_fail "encode a bad sheet" "truncated.png: corrupt PNG" "$S" encode "$T/enc2" "$F/truncated.png"
+expect_fail "--quant-speed out of range" "fv-sprite: --quant-speed: '11' is not an integer 1..10" \
+  "$S" encode "$T/enc3" "$T/pk/sheet-0.png" --quant-speed 11
+# a slower final quantization only replaces a palette where it is smaller: never larger
+for fx in ssim_grey_a alpha; do
+  expect_ok "$fx: palettes at speed 10" "$S" encode "$T/q10" "$F/$fx.png" --formats png8,png8-dither
+  expect_ok "$fx: palettes at speed 4" "$S" encode "$T/q4" "$F/$fx.png" --formats png8,png8-dither --quant-speed 4
+  b10=$(stat -c %s "$T/q10/$fx.png" 2>/dev/null || echo 0); b4=$(stat -c %s "$T/q4/$fx.png" 2>/dev/null || echo 0)
+  if [ "$b4" -gt 0 ] && [ "$b4" -le "$b10" ]; then t_ok "$fx: speed 4 no larger than speed 10 ($b4 <= $b10)"
+  else t_fail "$fx: speed 4 no larger than speed 10" "speed 4: $b4 bytes, speed 10: $b10 bytes"; fi
+done
 [ -e "$T/enc2" ] && t_fail "encode: nothing written" || t_ok "encode: nothing written"
 printf 'a\t10\t10\nb\t10\t10\nc\t10\t10\nd\t10\t10\n' >"$T/sizes.tsv"
 expect_ok "layout" "$S" layout "$T/sizes.tsv" --padding 0
