@@ -206,6 +206,52 @@ static int probe(search *s, encode_format f, int q, int *pass, err *e)
     return 0;
 }
 
+/* A sheet of at most 256 colours (a diagram) as an exact palette PNG: lossless, so its SSIM is
+ * 1, offered as the palette candidate at quality 100 before any quantization (libimagequant
+ * posterizes colours at speed 10, by one level, which a flat diagram shows). Colours are counted
+ * in a small hash table, and the count stops at the 257th; palette entries are in order of
+ * first appearance. */
+static int try_exact(search *s, err *e)
+{
+    enum { SLOTS = 1024 };
+    uint32_t key[SLOTS];
+    int16_t slot_index[SLOTS];
+    memset(slot_index, -1, sizeof slot_index);
+    size_t np = (size_t)s->w * s->h;
+    int n = 0;
+    for (size_t i = 0; i < np; i++) {
+        const uint8_t *p = s->px + i * s->ch;
+        uint32_t c = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)(s->ch == 4 ? p[3] : 255) << 24;
+        uint32_t h = (c * 2654435761u) >> 22; /* 10 bits */
+        while (slot_index[h] >= 0 && key[h] != c) h = (h + 1) & (SLOTS - 1);
+        if (slot_index[h] < 0) {
+            if (n == 256) return 0; /* too many colours: quantize */
+            key[h] = c;
+            slot_index[h] = (int16_t)n;
+            s->pal[4 * n] = p[0], s->pal[4 * n + 1] = p[1], s->pal[4 * n + 2] = p[2];
+            s->pal[4 * n + 3] = s->ch == 4 ? p[3] : 255;
+            n++;
+        }
+        s->indices[i] = (uint8_t)slot_index[h];
+    }
+    s->npal = n;
+    uint8_t *data;
+    size_t len;
+    if (encode_palette(s->w, s->h, s->indices, s->pal, n, &s->zlevel, &data, &len, e) != 0) return -1;
+    s->r->probes++;
+    offer(s, ENCODE_PNG8, 100, 1.0, data, len);
+    if (s->r->data == data) {
+        s->best_npal[ENCODE_PNG8] = n;
+        if (!s->keep) s->keep = xmalloc(np);
+        memcpy(s->keep, s->indices, np);
+        memcpy(s->keep_pal, s->pal, sizeof s->pal);
+        s->keep_npal = n;
+        s->keep_bytes = len;
+    }
+    return 0;
+}
+
 /* The lowest quality in [lo, hi] meeting the target (SSIM and bytes are taken as monotone in
  * quality). The first probe is the top when the format must beat a best so far (a miss there
  * drops the format in one probe: it cannot win) and always for palettes (a photo never reaches
@@ -222,6 +268,7 @@ static int probe(search *s, encode_format f, int q, int *pass, err *e)
 static int search_format(search *s, encode_format f, int lo, int hi, int from, err *e)
 {
     s->r->per[f].tried = 1;
+    if (f == ENCODE_PNG8 && try_exact(s, e) != 0) return -1;
     int pass;
     size_t best = s->r->bytes;
     s->last_qb = hi + 1;

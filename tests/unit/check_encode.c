@@ -178,6 +178,40 @@ START_TEST(palette_png_is_valid_and_small)
 }
 END_TEST
 
+START_TEST(palette_png_is_exact_up_to_256_colours)
+{
+    /* 256 colours in 4 x 4 blocks (a diagram's worth), RGB and RGBA, at target 1: only the
+     * exact palette passes (libimagequant at speed 10 posterizes colours by one level) */
+    int w = 64, h = 64;
+    for (int ch = 3; ch <= 4; ch++) {
+        uint8_t *img = malloc((size_t)w * h * ch);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int k = (y / 4) * 16 + x / 4;
+                uint8_t *p = img + ((size_t)y * w + x) * ch;
+                p[0] = (uint8_t)(k * 37), p[1] = (uint8_t)(k * 11 + 3), p[2] = (uint8_t)(255 - k);
+                if (ch == 4) p[3] = (uint8_t)(k % 3 ? 255 : 128);
+            }
+        encode_options o;
+        encode_options_default(&o);
+        o.formats = 1u << ENCODE_PNG8;
+        o.target = 1.0;
+        encode_result r;
+        err e = {{0}};
+        ck_assert_msg(encode_sheet(&o, img, w, h, ch, &r, &e) == 0, "%s", e.msg);
+        ck_assert_int_eq(r.format, ENCODE_PNG8);
+        ck_assert(r.ssim == 1.0);
+        uint8_t *back;
+        int bw, bh;
+        ck_assert_int_eq(encode_decode(r.data, r.bytes, "x", ch, &back, &bw, &bh, &e), 0);
+        ck_assert_int_eq(memcmp(back, img, (size_t)w * h * ch), 0);
+        free(back);
+        encode_result_free(&r);
+        free(img);
+    }
+}
+END_TEST
+
 START_TEST(errors)
 {
     unsigned f;
@@ -358,6 +392,7 @@ int main(void)
     t = tcase_create("formats");
     tcase_add_test(t, lossless_is_exact);
     tcase_add_test(t, palette_png_is_valid_and_small);
+    tcase_add_test(t, palette_png_is_exact_up_to_256_colours);
     tcase_add_test(t, errors);
     suite_add_tcase(s, t);
     t = tcase_create("atlas");
