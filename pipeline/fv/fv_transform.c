@@ -1,9 +1,19 @@
-/* fv_transform — pad, jitter, scale and rotate as explicit linear maps with their transposes. */
+/* fv_transform — pad, jitter, scale and rotate as explicit linear maps with their transposes.
+ *
+ * Scale and rotate (bilinear resampling, the costly ops) run on the engine's thread pool
+ * (nn_ops_parallel): the forward pass by output rows, each pixel computed alone; the backward
+ * pass, a scatter, by AFFINE_BLOCKS fixed blocks of output rows, each into its own buffer over
+ * the band of input rows it touches, and the blocks are then summed in block order. Blocks fixed
+ * by the size, not by the thread count, so the result is the same for any number of threads. */
 #include "fv_transform.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nn_ops.h"
+
+#define AFFINE_BLOCKS 8
 
 /* Value outside the image: mid-grey in the 0..1 image space. */
 #define FILL 0.5f
@@ -20,6 +30,8 @@ struct fv_transform {
     int h, w; /* input size */
     op_state *ops;
     float *buf[2]; /* ping-pong intermediates, each sized for the largest stage */
+    float *blk;    /* AFFINE_BLOCKS per-block gradient buffers for affine_backward, same size */
+    size_t largest; /* floats of one buffer */
 };
 
 int fv_transform_new(const fv_op *ops, int n_ops, int n, int h, int w, fv_transform **out, err *e)
@@ -90,6 +102,8 @@ int fv_transform_new(const fv_op *ops, int n_ops, int n, int h, int w, fv_transf
         if ((size_t)h * w > largest) largest = (size_t)h * w;
     }
     for (int b = 0; b < 2; b++) t->buf[b] = xmalloc(sizeof(float) * (size_t)n * largest * 3);
+    t->largest = (size_t)n * largest * 3;
+    t->blk = xmalloc(sizeof(float) * AFFINE_BLOCKS * t->largest);
     *out = t;
     return 0;
 bad_amount:
@@ -258,69 +272,77 @@ static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *
     *fy = (float)(sy - iy);
 }
 
-/* Bilinear sampling (same size): out(y,x) = sum of 4 taps, a tap outside the image reads FILL.
- * in, out: (N,ih,iw,3) */
-static void affine_forward(const op_state *s, int n, const float *in, float *out)
+/* The bilinear weights of output pixel (y, x) for its taps (y0, x0), (y0, x0+1), (y0+1, x0),
+ * (y0+1, x0+1); returns 1 when all four are inside the image. */
+static inline int weights(const affine *a, const op_state *s, int y, int x, int *y0, int *x0, float wt[4])
 {
-    affine a = affine_of(s);
-    size_t plane = (size_t)s->ih * s->iw * 3, row = (size_t)s->iw * 3;
-    for (int y = 0; y < s->oh; y++)
-        for (int x = 0; x < s->ow; x++) {
-            int y0, x0;
-            float fy, fx;
-            taps(&a, y, x, &y0, &x0, &fy, &fx);
-            float w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
-            int inside = y0 >= 0 && x0 >= 0 && y0 + 1 < s->ih && x0 + 1 < s->iw;
-            for (int b = 0; b < n; b++) {
-                float *o = out + b * plane + ((size_t)y * s->ow + x) * 3;
-                if (inside) {
-                    const float *p = in + b * plane + (size_t)y0 * row + (size_t)x0 * 3;
-                    for (int ch = 0; ch < 3; ch++)
-                        o[ch] = w00 * p[ch] + w01 * p[3 + ch] + w10 * p[row + ch] + w11 * p[row + 3 + ch];
-                    continue;
-                }
-                int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};
-                float wt[4] = {w00, w01, w10, w11};
-                float acc[3] = {0, 0, 0};
-                for (int k = 0; k < 4; k++) {
-                    if (ty[k] < 0 || ty[k] >= s->ih || tx[k] < 0 || tx[k] >= s->iw) {
-                        for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * FILL;
-                        continue;
-                    }
-                    const float *p = in + b * plane + (size_t)ty[k] * row + (size_t)tx[k] * 3;
-                    for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * p[ch];
-                }
-                for (int ch = 0; ch < 3; ch++) o[ch] = acc[ch];
-            }
-        }
+    float fy, fx;
+    taps(a, y, x, y0, x0, &fy, &fx);
+    wt[0] = (1 - fy) * (1 - fx), wt[1] = (1 - fy) * fx, wt[2] = fy * (1 - fx), wt[3] = fy * fx;
+    return *y0 >= 0 && *x0 >= 0 && *y0 + 1 < s->ih && *x0 + 1 < s->iw;
 }
 
-static void affine_backward(const op_state *s, int n, const float *dout, float *din)
+/* Bilinear sampling (same size): out(y,x) = sum of 4 taps, a tap outside the image reads FILL.
+ * in, out: (N,ih,iw,3); output rows [y0, y1). */
+typedef struct affine_job {
+    const op_state *s;
+    affine a;
+    int n;
+    const float *in, *dout;
+    float *out, *blk;
+    size_t plane;
+    int band[AFFINE_BLOCKS][2]; /* backward: input rows [lo, hi) each block touched */
+    float *din;
+} affine_job;
+
+/* Output rows [ya, yb) of the sampling: forward (din NULL) out = the 4 taps' weighted sum of
+ * j->in, a tap outside reading FILL; backward, each tap's weight times j->dout added to din at
+ * the tap (its transpose; taps outside take nothing). */
+static void affine_rows(const affine_job *j, int ya, int yb, float *din)
 {
-    affine a = affine_of(s);
-    size_t plane = (size_t)s->ih * s->iw * 3, row = (size_t)s->iw * 3;
-    memset(din, 0, sizeof(float) * (size_t)n * plane);
-    for (int y = 0; y < s->oh; y++)
+    const op_state *s = j->s;
+    const affine a = j->a;
+    int n = j->n;
+    size_t plane = j->plane, row = (size_t)s->iw * 3;
+    for (int y = ya; y < yb; y++)
         for (int x = 0; x < s->ow; x++) {
             int y0, x0;
-            float fy, fx;
-            taps(&a, y, x, &y0, &x0, &fy, &fx);
-            float w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
-            int inside = y0 >= 0 && x0 >= 0 && y0 + 1 < s->ih && x0 + 1 < s->iw;
+            float wt[4];
+            int inside = weights(&a, s, y, x, &y0, &x0, wt);
+            int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};
             for (int b = 0; b < n; b++) {
-                const float *g = dout + b * plane + ((size_t)y * s->ow + x) * 3;
+                size_t px = b * plane + ((size_t)y * s->ow + x) * 3;
+                if (!din) {
+                    float *o = j->out + px;
+                    if (inside) {
+                        const float *p = j->in + b * plane + (size_t)y0 * row + (size_t)x0 * 3;
+                        for (int ch = 0; ch < 3; ch++)
+                            o[ch] = wt[0] * p[ch] + wt[1] * p[3 + ch] + wt[2] * p[row + ch] + wt[3] * p[row + 3 + ch];
+                        continue;
+                    }
+                    float acc[3] = {0, 0, 0};
+                    for (int k = 0; k < 4; k++) {
+                        if (ty[k] < 0 || ty[k] >= s->ih || tx[k] < 0 || tx[k] >= s->iw) {
+                            for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * FILL;
+                            continue;
+                        }
+                        const float *p = j->in + b * plane + (size_t)ty[k] * row + (size_t)tx[k] * 3;
+                        for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * p[ch];
+                    }
+                    for (int ch = 0; ch < 3; ch++) o[ch] = acc[ch];
+                    continue;
+                }
+                const float *g = j->dout + px;
                 if (inside) {
                     float *d = din + b * plane + (size_t)y0 * row + (size_t)x0 * 3;
                     for (int ch = 0; ch < 3; ch++) {
-                        d[ch] += w00 * g[ch];
-                        d[3 + ch] += w01 * g[ch];
-                        d[row + ch] += w10 * g[ch];
-                        d[row + 3 + ch] += w11 * g[ch];
+                        d[ch] += wt[0] * g[ch];
+                        d[3 + ch] += wt[1] * g[ch];
+                        d[row + ch] += wt[2] * g[ch];
+                        d[row + 3 + ch] += wt[3] * g[ch];
                     }
                     continue;
                 }
-                int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};
-                float wt[4] = {w00, w01, w10, w11};
                 for (int k = 0; k < 4; k++) {
                     if (ty[k] < 0 || ty[k] >= s->ih || tx[k] < 0 || tx[k] >= s->iw) continue;
                     float *d = din + b * plane + (size_t)ty[k] * row + (size_t)tx[k] * 3;
@@ -328,6 +350,70 @@ static void affine_backward(const op_state *s, int n, const float *dout, float *
                 }
             }
         }
+}
+
+static void affine_forward_rows(void *ctx, int ya, int yb) { affine_rows(ctx, ya, yb, NULL); }
+
+static void affine_forward(const op_state *s, int n, const float *in, float *out)
+{
+    affine_job j = {.s = s, .a = affine_of(s), .n = n, .in = in, .out = out, .plane = (size_t)s->ih * s->iw * 3};
+    nn_ops_parallel(s->oh, affine_forward_rows, &j);
+}
+
+/* Block k's share of the backward scatter: output rows [k oh / B, (k+1) oh / B) into its own
+ * buffer, zeroed over (and recording) the band of input rows its taps can reach. */
+static void affine_backward_blocks(void *ctx, int k0, int k1)
+{
+    affine_job *j = ctx;
+    const op_state *s = j->s;
+    size_t row = (size_t)s->iw * 3;
+    for (int k = k0; k < k1; k++) {
+        int ya = (int)((long)s->oh * k / AFFINE_BLOCKS), yb = (int)((long)s->oh * (k + 1) / AFFINE_BLOCKS);
+        float *din = j->blk + (size_t)k * j->n * j->plane;
+        /* the source rows of an affine map's block are bounded by those of its corners */
+        int lo = s->ih, hi = 0;
+        for (int c = 0; c < 4 && ya < yb; c++) {
+            int y0, x0;
+            float fy, fx;
+            taps(&j->a, c & 1 ? yb - 1 : ya, c & 2 ? s->ow - 1 : 0, &y0, &x0, &fy, &fx);
+            if (y0 < lo) lo = y0;
+            if (y0 + 2 > hi) hi = y0 + 2;
+        }
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > s->ih ? s->ih : hi;
+        if (lo > hi) lo = hi;
+        j->band[k][0] = lo, j->band[k][1] = hi;
+        for (int b = 0; b < j->n && lo < hi; b++)
+            memset(din + b * j->plane + (size_t)lo * row, 0, sizeof(float) * (size_t)(hi - lo) * row);
+        affine_rows(j, ya, yb, din);
+    }
+}
+
+/* din's input rows [r0, r1): the blocks' buffers summed in block order where their bands
+ * reach. */
+static void affine_backward_sum(void *ctx, int r0, int r1)
+{
+    const affine_job *j = ctx;
+    const op_state *s = j->s;
+    size_t plane = j->plane, row = (size_t)s->iw * 3;
+    for (int b = 0; b < j->n; b++)
+        for (int r = r0; r < r1; r++) {
+            float *d = j->din + b * plane + (size_t)r * row;
+            memset(d, 0, sizeof(float) * row);
+            for (int k = 0; k < AFFINE_BLOCKS; k++) {
+                if (r < j->band[k][0] || r >= j->band[k][1]) continue;
+                const float *src = j->blk + (size_t)k * j->n * plane + b * plane + (size_t)r * row;
+                for (size_t i = 0; i < row; i++) d[i] += src[i];
+            }
+        }
+}
+
+static void affine_backward(const fv_transform *t, const op_state *s, int n, const float *dout, float *din)
+{
+    affine_job j = {.s = s, .a = affine_of(s), .n = n, .dout = dout, .din = din, .blk = t->blk,
+                    .plane = (size_t)s->ih * s->iw * 3};
+    nn_ops_parallel(AFFINE_BLOCKS, affine_backward_blocks, &j);
+    nn_ops_parallel(s->ih, affine_backward_sum, &j);
 }
 
 static int is_identity(const op_state *s)
@@ -350,7 +436,7 @@ static void op_forward(const op_state *s, int n, const float *in, float *out)
     }
 }
 
-static void op_backward(const op_state *s, int n, const float *dout, float *din)
+static void op_backward(const fv_transform *t, const op_state *s, int n, const float *dout, float *din)
 {
     if (is_identity(s)) {
         memcpy(din, dout, sizeof(float) * (size_t)n * s->ih * s->iw * 3);
@@ -361,7 +447,7 @@ static void op_backward(const op_state *s, int n, const float *dout, float *din)
     case FV_OP_JITTER: crop_backward(s, n, dout, din); break;
     case FV_OP_CANVAS: canvas_backward(s, n, dout, din); break;
     case FV_OP_SCALE:
-    case FV_OP_ROTATE: affine_backward(s, n, dout, din); break;
+    case FV_OP_ROTATE: affine_backward(t, s, n, dout, din); break;
     }
 }
 
@@ -388,7 +474,7 @@ void fv_transform_backward(fv_transform *t, const float *dout, float *din)
     const float *src = dout;
     for (int i = t->n_ops - 1; i >= 0; i--) {
         float *dst = i == 0 ? din : t->buf[i % 2];
-        op_backward(&t->ops[i], t->n, src, dst);
+        op_backward(t, &t->ops[i], t->n, src, dst);
         src = dst;
     }
 }
@@ -399,5 +485,6 @@ void fv_transform_free(fv_transform *t)
     free(t->ops);
     free(t->buf[0]);
     free(t->buf[1]);
+    free(t->blk);
     free(t);
 }

@@ -8,7 +8,7 @@ CFLAGS += $(shell pkg-config --cflags fftw3f openblas 2>/dev/null)
 CPPFLAGS += -Ipipeline/fv -Ipipeline/nn
 
 UNIT_TESTS += $(BIN)/check_fv
-$(BIN)/check_fv: $(call objs,tests/unit/check_fv.c) $(FV_OBJS) $(COMMON_OBJS)
+$(BIN)/check_fv: $(call objs,tests/unit/check_fv.c) $(FV_OBJS) $(NN_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FV_LIBS) $(CHECK_LIBS)
 

@@ -13,6 +13,7 @@
 #include "fv_recipe.h"
 #include "fv_rng.h"
 #include "fv_transform.h"
+#include "nn_ops.h"
 
 /* ---- finite differences ---------------------------------------------------------------------- */
 
@@ -270,6 +271,52 @@ START_TEST(transform_each)
     transform_fd(&rot, 1, z, z, one, &d, "rotate 7.3");
     fv_op canvas = {.kind = FV_OP_CANVAS, .canvas_h = 12, .canvas_w = 11};
     transform_fd(&canvas, 1, z, z, one, zero, "canvas");
+}
+END_TEST
+
+/* At a size where the backward's blocks of rows overlap in the input rows they reach: the
+ * backward is the transpose of the forward's linear part (the forward is affine: samples outside
+ * the image read a constant, so <T x - T 0, r> = <x, T' r>), and 1 and 3 threads give the same
+ * bytes both ways. */
+START_TEST(transform_blocks_and_threads)
+{
+    fv_op ops[2] = {{.kind = FV_OP_SCALE, .n_scales = 1, .scales = {0.9}},
+                    {.kind = FV_OP_ROTATE, .deg_min = -20, .deg_max = 20}};
+    int n = 2, h = 61, w = 53, oh, ow;
+    const int z[2] = {0, 0};
+    const double sc[2] = {0.9, 1}, deg[2] = {0, 17.0};
+    float *res[2][2];
+    for (int run = 0; run < 2; run++) {
+        nn_ops_set_threads(run ? 3 : 1);
+        fv_transform *t;
+        err e = {{0}};
+        ck_assert_msg(fv_transform_new(ops, 2, n, h, w, &t, &e) == 0, "%s", e.msg);
+        fv_transform_set(t, z, z, sc, deg);
+        fv_transform_out_size(t, &oh, &ow);
+        size_t ni = (size_t)n * h * w * 3, no = (size_t)n * oh * ow * 3;
+        float *x = xmalloc(sizeof(float) * ni), *r = xmalloc(sizeof(float) * no);
+        res[run][0] = xmalloc(sizeof(float) * no);
+        res[run][1] = xmalloc(sizeof(float) * ni);
+        fill_uniform(x, ni, 5);
+        fill_normal(r, no, 1.0, 6);
+        float *zero = xcalloc(ni, sizeof(float)), *t0 = xmalloc(sizeof(float) * no);
+        fv_transform_forward(t, zero, t0);
+        fv_transform_forward(t, x, res[run][0]);
+        fv_transform_backward(t, r, res[run][1]);
+        double a = dot(res[run][0], r, no) - dot(t0, r, no), b = dot(x, res[run][1], ni);
+        free(zero);
+        free(t0);
+        ck_assert_msg(fabs(a - b) <= 1e-5 * fabs(a), "<Tx, r> %.9g != <x, T'r> %.9g", a, b);
+        if (run) {
+            ck_assert(memcmp(res[0][0], res[1][0], sizeof(float) * no) == 0);
+            ck_assert(memcmp(res[0][1], res[1][1], sizeof(float) * ni) == 0);
+        }
+        free(x);
+        free(r);
+        fv_transform_free(t);
+    }
+    nn_ops_set_threads(1);
+    for (int run = 0; run < 2; run++) free(res[run][0]), free(res[run][1]);
 }
 END_TEST
 
@@ -606,6 +653,7 @@ static Suite *fv_suite(void)
     tc = tcase_create("transform");
     tcase_add_test(tc, transform_each);
     tcase_add_test(tc, transform_chain);
+    tcase_add_test(tc, transform_blocks_and_threads);
     tcase_add_test(tc, transform_geometry);
     suite_add_tcase(s, tc);
     tc = tcase_create("objective");
