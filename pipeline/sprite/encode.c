@@ -154,12 +154,31 @@ static void offer(search *s, encode_format f, int q, double ssim, uint8_t *data,
     }
 }
 
+/* offer() for the palette candidate in s->indices, s->pal: also records its palette size when
+ * it becomes its format's best, and keeps its indices when it becomes the best of all (for
+ * finish_palette). */
+static void offer_palette(search *s, encode_format f, int q, double ssim, uint8_t *data, size_t len)
+{
+    const encode_best *b = &s->r->per[f];
+    int per_new = !b->met || len < b->bytes || (s->wins_ties && len == b->bytes);
+    int best_new = !s->r->data || len < s->r->bytes || (s->wins_ties && len == s->r->bytes);
+    offer(s, f, q, ssim, data, len);
+    if (per_new) s->best_npal[f] = s->npal;
+    if (!best_new) return;
+    size_t np = (size_t)s->w * s->h;
+    if (!s->keep) s->keep = xmalloc(np);
+    memcpy(s->keep, s->indices, np);
+    memcpy(s->keep_pal, s->pal, sizeof s->pal);
+    s->keep_npal = s->npal;
+    s->keep_bytes = len;
+}
+
 /* Encodes at quality q, measures it, and offers it when it passes. Sets *pass to 1 (meets the
  * target and is the smallest so far), 0 (misses), -1 (meets it but is no smaller than the best:
  * only lower settings can win) or -2 (misses and is already no smaller than the best: no
  * setting of this format can win, since higher ones are larger still). Palettes are measured
- * first and compressed only when they pass: zlib at level 9 costs more than SSIM, and most
- * palette probes miss. Returns 0 or -1 with e. */
+ * first and compressed only when they pass: compressing costs more than SSIM, and most palette
+ * probes miss. Returns 0 or -1 with e. */
 static int probe(search *s, encode_format f, int q, int *pass, err *e)
 {
     uint8_t *data = NULL;
@@ -188,21 +207,9 @@ static int probe(search *s, encode_format f, int q, int *pass, err *e)
     }
     int big = s->r->data && (s->wins_ties ? len > s->r->bytes : len >= s->r->bytes);
     *pass = v >= s->o->target ? (big ? -1 : 1) : (big ? -2 : 0);
-    if (*pass == 1) {
-        offer(s, f, q, v, data, len);
-        if (palette) {
-            s->best_npal[f] = s->npal;
-            if (s->r->data == data) { /* the new best: its indices are kept for finish_palette */
-                if (!s->keep) s->keep = xmalloc((size_t)s->w * s->h);
-                memcpy(s->keep, s->indices, (size_t)s->w * s->h);
-                memcpy(s->keep_pal, s->pal, sizeof s->pal);
-                s->keep_npal = s->npal;
-                s->keep_bytes = len;
-            }
-        }
-    } else {
-        free(data);
-    }
+    if (*pass == 1 && palette) offer_palette(s, f, q, v, data, len);
+    else if (*pass == 1) offer(s, f, q, v, data, len);
+    else free(data);
     return 0;
 }
 
@@ -240,15 +247,7 @@ static int try_exact(search *s, err *e)
     size_t len;
     if (encode_palette(s->w, s->h, s->indices, s->pal, n, &s->zlevel, &data, &len, e) != 0) return -1;
     s->r->probes++;
-    offer(s, ENCODE_PNG8, 100, 1.0, data, len);
-    if (s->r->data == data) {
-        s->best_npal[ENCODE_PNG8] = n;
-        if (!s->keep) s->keep = xmalloc(np);
-        memcpy(s->keep, s->indices, np);
-        memcpy(s->keep_pal, s->pal, sizeof s->pal);
-        s->keep_npal = n;
-        s->keep_bytes = len;
-    }
+    offer_palette(s, ENCODE_PNG8, 100, 1.0, data, len);
     return 0;
 }
 
@@ -471,15 +470,19 @@ static int refine(search *s, const encode_best found[ENCODE_FORMATS], const int 
     return 0;
 }
 
-/* A palette winner is compressed once more at zlib level 8, from the indices kept by whichever
- * search made it (s), and replaced where that is smaller; not where level 1 beat 6 (noise:
- * higher levels are no better than 6 there). Level 9 would save another 0.7 % on the article's
- * t-SNE sheet in 2.4x the time. */
-static int finish_palette(search *s, encode_result *out, err *e)
+/* A palette winner is compressed once more at zlib level 8, from the indices kept by the search
+ * that made it, and replaced where that is smaller; not where level 1 beat 6 (noise: higher
+ * levels are no better than 6 there). Level 9 would save another 0.7 % on the article's t-SNE
+ * sheet in 2.4x the time. ss: the searches on the whole sheet (NULL: none), in the order their
+ * candidates were offered, so that the last one kept at the winner's size is the winner (a
+ * later candidate replaces an equal one only when it wins ties). */
+static int finish_palette(search *const ss[3], encode_result *out, err *e)
 {
-    if (!s->keep || s->keep_bytes != out->bytes || s->zlevel == 1 ||
-        (out->format != ENCODE_PNG8 && out->format != ENCODE_PNG8_DITHER))
-        return 0;
+    if (out->format != ENCODE_PNG8 && out->format != ENCODE_PNG8_DITHER) return 0;
+    search *s = NULL;
+    for (int k = 0; k < 3; k++)
+        if (ss[k] && ss[k]->keep && ss[k]->keep_bytes == out->bytes) s = ss[k];
+    if (!s || s->zlevel == 1) return 0;
     uint8_t *d;
     size_t len;
     if (png_io_encode_palette(s->w, s->h, s->keep, s->keep_pal, s->keep_npal, 8, &d, &len, e) != 0) return -1;
@@ -489,7 +492,6 @@ static int finish_palette(search *s, encode_result *out, err *e)
         out->data = d;
         out->bytes = len;
         out->per[out->format].bytes = len;
-        s->keep_bytes = len;
     } else {
         free(d);
     }
@@ -588,10 +590,11 @@ int encode_sheet(const encode_options *o, const uint8_t *px, int width, int heig
         err_set(e, "encode: no allowed format reaches SSIM %.4f on this %dx%d sheet", o->target, width, height);
         goto fail;
     }
-    /* the full sheet's searches only (the proxy's indices are of the proxy) */
-    if (finish_palette(&s, out, e) != 0 || (!proxy && finish_palette(&sp, out, e) != 0) ||
-        finish_palette(&sv, out, e) != 0)
-        goto fail;
+    /* the full sheet's searches only (the proxy's indices are of the proxy): the palettes'
+     * search, then the sheet's (refine) on a small sheet; the check at speed 10, then refine on a
+     * big one */
+    search *const order_small[3] = {&sp, &s, NULL}, *const order_big[3] = {&sv, &s, NULL};
+    if (finish_palette(proxy ? order_big : order_small, out, e) != 0) goto fail;
     search_done(&s);
     search_done(&sp);
     search_done(&sv);
