@@ -16,7 +16,7 @@
 #include "util.h"
 
 /* Mean SSIM of a and b: both width x height x channels bytes, interleaved, row-major, channels
- * 1..4 (4: RGBA, see above). Both sides must be at least 11 pixels. `threads` splits the rows
+ * 1..4 (4: RGBA, see above). Both sides must be at least 11 pixels. `threads` share the tiles
  * (0: FV_THREADS or the number of cores). Returns 0 with *out in [-1, 1], or -1 with e. */
 int ssim_compute(const uint8_t *a, const uint8_t *b, int width, int height, int channels, int threads,
                  double *out, err *e);
