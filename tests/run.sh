@@ -16,6 +16,8 @@ pass=0; fail=0; failed_suites=""
 # Under valgrind, libjpeg-turbo's SIMD decoder reads its own uninitialised padding (a known false
 # positive that memcheck reports as a jump on uninitialised values): use its plain C code there.
 [ -n "${LEAKCHECK:-}" ] && export JSIMD_FORCENONE=1
+# Valgrind does not know AMX instructions: the engine's products take OpenBLAS there.
+[ -n "${LEAKCHECK:-}" ] && export FV_NO_AMX=1
 
 # Some tests need the verified model: fetch it once through the driver's model stage.
 if ! lua5.4 "$ROOT/build.lua" --fetch-model >/dev/null; then

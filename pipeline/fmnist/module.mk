@@ -1,9 +1,10 @@
 # fmnist — the pipeline's own Fashion-MNIST classifier: training (fv-train) and dataset examples
-# (fv-examples), over the nn engine's kernels and the idx reader. The nn and idx fragments are
-# included after this one (name order), so their objects are named here by path; their *_LIBS are
-# expanded when the link runs, after every fragment has been read.
+# (fv-examples), over the nn engine's kernels and the idx reader. The nn fragment is read before
+# every other (Makefile), so NN_OBJS is defined here; the idx fragment comes after this one (name
+# order), so its object is named by path. The *_LIBS are expanded when the link runs, after every
+# fragment has been read.
 FMNIST_OBJS := $(call objs,pipeline/fmnist/fmnist.c pipeline/fmnist/examples.c)
-FMNIST_DEPS := $(FMNIST_OBJS) $(call objs,pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/idx/idx.c) \
+FMNIST_DEPS := $(FMNIST_OBJS) $(NN_OBJS) $(call objs,pipeline/idx/idx.c) \
                $(PNG_OBJS) $(COMMON_OBJS)
 FMNIST_LINK = $(NN_LIBS) $(IDX_LIBS) $(PNG_LIBS) $(shell pkg-config --libs jansson 2>/dev/null) -lm
 CPPFLAGS += -Ipipeline/fmnist

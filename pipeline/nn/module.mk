@@ -1,6 +1,7 @@
 # nn — the neural-network engine (TF.js graph models, forward + input gradient) and fv-nn.
-# OpenBLAS for sgemm; a pthread pool of its own for the engine's loops.
-NN_SRCS := pipeline/nn/nn.c pipeline/nn/nn_ops.c
+# OpenBLAS for sgemm, or AMX tiles where the CPU has them (nn_amx); a pthread pool of its own for
+# the engine's loops.
+NN_SRCS := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c
 NN_OBJS := $(call objs,$(NN_SRCS))
 NN_LIBS := $(shell pkg-config --libs jansson openblas 2>/dev/null) -pthread -lm
 CPPFLAGS += -Ipipeline/nn
@@ -16,3 +17,8 @@ UNIT_TESTS += $(BIN)/check_nn
 $(BIN)/check_nn: $(call objs,tests/unit/check_nn.c) $(NN_OBJS) $(PNG_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PNG_LIBS) $(NN_LIBS) $(CHECK_LIBS)
+
+UNIT_TESTS += $(BIN)/check_nn_amx
+$(BIN)/check_nn_amx: $(call objs,tests/unit/check_nn_amx.c pipeline/nn/nn_amx.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -pthread $(CHECK_LIBS)

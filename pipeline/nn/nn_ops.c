@@ -11,6 +11,8 @@
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")
 #include "nn_ops.h"
 
+#include "nn_amx.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -404,12 +406,17 @@ static void col2im_rows_any(void *vc, int r0, int r1)
  * result does not depend on the thread count either. (A transposed A, a weight gradient, stays one
  * call: each part would pack all of B again.) */
 #define GEMM_ROWS 256
+/* On AMX (nn_ops_set_fast_gemm): parts of 1024 rows, as each part packs B again; products of
+ * fewer than 16 rows (a part of a wide product, a dense layer on a few images) stay on OpenBLAS,
+ * as packing then costs more than the tiles save. */
+#define GEMM_ROWS_AMX 1024
+#define AMX_MIN_ROWS 16
 #define GEMM_MIN_COLS 64
 #define GEMM_MIN_ROWS 8
 #define GEMM_PART_MACS (1 << 19)
 
 typedef struct gemm_job {
-    int ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act; /* cols: parts are column blocks */
+    int ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx; /* cols: parts are column blocks */
     const float *a, *b, *bias;
     float beta, *c;
 } gemm_job;
@@ -432,8 +439,11 @@ static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
         }
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, m1 - m0, n,
-                j->k, 1.0f, a, j->lda, b, j->ldb, beta, c, j->ldc);
+    if (j->amx && m1 - m0 >= AMX_MIN_ROWS)
+        nn_amx_gemm(j->ta, j->tb, m1 - m0, n, j->k, a, j->lda, b, j->ldb, beta, c, j->ldc);
+    else
+        cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, m1 - m0, n,
+                    j->k, 1.0f, a, j->lda, b, j->ldb, beta, c, j->ldc);
     if (!j->act) return;
     for (int r = 0; r < m1 - m0; r++) {
         float *restrict o = c + (size_t)r * j->ldc;
@@ -459,13 +469,24 @@ static void gemm_parts(void *vj, int p0, int p1)
     }
 }
 
+static int g_fast_gemm; /* nn_ops_set_fast_gemm */
+
+int nn_ops_set_fast_gemm(int on)
+{
+    g_fast_gemm = on && nn_amx_available();
+    return g_fast_gemm;
+}
+
+int nn_ops_fast_gemm_available(void) { return nn_amx_available(); }
+
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc, const float *bias, int act)
 {
     /* one call when OpenBLAS threads it itself, or for a transposed A */
-    int split = !ta && openblas_get_num_threads() <= 1, parts = 1, cols = 0;
-    if (split && m >= 2 * GEMM_ROWS) {
-        parts = (m + GEMM_ROWS - 1) / GEMM_ROWS;
+    int amx = g_fast_gemm, rows = amx ? GEMM_ROWS_AMX : GEMM_ROWS;
+    int split = !ta && (amx || openblas_get_num_threads() <= 1), parts = 1, cols = 0;
+    if (split && m >= 2 * rows) {
+        parts = (m + rows - 1) / rows;
     } else if (split) {
         long want = (long)m * n * k / GEMM_PART_MACS;
         cols = n >= 2 * GEMM_MIN_COLS;
@@ -473,7 +494,7 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
         parts = (int)(want < most ? want : most);
         if (parts < 1) parts = 1;
     }
-    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, a, b, bias, beta, c};
+    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c};
     par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j); /* MACs/32: comparable to floats moved */
 }
 

@@ -134,6 +134,16 @@ void nn_ops_parallel(int n, nn_par_fn fn, void *ctx);
  * (nn_ops_parallel) set it to 1 so the cores are not oversubscribed. */
 void nn_ops_set_blas_threads(int n);
 
+/* Where the dense products run. 0 (the default): OpenBLAS sgemm, float throughout. 1: on AMX
+ * tiles in bf16x3 (nn_amx.h: about 1e-5 of the sum of |a||b|, 100 times float's rounding, more
+ * precise than the TF32 GPUs train in) where the CPU has them, else OpenBLAS as before. Training
+ * asks for 1; the renderer keeps float, whose finite-difference checks on the whole detector need
+ * its precision, and whose small products AMX speeds up by only a few per cent. Process-wide; set
+ * it while no kernel runs. Returns whether products now run on AMX. */
+int nn_ops_set_fast_gemm(int on);
+/* 1 if nn_ops_set_fast_gemm(1) would put the products on AMX. */
+int nn_ops_fast_gemm_available(void);
+
 /* Thread count of the kernels' own loops (>= 1); set by nn_set_threads. */
 void nn_ops_set_threads(int n);
 int nn_ops_threads(void);

@@ -132,11 +132,13 @@ END_TEST
 
 static const fmnist_arch small = {8, 8, 16, 16, 64};
 
-static fmnist_net *train_small(const fmnist_set *tr, const fmnist_set *te, int threads, fmnist_train_report *rep)
+/* fast: the products on AMX where the CPU has them (what fv-train does by default) */
+static fmnist_net *train_small(const fmnist_set *tr, const fmnist_set *te, int threads, int fast,
+                               fmnist_train_report *rep)
 {
     nn_set_threads(threads);
     fmnist_net *net = fmnist_net_new(&small, 3);
-    fmnist_train_opts o = {1, 32, 8, 2e-3f, 3, 0, NULL};
+    fmnist_train_opts o = {1, 32, 8, 2e-3f, 3, 0, NULL, fast};
     err e = {{0}};
     ck_assert_msg(fmnist_train(net, tr, te, &o, rep, &e) == 0, "%s", e.msg);
     nn_set_threads(1);
@@ -149,11 +151,19 @@ START_TEST(tiny_training_learns_and_is_deterministic)
     load_set(1, 2000, &tr);
     load_set(0, 1000, &te);
     fmnist_train_report r1, r2;
-    fmnist_net *n1 = train_small(&tr, &te, 1, &r1);
-    fmnist_net *n2 = train_small(&tr, &te, 2, &r2);
+    fmnist_net *n1 = train_small(&tr, &te, 1, 1, &r1);
+    fmnist_net *n2 = train_small(&tr, &te, 2, 1, &r2);
     /* 2000 images, one epoch, a small net: well above chance (10 %) */
     ck_assert_msg(r1.test_accuracy >= 0.70, "test accuracy %.3f after a tiny run (expected >= 0.70)", r1.test_accuracy);
     ck_assert_double_lt(r1.final_loss, 1.2);
+    /* products in float (OpenBLAS) learn as well; on AMX the weights differ by rounding only */
+    fmnist_train_report r0;
+    fmnist_net *n0 = train_small(&tr, &te, 1, 0, &r0);
+    ck_assert_msg(r0.test_accuracy >= 0.70, "test accuracy %.3f in float (expected >= 0.70)", r0.test_accuracy);
+    ck_assert_msg(fabs(r0.test_accuracy - r1.test_accuracy) <= 0.03 && fabs(r0.final_loss - r1.final_loss) <= 0.05,
+                  "float and fast products trained apart: accuracy %.3f / %.3f, loss %.4f / %.4f",
+                  r0.test_accuracy, r1.test_accuracy, r0.final_loss, r1.final_loss);
+    fmnist_net_free(n0);
     size_t np;
     float *p1 = fmnist_net_params(n1, &np), *p2 = fmnist_net_params(n2, NULL);
     ck_assert_msg(memcmp(p1, p2, sizeof(float) * np) == 0, "1 and 2 threads trained different weights");

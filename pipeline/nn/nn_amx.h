@@ -1,0 +1,30 @@
+/* nn_amx — single-precision matrix products on Intel AMX tiles (Sapphire Rapids and later), at
+ * nearly single precision. Internal to pipeline/nn: nn_ops routes its GEMMs here when the CPU and
+ * the kernel allow it, and to OpenBLAS otherwise.
+ *
+ * AMX multiplies bfloat16 (8-bit mantissa) into float sums. Each float x is split into two
+ * bfloat16, hi = bf16(x) and lo = bf16(x - hi), so that hi + lo carries 16 bits of mantissa, and
+ * a.b is computed as hi(a).hi(b) + hi(a).lo(b) + lo(a).hi(b) (the "bf16x3" product; the lo.lo term,
+ * 2^-16 of the product, is left out). The relative error of a sum of products is then about 1e-5
+ * of the sum of their magnitudes, against 6e-8 for float: far below what the tests and pictures
+ * can tell (activations to 1e-3, gradients by finite differences), at three tile products a step.
+ *
+ * Results depend only on the sizes (blocking is fixed), never on the thread count or on timing.
+ * Each call runs on its calling thread; nn_ops splits a product across its pool. */
+#ifndef FV_NN_AMX_H
+#define FV_NN_AMX_H
+
+/* 1 if products may run here: the CPU has AMX-TILE, AMX-BF16 and AVX-512 (F, BW, BF16), the
+ * kernel lets this process use the tile registers (arch_prctl ARCH_REQ_XCOMP_PERM), and the
+ * environment does not set FV_NO_AMX to a value other than "" or "0" (valgrind, for one, does not
+ * know these instructions; `make leakcheck` sets it). Decided once per process; thread-safe. */
+int nn_amx_available(void);
+
+/* Row-major C (m, n) = op(A) (m, k) . op(B) (k, n) + beta * C, as cblas_sgemm with alpha 1 and
+ * beta 0 or 1: ta = 0: A is (m, k) with row stride lda; ta = 1: A is stored transposed, (k, m);
+ * likewise tb for B, (k, n) or (n, k). Only after nn_amx_available() returned 1. The scratch it
+ * packs the operands into is per thread, kept for the thread's next call (at most a few MB). */
+void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc);
+
+#endif
