@@ -19,6 +19,6 @@ $(BIN)/check_nn: $(call objs,tests/unit/check_nn.c) $(NN_OBJS) $(PNG_OBJS) $(COM
 	$(CC) $(LDFLAGS) -o $@ $^ $(PNG_LIBS) $(NN_LIBS) $(CHECK_LIBS)
 
 UNIT_TESTS += $(BIN)/check_nn_amx
-$(BIN)/check_nn_amx: $(call objs,tests/unit/check_nn_amx.c pipeline/nn/nn_amx.c) $(COMMON_OBJS)
+$(BIN)/check_nn_amx: $(call objs,tests/unit/check_nn_amx.c) $(NN_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -pthread $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NN_LIBS) $(CHECK_LIBS)

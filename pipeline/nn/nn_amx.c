@@ -106,32 +106,77 @@ static uint16_t *scratch(uint16_t **p, size_t *cap, size_t n)
 static const uint16_t pair_perm[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
                                        8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
 
-/* The 16 pair words of rows e and o (o may be NULL: zeros), 16 columns from e / o (n of them
- * present), split: hi and lo words. */
+/* The 16 pair words of rows e and o (either may be NULL: zeros), 16 columns from e / o (n of
+ * them present), split: hi and lo words. */
 static inline void pairs16(const float *e, const float *o, int n, __m512i idx, __m512i *hi, __m512i *lo)
 {
-    __m256i eh, el, oh = _mm256_setzero_si256(), ol = oh;
-    split16(load16(e, n), &eh, &el);
+    __m256i eh = _mm256_setzero_si256(), el = eh, oh = eh, ol = eh;
+    if (e) split16(load16(e, n), &eh, &el);
     if (o) split16(load16(o, n), &oh, &ol);
     *hi = _mm512_permutex2var_epi16(_mm512_castsi256_si512(eh), idx, _mm512_castsi256_si512(oh));
     *lo = _mm512_permutex2var_epi16(_mm512_castsi256_si512(el), idx, _mm512_castsi256_si512(ol));
 }
 
+/* An operand: a stored matrix p (row stride ld; trans: stored transposed), or, when g is set, the
+ * im2col matrix of the convolution input p with geometry g, which is never stored: its row r is
+ * output position row0 + r (image, row, column) and its column (ky * kw + kx) * cin + ci the input
+ * value that tap meets there (0 in the padding). g->cin % 16 == 0, so 16 columns from a multiple
+ * of 16 lie in one tap and are contiguous in p. */
+typedef struct operand {
+    const float *p;
+    int ld, trans;
+    const nn_geom *g;
+    int row0;
+} operand;
+
+/* Where row r of an im2col operand reads: its image's input, and the input row and column of tap
+ * (0, 0). */
+typedef struct position {
+    const float *img;
+    int iy, ix;
+} position;
+
+static inline position im2col_row(const operand *s, int r)
+{
+    const nn_geom *g = s->g;
+    int q = s->row0 + r, hw = g->oh * g->ow, n = q / hw, t = q - n * hw, oy = t / g->ow, ox = t - oy * g->ow;
+    return (position){s->p + (size_t)n * g->h * g->w * g->cin, oy * g->sh - g->pt, ox * g->sw - g->pl};
+}
+
+/* The 16 values of columns [c, c + 16) (c a multiple of 16) of an im2col row, or NULL where that
+ * tap falls in the padding (zeros). */
+static inline const float *im2col_at(const nn_geom *g, position at, int c)
+{
+    int tap = c / g->cin, ci = c - tap * g->cin, ky = tap / g->kw, kx = tap - ky * g->kw;
+    int iy = at.iy + ky * g->dh, ix = at.ix + kx * g->dw;
+    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) return NULL;
+    return at.img + ((size_t)iy * g->w + ix) * g->cin + ci;
+}
+
 /* A's rows [r0, r0 + rows) (rows <= 32), k in [k0, k0 + kl), into 2 row tiles x kb k blocks:
  * tile (t, q) hi at dst + ((t * kb + q) * 2) * TILE, lo one tile further. Every byte of the two
  * row tiles is written (padding with zeros). */
-static void pack_a(int ta, const float *a, int lda, int r0, int rows, int k0, int kl, int kb, uint16_t *dst)
+static void pack_a(const operand *A, int r0, int rows, int k0, int kl, int kb, uint16_t *dst)
 {
     const size_t TS = (size_t)kb * 2 * TILE; /* one row tile over all k blocks */
-    if (!ta) {
+    const float *a = A->p;
+    const int lda = A->ld;
+    if (!A->trans) {
         for (int r = 0; r < rows; r++) {
-            const float *src = a + (size_t)(r0 + r) * lda + k0;
+            const float *src = A->g ? NULL : a + (size_t)(r0 + r) * lda + k0;
+            position at = {0};
+            if (A->g) at = im2col_row(A, r0 + r);
             uint16_t *row = dst + (size_t)(r / 16) * TS + (size_t)(r % 16) * 32;
             for (int q = 0; q < kb; q++)
                 for (int h = 0; h < 2; h++) {
                     int k = q * 32 + h * 16, left = kl - k;
                     __m256i hi = _mm256_setzero_si256(), lo = hi;
-                    if (left > 0) split16(load16(src + k, left), &hi, &lo);
+                    if (left > 0 && A->g) {
+                        const float *v = im2col_at(A->g, at, k0 + k);
+                        if (v) split16(_mm512_loadu_ps(v), &hi, &lo);
+                    } else if (left > 0) {
+                        split16(load16(src + k, left), &hi, &lo);
+                    }
                     _mm256_storeu_si256((__m256i *)(row + (size_t)q * 2 * TILE + h * 16), hi);
                     _mm256_storeu_si256((__m256i *)(row + (size_t)q * 2 * TILE + TILE + h * 16), lo);
                 }
@@ -180,17 +225,25 @@ static void pack_a(int ta, const float *a, int lda, int r0, int rows, int k0, in
 /* B's k in [k0, k0 + kl) and all n columns into nt column tiles x kb k blocks: tile (j, q) hi at
  * dst + ((j * kb + q) * 2) * TILE, lo one tile further; in a tile, row p holds k = 2p, 2p + 1
  * of the block for its 16 columns, as pairs. Every byte is written (padding with zeros). */
-static void pack_b(int tb, const float *b, int ldb, int k0, int kl, int n, int kb, uint16_t *dst)
+static void pack_b(const operand *B, int k0, int kl, int n, int kb, uint16_t *dst)
 {
     int nt = (n + 15) / 16;
-    if (!tb) {
+    const float *b = B->p;
+    const int ldb = B->ld;
+    if (!B->trans) {
         const __m512i idx = _mm512_loadu_si512(pair_perm);
         for (int k = 0; k < kb * 32; k += 2) {
             int q = k / 32, p = (k % 32) / 2;
+            position ae = {0}, ao = {0};
+            if (B->g && k < kl) ae = im2col_row(B, k0 + k);
+            if (B->g && k + 1 < kl) ao = im2col_row(B, k0 + k + 1);
             for (int j = 0; j < nt; j++) {
                 uint16_t *tile = dst + ((size_t)j * kb + q) * 2 * TILE + (size_t)p * 32;
                 __m512i h = _mm512_setzero_si512(), l = h;
-                if (k < kl) {
+                if (k < kl && B->g) {
+                    const float *e = im2col_at(B->g, ae, j * 16), *o = k + 1 < kl ? im2col_at(B->g, ao, j * 16) : NULL;
+                    if (e || o) pairs16(e, o, 16, idx, &h, &l);
+                } else if (k < kl) {
                     const float *e = b + (size_t)(k0 + k) * ldb + j * 16;
                     pairs16(e, k + 1 < kl ? e + ldb : NULL, n - j * 16, idx, &h, &l);
                 }
@@ -320,34 +373,10 @@ static void block(const uint16_t *pa, const uint16_t *pb, int kb, int j, float *
     if (two_r && two_c) C_STORE(3, r1 == 16 && c1 == 16, c11, ldc, r1, c1, s);
 }
 
-static _Thread_local float *tl_t;
-static _Thread_local size_t tl_tcap;
-
-void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float beta, float *c, int ldc)
+/* C (m, n) = A B + beta C over the operands' first m rows / n columns. */
+static void core(const operand *A, const operand *B, int m, int n, int k, float beta, float *c, int ldc)
 {
     if (m <= 0 || n <= 0) return;
-    if (ta && !tb && m > n && k > 0) {
-        /* A weight gradient: A^T B with A (k, m) the tall matrix of inputs and B (k, n) the
-         * output gradient, n the fewer columns. Packing A^T transposes it, which is slow; as the
-         * B operand it needs no transpose. So C^T = B^T A is computed (m and n swapped) and
-         * transposed back: the packing transposes B, the smaller one. */
-        if (tl_tcap < (size_t)m * n) {
-            free(tl_t);
-            tl_t = xmalloc(sizeof(float) * (size_t)m * n);
-            tl_tcap = (size_t)m * n;
-        }
-        float *t = tl_t;
-        nn_amx_gemm(1, 0, n, m, k, b, ldb, a, lda, 0.0f, t, m);
-        for (int r = 0; r < m; r++) {
-            float *row = c + (size_t)r * ldc;
-            if (beta == 0.0f)
-                for (int q = 0; q < n; q++) row[q] = t[(size_t)q * m + r];
-            else
-                for (int q = 0; q < n; q++) row[q] += t[(size_t)q * m + r];
-        }
-        return;
-    }
     if (k <= 0) {
         if (beta == 0.0f)
             for (int r = 0; r < m; r++) memset(c + (size_t)r * ldc, 0, sizeof(float) * (size_t)n);
@@ -359,10 +388,10 @@ void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
         int kl = k - k0 < KC ? k - k0 : KC, kb = (kl + 31) / 32, zero = k0 == 0 && beta == 0.0f;
         uint16_t *pb = scratch(&tl_b, &tl_bcap, (size_t)nt * kb * 2 * TILE);
         uint16_t *pa = scratch(&tl_a, &tl_acap, (size_t)2 * kb * 2 * TILE);
-        pack_b(tb, b, ldb, k0, kl, n, kb, pb);
+        pack_b(B, k0, kl, n, kb, pb);
         for (int r0 = 0; r0 < m; r0 += 32) {
             int rows = m - r0 < 32 ? m - r0 : 32;
-            pack_a(ta, a, lda, r0, rows, k0, kl, kb, pa);
+            pack_a(A, r0, rows, k0, kl, kb, pa);
             for (int j = 0; j < nt; j += 2) {
                 int c0 = j * 16, cols = n - c0 < 32 ? n - c0 : 32;
                 block(pa, pb, kb, j, c + (size_t)r0 * ldc + c0, ldc, rows, cols, zero);
@@ -372,6 +401,107 @@ void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
     /* Back to the initial tile state: a thread switch then need not save and restore 8 KB of
      * tile registers. */
     _tile_release();
+}
+
+/* Per thread: the transposed result of a weight gradient, and flipped weights. */
+static _Thread_local float *tl_t, *tl_w;
+static _Thread_local size_t tl_tcap, tl_wcap;
+
+static float *fscratch(float **p, size_t *cap, size_t n)
+{
+    if (*cap < n) {
+        free(*p);
+        *p = xmalloc(sizeof(float) * n);
+        *cap = n;
+    }
+    return *p;
+}
+
+/* C (m, n) = A^T B + beta C for A stored (k, m) with many columns and B stored (k, n) with few:
+ * packing A^T would transpose the big one, but as the B operand it needs no transpose. So
+ * C^T = B^T A is computed (the packing transposes B, the small one) and transposed back. */
+static void transposed(const operand *A, const operand *B, int m, int n, int k, float beta, float *c, int ldc)
+{
+    float *t = fscratch(&tl_t, &tl_tcap, (size_t)m * n);
+    core(B, A, n, m, k, 0.0f, t, m);
+    for (int r = 0; r < m; r++) {
+        float *row = c + (size_t)r * ldc;
+        if (beta == 0.0f)
+            for (int q = 0; q < n; q++) row[q] = t[(size_t)q * m + r];
+        else
+            for (int q = 0; q < n; q++) row[q] += t[(size_t)q * m + r];
+    }
+}
+
+void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc)
+{
+    operand A = {a, lda, ta, NULL, 0}, B = {b, ldb, tb, NULL, 0};
+    if (ta && !tb && m > n && k > 0 && n > 0) {
+        /* a weight gradient: A (k, m) the inputs, B (k, n) the output gradient */
+        operand At = {a, lda, 0, NULL, 0}, Bt = {b, ldb, 1, NULL, 0};
+        transposed(&At, &Bt, m, n, k, beta, c, ldc);
+        return;
+    }
+    core(&A, &B, m, n, k, beta, c, ldc);
+}
+
+int nn_amx_conv_implicit(const nn_geom *g)
+{
+    return g->cin % 16 == 0 && !(g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0);
+}
+
+/* The convolution whose im2col, multiplied by flipped weights, is the input gradient of g: over
+ * dy (n, oh, ow, cout), kernel flipped, stride 1, padding kh - 1 - pt on top (the bottom's
+ * padding of g), output (n, h, w, cin). Defined for stride 1 and dilation 1. */
+static nn_geom transpose_geom(const nn_geom *g)
+{
+    nn_geom t = *g;
+    t.h = g->oh, t.w = g->ow, t.cin = g->cout;
+    t.oh = g->h, t.ow = g->w, t.cout = g->cin;
+    t.pt = g->kh - 1 - g->pt, t.pl = g->kw - 1 - g->pl;
+    return t;
+}
+
+int nn_amx_conv_bwd_implicit(const nn_geom *g)
+{
+    /* the transposed convolution's input is dy: its channels (cout) are what the groups of 16
+     * need; any padding works, as every tap's bounds are checked */
+    return g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->cout % 16 == 0 &&
+           !(g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0);
+}
+
+void nn_amx_conv_fwd(const nn_geom *g, const float *x, int m0, int m1, const float *w, int ldw, int n, float beta,
+                     float *c, int ldc)
+{
+    operand A = {x, 0, 0, g, m0}, B = {w, ldw, 0, NULL, 0};
+    core(&A, &B, m1 - m0, n, g->kh * g->kw * g->cin, beta, c, ldc);
+}
+
+void nn_amx_conv_bwd(const nn_geom *g, const float *dy, const float *w, int m0, int m1, float beta, float *dx)
+{
+    nn_geom t = transpose_geom(g);
+    /* W (kh, kw, cin, cout) flipped to (kh, kw, cout, cin): tap (ky, kx) takes W's tap
+     * (kh - 1 - ky, kw - 1 - kx), transposed. */
+    const int kh = g->kh, kw = g->kw, ci = g->cin, co = g->cout;
+    float *wf = fscratch(&tl_w, &tl_wcap, (size_t)kh * kw * ci * co);
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            const float *src = w + ((size_t)(kh - 1 - ky) * kw + (kw - 1 - kx)) * ci * co;
+            float *dst = wf + ((size_t)ky * kw + kx) * co * ci;
+            for (int i = 0; i < ci; i++)
+                for (int o = 0; o < co; o++) dst[(size_t)o * ci + i] = src[(size_t)i * co + o];
+        }
+    operand A = {dy, 0, 0, &t, m0}, B = {wf, ci, 0, NULL, 0};
+    core(&A, &B, m1 - m0, ci, kh * kw * co, beta, dx, ci);
+}
+
+void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw)
+{
+    /* dW (K, cout) = im2col(x)^T dy: the transposed route, im2col(x) as the B operand */
+    operand A = {x, 0, 0, g, 0}, B = {dy, g->cout, 1, NULL, 0};
+    int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
+    transposed(&A, &B, K, g->cout, M, beta, dw, g->cout);
 }
 
 #ifdef __clang__

@@ -14,6 +14,8 @@
 #ifndef FV_NN_AMX_H
 #define FV_NN_AMX_H
 
+#include "nn_ops.h"
+
 /* 1 if products may run here: the CPU has AMX-TILE, AMX-BF16 and AVX-512 (F, BW, BF16), the
  * kernel lets this process use the tile registers (arch_prctl ARCH_REQ_XCOMP_PERM), and the
  * environment does not set FV_NO_AMX to a value other than "" or "0" (valgrind, for one, does not
@@ -26,5 +28,31 @@ int nn_amx_available(void);
  * packs the operands into is per thread, kept for the thread's next call (at most a few MB). */
 void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                  float beta, float *c, int ldc);
+
+/* --- Convolutions without their im2col matrix ------------------------------------------------
+ * The im2col matrix of a convolution input (nn_ops.h: row = output position, column = tap and
+ * input channel) is read from the input as it is packed, never stored: no im2col pass, no
+ * col2im pass, and the packing reads an input that fits in cache instead of a matrix kh * kw times
+ * its size. */
+
+/* 1 if nn_amx_conv_fwd and nn_amx_conv_wgrad take g: cin a multiple of 16 (16 columns of the
+ * im2col then lie in one tap), and not a 1x1 stride-1 unpadded conv (a plain product). */
+int nn_amx_conv_implicit(const nn_geom *g);
+/* 1 if nn_amx_conv_bwd takes g: stride and dilation 1, cout a multiple of 16, not a plain 1x1. */
+int nn_amx_conv_bwd_implicit(const nn_geom *g);
+
+/* Rows [m0, m1) of the (n * oh * ow, ncols) product im2col(x) . W, W (kh * kw * cin, ncols) with
+ * row stride ldw (ncols <= cout: a block of W's columns), into c (row m0's first element) with row
+ * stride ldc, + beta * c. */
+void nn_amx_conv_fwd(const nn_geom *g, const float *x, int m0, int m1, const float *w, int ldw, int ncols,
+                     float beta, float *c, int ldc);
+
+/* Rows [m0, m1) (positions) of the input gradient (n * h * w, cin) = conv^T(dy) with weights w
+ * (kh, kw, cin, cout), into dx (row m0's first element), + beta * dx: the convolution of dy with
+ * the flipped, transposed weights (built per call in per-thread scratch). */
+void nn_amx_conv_bwd(const nn_geom *g, const float *dy, const float *w, int m0, int m1, float beta, float *dx);
+
+/* dW (kh * kw * cin, cout) = im2col(x)^T dy + beta * dW. */
+void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw);
 
 #endif

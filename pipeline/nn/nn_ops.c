@@ -419,6 +419,10 @@ typedef struct gemm_job {
     int ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx; /* cols: parts are column blocks */
     const float *a, *b, *bias;
     float beta, *c;
+    /* AMX convolutions without im2col: conv 1, a forward (A is im2col of the input a); conv 2,
+     * an input gradient (a is dy, b the weights); cg their geometry */
+    int conv;
+    const nn_geom *cg;
 } gemm_job;
 
 /* C[m0:m1, n0:n1] of the job. */
@@ -439,7 +443,11 @@ static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
         }
         beta = 1.0f;
     }
-    if (j->amx && m1 - m0 >= AMX_MIN_ROWS)
+    if (j->conv == 1)
+        nn_amx_conv_fwd(j->cg, j->a, m0, m1, b, j->ldb, n, beta, c, j->ldc);
+    else if (j->conv == 2)
+        nn_amx_conv_bwd(j->cg, j->a, j->b, m0, m1, beta, c);
+    else if (j->amx && m1 - m0 >= AMX_MIN_ROWS)
         nn_amx_gemm(j->ta, j->tb, m1 - m0, n, j->k, a, j->lda, b, j->ldb, beta, c, j->ldc);
     else
         cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, m1 - m0, n,
@@ -494,9 +502,22 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
         parts = (int)(want < most ? want : most);
         if (parts < 1) parts = 1;
     }
-    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c};
+    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c, 0, NULL};
     par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j); /* MACs/32: comparable to floats moved */
 }
+
+/* An AMX convolution without im2col (gemm_job.conv 1 or 2) over m output rows and n columns,
+ * split across the pool by rows only (an input gradient needs all its columns). */
+static void gemm_conv(int conv, const nn_geom *g, int m, int n, int k, const float *a, const float *b, int ldb,
+                      float beta, float *c, int ldc, const float *bias, int act)
+{
+    int parts = m >= 2 * GEMM_ROWS_AMX ? (m + GEMM_ROWS_AMX - 1) / GEMM_ROWS_AMX : 1;
+    gemm_job j = {0, 0, m, n, k, 0, ldb, ldc, parts, 0, act, 1, a, b, bias, beta, c, conv, g};
+    par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j);
+}
+
+/* 1 if the forward of g runs without im2col (then it leaves no im2col in its col scratch). */
+static int conv_implicit(const nn_geom *g) { return g_fast_gemm && nn_amx_conv_implicit(g); }
 
 void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float *bias, int act,
                  float *y, float *col)
@@ -504,6 +525,10 @@ void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float 
     /* y (M, cout) = col (M, K) . W (K, cout), M = n*oh*ow, K = kh*kw*cin */
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
     const float *a = x;
+    if (conv_implicit(g)) {
+        gemm_conv(1, g, M, g->cout, K, x, wt, g->cout, 0.0f, y, g->cout, bias, act);
+        return;
+    }
     if (!conv_direct(g)) {
         kc k = {.g = g, .x = x, .y = col};
         par_for(g->n * g->oh, (size_t)M * K, im2col_rows, &k);
@@ -518,6 +543,11 @@ void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, 
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
     if (conv_direct(g)) {
         gemm(0, 1, M, K, g->cout, dy, g->cout, wt, g->cout, add ? 1.0f : 0.0f, dx, K, NULL, 0);
+        return;
+    }
+    if (g_fast_gemm && nn_amx_conv_bwd_implicit(g)) {
+        /* the convolution of dy with the flipped weights: no product into col, no col2im */
+        gemm_conv(2, g, g->n * g->h * g->w, g->cin, K, dy, wt, g->cout, add ? 1.0f : 0.0f, dx, g->cin, NULL, 0);
         return;
     }
     gemm(0, 1, M, K, g->cout, dy, g->cout, wt, g->cout, 0.0f, col, K, NULL, 0);
@@ -1230,11 +1260,15 @@ void nn_ops_parallel(int n, nn_par_fn fn, void *ctx)
 
 void nn_ops_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 
-void nn_conv_bwd_w(const nn_geom *g, const float *a, const float *dy, float *dw, float *db, int add)
+void nn_conv_bwd_w(const nn_geom *g, const float *x, const float *col, const float *dy, float *dw, float *db,
+                   int add)
 {
-    /* dW (K, cout) = a^T (K, M) . dy (M, cout), M = n*oh*ow, K = kh*kw*cin */
+    /* dW (K, cout) = a^T (K, M) . dy (M, cout), M = n*oh*ow, K = kh*kw*cin, a = im2col(x) */
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin, C = g->cout;
-    gemm(1, 0, K, C, M, a, K, dy, C, add ? 1.0f : 0.0f, dw, C, NULL, 0);
+    if (conv_implicit(g))
+        nn_amx_conv_wgrad(g, x, dy, add ? 1.0f : 0.0f, dw);
+    else
+        gemm(1, 0, K, C, M, conv_direct(g) ? x : col, K, dy, C, add ? 1.0f : 0.0f, dw, C, NULL, 0);
     if (!db) return;
     /* rows in order, so the sum does not depend on any thread split */
     if (!add) memset(db, 0, sizeof(float) * (size_t)C);

@@ -103,17 +103,19 @@ void nn_maxpool_fwd(const nn_geom *g, const float *x, float *y);
 void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx);
 
 /* --- Training (weight gradients and loss) ---------------------------------------------------
- * nn_conv_fwd leaves im2col(x), the (n*oh*ow, kh*kw*cin) matrix it multiplied, in its col scratch
- * (when nn_conv_col_size(g) > 0; a 1x1 stride-1 unpadded conv multiplies x itself). A dense layer
- * (MatMul) is such a 1x1 conv on an (n,1,1,in) tensor with weights (in, out). */
+ * nn_conv_fwd may leave im2col(x), the (n*oh*ow, kh*kw*cin) matrix it multiplied, in its col
+ * scratch, for nn_conv_bwd_w; with products on AMX (nn_ops_set_fast_gemm) it multiplies without
+ * forming it, and nn_conv_bwd_w reads x instead. A dense layer (MatMul) is a 1x1 conv on an
+ * (n,1,1,in) tensor with weights (in, out). */
 
-/* Weight and bias gradients of a Conv2D: a is the matrix the forward multiplied (the col scratch
- * after nn_conv_fwd, or x for a 1x1 stride-1 unpadded conv), dy (n,oh,ow,cout) the gradient after
- * the activation has been undone (nn_act_bwd). dw (kh,kw,cin,cout) = a^T dy, db (cout) = sum of
- * dy over n,oh,ow (db may be NULL); add=1 adds to dw/db, add=0 overwrites. One GEMM (threads split
- * its output rows, never its sum over n,oh,ow) and a bias sum in fixed row order, so the result
- * does not depend on threads. */
-void nn_conv_bwd_w(const nn_geom *g, const float *a, const float *dy, float *dw, float *db, int add);
+/* Weight and bias gradients of a Conv2D: x the forward's input and col the scratch nn_conv_fwd
+ * had (unused for a 1x1 stride-1 unpadded conv: NULL will do), both as the forward left them;
+ * dy (n,oh,ow,cout) the gradient after the activation has been undone (nn_act_bwd). dw
+ * (kh,kw,cin,cout) = im2col(x)^T dy, db (cout) = sum of dy over n,oh,ow (db may be NULL); add=1
+ * adds to dw/db, add=0 overwrites. One GEMM (threads split its output rows, never its sum over
+ * n,oh,ow) and a bias sum in fixed row order, so the result does not depend on threads. */
+void nn_conv_bwd_w(const nn_geom *g, const float *x, const float *col, const float *dy, float *dw, float *db,
+                   int add);
 
 /* Softmax cross-entropy of n rows of k logits against labels (n ints in 0..k-1): returns the sum
  * over rows of -log softmax(z)[label] (double). If dlogits is not NULL, writes (overwrites)

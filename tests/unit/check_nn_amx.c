@@ -125,6 +125,126 @@ START_TEST(same_bytes_every_call)
 }
 END_TEST
 
+/* --- convolutions without im2col, against their definition in double --- */
+
+static void geom(nn_geom *g, int n, int h, int w, int cin, int cout, int k, int s, int d, int same)
+{
+    memset(g, 0, sizeof *g);
+    g->n = n, g->h = h, g->w = w, g->cin = cin, g->kh = g->kw = k, g->sh = g->sw = s, g->dh = g->dw = d;
+    ck_assert_int_eq(nn_geom_pad(g, same), 0);
+    g->cout = cout;
+}
+
+/* x at output position (n, oy, ox), tap (ky, kx), channel c, or 0 in the padding */
+static double tapval(const nn_geom *g, const float *x, int n, int oy, int ox, int ky, int kx, int c)
+{
+    int iy = oy * g->sh - g->pt + ky * g->dh, ix = ox * g->sw - g->pl + kx * g->dw;
+    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) return 0;
+    return x[(((size_t)n * g->h + iy) * g->w + ix) * g->cin + c];
+}
+
+static float *rnd(size_t n)
+{
+    float *v = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) v[i] = frand();
+    return v;
+}
+
+static void near(double got, double want, double mag, const char *what, size_t i)
+{
+    ck_assert_msg(fabs(got - want) <= 3e-5 * mag + 1e-30, "%s[%zu] = %.9g, want %.9g", what, i, got, want);
+}
+
+static void check_conv(const nn_geom *g)
+{
+    const int K = g->kh * g->kw * g->cin, M = g->n * g->oh * g->ow, X = g->n * g->h * g->w;
+    float *x = rnd((size_t)X * g->cin), *w = rnd((size_t)K * g->cout), *dy = rnd((size_t)M * g->cout);
+    float *y = rnd((size_t)M * g->cout), *y0 = malloc(sizeof(float) * (size_t)M * g->cout);
+    memcpy(y0, y, sizeof(float) * (size_t)M * g->cout);
+    /* forward in two row blocks, beta 1 (adds to what y held) */
+    int mid = M / 3;
+    ck_assert(nn_amx_conv_implicit(g));
+    nn_amx_conv_fwd(g, x, 0, mid, w, g->cout, g->cout, 1.0f, y, g->cout);
+    nn_amx_conv_fwd(g, x, mid, M, w, g->cout, g->cout, 1.0f, y + (size_t)mid * g->cout, g->cout);
+    for (int m = 0; m < M; m++) {
+        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+        for (int o = 0; o < g->cout; o++) {
+            double s = y0[(size_t)m * g->cout + o], mag = fabs(s);
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++)
+                    for (int c = 0; c < g->cin; c++) {
+                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
+                        s += t, mag += fabs(t);
+                    }
+            near(y[(size_t)m * g->cout + o], s, mag, "conv forward", (size_t)m * g->cout + o);
+        }
+    }
+    /* weight gradient, beta 0 */
+    float *dw = malloc(sizeof(float) * (size_t)K * g->cout);
+    nn_amx_conv_wgrad(g, x, dy, 0.0f, dw);
+    for (int ky = 0; ky < g->kh; ky++)
+        for (int kx = 0; kx < g->kw; kx++)
+            for (int c = 0; c < g->cin; c++)
+                for (int o = 0; o < g->cout; o++) {
+                    double s = 0, mag = 0;
+                    for (int m = 0; m < M; m++) {
+                        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * dy[(size_t)m * g->cout + o];
+                        s += t, mag += fabs(t);
+                    }
+                    size_t i = ((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o;
+                    near(dw[i], s, mag, "weight gradient", i);
+                }
+    /* input gradient (stride 1 only), beta 0: dx[x pos, c] = sum over the outputs that read it */
+    if (nn_amx_conv_bwd_implicit(g)) {
+        float *dx = malloc(sizeof(float) * (size_t)X * g->cin);
+        double *ref = calloc((size_t)X * g->cin, sizeof(double)), *mag = calloc((size_t)X * g->cin, sizeof(double));
+        nn_amx_conv_bwd(g, dy, w, 0, X / 2, 0.0f, dx);
+        nn_amx_conv_bwd(g, dy, w, X / 2, X, 0.0f, dx + (size_t)(X / 2) * g->cin);
+        for (int m = 0; m < M; m++) {
+            int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++) {
+                    int iy = oy - g->pt + ky, ix = ox - g->pl + kx;
+                    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+                    size_t p = ((size_t)n * g->h + iy) * g->w + ix;
+                    for (int c = 0; c < g->cin; c++)
+                        for (int o = 0; o < g->cout; o++) {
+                            double t = (double)dy[(size_t)m * g->cout + o] * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
+                            ref[p * g->cin + c] += t, mag[p * g->cin + c] += fabs(t);
+                        }
+                }
+        }
+        for (size_t i = 0; i < (size_t)X * g->cin; i++) near(dx[i], ref[i], mag[i], "input gradient", i);
+        free(dx), free(ref), free(mag);
+    }
+    free(x), free(w), free(dy), free(y), free(y0), free(dw);
+}
+
+START_TEST(convolutions_without_im2col)
+{
+    if (!nn_amx_available()) return;
+    nn_geom g;
+    geom(&g, 2, 9, 7, 16, 32, 3, 1, 1, 1); /* SAME 3x3, as fmnist-cnn */
+    check_conv(&g);
+    geom(&g, 1, 6, 11, 32, 16, 5, 1, 1, 1); /* SAME 5x5: padding 2 */
+    check_conv(&g);
+    geom(&g, 2, 5, 6, 16, 16, 3, 1, 1, 0); /* VALID: the transposed padding (2) is not the forward's */
+    check_conv(&g);
+    geom(&g, 1, 4, 5, 16, 20, 3, 1, 1, 1); /* cout 20: no input gradient this way */
+    check_conv(&g);
+    geom(&g, 1, 11, 9, 16, 8, 3, 2, 2, 1); /* strided and dilated: forward and weights only */
+    check_conv(&g);
+    /* what the implicit routes refuse */
+    geom(&g, 1, 8, 8, 8, 16, 3, 1, 1, 1);
+    ck_assert(!nn_amx_conv_implicit(&g));
+    geom(&g, 1, 8, 8, 16, 16, 1, 1, 1, 1);
+    ck_assert(!nn_amx_conv_implicit(&g) && !nn_amx_conv_bwd_implicit(&g));
+    geom(&g, 1, 8, 8, 16, 16, 3, 2, 1, 1);
+    ck_assert(nn_amx_conv_implicit(&g) && !nn_amx_conv_bwd_implicit(&g));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nn_amx");
@@ -134,6 +254,7 @@ int main(void)
     tcase_add_test(t, matches_double_sums);
     tcase_add_test(t, weight_gradient_shape);
     tcase_add_test(t, same_bytes_every_call);
+    tcase_add_test(t, convolutions_without_im2col);
     suite_add_tcase(s, t);
     return check_run(s);
 }
