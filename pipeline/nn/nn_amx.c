@@ -117,40 +117,35 @@ static inline void pairs16(const float *e, const float *o, int n, __m512i idx, _
     *lo = _mm512_permutex2var_epi16(_mm512_castsi256_si512(el), idx, _mm512_castsi256_si512(ol));
 }
 
-/* An operand: a stored matrix p (row stride ld; trans: stored transposed), or, when g is set, the
- * im2col matrix of the convolution input p with geometry g, which is never stored: its row r is
- * output position row0 + r (image, row, column) and its column (ky * kw + kx) * cin + ci the input
- * value that tap meets there (0 in the padding). g->cin % 16 == 0, so 16 columns from a multiple
- * of 16 lie in one tap and are contiguous in p. */
+/* A convolution's input as its im2col matrix reads it: converted once to bf16 hi and lo, and
+ * zero-padded (pt rows above, pl columns left, enough below and right) so that every tap of every
+ * output position is inside. Row r of the im2col is output position r (image, row, column); its
+ * columns [c, c + 16) (c a multiple of 16: cin % 16 == 0 keeps them in one tap) are the 16
+ * values at base(r) + off[c / 16]. */
+struct nn_amx_conv {
+    nn_geom g;              /* the convolution whose input this is (for a gradient: the transposed one) */
+    uint16_t *hi, *lo;      /* (n, H, W, cin) */
+    int H, W;
+    int *off;               /* kh * kw * cin / 16 */
+    const float *w;         /* for nn_amx_conv_bwd_prepare: the flipped weights (K, cin of dx) */
+};
+
+/* An operand: a stored matrix p (row stride ld; trans: stored transposed), or, when cv is set,
+ * the im2col matrix of a prepared convolution input, from its row row0 on. */
 typedef struct operand {
     const float *p;
     int ld, trans;
-    const nn_geom *g;
+    const nn_amx_conv *cv;
     int row0;
 } operand;
 
-/* Where row r of an im2col operand reads: its image's input, and the input row and column of tap
- * (0, 0). */
-typedef struct position {
-    const float *img;
-    int iy, ix;
-} position;
-
-static inline position im2col_row(const operand *s, int r)
+/* Offset of row r's tap (0, 0) in an im2col operand's hi / lo. */
+static inline size_t im2col_row(const operand *s, int r)
 {
-    const nn_geom *g = s->g;
+    const nn_amx_conv *cv = s->cv;
+    const nn_geom *g = &cv->g;
     int q = s->row0 + r, hw = g->oh * g->ow, n = q / hw, t = q - n * hw, oy = t / g->ow, ox = t - oy * g->ow;
-    return (position){s->p + (size_t)n * g->h * g->w * g->cin, oy * g->sh - g->pt, ox * g->sw - g->pl};
-}
-
-/* The 16 values of columns [c, c + 16) (c a multiple of 16) of an im2col row, or NULL where that
- * tap falls in the padding (zeros). */
-static inline const float *im2col_at(const nn_geom *g, position at, int c)
-{
-    int tap = c / g->cin, ci = c - tap * g->cin, ky = tap / g->kw, kx = tap - ky * g->kw;
-    int iy = at.iy + ky * g->dh, ix = at.ix + kx * g->dw;
-    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) return NULL;
-    return at.img + ((size_t)iy * g->w + ix) * g->cin + ci;
+    return (((size_t)n * cv->H + (size_t)oy * g->sh) * cv->W + (size_t)ox * g->sw) * g->cin;
 }
 
 /* A's rows [r0, r0 + rows) (rows <= 32), k in [k0, k0 + kl), into 2 row tiles x kb k blocks:
@@ -162,21 +157,32 @@ static void pack_a(const operand *A, int r0, int rows, int k0, int kl, int kb, u
     const float *a = A->p;
     const int lda = A->ld;
     if (!A->trans) {
-        for (int r = 0; r < rows; r++) {
-            const float *src = A->g ? NULL : a + (size_t)(r0 + r) * lda + k0;
-            position at = {0};
-            if (A->g) at = im2col_row(A, r0 + r);
+        for (int r = 0; r < rows && A->cv; r++) {
+            /* converted already: copies of 16 bf16 */
+            const nn_amx_conv *cv = A->cv;
+            const size_t base = im2col_row(A, r0 + r);
+            const int *off = cv->off + k0 / 16;
+            uint16_t *row = dst + (size_t)(r / 16) * TS + (size_t)(r % 16) * 32;
+            for (int q = 0; q < kb; q++)
+                for (int h = 0; h < 2; h++) {
+                    int k = q * 32 + h * 16;
+                    __m256i hi = _mm256_setzero_si256(), lo = hi;
+                    if (k < kl) {
+                        hi = _mm256_loadu_si256((const __m256i *)(cv->hi + base + off[k / 16]));
+                        lo = _mm256_loadu_si256((const __m256i *)(cv->lo + base + off[k / 16]));
+                    }
+                    _mm256_storeu_si256((__m256i *)(row + (size_t)q * 2 * TILE + h * 16), hi);
+                    _mm256_storeu_si256((__m256i *)(row + (size_t)q * 2 * TILE + TILE + h * 16), lo);
+                }
+        }
+        for (int r = 0; r < rows && !A->cv; r++) {
+            const float *src = a + (size_t)(r0 + r) * lda + k0;
             uint16_t *row = dst + (size_t)(r / 16) * TS + (size_t)(r % 16) * 32;
             for (int q = 0; q < kb; q++)
                 for (int h = 0; h < 2; h++) {
                     int k = q * 32 + h * 16, left = kl - k;
                     __m256i hi = _mm256_setzero_si256(), lo = hi;
-                    if (left > 0 && A->g) {
-                        const float *v = im2col_at(A->g, at, k0 + k);
-                        if (v) split16(_mm512_loadu_ps(v), &hi, &lo);
-                    } else if (left > 0) {
-                        split16(load16(src + k, left), &hi, &lo);
-                    }
+                    if (left > 0) split16(load16(src + k, left), &hi, &lo);
                     _mm256_storeu_si256((__m256i *)(row + (size_t)q * 2 * TILE + h * 16), hi);
                     _mm256_storeu_si256((__m256i *)(row + (size_t)q * 2 * TILE + TILE + h * 16), lo);
                 }
@@ -234,15 +240,26 @@ static void pack_b(const operand *B, int k0, int kl, int n, int kb, uint16_t *ds
         const __m512i idx = _mm512_loadu_si512(pair_perm);
         for (int k = 0; k < kb * 32; k += 2) {
             int q = k / 32, p = (k % 32) / 2;
-            position ae = {0}, ao = {0};
-            if (B->g && k < kl) ae = im2col_row(B, k0 + k);
-            if (B->g && k + 1 < kl) ao = im2col_row(B, k0 + k + 1);
+            const nn_amx_conv *cv = B->cv;
+            size_t be = 0, bo = 0;
+            int odd = k + 1 < kl;
+            if (cv && k < kl) be = im2col_row(B, k0 + k);
+            if (cv && odd) bo = im2col_row(B, k0 + k + 1);
             for (int j = 0; j < nt; j++) {
                 uint16_t *tile = dst + ((size_t)j * kb + q) * 2 * TILE + (size_t)p * 32;
                 __m512i h = _mm512_setzero_si512(), l = h;
-                if (k < kl && B->g) {
-                    const float *e = im2col_at(B->g, ae, j * 16), *o = k + 1 < kl ? im2col_at(B->g, ao, j * 16) : NULL;
-                    if (e || o) pairs16(e, o, 16, idx, &h, &l);
+                if (k < kl && cv) {
+                    /* converted already: interleave the two positions' 16 bf16 */
+                    const int o = cv->off[j];
+                    __m256i eh = _mm256_loadu_si256((const __m256i *)(cv->hi + be + o));
+                    __m256i el = _mm256_loadu_si256((const __m256i *)(cv->lo + be + o));
+                    __m256i oh = _mm256_setzero_si256(), ol = oh;
+                    if (odd) {
+                        oh = _mm256_loadu_si256((const __m256i *)(cv->hi + bo + o));
+                        ol = _mm256_loadu_si256((const __m256i *)(cv->lo + bo + o));
+                    }
+                    h = _mm512_permutex2var_epi16(_mm512_castsi256_si512(eh), idx, _mm512_castsi256_si512(oh));
+                    l = _mm512_permutex2var_epi16(_mm512_castsi256_si512(el), idx, _mm512_castsi256_si512(ol));
                 } else if (k < kl) {
                     const float *e = b + (size_t)(k0 + k) * ldb + j * 16;
                     pairs16(e, k + 1 < kl ? e + ldb : NULL, n - j * 16, idx, &h, &l);
@@ -403,49 +420,6 @@ static void core(const operand *A, const operand *B, int m, int n, int k, float 
     _tile_release();
 }
 
-/* Per thread: the transposed result of a weight gradient, and flipped weights. */
-static _Thread_local float *tl_t, *tl_w;
-static _Thread_local size_t tl_tcap, tl_wcap;
-
-static float *fscratch(float **p, size_t *cap, size_t n)
-{
-    if (*cap < n) {
-        free(*p);
-        *p = xmalloc(sizeof(float) * n);
-        *cap = n;
-    }
-    return *p;
-}
-
-/* C (m, n) = A^T B + beta C for A stored (k, m) with many columns and B stored (k, n) with few:
- * packing A^T would transpose the big one, but as the B operand it needs no transpose. So
- * C^T = B^T A is computed (the packing transposes B, the small one) and transposed back. */
-static void transposed(const operand *A, const operand *B, int m, int n, int k, float beta, float *c, int ldc)
-{
-    float *t = fscratch(&tl_t, &tl_tcap, (size_t)m * n);
-    core(B, A, n, m, k, 0.0f, t, m);
-    for (int r = 0; r < m; r++) {
-        float *row = c + (size_t)r * ldc;
-        if (beta == 0.0f)
-            for (int q = 0; q < n; q++) row[q] = t[(size_t)q * m + r];
-        else
-            for (int q = 0; q < n; q++) row[q] += t[(size_t)q * m + r];
-    }
-}
-
-void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float beta, float *c, int ldc)
-{
-    operand A = {a, lda, ta, NULL, 0}, B = {b, ldb, tb, NULL, 0};
-    if (ta && !tb && m > n && k > 0 && n > 0) {
-        /* a weight gradient: A (k, m) the inputs, B (k, n) the output gradient */
-        operand At = {a, lda, 0, NULL, 0}, Bt = {b, ldb, 1, NULL, 0};
-        transposed(&At, &Bt, m, n, k, beta, c, ldc);
-        return;
-    }
-    core(&A, &B, m, n, k, beta, c, ldc);
-}
-
 int nn_amx_conv_implicit(const nn_geom *g)
 {
     return g->cin % 16 == 0 && !(g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0);
@@ -466,21 +440,89 @@ static nn_geom transpose_geom(const nn_geom *g)
 int nn_amx_conv_bwd_implicit(const nn_geom *g)
 {
     /* the transposed convolution's input is dy: its channels (cout) are what the groups of 16
-     * need; any padding works, as every tap's bounds are checked */
-    return g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->cout % 16 == 0 &&
-           !(g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0);
+     * need; its padding must not be negative */
+    return g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->cout % 16 == 0 && g->pt < g->kh &&
+           g->pl < g->kw && !(g->kh == 1 && g->kw == 1 && g->pt == 0 && g->pl == 0);
 }
 
-void nn_amx_conv_fwd(const nn_geom *g, const float *x, int m0, int m1, const float *w, int ldw, int n, float beta,
-                     float *c, int ldc)
+/* Per thread: a prepared convolution (its converted input, offsets and flipped weights), the
+ * transposed result of a weight gradient. */
+static _Thread_local nn_amx_conv tl_cv;
+static _Thread_local uint16_t *tl_xh, *tl_xl;
+static _Thread_local size_t tl_xcap, tl_offcap;
+static _Thread_local int *tl_off;
+static _Thread_local float *tl_t, *tl_w;
+static _Thread_local size_t tl_tcap, tl_wcap;
+
+static float *fscratch(float **p, size_t *cap, size_t n)
 {
-    operand A = {x, 0, 0, g, m0}, B = {w, ldw, 0, NULL, 0};
-    core(&A, &B, m1 - m0, n, g->kh * g->kw * g->cin, beta, c, ldc);
+    if (*cap < n) {
+        free(*p);
+        *p = xmalloc(sizeof(float) * n);
+        *cap = n;
+    }
+    return *p;
 }
 
-void nn_amx_conv_bwd(const nn_geom *g, const float *dy, const float *w, int m0, int m1, float beta, float *dx)
+/* Converts x (the input of convolution g) into the thread's nn_amx_conv. */
+static nn_amx_conv *prepare(const nn_geom *g, const float *x)
+{
+    nn_amx_conv *cv = &tl_cv;
+    cv->g = *g;
+    cv->w = NULL;
+    int H = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1, W = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    if (H < g->pt + g->h) H = g->pt + g->h;
+    if (W < g->pl + g->w) W = g->pl + g->w;
+    cv->H = H, cv->W = W;
+    const size_t C = (size_t)g->cin, n = (size_t)g->n * H * W * C;
+    if (tl_xcap < n) {
+        free(tl_xh), free(tl_xl);
+        tl_xh = xmalloc(sizeof(uint16_t) * n);
+        tl_xl = xmalloc(sizeof(uint16_t) * n);
+        tl_xcap = n;
+    }
+    cv->hi = tl_xh, cv->lo = tl_xl;
+    for (int b = 0; b < g->n; b++)
+        for (int y = 0; y < H; y++) {
+            const size_t row = ((size_t)b * H + y) * W * C;
+            int iy = y - g->pt;
+            if (iy < 0 || iy >= g->h) {
+                memset(cv->hi + row, 0, sizeof(uint16_t) * W * C);
+                memset(cv->lo + row, 0, sizeof(uint16_t) * W * C);
+                continue;
+            }
+            size_t lead = (size_t)g->pl * C, tail = (size_t)(W - g->pl - g->w) * C, mid = lead + (size_t)g->w * C;
+            memset(cv->hi + row, 0, sizeof(uint16_t) * lead), memset(cv->lo + row, 0, sizeof(uint16_t) * lead);
+            memset(cv->hi + row + mid, 0, sizeof(uint16_t) * tail), memset(cv->lo + row + mid, 0, sizeof(uint16_t) * tail);
+            const float *src = x + ((size_t)b * g->h + iy) * g->w * C;
+            for (size_t i = 0; i < (size_t)g->w * C; i += 16) {
+                __m256i h, l;
+                split16(_mm512_loadu_ps(src + i), &h, &l);
+                _mm256_storeu_si256((__m256i *)(cv->hi + row + lead + i), h);
+                _mm256_storeu_si256((__m256i *)(cv->lo + row + lead + i), l);
+            }
+        }
+    size_t groups = (size_t)g->kh * g->kw * C / 16;
+    if (tl_offcap < groups) {
+        free(tl_off);
+        tl_off = xmalloc(sizeof(int) * groups);
+        tl_offcap = groups;
+    }
+    cv->off = tl_off;
+    for (size_t q = 0; q < groups; q++) {
+        size_t c = q * 16, tap = c / C, ci = c % C;
+        int ky = (int)tap / g->kw, kx = (int)tap % g->kw;
+        cv->off[q] = (int)((((size_t)ky * g->dh) * W + (size_t)kx * g->dw) * C + ci);
+    }
+    return cv;
+}
+
+const nn_amx_conv *nn_amx_conv_prepare(const nn_geom *g, const float *x) { return prepare(g, x); }
+
+const nn_amx_conv *nn_amx_conv_bwd_prepare(const nn_geom *g, const float *dy, const float *w)
 {
     nn_geom t = transpose_geom(g);
+    nn_amx_conv *cv = prepare(&t, dy);
     /* W (kh, kw, cin, cout) flipped to (kh, kw, cout, cin): tap (ky, kx) takes W's tap
      * (kh - 1 - ky, kw - 1 - kx), transposed. */
     const int kh = g->kh, kw = g->kw, ci = g->cin, co = g->cout;
@@ -492,14 +534,57 @@ void nn_amx_conv_bwd(const nn_geom *g, const float *dy, const float *w, int m0, 
             for (int i = 0; i < ci; i++)
                 for (int o = 0; o < co; o++) dst[(size_t)o * ci + i] = src[(size_t)i * co + o];
         }
-    operand A = {dy, 0, 0, &t, m0}, B = {wf, ci, 0, NULL, 0};
-    core(&A, &B, m1 - m0, ci, kh * kw * co, beta, dx, ci);
+    cv->w = wf;
+    return cv;
+}
+
+void nn_amx_conv_rows(const nn_amx_conv *cv, int m0, int m1, const float *w, int ldw, int ncols, float beta,
+                      float *c, int ldc)
+{
+    const nn_geom *g = &cv->g;
+    if (cv->w) w = cv->w, ldw = g->cout, ncols = g->cout;
+    operand A = {NULL, 0, 0, cv, m0}, B = {w, ldw, 0, NULL, 0};
+    core(&A, &B, m1 - m0, ncols, g->kh * g->kw * g->cin, beta, c, ldc);
+}
+
+/* C (m, n) = A^T B + beta C for A stored (k, m) with many columns and B stored (k, n) with few:
+ * packing A^T would transpose the big one, but as the B operand it needs no transpose. So
+ * C^T = B^T A is computed (the packing transposes B, the small one) and transposed back. */
+static void transposed(const operand *A, const operand *B, int m, int n, int k, float beta, float *c, int ldc)
+{
+    float *t = fscratch(&tl_t, &tl_tcap, (size_t)m * n);
+    core(B, A, n, m, k, 0.0f, t, m);
+    /* in 16 x 16 blocks, so that both sides stay in cache (a dense layer's is 3136 x 256) */
+    for (int r0 = 0; r0 < m; r0 += 16)
+        for (int q0 = 0; q0 < n; q0 += 16) {
+            int r1 = r0 + 16 < m ? r0 + 16 : m, q1 = q0 + 16 < n ? q0 + 16 : n;
+            for (int r = r0; r < r1; r++) {
+                float *row = c + (size_t)r * ldc;
+                if (beta == 0.0f)
+                    for (int q = q0; q < q1; q++) row[q] = t[(size_t)q * m + r];
+                else
+                    for (int q = q0; q < q1; q++) row[q] += t[(size_t)q * m + r];
+            }
+        }
+}
+
+void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc)
+{
+    operand A = {a, lda, ta, NULL, 0}, B = {b, ldb, tb, NULL, 0};
+    if (ta && !tb && m > n && k > 0 && n > 0) {
+        /* a weight gradient: A (k, m) the inputs, B (k, n) the output gradient */
+        operand At = {a, lda, 0, NULL, 0}, Bt = {b, ldb, 1, NULL, 0};
+        transposed(&At, &Bt, m, n, k, beta, c, ldc);
+        return;
+    }
+    core(&A, &B, m, n, k, beta, c, ldc);
 }
 
 void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw)
 {
     /* dW (K, cout) = im2col(x)^T dy: the transposed route, im2col(x) as the B operand */
-    operand A = {x, 0, 0, g, 0}, B = {dy, g->cout, 1, NULL, 0};
+    operand A = {NULL, 0, 0, prepare(g, x), 0}, B = {dy, g->cout, 1, NULL, 0};
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
     transposed(&A, &B, K, g->cout, M, beta, dw, g->cout);
 }

@@ -41,16 +41,23 @@ int nn_amx_conv_implicit(const nn_geom *g);
 /* 1 if nn_amx_conv_bwd takes g: stride and dilation 1, cout a multiple of 16, not a plain 1x1. */
 int nn_amx_conv_bwd_implicit(const nn_geom *g);
 
-/* Rows [m0, m1) of the (n * oh * ow, ncols) product im2col(x) . W, W (kh * kw * cin, ncols) with
- * row stride ldw (ncols <= cout: a block of W's columns), into c (row m0's first element) with row
- * stride ldc, + beta * c. */
-void nn_amx_conv_fwd(const nn_geom *g, const float *x, int m0, int m1, const float *w, int ldw, int ncols,
-                     float beta, float *c, int ldc);
+/* A convolution prepared for nn_amx_conv_rows: its input converted once (to bf16, zero-padded),
+ * in the calling thread's scratch until that thread's next nn_amx_conv_* call; other threads may
+ * read it meanwhile (nn_amx_conv_rows on row blocks in parallel). */
+typedef struct nn_amx_conv nn_amx_conv;
 
-/* Rows [m0, m1) (positions) of the input gradient (n * h * w, cin) = conv^T(dy) with weights w
- * (kh, kw, cin, cout), into dx (row m0's first element), + beta * dx: the convolution of dy with
- * the flipped, transposed weights (built per call in per-thread scratch). */
-void nn_amx_conv_bwd(const nn_geom *g, const float *dy, const float *w, int m0, int m1, float beta, float *dx);
+/* The forward of g on x. */
+const nn_amx_conv *nn_amx_conv_prepare(const nn_geom *g, const float *x);
+/* The input gradient of g: the convolution of dy with the flipped, transposed weights w (kh, kw,
+ * cin, cout), output (n, h, w, cin). */
+const nn_amx_conv *nn_amx_conv_bwd_prepare(const nn_geom *g, const float *dy, const float *w);
+
+/* Rows [m0, m1) (output positions) of the prepared convolution, into c (row m0's first element)
+ * with row stride ldc, + beta * c. For a forward: the (n * oh * ow, ncols) product im2col(x) . W,
+ * W (kh * kw * cin, ncols) with row stride ldw (ncols <= cout: a block of W's columns). For an
+ * input gradient w, ldw and ncols are ignored: all cin columns. */
+void nn_amx_conv_rows(const nn_amx_conv *cv, int m0, int m1, const float *w, int ldw, int ncols, float beta,
+                      float *c, int ldc);
 
 /* dW (kh * kw * cin, cout) = im2col(x)^T dy + beta * dW. */
 void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw);

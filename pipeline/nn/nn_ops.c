@@ -419,10 +419,7 @@ typedef struct gemm_job {
     int ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx; /* cols: parts are column blocks */
     const float *a, *b, *bias;
     float beta, *c;
-    /* AMX convolutions without im2col: conv 1, a forward (A is im2col of the input a); conv 2,
-     * an input gradient (a is dy, b the weights); cg their geometry */
-    int conv;
-    const nn_geom *cg;
+    const nn_amx_conv *cv; /* an AMX convolution without im2col (A is its im2col) */
 } gemm_job;
 
 /* C[m0:m1, n0:n1] of the job. */
@@ -443,10 +440,8 @@ static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
         }
         beta = 1.0f;
     }
-    if (j->conv == 1)
-        nn_amx_conv_fwd(j->cg, j->a, m0, m1, b, j->ldb, n, beta, c, j->ldc);
-    else if (j->conv == 2)
-        nn_amx_conv_bwd(j->cg, j->a, j->b, m0, m1, beta, c);
+    if (j->cv)
+        nn_amx_conv_rows(j->cv, m0, m1, b, j->ldb, n, beta, c, j->ldc);
     else if (j->amx && m1 - m0 >= AMX_MIN_ROWS)
         nn_amx_gemm(j->ta, j->tb, m1 - m0, n, j->k, a, j->lda, b, j->ldb, beta, c, j->ldc);
     else
@@ -502,17 +497,18 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
         parts = (int)(want < most ? want : most);
         if (parts < 1) parts = 1;
     }
-    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c, 0, NULL};
+    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c, NULL};
     par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j); /* MACs/32: comparable to floats moved */
 }
 
-/* An AMX convolution without im2col (gemm_job.conv 1 or 2) over m output rows and n columns,
- * split across the pool by rows only (an input gradient needs all its columns). */
-static void gemm_conv(int conv, const nn_geom *g, int m, int n, int k, const float *a, const float *b, int ldb,
-                      float beta, float *c, int ldc, const float *bias, int act)
+/* A prepared AMX convolution without im2col (nn_amx_conv_rows) over m output rows and n
+ * columns, split across the pool by rows only (an input gradient needs all its columns); its
+ * input was converted once, before the split. */
+static void gemm_conv(const nn_amx_conv *cv, int m, int n, int k, const float *b, int ldb, float beta, float *c,
+                      int ldc, const float *bias, int act)
 {
     int parts = m >= 2 * GEMM_ROWS_AMX ? (m + GEMM_ROWS_AMX - 1) / GEMM_ROWS_AMX : 1;
-    gemm_job j = {0, 0, m, n, k, 0, ldb, ldc, parts, 0, act, 1, a, b, bias, beta, c, conv, g};
+    gemm_job j = {0, 0, m, n, k, 0, ldb, ldc, parts, 0, act, 1, NULL, b, bias, beta, c, cv};
     par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j);
 }
 
@@ -526,7 +522,7 @@ void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float 
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
     const float *a = x;
     if (conv_implicit(g)) {
-        gemm_conv(1, g, M, g->cout, K, x, wt, g->cout, 0.0f, y, g->cout, bias, act);
+        gemm_conv(nn_amx_conv_prepare(g, x), M, g->cout, K, wt, g->cout, 0.0f, y, g->cout, bias, act);
         return;
     }
     if (!conv_direct(g)) {
@@ -547,7 +543,8 @@ void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, 
     }
     if (g_fast_gemm && nn_amx_conv_bwd_implicit(g)) {
         /* the convolution of dy with the flipped weights: no product into col, no col2im */
-        gemm_conv(2, g, g->n * g->h * g->w, g->cin, K, dy, wt, g->cout, add ? 1.0f : 0.0f, dx, g->cin, NULL, 0);
+        gemm_conv(nn_amx_conv_bwd_prepare(g, dy, wt), g->n * g->h * g->w, g->cin, K, NULL, 0, add ? 1.0f : 0.0f, dx,
+                  g->cin, NULL, 0);
         return;
     }
     gemm(0, 1, M, K, g->cout, dy, g->cout, wt, g->cout, 0.0f, col, K, NULL, 0);

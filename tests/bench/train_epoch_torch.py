@@ -8,7 +8,11 @@ set shuffled once per epoch. Reads the Fashion-MNIST IDX files (gzip) itself wit
 Prints one line: "seconds <training seconds> acc <test accuracy>" (the time covers the epoch's
 training steps only, not loading nor the test evaluation).
 
-usage: train_epoch_torch.py DATA_DIR THREADS BATCH [LIMIT]
+With PRECISION bf16 the forward runs under torch.autocast("cpu", torch.bfloat16): PyTorch's own
+mixed precision, which oneDNN runs on the CPU's AMX tiles where it has them (plain bf16 products,
+less precise than fv-train's bf16x3 split); the default, float, is PyTorch's default.
+
+usage: train_epoch_torch.py DATA_DIR THREADS BATCH [LIMIT [float|bf16]]
 """
 import gzip
 import sys
@@ -53,6 +57,7 @@ class Net(nn.Module):
 def main():
     data, threads, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     limit = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    bf16 = len(sys.argv) > 5 and sys.argv[5] == "bf16"
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     xs = torch.from_numpy(read_idx(f"{data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0).unsqueeze(1)
@@ -69,7 +74,12 @@ def main():
     for i in range(0, xs.shape[0], batch):
         idx = perm[i:i + batch]
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(xs[idx]), ys[idx])
+        if bf16:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = net(xs[idx])
+            loss = F.cross_entropy(out.float(), ys[idx])
+        else:
+            loss = F.cross_entropy(net(xs[idx]), ys[idx])
         loss.backward()
         opt.step()
     secs = time.perf_counter() - t0

@@ -164,8 +164,9 @@ static void check_conv(const nn_geom *g)
     /* forward in two row blocks, beta 1 (adds to what y held) */
     int mid = M / 3;
     ck_assert(nn_amx_conv_implicit(g));
-    nn_amx_conv_fwd(g, x, 0, mid, w, g->cout, g->cout, 1.0f, y, g->cout);
-    nn_amx_conv_fwd(g, x, mid, M, w, g->cout, g->cout, 1.0f, y + (size_t)mid * g->cout, g->cout);
+    const nn_amx_conv *cv = nn_amx_conv_prepare(g, x);
+    nn_amx_conv_rows(cv, 0, mid, w, g->cout, g->cout, 1.0f, y, g->cout);
+    nn_amx_conv_rows(cv, mid, M, w, g->cout, g->cout, 1.0f, y + (size_t)mid * g->cout, g->cout);
     for (int m = 0; m < M; m++) {
         int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
         for (int o = 0; o < g->cout; o++) {
@@ -199,8 +200,9 @@ static void check_conv(const nn_geom *g)
     if (nn_amx_conv_bwd_implicit(g)) {
         float *dx = malloc(sizeof(float) * (size_t)X * g->cin);
         double *ref = calloc((size_t)X * g->cin, sizeof(double)), *mag = calloc((size_t)X * g->cin, sizeof(double));
-        nn_amx_conv_bwd(g, dy, w, 0, X / 2, 0.0f, dx);
-        nn_amx_conv_bwd(g, dy, w, X / 2, X, 0.0f, dx + (size_t)(X / 2) * g->cin);
+        cv = nn_amx_conv_bwd_prepare(g, dy, w);
+        nn_amx_conv_rows(cv, 0, X / 2, NULL, 0, 0, 0.0f, dx, g->cin);
+        nn_amx_conv_rows(cv, X / 2, X, NULL, 0, 0, 0.0f, dx + (size_t)(X / 2) * g->cin, g->cin);
         for (int m = 0; m < M; m++) {
             int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
             for (int ky = 0; ky < g->kh; ky++)
