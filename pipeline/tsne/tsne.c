@@ -6,6 +6,9 @@
 #include <math.h>
 #include <omp.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +322,97 @@ attract_rows(const sparse_p *s, const float *yf, size_t i0, size_t i1, float *at
     }
 }
 
+/* ---- a team for the repulsion's loops (tsne_fft_set_team) ----
+ * The repulsion's steps depend on each other, but each step is a loop over independent items
+ * (blocks of points, bands and batches of grid rows and columns). Worker 0 runs the steps; for
+ * each loop it publishes the items, takes them itself, and waits only for items already taken
+ * by others. The other workers take attractive rows first, then items of whatever loop is open,
+ * until worker 0 says the repulsion is over. One 64-bit word holds the loop's number (high half)
+ * and its next item (low half), so a worker that read a loop late can never take an item of a
+ * later one; the loop's function lives in one of two slots by the parity of its number, written
+ * before the number is published. Nobody waits for a thread that has nothing taken, so a
+ * descheduled helper costs at most the item it holds. */
+typedef struct team_slot {
+    void (*_Atomic fn)(void *, int, int);
+    void *_Atomic ctx;
+    _Atomic int n;
+} team_slot;
+
+typedef struct team {
+    tsne_team pub; /* first: the tsne_fft_set_team handle */
+    _Atomic uint64_t ctr;
+    _Atomic int done, over;
+    unsigned gen;  /* worker 0's last loop number */
+    team_slot slot[2];
+    /* other work for whoever would wait: fill(fctx, worker) does one piece and returns 1, or
+     * returns 0 when there is none left (the attractive rows) */
+    int (*fill)(void *fctx, int worker);
+    void *fctx;
+} team;
+
+static inline void cpu_relax(void) { __builtin_ia32_pause(); }
+
+/* Item of loop gen (its n items) for the caller, or -1 if that loop is over or has none left. */
+static int team_take(team *t, unsigned gen, int n)
+{
+    uint64_t v = atomic_load_explicit(&t->ctr, memory_order_acquire);
+    for (;;) {
+        if ((unsigned)(v >> 32) != gen || (int)(uint32_t)v >= n) return -1;
+        if (atomic_compare_exchange_weak_explicit(&t->ctr, &v, v + 1, memory_order_acq_rel, memory_order_acquire))
+            return (int)(uint32_t)v;
+    }
+}
+
+static void team_run(tsne_team *pub, int n, void (*fn)(void *, int, int), void *ctx)
+{
+    team *t = (team *)pub;
+    unsigned gen = ++t->gen;
+    team_slot *sl = &t->slot[gen & 1];
+    atomic_store_explicit(&sl->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&sl->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&sl->n, n, memory_order_relaxed);
+    atomic_store_explicit(&t->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->ctr, (uint64_t)gen << 32, memory_order_release);
+    for (int i; (i = team_take(t, gen, n)) >= 0;) {
+        fn(ctx, i, 0);
+        atomic_fetch_add_explicit(&t->done, 1, memory_order_acq_rel);
+    }
+    for (int spins = 0; atomic_load_explicit(&t->done, memory_order_acquire) < n; spins++) {
+        if (t->fill && t->fill(t->fctx, 0)) spins = 0;
+        else if (spins < 4096) cpu_relax();
+        else sched_yield();
+    }
+}
+
+/* A helper (worker w > 0): its share of the other work first (the attractive rows: helping in
+ * the transforms costs more in memory traffic than it saves while there is other work), then
+ * items of open loops until worker 0 sets over. */
+static void team_help(team *t, int w)
+{
+    while (t->fill && t->fill(t->fctx, w)) {
+    }
+    for (int spins = 0; !atomic_load_explicit(&t->over, memory_order_acquire); spins++) {
+        uint64_t v = atomic_load_explicit(&t->ctr, memory_order_acquire);
+        unsigned gen = (unsigned)(v >> 32);
+        team_slot *sl = &t->slot[gen & 1];
+        void (*fn)(void *, int, int) = atomic_load_explicit(&sl->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&sl->ctx, memory_order_relaxed);
+        int n = atomic_load_explicit(&sl->n, memory_order_relaxed);
+        /* fn, ctx and n belong to loop gen if the take below succeeds: the take checks that gen
+         * is still open, and its slot is rewritten only two loops later, after gen is done */
+        int i = gen ? team_take(t, gen, n) : -1;
+        if (i >= 0) {
+            fn(ctx, i, w);
+            atomic_fetch_add_explicit(&t->done, 1, memory_order_acq_rel);
+            spins = 0;
+        } else if (spins < 4096) {
+            cpu_relax();
+        } else {
+            sched_yield();
+        }
+    }
+}
+
 /* ---- a small thread pool for the gradient iterations ----
  * libgomp's idle threads spin before they sleep; on a shared machine (more runnable threads than
  * cores) a spinning thread takes the core from the thread doing the serial work between
@@ -334,6 +428,7 @@ typedef struct pool {
     int quit;
     void (*fn)(void *ctx, int worker);
     void *ctx;
+    struct team tm; /* the repulsion's helpers (grad_fft) */
 } pool;
 
 typedef struct pool_arg {
@@ -368,6 +463,7 @@ static pool *pool_new(int n)
 {
     pool *p = xcalloc(1, sizeof *p);
     p->n = n < 1 ? 1 : n;
+    p->tm.pub.run = team_run;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -383,6 +479,7 @@ static pool *pool_new(int n)
             break;
         }
     }
+    p->tm.pub.workers = p->n;
     return p;
 }
 
@@ -422,10 +519,11 @@ static void pool_run(pool *p, void (*fn)(void *, int), void *ctx)
     }
 }
 
-/* One gradient evaluation shared by the pool: worker 0 computes the repulsion (serial: its steps
- * depend on each other) while the others take blocks of attractive rows, and then takes the
- * blocks left. Blocks are fixed rows, so each point's sum is the same for any thread count. */
-#define GRAD_BLOCK 512
+/* One gradient evaluation shared by the pool: worker 0 computes the repulsion, its loops shared
+ * with the others through the team once they have taken the blocks of attractive rows; then it
+ * takes the blocks left. Blocks and items are fixed, so each point's sums are the same for any
+ * thread count. */
+#define GRAD_BLOCK 256
 #define MAX_WORKERS 256
 typedef struct grad_job {
     const sparse_p *s;
@@ -436,27 +534,37 @@ typedef struct grad_job {
     size_t next;              /* next attractive block, taken atomically */
     double *rep, z;
     float *att;
+    team *tm;                 /* helpers for the repulsion (NULL: worker 0 alone) */
     double t_rep, t_att[MAX_WORKERS];
 } grad_job;
+
+/* One block of attractive rows, if any is left (the team's filler). */
+static int attract_block(void *ctx, int w)
+{
+    grad_job *j = ctx;
+    size_t b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+    if (b >= j->nblocks) return 0;
+    double t0 = now();
+    size_t i1 = (b + 1) * GRAD_BLOCK < j->n ? (b + 1) * GRAD_BLOCK : j->n;
+    attract_rows(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
+    if (w < MAX_WORKERS) j->t_att[w] += now() - t0;
+    return 1;
+}
 
 static void grad_worker(void *ctx, int w)
 {
     grad_job *j = ctx;
-    double t_att = 0;
     if (w == 0) {
         double t0 = now();
+        tsne_fft_set_team(j->f, j->tm ? &j->tm->pub : NULL);
         j->z = tsne_fft_repulsion(j->f, j->y, j->n, j->rep);
+        tsne_fft_set_team(j->f, NULL);
+        if (j->tm) atomic_store_explicit(&j->tm->over, 1, memory_order_release);
         j->t_rep = now() - t0;
     }
-    for (;;) {
-        size_t b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
-        if (b >= j->nblocks) break;
-        double t0 = now();
-        size_t i1 = (b + 1) * GRAD_BLOCK < j->n ? (b + 1) * GRAD_BLOCK : j->n;
-        attract_rows(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
-        t_att += now() - t0;
+    if (w > 0 && j->tm) team_help(j->tm, w);
+    while (attract_block(j, w)) {
     }
-    if (w < MAX_WORKERS) j->t_att[w] = t_att;
 }
 
 /* grad = exag * sum_j p_ij w_ij (y_i - y_j) - rep_i / Z for the sparse P; returns Z. yf, att:
@@ -477,6 +585,12 @@ static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y
     j.nblocks = (n + GRAD_BLOCK - 1) / GRAD_BLOCK;
     j.rep = rep;
     j.att = att;
+    if (pl->n > 1) {
+        j.tm = &pl->tm;
+        j.tm->fill = attract_block;
+        j.tm->fctx = &j;
+        atomic_store_explicit(&pl->tm.over, 0, memory_order_relaxed);
+    }
     pool_run(pl, grad_worker, &j);
     const double iz = 1.0 / j.z;
     for (size_t t = 0; t < 2 * n; t++) grad[t] = exag * att[t] - rep[t] * iz;

@@ -60,6 +60,16 @@ struct tsne_fft {
     float *wts;             /* (n, 2, 2, ORDER): per dimension the weights, then their derivatives */
     double *zpart;          /* (n): phi at each point, self term included */
     int parallel;           /* tsne_fft_set_parallel */
+    tsne_team *team;        /* tsne_fft_set_team */
+    fftwf_complex **colbuf; /* per worker: (RB, tl) column scratch */
+    int ncolbuf;
+    /* the call in progress, for the item functions */
+    const double *y;
+    size_t n;
+    double start, h, *rep;
+    float *in;              /* rows_forward's input */
+    int nz, setup;          /* column_pass's non-zero rows, and whether it makes the kernel spectrum */
+    int nbands;             /* bands of node rows the charges are spread in */
     double t_interp, t_fft;
 };
 
@@ -87,6 +97,10 @@ static void free_grids(tsne_fft *f)
     fftwf_free(f->kspec);
     fftwf_free(f->pot);
     fftwf_free(f->plan_buf);
+    for (int w = 0; w < f->ncolbuf; w++) fftwf_free(f->colbuf[w]);
+    free(f->colbuf);
+    f->colbuf = NULL;
+    f->ncolbuf = 0;
     f->charge = f->pot = f->kspec = NULL;
     f->spec = f->plan_buf = NULL;
     fftwf_plan *plans[] = {&f->row_fwd, &f->col_fwd, &f->col_inv, &f->row_inv};
@@ -111,6 +125,8 @@ void tsne_fft_free(tsne_fft *f)
 int tsne_fft_intervals(const tsne_fft *f) { return f->intervals; }
 
 void tsne_fft_set_parallel(tsne_fft *f, int on) { f->parallel = on != 0; }
+
+void tsne_fft_set_team(tsne_fft *f, tsne_team *t) { f->team = t; }
 
 void tsne_fft_seconds(const tsne_fft *f, double *interp, double *fft)
 {
@@ -170,63 +186,99 @@ static void ensure_grids(tsne_fft *f, int g, int len)
     if (!f->row_fwd || !f->col_fwd || !f->col_inv || !f->row_inv) abort(); /* FFTW cannot plan a 1-D size: a bug */
 }
 
-/* Row pass of a forward 2-D transform: the first nz_rows rows of in (real, stride ls) to spec. */
-static void rows_forward(tsne_fft *f, float *in, int nz_rows, int par)
+/* fn(f, item, worker) for every item in [0, n): on the team's threads when there is one, on
+ * OpenMP's when parallel (par), else on this thread. Each item writes its own outputs, computed
+ * the same way whoever runs it, so no result depends on the threads. */
+typedef void (*item_fn)(void *f, int item, int worker);
+
+static void loop(tsne_fft *f, int n, item_fn fn, int par)
 {
-    int nb = (nz_rows + RB - 1) / RB;
+    if (f->team) {
+        f->team->run(f->team, n, fn, f);
+        return;
+    }
 #pragma omp parallel for schedule(static) if (par)
-    for (int b = 0; b < nb; b++)
-        fftwf_execute_dft_r2c(f->row_fwd, in + (size_t)b * RB * f->ls, f->spec + (size_t)b * RB * f->hs);
+    for (int i = 0; i < n; i++) fn(f, i, omp_get_thread_num());
 }
 
-/* Column pass on spec, whose rows below nz hold row transforms (the rows above are zero). Per
- * batch of RB frequency columns: copy them into contiguous scratch, transform forward; then
- * either (setup) keep the real parts as the kernel spectrum, or multiply by the kernel
- * spectrum, transform back and copy rows < g back into spec's columns. Every batch touches only
- * its own columns, so the batches run in parallel. */
+/* Workers the loops may use (per-worker scratch). */
+static int workers(const tsne_fft *f) { return f->team ? f->team->workers : omp_get_max_threads(); }
+
+/* Row pass of a forward 2-D transform, batch b: rows of f->in (real, stride ls) to spec. */
+static void row_item(void *vf, int b, int w)
+{
+    tsne_fft *f = vf;
+    (void)w;
+    fftwf_execute_dft_r2c(f->row_fwd, f->in + (size_t)b * RB * f->ls, f->spec + (size_t)b * RB * f->hs);
+}
+
+static void rows_forward(tsne_fft *f, float *in, int nz_rows, int par)
+{
+    f->in = in;
+    loop(f, (nz_rows + RB - 1) / RB, row_item, par);
+}
+
+/* Column pass on spec, whose rows below nz hold row transforms (the rows above are zero), batch
+ * b of RB frequency columns: copy them into contiguous scratch, transform forward; then either
+ * (setup) keep the real parts as the kernel spectrum, or multiply by the kernel spectrum,
+ * transform back and copy rows < g back into spec's columns. Every batch touches only its own
+ * columns. */
+static void col_item(void *vf, int b, int w)
+{
+    tsne_fft *f = vf;
+    const size_t L = (size_t)f->len, TL = f->tl, HS = f->hs, G = (size_t)f->g, NZ = (size_t)f->nz;
+    fftwf_complex *t = f->colbuf[w];
+    const size_t j0 = (size_t)b * RB;
+    for (size_t i = 0; i < NZ; i++) {
+        const fftwf_complex *src = f->spec + i * HS + j0;
+        for (size_t q = 0; q < RB; q++) {
+            t[q * TL + i][0] = src[q][0];
+            t[q * TL + i][1] = src[q][1];
+        }
+    }
+    for (size_t q = 0; q < RB; q++) memset(t + q * TL + NZ, 0, sizeof(fftwf_complex) * (L - NZ));
+    fftwf_execute_dft(f->col_fwd, t, t);
+    if (f->setup) {
+        for (size_t q = 0; q < RB; q++)
+            for (size_t m = 0; m < L; m++) f->kspec[(j0 + q) * L + m] = t[q * TL + m][0];
+        return;
+    }
+    for (size_t q = 0; q < RB; q++) {
+        float *v = (float *)(t + q * TL);
+        const float *k = f->kspec + (j0 + q) * L;
+        for (size_t m = 0; m < L; m++) {
+            v[2 * m] *= k[m];
+            v[2 * m + 1] *= k[m];
+        }
+    }
+    fftwf_execute_dft(f->col_inv, t, t);
+    for (size_t i = 0; i < G; i++) {
+        fftwf_complex *dst = f->spec + i * HS + j0;
+        for (size_t q = 0; q < RB; q++) {
+            dst[q][0] = t[q * TL + i][0];
+            dst[q][1] = t[q * TL + i][1];
+        }
+    }
+}
+
 static void column_pass(tsne_fft *f, int nz, int setup, int par)
 {
-    const size_t L = (size_t)f->len, TL = f->tl, HS = f->hs, G = (size_t)f->g, NZ = (size_t)nz;
-    const int nb = (int)(HS / RB);
-#pragma omp parallel if (par)
-    {
-        fftwf_complex *t = fft_alloc(sizeof(fftwf_complex) * RB * TL);
-#pragma omp for schedule(static)
-        for (int b = 0; b < nb; b++) {
-            const size_t j0 = (size_t)b * RB;
-            for (size_t i = 0; i < NZ; i++) {
-                const fftwf_complex *src = f->spec + i * HS + j0;
-                for (size_t q = 0; q < RB; q++) {
-                    t[q * TL + i][0] = src[q][0];
-                    t[q * TL + i][1] = src[q][1];
-                }
-            }
-            for (size_t q = 0; q < RB; q++) memset(t + q * TL + NZ, 0, sizeof(fftwf_complex) * (L - NZ));
-            fftwf_execute_dft(f->col_fwd, t, t);
-            if (setup) {
-                for (size_t q = 0; q < RB; q++)
-                    for (size_t m = 0; m < L; m++) f->kspec[(j0 + q) * L + m] = t[q * TL + m][0];
-                continue;
-            }
-            for (size_t q = 0; q < RB; q++) {
-                float *v = (float *)(t + q * TL);
-                const float *k = f->kspec + (j0 + q) * L;
-                for (size_t m = 0; m < L; m++) {
-                    v[2 * m] *= k[m];
-                    v[2 * m + 1] *= k[m];
-                }
-            }
-            fftwf_execute_dft(f->col_inv, t, t);
-            for (size_t i = 0; i < G; i++) {
-                fftwf_complex *dst = f->spec + i * HS + j0;
-                for (size_t q = 0; q < RB; q++) {
-                    dst[q][0] = t[q * TL + i][0];
-                    dst[q][1] = t[q * TL + i][1];
-                }
-            }
-        }
-        fftwf_free(t);
+    int nw = workers(f);
+    if (f->ncolbuf < nw) {
+        f->colbuf = xrealloc(f->colbuf, sizeof *f->colbuf * (size_t)nw);
+        for (int w = f->ncolbuf; w < nw; w++) f->colbuf[w] = fft_alloc(sizeof(fftwf_complex) * RB * f->tl);
+        f->ncolbuf = nw;
     }
+    f->nz = nz, f->setup = setup;
+    loop(f, (int)(f->hs / RB), col_item, par);
+}
+
+/* Row pass back, batch b, for the g rows that hold nodes. */
+static void irow_item(void *vf, int b, int w)
+{
+    tsne_fft *f = vf;
+    (void)w;
+    fftwf_execute_dft_c2r(f->row_inv, f->spec + (size_t)b * RB * f->hs, f->pot + (size_t)b * RB * f->ls);
 }
 
 /* Cardinal B-spline weights of order ORDER for fractional offset t in [0, 1): w[j] = M(t + ORDER
@@ -308,6 +360,84 @@ static void kernel(tsne_fft *f, double h, int par)
     f->kernel_h = h;
 }
 
+/* Points per item of the per-point loops. */
+#define PB 1024
+
+/* B-spline nodes and weights of points [PB * it, PB * (it + 1)). */
+static void weight_item(void *vf, int it, int w)
+{
+    tsne_fft *f = vf;
+    (void)w;
+    const int g = f->g;
+    size_t i0 = (size_t)it * PB, i1 = i0 + PB < f->n ? i0 + PB : f->n;
+    for (size_t i = i0; i < i1; i++)
+        for (int dim = 0; dim < 2; dim++) {
+            double u = (f->y[2 * i + (size_t)dim] - f->start) / f->h;
+            int b = (int)u;
+            if (b > g - 1) b = g - 1;
+            if (b < ORDER - 1) b = ORDER - 1;
+            double wt[ORDER], dw[ORDER];
+            weights(u - b, wt, dw);
+            f->node[2 * i + (size_t)dim] = b - (ORDER - 1);
+            float *o = f->wts + (4 * i + 2 * (size_t)dim) * ORDER;
+            for (int j = 0; j < ORDER; j++) {
+                o[j] = (float)wt[j];
+                o[ORDER + j] = (float)dw[j];
+            }
+        }
+}
+
+/* The charges of node rows in band it of f->nbands, added in point order. */
+static void spread_item(void *vf, int it, int w)
+{
+    tsne_fft *f = vf;
+    (void)w;
+    const int g = f->g, r0 = (int)((long)g * it / f->nbands), r1 = (int)((long)g * (it + 1) / f->nbands);
+    const size_t LS = f->ls;
+    for (int r = r0; r < r1; r++) memset(f->charge + (size_t)r * LS, 0, sizeof(float) * (size_t)g);
+    for (size_t i = 0; i < f->n; i++) {
+        int ax = f->node[2 * i];
+        if (ax + ORDER <= r0 || ax >= r1) continue;
+        const float *wx = f->wts + 4 * i * ORDER, *wy = wx + 2 * ORDER;
+        size_t ay = (size_t)f->node[2 * i + 1];
+        for (int a = 0; a < ORDER; a++) {
+            int r = ax + a;
+            if (r < r0 || r >= r1) continue;
+            float *row = f->charge + (size_t)r * LS + ay;
+            for (int b = 0; b < ORDER; b++) row[b] += wx[a] * wy[b];
+        }
+    }
+}
+
+/* The field and its gradient at points [PB * it, PB * (it + 1)). */
+static void read_item(void *vf, int it, int w)
+{
+    tsne_fft *f = vf;
+    (void)w;
+    const size_t LS = f->ls;
+    const double gscale = -0.5 / f->h;
+    size_t i0 = (size_t)it * PB, i1 = i0 + PB < f->n ? i0 + PB : f->n;
+    for (size_t i = i0; i < i1; i++) {
+        const float *wx = f->wts + 4 * i * ORDER, *dx = wx + ORDER, *wy = wx + 2 * ORDER, *dy = wy + ORDER;
+        size_t ax = (size_t)f->node[2 * i], ay = (size_t)f->node[2 * i + 1];
+        float phi = 0, gx = 0, gy = 0;
+        for (int a = 0; a < ORDER; a++) {
+            const float *row = f->pot + (ax + (size_t)a) * LS + ay;
+            float s = 0, sd = 0;
+            for (int b = 0; b < ORDER; b++) {
+                s += wy[b] * row[b];
+                sd += dy[b] * row[b];
+            }
+            phi += wx[a] * s;
+            gx += dx[a] * s;
+            gy += wx[a] * sd;
+        }
+        f->zpart[i] = phi;
+        f->rep[2 * i] = gscale * gx;
+        f->rep[2 * i + 1] = gscale * gy;
+    }
+}
+
 double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
 {
     const int p = f->p, par = f->parallel && n >= PAR_POINTS;
@@ -343,7 +473,6 @@ double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
     int len = 2 * g;
     while (!smooth(len)) len += 2;
     ensure_grids(f, g, len);
-    const size_t LS = f->ls, HS = f->hs;
 
     if (f->cap < n) {
         f->node = xrealloc(f->node, sizeof(int) * 2 * n);
@@ -351,77 +480,24 @@ double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
         f->zpart = xrealloc(f->zpart, sizeof(double) * n);
         f->cap = n;
     }
-#pragma omp parallel for schedule(static) if (par)
-    for (size_t i = 0; i < n; i++)
-        for (int dim = 0; dim < 2; dim++) {
-            double u = (y[2 * i + (size_t)dim] - start) / h;
-            int b = (int)u;
-            if (b > g - 1) b = g - 1;
-            if (b < ORDER - 1) b = ORDER - 1;
-            double w[ORDER], dw[ORDER];
-            weights(u - b, w, dw);
-            f->node[2 * i + (size_t)dim] = b - (ORDER - 1);
-            float *o = f->wts + (4 * i + 2 * (size_t)dim) * ORDER;
-            for (int j = 0; j < ORDER; j++) {
-                o[j] = (float)w[j];
-                o[ORDER + j] = (float)dw[j];
-            }
-        }
-
-    /* Spread unit charges. Each thread owns a band of node rows and adds, in point order, the
-     * contributions that fall in it: every node's sum has the same order for any thread count. */
-#pragma omp parallel if (par)
-    {
-        int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        int r0 = (int)((long)g * id / nt), r1 = (int)((long)g * (id + 1) / nt);
-        for (int r = r0; r < r1; r++) memset(f->charge + (size_t)r * LS, 0, sizeof(float) * (size_t)g);
-        for (size_t i = 0; i < n; i++) {
-            int ax = f->node[2 * i];
-            if (ax + ORDER <= r0 || ax >= r1) continue;
-            const float *wx = f->wts + 4 * i * ORDER, *wy = wx + 2 * ORDER;
-            size_t ay = (size_t)f->node[2 * i + 1];
-            for (int a = 0; a < ORDER; a++) {
-                int r = ax + a;
-                if (r < r0 || r >= r1) continue;
-                float *row = f->charge + (size_t)r * LS + ay;
-                for (int b = 0; b < ORDER; b++) row[b] += wx[a] * wy[b];
-            }
-        }
-    }
+    f->y = y, f->n = n, f->start = start, f->h = h, f->rep = rep;
+    const int npb = (int)((n + PB - 1) / PB);
+    loop(f, npb, weight_item, par);
+    /* Spread unit charges: a band of node rows per worker (each band scans every point), each
+     * adding in point order the contributions that fall in it: every node's sum has the same
+     * order however the rows are banded. */
+    f->nbands = f->team ? f->team->workers : par ? omp_get_max_threads() : 1;
+    loop(f, f->nbands, spread_item, par);
     double t1 = now();
 
     if (f->kernel_h != h) kernel(f, h, par);
     rows_forward(f, f->charge, g, par);
     column_pass(f, g, 0, par);
-    /* Row pass back, only for the g rows that hold nodes. */
-    int nrb = (g + RB - 1) / RB;
-#pragma omp parallel for schedule(static) if (par)
-    for (int b = 0; b < nrb; b++)
-        fftwf_execute_dft_c2r(f->row_inv, f->spec + (size_t)b * RB * HS, f->pot + (size_t)b * RB * LS);
+    loop(f, (g + RB - 1) / RB, irow_item, par);
     double t2 = now();
 
     /* Read the field and its gradient back at the points. */
-    const double gscale = -0.5 / h;
-#pragma omp parallel for schedule(static) if (par)
-    for (size_t i = 0; i < n; i++) {
-        const float *wx = f->wts + 4 * i * ORDER, *dx = wx + ORDER, *wy = wx + 2 * ORDER, *dy = wy + ORDER;
-        size_t ax = (size_t)f->node[2 * i], ay = (size_t)f->node[2 * i + 1];
-        float phi = 0, gx = 0, gy = 0;
-        for (int a = 0; a < ORDER; a++) {
-            const float *row = f->pot + (ax + (size_t)a) * LS + ay;
-            float s = 0, sd = 0;
-            for (int b = 0; b < ORDER; b++) {
-                s += wy[b] * row[b];
-                sd += dy[b] * row[b];
-            }
-            phi += wx[a] * s;
-            gx += dx[a] * s;
-            gy += wx[a] * sd;
-        }
-        f->zpart[i] = phi;
-        rep[2 * i] = gscale * gx;
-        rep[2 * i + 1] = gscale * gy;
-    }
+    loop(f, npb, read_item, par);
     double z = 0;
     for (size_t i = 0; i < n; i++) z += f->zpart[i];
     f->t_interp += (t1 - t0) + (now() - t2);
