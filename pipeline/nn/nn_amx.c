@@ -303,12 +303,13 @@ typedef struct tilecfg {
     uint8_t rows[16];
 } tilecfg;
 
-static void configure(void)
+/* Tiles 0-3 (C) and 4, 5 (A) of tr rows, 6, 7 (B) of 16; all 64 bytes wide. */
+static void configure(int tr)
 {
     tilecfg t;
     memset(&t, 0, sizeof t);
     t.palette = 1;
-    for (int i = 0; i < 8; i++) t.colsb[i] = 64, t.rows[i] = 16;
+    for (int i = 0; i < 8; i++) t.colsb[i] = 64, t.rows[i] = (uint8_t)(i < 6 ? tr : 16);
     _tile_loadconfig(&t);
 }
 
@@ -338,23 +339,65 @@ static void configure(void)
 
 /* One 32 x 32 block (or less) of C: rows [r0, r0 + rows), cols [c0, c0 + cols), from the packed
  * panel pa (its row tiles) and column tiles j, j + 1 of pb; zero: start from 0 instead of C. */
-static void block(const uint16_t *pa, const uint16_t *pb, int kb, int j, float *c, int ldc, int rows, int cols,
-                  int zero)
+/* Where a block's A tiles are: row tile t's k block q at a[t] + (aq ? aq[q] : q * 2 * TILE), its lo
+ * part dlo further, rows sa bytes apart, tr rows per tile (the tile configuration's). Packed
+ * panels: aq NULL, dlo TILE, sa 64, tr 16; a prepared convolution read in place: aq its tap
+ * offsets, dlo the distance from its hi to its lo array, sa one input position. */
+typedef struct a_tiles {
+    const uint16_t *a[2];
+    const int *aq;
+    size_t dlo, sa;
+    int tr;
+} a_tiles;
+
+/* ReLU (act 1) or ReLU6 (act 2) on rows x cols of c, in place, as nn_ops computes them
+ * (v > 0 ? v : 0, then v < 6 ? v : 6): vmaxps and vminps return their second operand when either
+ * is NaN or both are zeros, so NaN and -0 become +0 there as well. */
+static void activate(float *c, int ldc, int rows, int cols, int act)
+{
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    for (int r = 0; r < rows; r++) {
+        float *o = c + (size_t)r * ldc;
+        for (int q = 0; q < cols; q += 16) {
+            __mmask16 m = cols - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - q)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(m, o + q);
+            v = _mm512_max_ps(v, zero);
+            if (act == 2) v = _mm512_min_ps(v, six);
+            _mm512_mask_storeu_ps(o + q, m, v);
+        }
+    }
+}
+
+/* bias: NULL, or per column tile 16 rows of its 16 bias values (the tiles C starts from when
+ * zero); act: 0, or 1 / 2 for a ReLU / ReLU6 applied to the block after it is stored. */
+static void block(const a_tiles *A, const uint16_t *pb, int kb, int j, float *c, int ldc, int rows, int cols,
+                  int zero, const float *bias, int act)
 {
     float s[256] __attribute__((aligned(64)));
-    int two_r = rows > 16, two_c = cols > 16;
-    int r1 = two_r ? rows - 16 : 0, ca = two_c ? 16 : cols, c1 = two_c ? cols - 16 : 0;
-    int ra = two_r ? 16 : rows;
-    float *c00 = c, *c01 = c + 16, *c10 = c + (size_t)16 * ldc, *c11 = c10 + 16;
-    C_LOAD(0, ra == 16 && ca == 16, c00, ldc, ra, ca, zero, s);
-    if (two_c) C_LOAD(1, ra == 16 && c1 == 16, c01, ldc, ra, c1, zero, s);
-    if (two_r) C_LOAD(2, r1 == 16 && ca == 16, c10, ldc, r1, ca, zero, s);
-    if (two_r && two_c) C_LOAD(3, r1 == 16 && c1 == 16, c11, ldc, r1, c1, zero, s);
-    const uint16_t *a0 = pa, *a1 = pa + (size_t)kb * 2 * TILE;
+    const int tr = A->tr;
+    int two_r = rows > tr, two_c = cols > 16;
+    int r1 = two_r ? rows - tr : 0, ca = two_c ? 16 : cols, c1 = two_c ? cols - 16 : 0;
+    int ra = two_r ? tr : rows;
+    float *c00 = c, *c01 = c + 16, *c10 = c + (size_t)tr * ldc, *c11 = c10 + 16;
+    if (zero && bias) {
+        const float *b0 = bias + (size_t)j * 256, *b1 = b0 + 256;
+        _tile_loadd(0, b0, 64);
+        if (two_c) _tile_loadd(1, b1, 64);
+        if (two_r) _tile_loadd(2, b0, 64);
+        if (two_r && two_c) _tile_loadd(3, b1, 64);
+    } else {
+        C_LOAD(0, ra == tr && ca == 16, c00, ldc, ra, ca, zero, s);
+        if (two_c) C_LOAD(1, ra == tr && c1 == 16, c01, ldc, ra, c1, zero, s);
+        if (two_r) C_LOAD(2, r1 == tr && ca == 16, c10, ldc, r1, ca, zero, s);
+        if (two_r && two_c) C_LOAD(3, r1 == tr && c1 == 16, c11, ldc, r1, c1, zero, s);
+    }
+    const uint16_t *a0 = A->a[0], *a1 = A->a[1];
+    const size_t dlo = A->dlo, sa = A->sa;
     const uint16_t *b0 = pb + (size_t)j * kb * 2 * TILE, *b1 = b0 + (size_t)kb * 2 * TILE;
     /* Tiles 4, 5: A (two row tiles, or hi and lo of one); 6, 7: B likewise. Per k block the
      * terms go hi.hi, hi.lo, lo.hi in every shape. */
 #define LD(t, p) _tile_loadd(t, p, 64)
+#define LA(t, p) _tile_loadd(t, p, sa)
 #define QUAD()                                                                                    \
     do {                                                                                          \
         _tile_dpbf16ps(0, 4, 6);                                                                  \
@@ -363,31 +406,33 @@ static void block(const uint16_t *pa, const uint16_t *pb, int kb, int j, float *
         _tile_dpbf16ps(3, 5, 7);                                                                  \
     } while (0)
     for (int q = 0; q < kb; q++) {
-        const size_t o = (size_t)q * 2 * TILE, l = o + TILE;
+        const size_t o = (size_t)q * 2 * TILE, l = o + TILE, ao = A->aq ? (size_t)A->aq[q] : o, al = ao + dlo;
         if (two_r && two_c) {
-            LD(4, a0 + o); LD(5, a1 + o); LD(6, b0 + o); LD(7, b1 + o); QUAD();
+            LA(4, a0 + ao); LA(5, a1 + ao); LD(6, b0 + o); LD(7, b1 + o); QUAD();
             LD(6, b0 + l); LD(7, b1 + l); QUAD();
-            LD(4, a0 + l); LD(5, a1 + l); LD(6, b0 + o); LD(7, b1 + o); QUAD();
+            LA(4, a0 + al); LA(5, a1 + al); LD(6, b0 + o); LD(7, b1 + o); QUAD();
         } else if (two_c) {
-            LD(4, a0 + o); LD(6, b0 + o); LD(7, b1 + o); _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
+            LA(4, a0 + ao); LD(6, b0 + o); LD(7, b1 + o); _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
             LD(6, b0 + l); LD(7, b1 + l); _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(1, 4, 7);
-            LD(5, a0 + l); LD(6, b0 + o); LD(7, b1 + o); _tile_dpbf16ps(0, 5, 6); _tile_dpbf16ps(1, 5, 7);
+            LA(5, a0 + al); LD(6, b0 + o); LD(7, b1 + o); _tile_dpbf16ps(0, 5, 6); _tile_dpbf16ps(1, 5, 7);
         } else if (two_r) {
-            LD(4, a0 + o); LD(5, a1 + o); LD(6, b0 + o); LD(7, b0 + l);
+            LA(4, a0 + ao); LA(5, a1 + ao); LD(6, b0 + o); LD(7, b0 + l);
             _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(2, 5, 6); /* hi.hi */
             _tile_dpbf16ps(0, 4, 7); _tile_dpbf16ps(2, 5, 7); /* hi.lo */
-            LD(4, a0 + l); LD(5, a1 + l); _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(2, 5, 6);
+            LA(4, a0 + al); LA(5, a1 + al); _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(2, 5, 6);
         } else {
-            LD(4, a0 + o); LD(5, a0 + l); LD(6, b0 + o); LD(7, b0 + l);
+            LA(4, a0 + ao); LA(5, a0 + al); LD(6, b0 + o); LD(7, b0 + l);
             _tile_dpbf16ps(0, 4, 6); _tile_dpbf16ps(0, 4, 7); _tile_dpbf16ps(0, 5, 6);
         }
     }
 #undef QUAD
+#undef LA
 #undef LD
-    C_STORE(0, ra == 16 && ca == 16, c00, ldc, ra, ca, s);
-    if (two_c) C_STORE(1, ra == 16 && c1 == 16, c01, ldc, ra, c1, s);
-    if (two_r) C_STORE(2, r1 == 16 && ca == 16, c10, ldc, r1, ca, s);
-    if (two_r && two_c) C_STORE(3, r1 == 16 && c1 == 16, c11, ldc, r1, c1, s);
+    C_STORE(0, ra == tr && ca == 16, c00, ldc, ra, ca, s);
+    if (two_c) C_STORE(1, ra == tr && c1 == 16, c01, ldc, ra, c1, s);
+    if (two_r) C_STORE(2, r1 == tr && ca == 16, c10, ldc, r1, ca, s);
+    if (two_r && two_c) C_STORE(3, r1 == tr && c1 == 16, c11, ldc, r1, c1, s);
+    if (act) activate(c, ldc, rows, cols, act); /* the block's rows are still in L1 */
 }
 
 /* C (m, n) = A B + beta C over the operands' first m rows / n columns. */
@@ -399,7 +444,7 @@ static void core(const operand *A, const operand *B, int m, int n, int k, float 
             for (int r = 0; r < m; r++) memset(c + (size_t)r * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
-    configure();
+    configure(16);
     int nt = (n + 15) / 16;
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kl = k - k0 < KC ? k - k0 : KC, kb = (kl + 31) / 32, zero = k0 == 0 && beta == 0.0f;
@@ -409,9 +454,10 @@ static void core(const operand *A, const operand *B, int m, int n, int k, float 
         for (int r0 = 0; r0 < m; r0 += 32) {
             int rows = m - r0 < 32 ? m - r0 : 32;
             pack_a(A, r0, rows, k0, kl, kb, pa);
+            const a_tiles at = {{pa, pa + (size_t)kb * 2 * TILE}, NULL, TILE, 64, 16};
             for (int j = 0; j < nt; j += 2) {
                 int c0 = j * 16, cols = n - c0 < 32 ? n - c0 : 32;
-                block(pa, pb, kb, j, c + (size_t)r0 * ldc + c0, ldc, rows, cols, zero);
+                block(&at, pb, kb, j, c + (size_t)r0 * ldc + c0, ldc, rows, cols, zero, NULL, 0);
             }
         }
     }
@@ -448,11 +494,11 @@ int nn_amx_conv_bwd_implicit(const nn_geom *g)
 /* Per thread: a prepared convolution (its converted input, offsets and flipped weights), the
  * transposed result of a weight gradient. */
 static _Thread_local nn_amx_conv tl_cv;
-static _Thread_local uint16_t *tl_xh, *tl_xl;
+static _Thread_local uint16_t *tl_xh;
 static _Thread_local size_t tl_xcap, tl_offcap;
 static _Thread_local int *tl_off;
-static _Thread_local float *tl_t, *tl_w;
-static _Thread_local size_t tl_tcap, tl_wcap;
+static _Thread_local float *tl_t, *tl_w, *tl_bias;
+static _Thread_local size_t tl_tcap, tl_wcap, tl_bcap_f;
 
 static float *fscratch(float **p, size_t *cap, size_t n)
 {
@@ -475,13 +521,12 @@ static nn_amx_conv *prepare(const nn_geom *g, const float *x)
     if (W < g->pl + g->w) W = g->pl + g->w;
     cv->H = H, cv->W = W;
     const size_t C = (size_t)g->cin, n = (size_t)g->n * H * W * C;
-    if (tl_xcap < n) {
-        free(tl_xh), free(tl_xl);
-        tl_xh = xmalloc(sizeof(uint16_t) * n);
-        tl_xl = xmalloc(sizeof(uint16_t) * n);
+    if (tl_xcap < n) { /* hi and lo in one array, lo n further (nn_amx_conv_rows reads both) */
+        free(tl_xh);
+        tl_xh = xmalloc(sizeof(uint16_t) * 2 * n);
         tl_xcap = n;
     }
-    cv->hi = tl_xh, cv->lo = tl_xl;
+    cv->hi = tl_xh, cv->lo = tl_xh + n;
     for (int b = 0; b < g->n; b++)
         for (int y = 0; y < H; y++) {
             const size_t row = ((size_t)b * H + y) * W * C;
@@ -538,13 +583,76 @@ const nn_amx_conv *nn_amx_conv_bwd_prepare(const nn_geom *g, const float *dy, co
     return cv;
 }
 
+/* Output positions per row tile when the convolution's A tiles can be loaded from its converted
+ * input in place (0 if not): stride and dilation 1 along rows (a tile's rows are then adjacent
+ * input positions, one position apart, for every tap), cin a multiple of 32 (a k block is one
+ * tap's channels), and each output row cut into equal segments of at most 16 (28 -> 2 x 14). */
+static int in_place_rows(const nn_geom *g)
+{
+    if (g->sw != 1 || g->dw != 1 || g->cin % 32 != 0) return 0;
+    int seg = (g->ow + 15) / 16;
+    return g->ow % seg == 0 ? g->ow / seg : 0;
+}
+
+/* nn_amx_conv_rows with the A tiles loaded in place: pairs of row tiles (segments of output
+ * rows, in position order) against pairs of column tiles of the packed weights. The same
+ * products in the same order as through packed panels, so the same numbers. */
+static void conv_in_place(const nn_amx_conv *cv, int tr, int m0, int m1, const operand *B, int n, float beta,
+                          float *c, int ldc, const float *bias, int act)
+{
+    const nn_geom *g = &cv->g;
+    const int k = g->kh * g->kw * g->cin, nt = (n + 15) / 16, hw = g->oh * g->ow;
+    int aq[KC / 32];
+    float *bt = NULL;
+    if (bias && beta == 0.0f) { /* the bias as tiles: 16 rows of each column tile's 16 values */
+        bt = fscratch(&tl_bias, &tl_bcap_f, (size_t)nt * 256);
+        for (int t = 0; t < nt; t++)
+            for (int r = 0; r < 16; r++)
+                for (int q = 0; q < 16; q++) bt[t * 256 + r * 16 + q] = t * 16 + q < n ? bias[t * 16 + q] : 0.0f;
+    }
+    configure(tr);
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        int kl = k - k0 < KC ? k - k0 : KC, kb = (kl + 31) / 32, zero = k0 == 0 && beta == 0.0f;
+        uint16_t *pb = scratch(&tl_b, &tl_bcap, (size_t)nt * kb * 2 * TILE);
+        pack_b(B, k0, kl, n, kb, pb);
+        for (int q = 0; q < kb; q++) aq[q] = cv->off[k0 / 16 + 2 * q];
+        for (int r0 = m0; r0 < m1; r0 += 2 * tr) {
+            int rows = m1 - r0 < 2 * tr ? m1 - r0 : 2 * tr;
+            a_tiles at = {{NULL, NULL}, aq, (size_t)(cv->lo - cv->hi), (size_t)g->cin * 2, tr};
+            for (int t = 0; t < 2; t++) {
+                int q = r0 + t * tr < m1 ? r0 + t * tr : r0; /* a missing second tile is never read */
+                int b = q / hw, rest = q - b * hw, oy = rest / g->ow, ox = rest - oy * g->ow;
+                at.a[t] = cv->hi + (((size_t)b * cv->H + (size_t)oy * g->sh) * cv->W + (size_t)ox) * g->cin;
+            }
+            for (int j = 0; j < nt; j += 2) {
+                int c0 = j * 16, cols = n - c0 < 32 ? n - c0 : 32;
+                block(&at, pb, kb, j, c + (size_t)(r0 - m0) * ldc + c0, ldc, rows, cols, zero, bt,
+                      k0 + KC >= k ? act : 0);
+            }
+        }
+    }
+    _tile_release();
+}
+
 void nn_amx_conv_rows(const nn_amx_conv *cv, int m0, int m1, const float *w, int ldw, int ncols, float beta,
-                      float *c, int ldc)
+                      float *c, int ldc, const float *bias, int act)
 {
     const nn_geom *g = &cv->g;
     if (cv->w) w = cv->w, ldw = g->cout, ncols = g->cout;
     operand A = {NULL, 0, 0, cv, m0}, B = {w, ldw, 0, NULL, 0};
+    int tr = in_place_rows(g);
+    if (tr && m0 % tr == 0 && m1 % tr == 0 && m1 > m0) {
+        conv_in_place(cv, tr, m0, m1, &B, ncols, beta, c, ldc, bias, act);
+        return;
+    }
+    /* packed panels: C starts from the bias as the tiles above start from it, so the numbers
+     * are the same either way */
+    if (bias) {
+        for (int r = 0; r < m1 - m0; r++) memcpy(c + (size_t)r * ldc, bias, sizeof(float) * (size_t)ncols);
+        beta = 1.0f;
+    }
     core(&A, &B, m1 - m0, ncols, g->kh * g->kw * g->cin, beta, c, ldc);
+    if (act) activate(c, ldc, m1 - m0, ncols, act);
 }
 
 /* C (m, n) = A^T B + beta C for A stored (k, m) with many columns and B stored (k, n) with few:

@@ -55,9 +55,12 @@ const nn_amx_conv *nn_amx_conv_bwd_prepare(const nn_geom *g, const float *dy, co
 /* Rows [m0, m1) (output positions) of the prepared convolution, into c (row m0's first element)
  * with row stride ldc, + beta * c. For a forward: the (n * oh * ow, ncols) product im2col(x) . W,
  * W (kh * kw * cin, ncols) with row stride ldw (ncols <= cout: a block of W's columns). For an
- * input gradient w, ldw and ncols are ignored: all cin columns. */
+ * input gradient w, ldw and ncols are ignored: all cin columns. bias (ncols floats; only with beta
+ * 0) or NULL: the sums start from it; act (nn_ops.h enum nn_act) is applied to the result. Where
+ * the A tiles can be read in place (m0 and m1 at output rows, stride 1, cin % 32 == 0) they are,
+ * and the bias and activation are applied on the tiles; the numbers are the same either way. */
 void nn_amx_conv_rows(const nn_amx_conv *cv, int m0, int m1, const float *w, int ldw, int ncols, float beta,
-                      float *c, int ldc);
+                      float *c, int ldc, const float *bias, int act);
 
 /* dW (kh * kw * cin, cout) = im2col(x)^T dy + beta * dW. */
 void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw);

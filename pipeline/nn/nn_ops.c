@@ -411,6 +411,8 @@ static void col2im_rows_any(void *vc, int r0, int r1)
  * as packing then costs more than the tiles save. */
 #define GEMM_ROWS_AMX 1024
 #define AMX_MIN_ROWS 16
+#define AMX_MIN_K 32
+#define AMX_MIN_ROWS_TB 64
 #define GEMM_MIN_COLS 64
 #define GEMM_MIN_ROWS 8
 #define GEMM_PART_MACS (1 << 19)
@@ -420,11 +422,17 @@ typedef struct gemm_job {
     const float *a, *b, *bias;
     float beta, *c;
     const nn_amx_conv *cv; /* an AMX convolution without im2col (A is its im2col) */
+    int row_align;          /* row blocks start at multiples of this */
 } gemm_job;
 
 /* C[m0:m1, n0:n1] of the job. */
 static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
 {
+    if (j->cv) { /* bias and activation included */
+        nn_amx_conv_rows(j->cv, m0, m1, j->b ? j->b + n0 : NULL, j->ldb, n1 - n0, j->beta, j->c + (size_t)m0 * j->ldc + n0, j->ldc,
+                         j->bias ? j->bias + n0 : NULL, j->act);
+        return;
+    }
     const float *a = j->a + (j->ta ? (size_t)m0 : (size_t)m0 * j->lda);
     const float *b = j->b + (j->tb ? (size_t)n0 * j->ldb : (size_t)n0);
     float *c = j->c + (size_t)m0 * j->ldc + n0, beta = j->beta;
@@ -440,9 +448,7 @@ static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
         }
         beta = 1.0f;
     }
-    if (j->cv)
-        nn_amx_conv_rows(j->cv, m0, m1, b, j->ldb, n, beta, c, j->ldc);
-    else if (j->amx && m1 - m0 >= AMX_MIN_ROWS)
+    if (j->amx && m1 - m0 >= AMX_MIN_ROWS && j->k >= AMX_MIN_K && (!j->tb || m1 - m0 >= AMX_MIN_ROWS_TB))
         nn_amx_gemm(j->ta, j->tb, m1 - m0, n, j->k, a, j->lda, b, j->ldb, beta, c, j->ldc);
     else
         cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, m1 - m0, n,
@@ -467,7 +473,10 @@ static void gemm_parts(void *vj, int p0, int p1)
             int n0 = (int)((long)j->n * p / j->parts) & ~15, n1 = (int)((long)j->n * (p + 1) / j->parts) & ~15;
             gemm_block(j, 0, j->m, n0, p + 1 == j->parts ? j->n : n1);
         } else {
-            gemm_block(j, (int)((long)j->m * p / j->parts), (int)((long)j->m * (p + 1) / j->parts), 0, j->n);
+            /* row blocks of a convolution start at an output row (nn_amx_conv_rows reads whole
+             * rows in place); row_align is 1 otherwise */
+            long a = j->row_align, r0 = (long)j->m * p / j->parts / a * a, r1 = (long)j->m * (p + 1) / j->parts / a * a;
+            gemm_block(j, (int)r0, p + 1 == j->parts ? j->m : (int)r1, 0, j->n);
         }
     }
 }
@@ -497,18 +506,18 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
         parts = (int)(want < most ? want : most);
         if (parts < 1) parts = 1;
     }
-    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c, NULL};
+    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c, NULL, 1};
     par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j); /* MACs/32: comparable to floats moved */
 }
 
 /* A prepared AMX convolution without im2col (nn_amx_conv_rows) over m output rows and n
  * columns, split across the pool by rows only (an input gradient needs all its columns); its
  * input was converted once, before the split. */
-static void gemm_conv(const nn_amx_conv *cv, int m, int n, int k, const float *b, int ldb, float beta, float *c,
-                      int ldc, const float *bias, int act)
+static void gemm_conv(const nn_amx_conv *cv, int ow, int m, int n, int k, const float *b, int ldb, float beta,
+                      float *c, int ldc, const float *bias, int act)
 {
     int parts = m >= 2 * GEMM_ROWS_AMX ? (m + GEMM_ROWS_AMX - 1) / GEMM_ROWS_AMX : 1;
-    gemm_job j = {0, 0, m, n, k, 0, ldb, ldc, parts, 0, act, 1, NULL, b, bias, beta, c, cv};
+    gemm_job j = {0, 0, m, n, k, 0, ldb, ldc, parts, 0, act, 1, NULL, b, bias, beta, c, cv, ow};
     par_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j);
 }
 
@@ -522,7 +531,7 @@ void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float 
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
     const float *a = x;
     if (conv_implicit(g)) {
-        gemm_conv(nn_amx_conv_prepare(g, x), M, g->cout, K, wt, g->cout, 0.0f, y, g->cout, bias, act);
+        gemm_conv(nn_amx_conv_prepare(g, x), g->ow, M, g->cout, K, wt, g->cout, 0.0f, y, g->cout, bias, act);
         return;
     }
     if (!conv_direct(g)) {
@@ -543,8 +552,8 @@ void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, 
     }
     if (g_fast_gemm && nn_amx_conv_bwd_implicit(g)) {
         /* the convolution of dy with the flipped weights: no product into col, no col2im */
-        gemm_conv(nn_amx_conv_bwd_prepare(g, dy, wt), g->n * g->h * g->w, g->cin, K, NULL, 0, add ? 1.0f : 0.0f, dx,
-                  g->cin, NULL, 0);
+        gemm_conv(nn_amx_conv_bwd_prepare(g, dy, wt), g->w, g->n * g->h * g->w, g->cin, K, NULL, 0,
+                  add ? 1.0f : 0.0f, dx, g->cin, NULL, 0);
         return;
     }
     gemm(0, 1, M, K, g->cout, dy, g->cout, wt, g->cout, 0.0f, col, K, NULL, 0);
@@ -1192,6 +1201,27 @@ static void maxpool_bwd_rows(void *vc, int r0, int r1)
             }
             if (nt == 0) continue;
             const float *restrict gy = k->a2 + ((size_t)r * g->ow + ox) * C;
+            if (nt == 4) {
+                /* a 2x2 window (fmnist-cnn's pools): the same first-largest tap, found for all
+                 * channels at once, and each tap's gradient updated where it won, so that the
+                 * loop vectorizes (the general loop below does not) */
+                const float *restrict x0 = k->x + xo[0], *restrict x1 = k->x + xo[1];
+                const float *restrict x2 = k->x + xo[2], *restrict x3 = k->x + xo[3];
+                float *restrict d0 = k->y + xo[0], *restrict d1 = k->y + xo[1];
+                float *restrict d2 = k->y + xo[2], *restrict d3 = k->y + xo[3];
+                for (int c = 0; c < C; c++) {
+                    float a = x0[c], m = a, v = gy[c];
+                    int w = 0;
+                    w = x1[c] > m ? 1 : w, m = x1[c] > m ? x1[c] : m;
+                    w = x2[c] > m ? 2 : w, m = x2[c] > m ? x2[c] : m;
+                    w = x3[c] > m ? 3 : w;
+                    d0[c] = w == 0 ? d0[c] + v : d0[c];
+                    d1[c] = w == 1 ? d1[c] + v : d1[c];
+                    d2[c] = w == 2 ? d2[c] + v : d2[c];
+                    d3[c] = w == 3 ? d3[c] + v : d3[c];
+                }
+                continue;
+            }
             for (int c0 = 0; c0 < C; c0 += MP_CB) {
                 int cn = C - c0 < MP_CB ? C - c0 : MP_CB;
                 const float *restrict x0 = k->x + xo[0] + c0;

@@ -161,12 +161,34 @@ static void check_conv(const nn_geom *g)
     float *x = rnd((size_t)X * g->cin), *w = rnd((size_t)K * g->cout), *dy = rnd((size_t)M * g->cout);
     float *y = rnd((size_t)M * g->cout), *y0 = malloc(sizeof(float) * (size_t)M * g->cout);
     memcpy(y0, y, sizeof(float) * (size_t)M * g->cout);
-    /* forward in two row blocks, beta 1 (adds to what y held) */
-    int mid = M / 3;
+    /* forward in two row blocks, beta 1 (adds to what y held); split at a row of the output (where
+     * the A tiles may be read in place) and, again, one position later (where they are packed):
+     * the same numbers either way */
+    int mid = M / 3 / g->ow * g->ow, odd = mid + 1;
     ck_assert(nn_amx_conv_implicit(g));
     const nn_amx_conv *cv = nn_amx_conv_prepare(g, x);
-    nn_amx_conv_rows(cv, 0, mid, w, g->cout, g->cout, 1.0f, y, g->cout);
-    nn_amx_conv_rows(cv, mid, M, w, g->cout, g->cout, 1.0f, y + (size_t)mid * g->cout, g->cout);
+    float *y2 = malloc(sizeof(float) * (size_t)M * g->cout);
+    memcpy(y2, y, sizeof(float) * (size_t)M * g->cout);
+    nn_amx_conv_rows(cv, 0, mid, w, g->cout, g->cout, 1.0f, y, g->cout, NULL, 0);
+    nn_amx_conv_rows(cv, mid, M, w, g->cout, g->cout, 1.0f, y + (size_t)mid * g->cout, g->cout, NULL, 0);
+    nn_amx_conv_rows(cv, 0, odd, w, g->cout, g->cout, 1.0f, y2, g->cout, NULL, 0);
+    nn_amx_conv_rows(cv, odd, M, w, g->cout, g->cout, 1.0f, y2 + (size_t)odd * g->cout, g->cout, NULL, 0);
+    ck_assert_msg(memcmp(y, y2, sizeof(float) * (size_t)M * g->cout) == 0, "in place and packed A tiles differ");
+    /* with a bias and ReLU6, beta 0: the same both ways, and relu6(bias + the sums above - y0) */
+    float *bias = rnd((size_t)g->cout), *y3 = malloc(sizeof(float) * (size_t)M * g->cout);
+    for (int o = 0; o < g->cout; o++) bias[o] *= 4.0f; /* some sums past 6 and below 0 */
+    nn_amx_conv_rows(cv, 0, mid, w, g->cout, g->cout, 0.0f, y2, g->cout, bias, 2);
+    nn_amx_conv_rows(cv, mid, M, w, g->cout, g->cout, 0.0f, y2 + (size_t)mid * g->cout, g->cout, bias, 2);
+    nn_amx_conv_rows(cv, 0, odd, w, g->cout, g->cout, 0.0f, y3, g->cout, bias, 2);
+    nn_amx_conv_rows(cv, odd, M, w, g->cout, g->cout, 0.0f, y3 + (size_t)odd * g->cout, g->cout, bias, 2);
+    ck_assert_msg(memcmp(y2, y3, sizeof(float) * (size_t)M * g->cout) == 0, "bias and ReLU6: in place and packed differ");
+    for (size_t i = 0; i < (size_t)M * g->cout; i++) {
+        double want = (double)y[i] - y0[i] + bias[i % (size_t)g->cout];
+        want = want < 0 ? 0 : want > 6 ? 6 : want;
+        ck_assert_msg(fabs(y2[i] - want) <= 1e-4 * (1 + fabs(want)), "bias and ReLU6: [%zu] = %g, want %g", i,
+                      (double)y2[i], want);
+    }
+    free(y2), free(y3), free(bias);
     for (int m = 0; m < M; m++) {
         int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
         for (int o = 0; o < g->cout; o++) {
@@ -201,8 +223,8 @@ static void check_conv(const nn_geom *g)
         float *dx = malloc(sizeof(float) * (size_t)X * g->cin);
         double *ref = calloc((size_t)X * g->cin, sizeof(double)), *mag = calloc((size_t)X * g->cin, sizeof(double));
         cv = nn_amx_conv_bwd_prepare(g, dy, w);
-        nn_amx_conv_rows(cv, 0, X / 2, NULL, 0, 0, 0.0f, dx, g->cin);
-        nn_amx_conv_rows(cv, X / 2, X, NULL, 0, 0, 0.0f, dx + (size_t)(X / 2) * g->cin, g->cin);
+        nn_amx_conv_rows(cv, 0, X / 2, NULL, 0, 0, 0.0f, dx, g->cin, NULL, 0);
+        nn_amx_conv_rows(cv, X / 2, X, NULL, 0, 0, 0.0f, dx + (size_t)(X / 2) * g->cin, g->cin, NULL, 0);
         for (int m = 0; m < M; m++) {
             int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
             for (int ky = 0; ky < g->kh; ky++)
@@ -236,6 +258,13 @@ START_TEST(convolutions_without_im2col)
     geom(&g, 1, 4, 5, 16, 20, 3, 1, 1, 1); /* cout 20: no input gradient this way */
     check_conv(&g);
     geom(&g, 1, 11, 9, 16, 8, 3, 2, 2, 1); /* strided and dilated: forward and weights only */
+    check_conv(&g);
+    /* A tiles read in place (cin a multiple of 32, stride 1): rows of 28 as 2 x 14, of 14, of 9 */
+    geom(&g, 2, 3, 28, 32, 16, 3, 1, 1, 1);
+    check_conv(&g);
+    geom(&g, 3, 5, 14, 64, 32, 3, 1, 1, 1);
+    check_conv(&g);
+    geom(&g, 1, 4, 9, 32, 48, 3, 1, 1, 0);
     check_conv(&g);
     /* what the implicit routes refuse */
     geom(&g, 1, 8, 8, 8, 16, 3, 1, 1, 1);
