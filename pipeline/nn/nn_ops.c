@@ -1178,6 +1178,42 @@ void nn_maxpool_fwd(const nn_geom *g, const float *x, float *y)
  * listed, the first maximal tap of each channel found with channel-contiguous (vectorized) loops
  * over blocks of MP_CB channels, then dy added at that tap. */
 #define MP_CB 64
+typedef int v4i __attribute__((vector_size(16)));
+static inline v4 sel4(v4i m, v4 a, v4 b) { return (v4)(((v4i)a & m) | ((v4i)b & ~m)); }
+
+/* The gradient of one 2x2 max-pool window over C channels: x0..x3 the window's taps in order, gy
+ * the output's gradient, d0..d3 the taps' gradients. Each channel's gradient goes to its first
+ * largest tap (comparisons false for NaN), as in the loop below; 4 channels at a time by hand,
+ * since gcc leaves the conditional updates scalar. */
+static void pool4_bwd(int C, const float *x0, const float *x1, const float *x2, const float *x3, const float *gy,
+                      float *d0, float *d1, float *d2, float *d3)
+{
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+        v4 a, b, e, f, g, y0, y1, y2, y3;
+        LD4(a, x0 + c), LD4(b, x1 + c), LD4(e, x2 + c), LD4(f, x3 + c), LD4(g, gy + c);
+        v4i w1 = b > a;
+        v4 m = sel4(w1, b, a);
+        v4i w2 = e > m;
+        m = sel4(w2, e, m);
+        v4i w3 = f > m, is2 = w2 & ~w3, is1 = w1 & ~w2 & ~w3, is0 = ~(w1 | w2 | w3);
+        LD4(y0, d0 + c), LD4(y1, d1 + c), LD4(y2, d2 + c), LD4(y3, d3 + c);
+        y0 = sel4(is0, y0 + g, y0), y1 = sel4(is1, y1 + g, y1), y2 = sel4(is2, y2 + g, y2), y3 = sel4(w3, y3 + g, y3);
+        ST4(d0 + c, y0), ST4(d1 + c, y1), ST4(d2 + c, y2), ST4(d3 + c, y3);
+    }
+    for (; c < C; c++) {
+        float m = x0[c], v = gy[c];
+        int w = 0;
+        w = x1[c] > m ? 1 : w, m = x1[c] > m ? x1[c] : m;
+        w = x2[c] > m ? 2 : w, m = x2[c] > m ? x2[c] : m;
+        w = x3[c] > m ? 3 : w;
+        d0[c] = w == 0 ? d0[c] + v : d0[c];
+        d1[c] = w == 1 ? d1[c] + v : d1[c];
+        d2[c] = w == 2 ? d2[c] + v : d2[c];
+        d3[c] = w == 3 ? d3[c] + v : d3[c];
+    }
+}
+
 static void maxpool_bwd_rows(void *vc, int r0, int r1)
 {
     const kc *k = vc;
@@ -1205,21 +1241,10 @@ static void maxpool_bwd_rows(void *vc, int r0, int r1)
                 /* a 2x2 window (fmnist-cnn's pools): the same first-largest tap, found for all
                  * channels at once, and each tap's gradient updated where it won, so that the
                  * loop vectorizes (the general loop below does not) */
-                const float *restrict x0 = k->x + xo[0], *restrict x1 = k->x + xo[1];
-                const float *restrict x2 = k->x + xo[2], *restrict x3 = k->x + xo[3];
-                float *restrict d0 = k->y + xo[0], *restrict d1 = k->y + xo[1];
-                float *restrict d2 = k->y + xo[2], *restrict d3 = k->y + xo[3];
-                for (int c = 0; c < C; c++) {
-                    float a = x0[c], m = a, v = gy[c];
-                    int w = 0;
-                    w = x1[c] > m ? 1 : w, m = x1[c] > m ? x1[c] : m;
-                    w = x2[c] > m ? 2 : w, m = x2[c] > m ? x2[c] : m;
-                    w = x3[c] > m ? 3 : w;
-                    d0[c] = w == 0 ? d0[c] + v : d0[c];
-                    d1[c] = w == 1 ? d1[c] + v : d1[c];
-                    d2[c] = w == 2 ? d2[c] + v : d2[c];
-                    d3[c] = w == 3 ? d3[c] + v : d3[c];
-                }
+                const float *x = k->x;
+                float *y = k->y;
+                pool4_bwd(C, x + xo[0], x + xo[1], x + xo[2], x + xo[3], gy, y + xo[0], y + xo[1], y + xo[2],
+                          y + xo[3]);
                 continue;
             }
             for (int c0 = 0; c0 < C; c0 += MP_CB) {
