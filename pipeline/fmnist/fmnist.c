@@ -341,8 +341,7 @@ static double backward(const fmnist_net *net, ws *w, int n, float scale, float *
     nn_conv_bwd_w(&g[G_F1], w->p2, NULL, w->df1, grad + o[T_WF1], grad + o[T_BF1], 0);
     nn_conv_bwd(&g[G_F1], w->df1, P + o[T_WF1], w->dp2, NULL, 0);
     size_t n4 = (size_t)n * 196 * net->a.c4, n2 = (size_t)n * 784 * net->a.c2;
-    memset(w->d4, 0, sizeof(float) * n4);
-    nn_maxpool_bwd(&g[G_P2], w->y4, w->dp2, w->d4);
+    nn_maxpool_bwd_set(&g[G_P2], w->y4, w->dp2, w->d4);
     nn_act_bwd(NN_ACT_RELU, w->y4, w->d4, n4);
     /* the weight gradient reads the im2col matrix first; the input gradient then reuses it */
     nn_conv_bwd_w(&g[G_C4], w->y3, w->col[3], w->d4, grad + o[T_W4], grad + o[T_B4], 0);
@@ -350,8 +349,7 @@ static double backward(const fmnist_net *net, ws *w, int n, float scale, float *
     nn_act_bwd(NN_ACT_RELU, w->y3, w->d3, (size_t)n * 196 * net->a.c3);
     nn_conv_bwd_w(&g[G_C3], w->p1, w->col[2], w->d3, grad + o[T_W3], grad + o[T_B3], 0);
     nn_conv_bwd(&g[G_C3], w->d3, P + o[T_W3], w->dp1, w->col[2], 0);
-    memset(w->d2, 0, sizeof(float) * n2);
-    nn_maxpool_bwd(&g[G_P1], w->y2, w->dp1, w->d2);
+    nn_maxpool_bwd_set(&g[G_P1], w->y2, w->dp1, w->d2);
     nn_act_bwd(NN_ACT_RELU, w->y2, w->d2, n2);
     nn_conv_bwd_w(&g[G_C2], w->y1, w->col[1], w->d2, grad + o[T_W2], grad + o[T_B2], 0);
     nn_conv_bwd(&g[G_C2], w->d2, P + o[T_W2], w->d1, w->col[1], 0);
@@ -440,18 +438,25 @@ static void train_slots(void *ctx, int lo, int hi)
     }
 }
 
-/* Sum of the chunk gradients in chunk order, then Adam, over parameter parts [lo, hi) of 256. */
-static void adam_parts(void *ctx, int lo, int hi)
+/* Sum of the chunk gradients in chunk order (into chunk 0's, which the next step overwrites),
+ * then Adam, over parameter parts [lo, hi) of 256. Loop by loop so that gcc vectorizes them
+ * (element by element, no reassociation: the same numbers; sqrtf needs -fno-math-errno, in
+ * module.mk). */
+__attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic"))) static void adam_parts(void *ctx, int lo,
+                                                                                             int hi)
 {
     job *j = ctx;
     size_t a = (size_t)lo * j->n_par / 256, b = (size_t)hi * j->n_par / 256;
-    float *P = j->net->params;
+    float *restrict P = j->net->params, *restrict g = j->cgrad[0], *restrict M = j->m, *restrict V = j->v;
+    for (int c = 1; c < j->n_ch; c++) {
+        const float *restrict gc = j->cgrad[c];
+        for (size_t i = a; i < b; i++) g[i] += gc[i];
+    }
+    const float b1 = j->b1, b2 = j->b2, lr = j->lr_t, eps = j->eps_t;
     for (size_t i = a; i < b; i++) {
-        float g = j->cgrad[0][i];
-        for (int c = 1; c < j->n_ch; c++) g += j->cgrad[c][i];
-        float m = j->m[i] = j->b1 * j->m[i] + (1.0f - j->b1) * g;
-        float v = j->v[i] = j->b2 * j->v[i] + (1.0f - j->b2) * g * g;
-        P[i] -= j->lr_t * m / (sqrtf(v) + j->eps_t);
+        float m = M[i] = b1 * M[i] + (1.0f - b1) * g[i];
+        float v = V[i] = b2 * V[i] + (1.0f - b2) * g[i] * g[i];
+        P[i] -= lr * m / (sqrtf(v) + eps);
     }
 }
 

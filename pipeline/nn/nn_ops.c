@@ -1186,9 +1186,27 @@ static inline v4 sel4(v4i m, v4 a, v4 b) { return (v4)(((v4i)a & m) | ((v4i)b & 
  * largest tap (comparisons false for NaN), as in the loop below; 4 channels at a time by hand,
  * since gcc leaves the conditional updates scalar. */
 static void pool4_bwd(int C, const float *x0, const float *x1, const float *x2, const float *x3, const float *gy,
-                      float *d0, float *d1, float *d2, float *d3)
+                      float *d0, float *d1, float *d2, float *d3, int set)
 {
     int c = 0;
+    if (set) {
+        /* the taps' gradients written, not added to (windows that tile the input): 0 + g, as
+         * adding to a zeroed dx gives (+0 for a -0 gradient), and 0 elsewhere */
+        const v4 zero = {0};
+        for (; c + 4 <= C; c += 4) {
+            v4 a, b, e, f, g;
+            LD4(a, x0 + c), LD4(b, x1 + c), LD4(e, x2 + c), LD4(f, x3 + c), LD4(g, gy + c);
+            g = zero + g;
+            v4i w1 = b > a;
+            v4 m = sel4(w1, b, a);
+            v4i w2 = e > m;
+            m = sel4(w2, e, m);
+            v4i w3 = f > m, is2 = w2 & ~w3, is1 = w1 & ~w2 & ~w3, is0 = ~(w1 | w2 | w3);
+            v4 y0 = sel4(is0, g, zero), y1 = sel4(is1, g, zero), y2 = sel4(is2, g, zero), y3 = sel4(w3, g, zero);
+            ST4(d0 + c, y0), ST4(d1 + c, y1), ST4(d2 + c, y2), ST4(d3 + c, y3);
+        }
+        for (int t = c; t < C; t++) d0[t] = d1[t] = d2[t] = d3[t] = 0.0f; /* then added to below */
+    }
     for (; c + 4 <= C; c += 4) {
         v4 a, b, e, f, g, y0, y1, y2, y3;
         LD4(a, x0 + c), LD4(b, x1 + c), LD4(e, x2 + c), LD4(f, x3 + c), LD4(g, gy + c);
@@ -1244,7 +1262,7 @@ static void maxpool_bwd_rows(void *vc, int r0, int r1)
                 const float *x = k->x;
                 float *y = k->y;
                 pool4_bwd(C, x + xo[0], x + xo[1], x + xo[2], x + xo[3], gy, y + xo[0], y + xo[1], y + xo[2],
-                          y + xo[3]);
+                          y + xo[3], k->op);
                 continue;
             }
             for (int c0 = 0; c0 < C; c0 += MP_CB) {
@@ -1264,6 +1282,19 @@ static void maxpool_bwd_rows(void *vc, int r0, int r1)
             }
         }
     }
+}
+
+void nn_maxpool_bwd_set(const nn_geom *g, const float *x, const float *dy, float *dx)
+{
+    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 && g->pt == 0 &&
+        g->pl == 0 && g->h == 2 * g->oh && g->w == 2 * g->ow) {
+        /* every input pixel in exactly one window, every window of 4 taps: one pass writes all */
+        kc k = {.g = g, .x = x, .a2 = dy, .y = dx, .op = 1};
+        par_for(g->n * g->oh, (size_t)g->n * g->oh * g->ow * g->cin * 4, maxpool_bwd_rows, &k);
+        return;
+    }
+    memset(dx, 0, sizeof(float) * (size_t)g->n * g->h * g->w * g->cin);
+    nn_maxpool_bwd(g, x, dy, dx);
 }
 
 void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx)

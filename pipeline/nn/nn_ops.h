@@ -101,6 +101,9 @@ void nn_resize_bwd(int n, int h, int w, int c, float *dx, int oh, int ow, int al
  * dy to the first maximal input of each window (x needed). */
 void nn_maxpool_fwd(const nn_geom *g, const float *x, float *y);
 void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx);
+/* As nn_maxpool_bwd into a zeroed dx, but dx need not be zeroed: it is overwritten (in one pass
+ * when the windows tile the input, 2x2 stride 2 on even sizes; else zeroed, then added to). */
+void nn_maxpool_bwd_set(const nn_geom *g, const float *x, const float *dy, float *dx);
 
 /* --- Training (weight gradients and loss) ---------------------------------------------------
  * nn_conv_fwd may leave im2col(x), the (n*oh*ow, kh*kw*cin) matrix it multiplied, in its col

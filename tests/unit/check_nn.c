@@ -651,6 +651,26 @@ START_TEST(grad_unary)
         free(dy), free(dx), free(xm);
     }
 
+    /* nn_maxpool_bwd_set overwrites: the bytes of zeroing and adding, on sizes the 2x2 windows
+     * tile (one pass) and on odd ones (zero, then add), with ties and negative zeros */
+    for (int v = 0; v < 4; v++) {
+        int C = v & 1 ? 70 : 3, H = v & 2 ? 5 : 6, W = 8;
+        nn_geom pg = {0};
+        pg.n = 2, pg.h = H, pg.w = W, pg.cin = C, pg.kh = pg.kw = 2, pg.sh = pg.sw = 2, pg.dh = pg.dw = 1;
+        ck_assert_int_eq(nn_geom_pad(&pg, 0), 0);
+        pg.cout = C;
+        size_t nx = (size_t)2 * H * W * C, ny = (size_t)2 * pg.oh * pg.ow * C;
+        float *px = rand_buf(nx, -1, 1), *pdy = rand_buf(ny, -1, 1);
+        for (size_t i = 0; i < nx; i += 5) px[i] = 0.25f; /* ties */
+        for (size_t i = 0; i < ny; i += 7) pdy[i] = -0.0f;
+        float *want = calloc(nx, sizeof(float)), *got = malloc(sizeof(float) * nx);
+        for (size_t i = 0; i < nx; i++) got[i] = 99.0f;
+        nn_maxpool_bwd(&pg, px, pdy, want);
+        nn_maxpool_bwd_set(&pg, px, pdy, got);
+        ck_assert_msg(memcmp(want, got, sizeof(float) * nx) == 0, "maxpool_bwd_set %dx%d, %d channels", H, W, C);
+        free(px), free(pdy), free(want), free(got);
+    }
+
     /* ConcatV2 of three inputs on the channel axis */
     int cs[3] = {2, 3, 1};
     un_ctx cc = {0};
