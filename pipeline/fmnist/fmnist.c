@@ -340,17 +340,14 @@ static double backward(const fmnist_net *net, ws *w, int n, float scale, float *
     nn_act_bwd(NN_ACT_RELU, w->f1, w->df1, (size_t)n * net->a.fc);
     nn_conv_bwd_w(&g[G_F1], w->p2, NULL, w->df1, grad + o[T_WF1], grad + o[T_BF1], 0);
     nn_conv_bwd(&g[G_F1], w->df1, P + o[T_WF1], w->dp2, NULL, 0);
-    size_t n4 = (size_t)n * 196 * net->a.c4, n2 = (size_t)n * 784 * net->a.c2;
-    nn_maxpool_bwd_set(&g[G_P2], w->y4, w->dp2, w->d4);
-    nn_act_bwd(NN_ACT_RELU, w->y4, w->d4, n4);
+    nn_maxpool_bwd_set(&g[G_P2], w->y4, w->dp2, w->d4, 1); /* and conv4's ReLU */
     /* the weight gradient reads the im2col matrix first; the input gradient then reuses it */
     nn_conv_bwd_w(&g[G_C4], w->y3, w->col[3], w->d4, grad + o[T_W4], grad + o[T_B4], 0);
     nn_conv_bwd(&g[G_C4], w->d4, P + o[T_W4], w->d3, w->col[3], 0);
     nn_act_bwd(NN_ACT_RELU, w->y3, w->d3, (size_t)n * 196 * net->a.c3);
     nn_conv_bwd_w(&g[G_C3], w->p1, w->col[2], w->d3, grad + o[T_W3], grad + o[T_B3], 0);
     nn_conv_bwd(&g[G_C3], w->d3, P + o[T_W3], w->dp1, w->col[2], 0);
-    nn_maxpool_bwd_set(&g[G_P1], w->y2, w->dp1, w->d2);
-    nn_act_bwd(NN_ACT_RELU, w->y2, w->d2, n2);
+    nn_maxpool_bwd_set(&g[G_P1], w->y2, w->dp1, w->d2, 1); /* and conv2's ReLU */
     nn_conv_bwd_w(&g[G_C2], w->y1, w->col[1], w->d2, grad + o[T_W2], grad + o[T_B2], 0);
     nn_conv_bwd(&g[G_C2], w->d2, P + o[T_W2], w->d1, w->col[1], 0);
     nn_act_bwd(NN_ACT_RELU, w->y1, w->d1, (size_t)n * 784 * net->a.c1);

@@ -1201,12 +1201,16 @@ static void pool4_bwd(int C, const float *x0, const float *x1, const float *x2, 
             v4 m = sel4(w1, b, a);
             v4i w2 = e > m;
             m = sel4(w2, e, m);
-            v4i w3 = f > m, is2 = w2 & ~w3, is1 = w1 & ~w2 & ~w3, is0 = ~(w1 | w2 | w3);
+            v4i w3 = f > m;
+            m = sel4(w3, f, m);
+            if (set == 2) g = sel4(m > zero, g, zero); /* the ReLU before the pool: x at the winner */
+            v4i is2 = w2 & ~w3, is1 = w1 & ~w2 & ~w3, is0 = ~(w1 | w2 | w3);
             v4 y0 = sel4(is0, g, zero), y1 = sel4(is1, g, zero), y2 = sel4(is2, g, zero), y3 = sel4(w3, g, zero);
             ST4(d0 + c, y0), ST4(d1 + c, y1), ST4(d2 + c, y2), ST4(d3 + c, y3);
         }
         for (int t = c; t < C; t++) d0[t] = d1[t] = d2[t] = d3[t] = 0.0f; /* then added to below */
     }
+    const int relu = set == 2;
     for (; c + 4 <= C; c += 4) {
         v4 a, b, e, f, g, y0, y1, y2, y3;
         LD4(a, x0 + c), LD4(b, x1 + c), LD4(e, x2 + c), LD4(f, x3 + c), LD4(g, gy + c);
@@ -1224,7 +1228,8 @@ static void pool4_bwd(int C, const float *x0, const float *x1, const float *x2, 
         int w = 0;
         w = x1[c] > m ? 1 : w, m = x1[c] > m ? x1[c] : m;
         w = x2[c] > m ? 2 : w, m = x2[c] > m ? x2[c] : m;
-        w = x3[c] > m ? 3 : w;
+        w = x3[c] > m ? 3 : w, m = x3[c] > m ? x3[c] : m;
+        if (relu && !(m > 0.0f)) v = 0.0f; /* added to 0: +0, as the ReLU's backward gives */
         d0[c] = w == 0 ? d0[c] + v : d0[c];
         d1[c] = w == 1 ? d1[c] + v : d1[c];
         d2[c] = w == 2 ? d2[c] + v : d2[c];
@@ -1284,17 +1289,19 @@ static void maxpool_bwd_rows(void *vc, int r0, int r1)
     }
 }
 
-void nn_maxpool_bwd_set(const nn_geom *g, const float *x, const float *dy, float *dx)
+void nn_maxpool_bwd_set(const nn_geom *g, const float *x, const float *dy, float *dx, int relu)
 {
     if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 && g->pt == 0 &&
         g->pl == 0 && g->h == 2 * g->oh && g->w == 2 * g->ow) {
         /* every input pixel in exactly one window, every window of 4 taps: one pass writes all */
-        kc k = {.g = g, .x = x, .a2 = dy, .y = dx, .op = 1};
+        kc k = {.g = g, .x = x, .a2 = dy, .y = dx, .op = relu ? 2 : 1};
         par_for(g->n * g->oh, (size_t)g->n * g->oh * g->ow * g->cin * 4, maxpool_bwd_rows, &k);
         return;
     }
-    memset(dx, 0, sizeof(float) * (size_t)g->n * g->h * g->w * g->cin);
+    size_t n = (size_t)g->n * g->h * g->w * g->cin;
+    memset(dx, 0, sizeof(float) * n);
     nn_maxpool_bwd(g, x, dy, dx);
+    if (relu) nn_act_bwd(NN_ACT_RELU, x, dx, n);
 }
 
 void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx)

@@ -102,8 +102,10 @@ void nn_resize_bwd(int n, int h, int w, int c, float *dx, int oh, int ow, int al
 void nn_maxpool_fwd(const nn_geom *g, const float *x, float *y);
 void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx);
 /* As nn_maxpool_bwd into a zeroed dx, but dx need not be zeroed: it is overwritten (in one pass
- * when the windows tile the input, 2x2 stride 2 on even sizes; else zeroed, then added to). */
-void nn_maxpool_bwd_set(const nn_geom *g, const float *x, const float *dy, float *dx);
+ * when the windows tile the input, 2x2 stride 2 on even sizes; else zeroed, then added to).
+ * relu = 1: then also nn_act_bwd(NN_ACT_RELU, x, dx) (x being a ReLU's output), in the same
+ * pass where there is one; the same bytes as the two calls. */
+void nn_maxpool_bwd_set(const nn_geom *g, const float *x, const float *dy, float *dx, int relu);
 
 /* --- Training (weight gradients and loss) ---------------------------------------------------
  * nn_conv_fwd may leave im2col(x), the (n*oh*ow, kh*kw*cin) matrix it multiplied, in its col

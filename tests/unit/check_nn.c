@@ -666,8 +666,16 @@ START_TEST(grad_unary)
         float *want = calloc(nx, sizeof(float)), *got = malloc(sizeof(float) * nx);
         for (size_t i = 0; i < nx; i++) got[i] = 99.0f;
         nn_maxpool_bwd(&pg, px, pdy, want);
-        nn_maxpool_bwd_set(&pg, px, pdy, got);
+        nn_maxpool_bwd_set(&pg, px, pdy, got, 0);
         ck_assert_msg(memcmp(want, got, sizeof(float) * nx) == 0, "maxpool_bwd_set %dx%d, %d channels", H, W, C);
+        /* with the ReLU's backward fused: x as a ReLU's output (zeros where it was negative) */
+        for (size_t i = 0; i < nx; i++) px[i] = px[i] > 0 ? px[i] : 0.0f;
+        memset(want, 0, sizeof(float) * nx);
+        nn_maxpool_bwd(&pg, px, pdy, want);
+        nn_act_bwd(NN_ACT_RELU, px, want, nx);
+        for (size_t i = 0; i < nx; i++) got[i] = 99.0f;
+        nn_maxpool_bwd_set(&pg, px, pdy, got, 1);
+        ck_assert_msg(memcmp(want, got, sizeof(float) * nx) == 0, "maxpool_bwd_set + relu %dx%d, %d channels", H, W, C);
         free(px), free(pdy), free(want), free(got);
     }
 
