@@ -9,10 +9,13 @@
  * Loop: for each k chunk, B's chunk is packed once; then for each panel of 32 rows of A, the
  * panel's chunk is packed and every pair of 16-column blocks is computed in four C tiles (2 x 2),
  * with 12 tile products per 32 k (hi.hi, hi.lo, lo.hi for each of the four, in that order in every
- * block shape). C is read (beta 1
- * or a later chunk) and written through the tiles directly when the block lies inside C, through
- * a 16 x 16 scratch at the edges. Every C element sums its k chunks, its k blocks and its three
- * terms in one fixed order. */
+ * block shape). C is read (beta 1 or a later chunk) and written through the tiles directly when
+ * the block lies inside C, through a 16 x 16 scratch at the edges. Every C element sums its k
+ * chunks, its k blocks and its three terms in one fixed order.
+ *
+ * Convolutions (nn_amx_conv_*) convert their input once to bf16 and pack im2col rows from it by
+ * copies; where a tile's rows are adjacent input positions (stride 1, cin % 32 == 0) the A tiles
+ * are loaded from it in place, with tiles of fewer rows (an output row of 28 as 2 x 14). */
 #include "nn_amx.h"
 
 #include <cpuid.h>
@@ -106,12 +109,12 @@ static uint16_t *scratch(uint16_t **p, size_t *cap, size_t n)
 static const uint16_t pair_perm[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
                                        8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
 
-/* The 16 pair words of rows e and o (either may be NULL: zeros), 16 columns from e / o (n of
- * them present), split: hi and lo words. */
+/* The 16 pair words of rows e and o (o may be NULL: zeros), 16 columns from e / o (n of them
+ * present), split: hi and lo words. */
 static inline void pairs16(const float *e, const float *o, int n, __m512i idx, __m512i *hi, __m512i *lo)
 {
-    __m256i eh = _mm256_setzero_si256(), el = eh, oh = eh, ol = eh;
-    if (e) split16(load16(e, n), &eh, &el);
+    __m256i eh, el, oh = _mm256_setzero_si256(), ol = oh;
+    split16(load16(e, n), &eh, &el);
     if (o) split16(load16(o, n), &oh, &ol);
     *hi = _mm512_permutex2var_epi16(_mm512_castsi256_si512(eh), idx, _mm512_castsi256_si512(oh));
     *lo = _mm512_permutex2var_epi16(_mm512_castsi256_si512(el), idx, _mm512_castsi256_si512(ol));
@@ -337,8 +340,6 @@ static void configure(int tr)
         }                                                                                                          \
     } while (0)
 
-/* One 32 x 32 block (or less) of C: rows [r0, r0 + rows), cols [c0, c0 + cols), from the packed
- * panel pa (its row tiles) and column tiles j, j + 1 of pb; zero: start from 0 instead of C. */
 /* Where a block's A tiles are: row tile t's k block q at a[t] + (aq ? aq[q] : q * 2 * TILE), its lo
  * part dlo further, rows sa bytes apart, tr rows per tile (the tile configuration's). Packed
  * panels: aq NULL, dlo TILE, sa 64, tr 16; a prepared convolution read in place: aq its tap
@@ -368,8 +369,10 @@ static void activate(float *c, int ldc, int rows, int cols, int act)
     }
 }
 
-/* bias: NULL, or per column tile 16 rows of its 16 bias values (the tiles C starts from when
- * zero); act: 0, or 1 / 2 for a ReLU / ReLU6 applied to the block after it is stored. */
+/* One block of C of up to 2 row tiles x 32 columns (rows x cols, from c), from A's tiles and
+ * column tiles j, j + 1 of the packed pb; zero: start from 0 (or the bias) instead of C. bias:
+ * NULL, or per column tile 16 rows of its 16 bias values (the tiles C starts from when zero);
+ * act: 0, or 1 / 2 for a ReLU / ReLU6 applied to the block after it is stored. */
 static void block(const a_tiles *A, const uint16_t *pb, int kb, int j, float *c, int ldc, int rows, int cols,
                   int zero, const float *bias, int act)
 {

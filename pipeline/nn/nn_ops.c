@@ -406,9 +406,10 @@ static void col2im_rows_any(void *vc, int r0, int r1)
  * result does not depend on the thread count either. (A transposed A, a weight gradient, stays one
  * call: each part would pack all of B again.) */
 #define GEMM_ROWS 256
-/* On AMX (nn_ops_set_fast_gemm): parts of 1024 rows, as each part packs B again; products of
- * fewer than 16 rows (a part of a wide product, a dense layer on a few images) stay on OpenBLAS,
- * as packing then costs more than the tiles save. */
+/* On AMX (nn_ops_set_fast_gemm): parts of 1024 rows, as each part packs B again. Where packing
+ * costs more than the tiles save, a product stays on OpenBLAS: fewer than 16 rows, a depth under
+ * 32 (a dense layer's weight gradient over a chunk of 16 images), or a B stored transposed
+ * (scattered into tiles) with fewer than 64 rows (a dense layer's input gradient). */
 #define GEMM_ROWS_AMX 1024
 #define AMX_MIN_ROWS 16
 #define AMX_MIN_K 32
@@ -429,8 +430,8 @@ typedef struct gemm_job {
 static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
 {
     if (j->cv) { /* bias and activation included */
-        nn_amx_conv_rows(j->cv, m0, m1, j->b ? j->b + n0 : NULL, j->ldb, n1 - n0, j->beta, j->c + (size_t)m0 * j->ldc + n0, j->ldc,
-                         j->bias ? j->bias + n0 : NULL, j->act);
+        nn_amx_conv_rows(j->cv, m0, m1, j->b ? j->b + n0 : NULL, j->ldb, n1 - n0, j->beta,
+                         j->c + (size_t)m0 * j->ldc + n0, j->ldc, j->bias ? j->bias + n0 : NULL, j->act);
         return;
     }
     const float *a = j->a + (j->ta ? (size_t)m0 : (size_t)m0 * j->lda);
@@ -1181,6 +1182,21 @@ void nn_maxpool_fwd(const nn_geom *g, const float *x, float *y)
 typedef int v4i __attribute__((vector_size(16)));
 static inline v4 sel4(v4i m, v4 a, v4 b) { return (v4)(((v4i)a & m) | ((v4i)b & ~m)); }
 
+/* 4 channels of a 2x2 window's taps x0..x3: is[t] all ones where tap t is the first largest
+ * (comparisons false for NaN); returns the largest. */
+static inline v4 win4(const float *x0, const float *x1, const float *x2, const float *x3, v4i is[4])
+{
+    v4 a, b, e, f;
+    LD4(a, x0), LD4(b, x1), LD4(e, x2), LD4(f, x3);
+    v4i w1 = b > a;
+    v4 m = sel4(w1, b, a);
+    v4i w2 = e > m;
+    m = sel4(w2, e, m);
+    v4i w3 = f > m;
+    is[0] = ~(w1 | w2 | w3), is[1] = w1 & ~w2 & ~w3, is[2] = w2 & ~w3, is[3] = w3;
+    return sel4(w3, f, m);
+}
+
 /* The gradient of one 2x2 max-pool window over C channels: x0..x3 the window's taps in order, gy
  * the output's gradient, d0..d3 the taps' gradients. Each channel's gradient goes to its first
  * largest tap (comparisons false for NaN), as in the loop below; 4 channels at a time by hand,
@@ -1194,33 +1210,24 @@ static void pool4_bwd(int C, const float *x0, const float *x1, const float *x2, 
          * adding to a zeroed dx gives (+0 for a -0 gradient), and 0 elsewhere */
         const v4 zero = {0};
         for (; c + 4 <= C; c += 4) {
-            v4 a, b, e, f, g;
-            LD4(a, x0 + c), LD4(b, x1 + c), LD4(e, x2 + c), LD4(f, x3 + c), LD4(g, gy + c);
+            v4i is[4];
+            v4 m = win4(x0 + c, x1 + c, x2 + c, x3 + c, is), g;
+            LD4(g, gy + c);
             g = zero + g;
-            v4i w1 = b > a;
-            v4 m = sel4(w1, b, a);
-            v4i w2 = e > m;
-            m = sel4(w2, e, m);
-            v4i w3 = f > m;
-            m = sel4(w3, f, m);
             if (set == 2) g = sel4(m > zero, g, zero); /* the ReLU before the pool: x at the winner */
-            v4i is2 = w2 & ~w3, is1 = w1 & ~w2 & ~w3, is0 = ~(w1 | w2 | w3);
-            v4 y0 = sel4(is0, g, zero), y1 = sel4(is1, g, zero), y2 = sel4(is2, g, zero), y3 = sel4(w3, g, zero);
+            v4 y0 = sel4(is[0], g, zero), y1 = sel4(is[1], g, zero), y2 = sel4(is[2], g, zero), y3 = sel4(is[3], g, zero);
             ST4(d0 + c, y0), ST4(d1 + c, y1), ST4(d2 + c, y2), ST4(d3 + c, y3);
         }
         for (int t = c; t < C; t++) d0[t] = d1[t] = d2[t] = d3[t] = 0.0f; /* then added to below */
     }
     const int relu = set == 2;
     for (; c + 4 <= C; c += 4) {
-        v4 a, b, e, f, g, y0, y1, y2, y3;
-        LD4(a, x0 + c), LD4(b, x1 + c), LD4(e, x2 + c), LD4(f, x3 + c), LD4(g, gy + c);
-        v4i w1 = b > a;
-        v4 m = sel4(w1, b, a);
-        v4i w2 = e > m;
-        m = sel4(w2, e, m);
-        v4i w3 = f > m, is2 = w2 & ~w3, is1 = w1 & ~w2 & ~w3, is0 = ~(w1 | w2 | w3);
-        LD4(y0, d0 + c), LD4(y1, d1 + c), LD4(y2, d2 + c), LD4(y3, d3 + c);
-        y0 = sel4(is0, y0 + g, y0), y1 = sel4(is1, y1 + g, y1), y2 = sel4(is2, y2 + g, y2), y3 = sel4(w3, y3 + g, y3);
+        v4i is[4];
+        v4 g, y0, y1, y2, y3;
+        win4(x0 + c, x1 + c, x2 + c, x3 + c, is);
+        LD4(g, gy + c), LD4(y0, d0 + c), LD4(y1, d1 + c), LD4(y2, d2 + c), LD4(y3, d3 + c);
+        y0 = sel4(is[0], y0 + g, y0), y1 = sel4(is[1], y1 + g, y1), y2 = sel4(is[2], y2 + g, y2);
+        y3 = sel4(is[3], y3 + g, y3);
         ST4(d0 + c, y0), ST4(d1 + c, y1), ST4(d2 + c, y2), ST4(d3 + c, y3);
     }
     for (; c < C; c++) {
