@@ -234,6 +234,7 @@ typedef struct ws {
     float *d1, *d2, *dp1, *d3, *d4, *dp2, *df1, *dz; /* their gradients */
     float *col[4];                                  /* im2col of conv1..conv4 (kept for dW) */
     int *lab;
+    int borrowed; /* p2, dp2 and lab point into a whole minibatch's head workspace (ws_chunk) */
 } ws;
 
 static void geom3x3(nn_geom *g, int n, int hw, int cin, int cout)
@@ -275,41 +276,59 @@ static void ws_geoms(nn_geom g[N_G], const fmnist_arch *a, int n)
 
 static float *fbuf(size_t n) { return xmalloc(sizeof(float) * (n + 16)); }
 
-static ws *ws_new(const fmnist_arch *a, int cap)
+/* A workspace for up to cap images; head: only the dense layers' buffers (p2 on), for a whole
+ * minibatch whose convolutions run in chunk workspaces (ws_chunk). */
+static ws *ws_alloc(const fmnist_arch *a, int cap, int head)
 {
     ws *w = xcalloc(1, sizeof *w);
     w->cap = cap;
     size_t n = (size_t)cap;
+    w->p2 = fbuf(n * 49 * a->c4), w->dp2 = fbuf(n * 49 * a->c4);
+    w->f1 = fbuf(n * a->fc), w->df1 = fbuf(n * a->fc);
+    w->z = fbuf(n * FMNIST_CLASSES), w->dz = fbuf(n * FMNIST_CLASSES);
+    w->lab = xmalloc(sizeof(int) * n);
+    if (head) return w;
     w->x = fbuf(n * 784);
     w->y1 = fbuf(n * 784 * a->c1), w->d1 = fbuf(n * 784 * a->c1);
     w->y2 = fbuf(n * 784 * a->c2), w->d2 = fbuf(n * 784 * a->c2);
     w->p1 = fbuf(n * 196 * a->c2), w->dp1 = fbuf(n * 196 * a->c2);
     w->y3 = fbuf(n * 196 * a->c3), w->d3 = fbuf(n * 196 * a->c3);
     w->y4 = fbuf(n * 196 * a->c4), w->d4 = fbuf(n * 196 * a->c4);
-    w->p2 = fbuf(n * 49 * a->c4), w->dp2 = fbuf(n * 49 * a->c4);
-    w->f1 = fbuf(n * a->fc), w->df1 = fbuf(n * a->fc);
-    w->z = fbuf(n * FMNIST_CLASSES), w->dz = fbuf(n * FMNIST_CLASSES);
     nn_geom g[N_G];
     ws_geoms(g, a, cap);
     const int ci[4] = {G_C1, G_C2, G_C3, G_C4};
     for (int i = 0; i < 4; i++) w->col[i] = fbuf(nn_conv_col_size(&g[ci[i]]));
-    w->lab = xmalloc(sizeof(int) * n);
+    return w;
+}
+
+static ws *ws_new(const fmnist_arch *a, int cap) { return ws_alloc(a, cap, 0); }
+
+/* A workspace for the chunk of cap images from image row0 of head's minibatch: its p2, dp2 and
+ * labels are head's rows (the dense layers run once on the whole minibatch), the rest its own. */
+static ws *ws_chunk(const fmnist_arch *a, int cap, ws *head, int row0)
+{
+    ws *w = ws_new(a, cap);
+    free(w->p2), free(w->dp2), free(w->lab);
+    w->p2 = head->p2 + (size_t)row0 * 49 * a->c4;
+    w->dp2 = head->dp2 + (size_t)row0 * 49 * a->c4;
+    w->lab = head->lab + row0;
+    w->borrowed = 1;
     return w;
 }
 
 static void ws_free(ws *w)
 {
     if (!w) return;
-    float *all[] = {w->x,  w->y1, w->d1, w->y2, w->d2,  w->p1, w->dp1, w->y3, w->d3, w->y4,
-                    w->d4, w->p2, w->dp2, w->f1, w->df1, w->z, w->dz};
+    float *all[] = {w->x, w->y1, w->d1, w->y2, w->d2, w->p1, w->dp1, w->y3, w->d3,
+                    w->y4, w->d4, w->f1, w->df1, w->z, w->dz};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     for (int i = 0; i < 4; i++) free(w->col[i]);
-    free(w->lab);
+    if (!w->borrowed) free(w->p2), free(w->dp2), free(w->lab);
     free(w);
 }
 
-/* Forward of n <= cap images already in w->x (n,28,28,1); logits in w->z (n,10). */
-static void forward(const fmnist_net *net, ws *w, int n)
+/* The convolutions of n <= cap images already in w->x (n,28,28,1), up to the pooled p2. */
+static void forward_convs(const fmnist_net *net, ws *w, int n)
 {
     nn_geom *g = w->g;
     ws_geoms(g, &net->a, n);
@@ -321,15 +340,31 @@ static void forward(const fmnist_net *net, ws *w, int n)
     nn_conv_fwd(&g[G_C3], w->p1, P + o[T_W3], P + o[T_B3], NN_ACT_RELU, w->y3, w->col[2]);
     nn_conv_fwd(&g[G_C4], w->y3, P + o[T_W4], P + o[T_B4], NN_ACT_RELU, w->y4, w->col[3]);
     nn_maxpool_fwd(&g[G_P2], w->y4, w->p2);
+}
+
+/* The dense layers of n images whose p2 is in w (head or full workspace): logits in w->z. */
+static void forward_head(const fmnist_net *net, ws *w, int n)
+{
+    nn_geom *g = w->g;
+    ws_geoms(g, &net->a, n);
+    const float *P = net->params;
+    const size_t *o = net->off;
     /* flatten: (n,7,7,c4) NHWC is already the (n, 49*c4) matrix */
     nn_conv_fwd(&g[G_F1], w->p2, P + o[T_WF1], P + o[T_BF1], NN_ACT_RELU, w->f1, NULL);
     nn_conv_fwd(&g[G_F2], w->f1, P + o[T_WF2], P + o[T_BF2], NN_ACT_NONE, w->z, NULL);
 }
 
-/* Loss and gradient of n images in w (after forward, labels in w->lab); the loss is scaled by
- * `scale` (1/minibatch size) before differentiation; grad (flat, overwritten). Returns the
- * unscaled summed loss. */
-static double backward(const fmnist_net *net, ws *w, int n, float scale, float *grad)
+/* Forward of n <= cap images already in w->x (n,28,28,1); logits in w->z (n,10). */
+static void forward(const fmnist_net *net, ws *w, int n)
+{
+    forward_convs(net, w, n);
+    forward_head(net, w, n);
+}
+
+/* Loss of the n images in w (after forward_head, labels in w->lab) and the gradient of the
+ * dense layers' parameters (into grad, overwritten) and of p2 (w->dp2); the loss is scaled by
+ * `scale` (1/minibatch size) before differentiation. Returns the unscaled summed loss. */
+static double backward_head(const fmnist_net *net, ws *w, int n, float scale, float *grad)
 {
     const nn_geom *g = w->g;
     const float *P = net->params;
@@ -340,6 +375,16 @@ static double backward(const fmnist_net *net, ws *w, int n, float scale, float *
     nn_act_bwd(NN_ACT_RELU, w->f1, w->df1, (size_t)n * net->a.fc);
     nn_conv_bwd_w(&g[G_F1], w->p2, NULL, w->df1, grad + o[T_WF1], grad + o[T_BF1], 0);
     nn_conv_bwd(&g[G_F1], w->df1, P + o[T_WF1], w->dp2, NULL, 0);
+    return loss;
+}
+
+/* The convolutions' parameter gradient (into grad, overwritten) of n images in w, from w->dp2
+ * (after forward_convs and backward_head). */
+static void backward_convs(const fmnist_net *net, ws *w, int n, float *grad)
+{
+    const nn_geom *g = w->g;
+    const float *P = net->params;
+    const size_t *o = net->off;
     nn_maxpool_bwd_set(&g[G_P2], w->y4, w->dp2, w->d4, 1); /* and conv4's ReLU */
     /* the weight gradient reads the im2col matrix first; the input gradient then reuses it */
     nn_conv_bwd_w(&g[G_C4], w->y3, w->col[3], w->d4, grad + o[T_W4], grad + o[T_B4], 0);
@@ -352,6 +397,13 @@ static double backward(const fmnist_net *net, ws *w, int n, float scale, float *
     nn_conv_bwd(&g[G_C2], w->d2, P + o[T_W2], w->d1, w->col[1], 0);
     nn_act_bwd(NN_ACT_RELU, w->y1, w->d1, (size_t)n * 784 * net->a.c1);
     nn_conv_bwd_w(&g[G_C1], w->x, w->col[0], w->d1, grad + o[T_W1], grad + o[T_B1], 0);
+}
+
+/* Loss and gradient of n images in w (after forward, labels in w->lab), as backward_head. */
+static double backward(const fmnist_net *net, ws *w, int n, float scale, float *grad)
+{
+    double loss = backward_head(net, w, n, scale, grad);
+    backward_convs(net, w, n, grad);
     return loss;
 }
 
@@ -392,19 +444,23 @@ static void load_chunk(ws *w, const fmnist_set *s, const int *idx, int n)
 }
 
 /* --- parallel jobs ---------------------------------------------------------------------------
- * Work is spread over "slots" (one per thread, each with its own workspace): slot k of S takes
- * chunks [nch*k/S, nch*(k+1)/S). Which thread runs a slot does not change any number. */
+ * Work is spread over "slots" (one per thread): slot k of S takes chunks [nch*k/S, nch*(k+1)/S).
+ * Which thread runs a slot does not change any number. A training step runs the convolutions
+ * chunk by chunk, each chunk in its own workspace (kept until its backward), and the dense
+ * layers once on the whole minibatch (their products split across the pool by nn_ops): per
+ * chunk, the dense layers would be products of 16 rows that pack their 800 K weights each. */
 
 typedef struct job {
     fmnist_net *net;
     const fmnist_set *set;
-    ws **slots;
+    ws **slots;     /* per slot: prediction */
+    ws **cws, *head; /* training: per chunk (its p2, dp2, labels in head), and the minibatch's */
     int n_slots, chunk;
     /* training step */
     const int *idx; /* the minibatch's image indices */
     int n;          /* minibatch size */
-    float **cgrad;  /* per-chunk gradients */
-    double *closs;  /* per-chunk summed loss */
+    float **cgrad;  /* per-chunk gradients of the convolutions; the dense layers' in cgrad[0] */
+    size_t n_conv;  /* parameters [0, n_conv) are the convolutions' */
     /* prediction */
     int *pred, correct_slot[64];
     /* reduction / Adam over parameter ranges */
@@ -420,19 +476,40 @@ static ws *slot_ws(job *j, int k)
     return j->slots[k];
 }
 
-static void train_slots(void *ctx, int lo, int hi)
+static ws *chunk_ws(job *j, int c)
 {
-    job *j = ctx;
+    if (!j->cws[c]) j->cws[c] = ws_chunk(&j->net->a, j->chunk, j->head, c * j->chunk);
+    return j->cws[c];
+}
+
+/* The convolutions of the minibatch's chunks, forward (backward 0) or backward (1). */
+static void conv_slots(job *j, int lo, int hi, int backward)
+{
     int nch = (j->n + j->chunk - 1) / j->chunk;
-    for (int k = lo; k < hi; k++) {
-        ws *w = slot_ws(j, k);
+    for (int k = lo; k < hi; k++)
         for (int c = nch * k / j->n_slots; c < nch * (k + 1) / j->n_slots; c++) {
             int a = c * j->chunk, m = j->n - a < j->chunk ? j->n - a : j->chunk;
-            load_chunk(w, j->set, j->idx + a, m);
-            forward(j->net, w, m);
-            j->closs[c] = backward(j->net, w, m, 1.0f / (float)j->n, j->cgrad[c]);
+            ws *w = chunk_ws(j, c);
+            if (backward) {
+                backward_convs(j->net, w, m, j->cgrad[c]);
+            } else {
+                load_chunk(w, j->set, j->idx + a, m);
+                forward_convs(j->net, w, m);
+            }
         }
-    }
+}
+
+static void conv_fwd_slots(void *ctx, int lo, int hi) { conv_slots(ctx, lo, hi, 0); }
+static void conv_bwd_slots(void *ctx, int lo, int hi) { conv_slots(ctx, lo, hi, 1); }
+
+/* One minibatch's gradient (into cgrad) and summed loss. */
+static double train_step(job *j)
+{
+    nn_ops_parallel(j->n_slots, conv_fwd_slots, j);
+    forward_head(j->net, j->head, j->n);
+    double loss = backward_head(j->net, j->head, j->n, 1.0f / (float)j->n, j->cgrad[0]);
+    nn_ops_parallel(j->n_slots, conv_bwd_slots, j);
+    return loss;
 }
 
 /* Sum of the chunk gradients in chunk order (into chunk 0's, which the next step overwrites),
@@ -445,9 +522,10 @@ __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic"))) static vo
     job *j = ctx;
     size_t a = (size_t)lo * j->n_par / 256, b = (size_t)hi * j->n_par / 256;
     float *restrict P = j->net->params, *restrict g = j->cgrad[0], *restrict M = j->m, *restrict V = j->v;
+    size_t bc = b < j->n_conv ? b : j->n_conv; /* chunk sums: the convolutions' parameters */
     for (int c = 1; c < j->n_ch; c++) {
         const float *restrict gc = j->cgrad[c];
-        for (size_t i = a; i < b; i++) g[i] += gc[i];
+        for (size_t i = a; i < bc; i++) g[i] += gc[i];
     }
     const float b1 = j->b1, b2 = j->b2, lr = j->lr_t, eps = j->eps_t;
     for (size_t i = a; i < b; i++) {
@@ -526,11 +604,12 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     float *P = fmnist_net_params(net, &np);
     (void)P;
     job j = {.net = net, .set = train, .n_slots = n_slots, .chunk = chunk, .n_par = np,
-             .b1 = 0.9f, .b2 = 0.999f};
+             .n_conv = net->off[T_WF1], .b1 = 0.9f, .b2 = 0.999f};
     j.slots = xcalloc((size_t)n_slots, sizeof *j.slots);
+    j.cws = xcalloc((size_t)max_ch, sizeof *j.cws);
+    j.head = ws_alloc(&net->a, batch, 1);
     j.cgrad = xcalloc((size_t)max_ch, sizeof *j.cgrad);
-    for (int c = 0; c < max_ch; c++) j.cgrad[c] = fbuf(np);
-    j.closs = xcalloc((size_t)max_ch, sizeof(double));
+    for (int c = 0; c < max_ch; c++) j.cgrad[c] = fbuf(c ? j.n_conv : np);
     j.m = xcalloc(np, sizeof(float));
     j.v = xcalloc(np, sizeof(float));
     int *perm = xmalloc(sizeof(int) * (size_t)n);
@@ -553,8 +632,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
             j.idx = perm + (size_t)b * batch;
             j.n = n - b * batch < batch ? n - b * batch : batch;
             j.n_ch = (j.n + chunk - 1) / chunk;
-            nn_ops_parallel(n_slots, train_slots, &j);
-            for (int c = 0; c < j.n_ch; c++) loss_sum += j.closs[c];
+            loss_sum += train_step(&j);
             step++;
             /* PyTorch's Adam: p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
             double bc1 = 1.0 - pow(0.9, (double)step), bc2 = 1.0 - pow(0.999, (double)step);
@@ -596,9 +674,11 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     nn_ops_set_blas_threads(nn_ops_threads());
     for (int k = 0; k < n_slots; k++) ws_free(j.slots[k]);
     free(j.slots);
+    for (int c = 0; c < max_ch; c++) ws_free(j.cws[c]);
+    free(j.cws);
+    ws_free(j.head);
     for (int c = 0; c < max_ch; c++) free(j.cgrad[c]);
     free(j.cgrad);
-    free(j.closs);
     free(j.m);
     free(j.v);
     free(perm);

@@ -1,5 +1,5 @@
 /* fmnist — the pipeline's own Fashion-MNIST classifier: the data set, the network, training
- * (Adam on minibatches, data-parallel over fixed chunks of a minibatch), evaluation, and export
+ * (Adam on minibatches; the convolutions data-parallel over fixed chunks of a minibatch), evaluation, and export
  * as a TF.js graph model that the nn engine (and so fv-render) loads. FORMAT.md describes the
  * model files.
  *
@@ -12,8 +12,9 @@
  *
  * Determinism: every random number comes from our own xoshiro256** seeded with the seed; a
  * minibatch is cut into fixed chunks of images (independent of the thread count), each chunk's
- * gradient is computed on one thread with single-threaded sgemm, and the chunk gradients are
- * summed in chunk order. So the same seed and options give the same weights, bit for bit, for
+ * convolutions run on one thread with single-threaded sgemm, and the chunk gradients are summed
+ * in chunk order; the dense layers run once on the whole minibatch, their products cut into parts
+ * by their sizes alone (nn_ops). So the same seed and options give the same weights, bit for bit, for
  * any FV_THREADS on the same machine (same OpenBLAS kernel).
  *
  * Errors: fallible functions return 0 or -1 and fill the caller's `err` with one line. */

@@ -15,7 +15,9 @@
  *
  * Convolutions (nn_amx_conv_*) convert their input once to bf16 and pack im2col rows from it by
  * copies; where a tile's rows are adjacent input positions (stride 1, cin % 32 == 0) the A tiles
- * are loaded from it in place, with tiles of fewer rows (an output row of 28 as 2 x 14). */
+ * are loaded from it in place, with tiles of fewer rows (an output row of 28 as 2 x 14). Weight
+ * gradients of stride-1 convolutions load their B tiles in place too, from the input converted
+ * per image into pairs of positions (wgrad_in_place). */
 #include "nn_amx.h"
 
 #include <cpuid.h>
@@ -351,6 +353,21 @@ typedef struct a_tiles {
     int tr;
 } a_tiles;
 
+/* Where a block's B tiles are: column tile t's k block q at b[t] + q * bq, its lo part dlo
+ * further, rows sb bytes apart. Packed chunks: b[t] column tile j + t's first, bq 2 * TILE, dlo
+ * TILE, sb 64; a weight gradient's input read in place (wgrad_in_place): bq 16 position pairs,
+ * dlo the distance from its hi to its lo array, sb one position pair. */
+typedef struct b_tiles {
+    const uint16_t *b[2];
+    size_t bq, dlo, sb;
+} b_tiles;
+
+static inline b_tiles packed_b(const uint16_t *pb, int kb, int j)
+{
+    const uint16_t *b0 = pb + (size_t)j * kb * 2 * TILE;
+    return (b_tiles){{b0, b0 + (size_t)kb * 2 * TILE}, 2 * TILE, TILE, 64};
+}
+
 /* ReLU (act 1) or ReLU6 (act 2) on rows x cols of c, in place, as nn_ops computes them
  * (v > 0 ? v : 0, then v < 6 ? v : 6): vmaxps and vminps return their second operand when either
  * is NaN or both are zeros, so NaN and -0 become +0 there as well. */
@@ -370,10 +387,11 @@ static void activate(float *c, int ldc, int rows, int cols, int act)
 }
 
 /* One block of C of up to 2 row tiles x 32 columns (rows x cols, from c), from A's tiles and
- * column tiles j, j + 1 of the packed pb; zero: start from 0 (or the bias) instead of C. bias:
- * NULL, or per column tile 16 rows of its 16 bias values (the tiles C starts from when zero);
- * act: 0, or 1 / 2 for a ReLU / ReLU6 applied to the block after it is stored. */
-static void block(const a_tiles *A, const uint16_t *pb, int kb, int j, float *c, int ldc, int rows, int cols,
+ * B's two column tiles (j, j + 1 of the columns), k blocks [0, kb); zero: start from 0 (or the
+ * bias) instead of C. bias: NULL, or per column tile 16 rows of its 16 bias values (the tiles C
+ * starts from when zero); act: 0, or 1 / 2 for a ReLU / ReLU6 applied to the block after it is
+ * stored. */
+static void block(const a_tiles *A, const b_tiles *B, int kb, int j, float *c, int ldc, int rows, int cols,
                   int zero, const float *bias, int act)
 {
     float s[256] __attribute__((aligned(64)));
@@ -395,11 +413,11 @@ static void block(const a_tiles *A, const uint16_t *pb, int kb, int j, float *c,
         if (two_r && two_c) C_LOAD(3, r1 == tr && c1 == 16, c11, ldc, r1, c1, zero, s);
     }
     const uint16_t *a0 = A->a[0], *a1 = A->a[1];
-    const size_t dlo = A->dlo, sa = A->sa;
-    const uint16_t *b0 = pb + (size_t)j * kb * 2 * TILE, *b1 = b0 + (size_t)kb * 2 * TILE;
+    const size_t dlo = A->dlo, sa = A->sa, sb = B->sb;
+    const uint16_t *b0 = B->b[0], *b1 = B->b[1];
     /* Tiles 4, 5: A (two row tiles, or hi and lo of one); 6, 7: B likewise. Per k block the
      * terms go hi.hi, hi.lo, lo.hi in every shape. */
-#define LD(t, p) _tile_loadd(t, p, 64)
+#define LD(t, p) _tile_loadd(t, p, sb)
 #define LA(t, p) _tile_loadd(t, p, sa)
 #define QUAD()                                                                                    \
     do {                                                                                          \
@@ -409,7 +427,8 @@ static void block(const a_tiles *A, const uint16_t *pb, int kb, int j, float *c,
         _tile_dpbf16ps(3, 5, 7);                                                                  \
     } while (0)
     for (int q = 0; q < kb; q++) {
-        const size_t o = (size_t)q * 2 * TILE, l = o + TILE, ao = A->aq ? (size_t)A->aq[q] : o, al = ao + dlo;
+        const size_t o = (size_t)q * B->bq, l = o + B->dlo, ao = A->aq ? (size_t)A->aq[q] : (size_t)q * 2 * TILE,
+                     al = ao + dlo;
         if (two_r && two_c) {
             LA(4, a0 + ao); LA(5, a1 + ao); LD(6, b0 + o); LD(7, b1 + o); QUAD();
             LD(6, b0 + l); LD(7, b1 + l); QUAD();
@@ -460,7 +479,8 @@ static void core(const operand *A, const operand *B, int m, int n, int k, float 
             const a_tiles at = {{pa, pa + (size_t)kb * 2 * TILE}, NULL, TILE, 64, 16};
             for (int j = 0; j < nt; j += 2) {
                 int c0 = j * 16, cols = n - c0 < 32 ? n - c0 : 32;
-                block(&at, pb, kb, j, c + (size_t)r0 * ldc + c0, ldc, rows, cols, zero, NULL, 0);
+                const b_tiles bt = packed_b(pb, kb, j);
+                block(&at, &bt, kb, j, c + (size_t)r0 * ldc + c0, ldc, rows, cols, zero, NULL, 0);
             }
         }
     }
@@ -629,7 +649,8 @@ static void conv_in_place(const nn_amx_conv *cv, int tr, int m0, int m1, const o
             }
             for (int j = 0; j < nt; j += 2) {
                 int c0 = j * 16, cols = n - c0 < 32 ? n - c0 : 32;
-                block(&at, pb, kb, j, c + (size_t)(r0 - m0) * ldc + c0, ldc, rows, cols, zero, bt,
+                const b_tiles btl = packed_b(pb, kb, j);
+                block(&at, &btl, kb, j, c + (size_t)(r0 - m0) * ldc + c0, ldc, rows, cols, zero, bt,
                       k0 + KC >= k ? act : 0);
             }
         }
@@ -658,14 +679,9 @@ void nn_amx_conv_rows(const nn_amx_conv *cv, int m0, int m1, const float *w, int
     if (act) activate(c, ldc, m1 - m0, ncols, act);
 }
 
-/* C (m, n) = A^T B + beta C for A stored (k, m) with many columns and B stored (k, n) with few:
- * packing A^T would transpose the big one, but as the B operand it needs no transpose. So
- * C^T = B^T A is computed (the packing transposes B, the small one) and transposed back. */
-static void transposed(const operand *A, const operand *B, int m, int n, int k, float beta, float *c, int ldc)
+/* C (m, n) = t^T + beta C, t stored (n, m); in 16 x 16 blocks, so that both sides stay in cache. */
+static void put_transposed(const float *t, int m, int n, float beta, float *c, int ldc)
 {
-    float *t = fscratch(&tl_t, &tl_tcap, (size_t)m * n);
-    core(B, A, n, m, k, 0.0f, t, m);
-    /* in 16 x 16 blocks, so that both sides stay in cache (a dense layer's is 3136 x 256) */
     for (int r0 = 0; r0 < m; r0 += 16)
         for (int q0 = 0; q0 < n; q0 += 16) {
             int r1 = r0 + 16 < m ? r0 + 16 : m, q1 = q0 + 16 < n ? q0 + 16 : n;
@@ -679,12 +695,24 @@ static void transposed(const operand *A, const operand *B, int m, int n, int k, 
         }
 }
 
+/* C (m, n) = A^T B + beta C for A stored (k, m) with many columns and B stored (k, n) with few:
+ * packing A^T would transpose the big one, but as the B operand it needs no transpose. So
+ * C^T = B^T A is computed (the packing transposes B, the small one) and transposed back. */
+static void transposed(const operand *A, const operand *B, int m, int n, int k, float beta, float *c, int ldc)
+{
+    float *t = fscratch(&tl_t, &tl_tcap, (size_t)m * n);
+    core(B, A, n, m, k, 0.0f, t, m);
+    put_transposed(t, m, n, beta, c, ldc);
+}
+
 void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                  float beta, float *c, int ldc)
 {
     operand A = {a, lda, ta, NULL, 0}, B = {b, ldb, tb, NULL, 0};
-    if (ta && !tb && m > n && k > 0 && n > 0) {
-        /* a weight gradient: A (k, m) the inputs, B (k, n) the output gradient */
+    if (ta && !tb && m > n && k > n && n > 0) {
+        /* a weight gradient over many positions: A (k, m) the inputs, B (k, n) the output
+         * gradient; transposing C (m x n) back costs less than packing A^T (k x m). (A dense
+         * layer's, over a minibatch: k < n, packing A^T costs less.) */
         operand At = {a, lda, 0, NULL, 0}, Bt = {b, ldb, 1, NULL, 0};
         transposed(&At, &Bt, m, n, k, beta, c, ldc);
         return;
@@ -692,8 +720,105 @@ void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
     core(&A, &B, m, n, k, beta, c, ldc);
 }
 
+/* ---- weight gradients with the input's tiles read in place ----
+ * dW^T (cout, K) = dy^T (cout, positions) . im2col(x) (positions, K), one image after another.
+ * The B tiles (16 pairs of positions x 16 channels of one tap) are read from the input itself,
+ * converted per image into one layout per column shift tx of the kernel: at (padded row iy,
+ * pair px, channel c) the two values x(iy, 2 px + tx) and x(iy, 2 px + 1 + tx) side by side, as
+ * TDPBF16PS reads them. For tap (ty, tx), the position pairs of the image, row after row, are then
+ * evenly spaced from row ty of layout tx on (a row of the layout is ow / 2 pairs, exactly an
+ * output row), so a tile is one strided load instead of a packed copy of the im2col (which
+ * cost as much as the products). An image's positions are cut into blocks of 32; the last
+ * block's missing positions have zeros in A (dy^T, packed), and their B rows, read past the
+ * image, multiply those zeros: they add nothing (the values there are converted inputs or zero
+ * padding: finite). */
+
+#define WG_ZEROS 1024 /* cin at most this */
+static const float wg_zero[WG_ZEROS];
+
+static int wgrad_in_place_ok(const nn_geom *g)
+{
+    return g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->cin % 16 == 0 && g->cin <= WG_ZEROS &&
+           g->ow % 2 == 0 && g->pt < g->kh && g->pl < g->kw;
+}
+
+static _Thread_local uint16_t *tl_wx, *tl_wa;
+static _Thread_local size_t tl_wxcap, tl_wacap;
+
+static void wgrad_in_place(const nn_geom *g, const float *x, const float *dy, float beta, float *dw)
+{
+    const int C = g->cin, CO = g->cout, kh = g->kh, kw = g->kw, oh = g->oh, ow = g->ow;
+    const int Hp = oh + kh - 1, PW = ow / 2, pos = oh * ow, kb = (pos + 31) / 32;
+    const int K = kh * kw * C, nt = K / 16, rp = (CO + 31) / 32; /* column tiles, pairs of row tiles */
+    const size_t P2 = (size_t)C * 2;                            /* bf16 per position pair */
+    const size_t lay = (size_t)Hp * PW * P2;                     /* bf16 per image per shift */
+    const size_t apanel = (size_t)2 * kb * 2 * TILE;             /* dy^T of one image, 32 rows */
+    /* images per group: their converted input and packed dy^T stay in L2 (about 1 MB) */
+    size_t per = (size_t)kw * lay * 2 + (size_t)rp * apanel;
+    int G = (int)((size_t)(512 * 1024) / per);
+    G = G < 1 ? 1 : G > g->n ? g->n : G;
+    const size_t shift = (size_t)G * lay + 16 * P2; /* one shift's layouts, and room read past the last */
+    const size_t nx = (size_t)kw * shift;
+    uint16_t *bx = scratch(&tl_wx, &tl_wxcap, 2 * nx), *bl = bx + nx; /* hi, then lo */
+    uint16_t *ax = scratch(&tl_wa, &tl_wacap, (size_t)G * rp * apanel);
+    float *t = fscratch(&tl_t, &tl_tcap, (size_t)CO * K);
+    for (int s = 0; s < kw; s++) /* the room past the last image: zeros */
+        memset(bx + (size_t)s * shift + (size_t)G * lay, 0, sizeof(uint16_t) * 16 * P2),
+            memset(bl + (size_t)s * shift + (size_t)G * lay, 0, sizeof(uint16_t) * 16 * P2);
+    const __m512i idx = _mm512_loadu_si512(pair_perm);
+    configure(16);
+    for (int g0 = 0; g0 < g->n; g0 += G) {
+        int gn = g->n - g0 < G ? g->n - g0 : G;
+        for (int im = 0; im < gn; im++) {
+            const float *xi = x + (size_t)(g0 + im) * g->h * g->w * C;
+            for (int tx = 0; tx < kw; tx++)
+                for (int iy = 0; iy < Hp; iy++) {
+                    int row = iy - g->pt;
+                    size_t o = (size_t)tx * shift + (size_t)im * lay + (size_t)iy * PW * P2;
+                    for (int px = 0; px < PW; px++, o += P2) {
+                        int ce = 2 * px + tx - g->pl, co = ce + 1, in = row >= 0 && row < g->h;
+                        const float *e = in && ce >= 0 && ce < g->w ? xi + ((size_t)row * g->w + ce) * C : wg_zero;
+                        const float *od = in && co >= 0 && co < g->w ? xi + ((size_t)row * g->w + co) * C : wg_zero;
+                        for (int cb = 0; cb < C; cb += 16) {
+                            __m512i h, l;
+                            pairs16(e + cb, od + cb, 16, idx, &h, &l);
+                            _mm512_storeu_si512(bx + o + 2 * (size_t)cb, h);
+                            _mm512_storeu_si512(bl + o + 2 * (size_t)cb, l);
+                        }
+                    }
+                }
+            const operand A = {dy + (size_t)(g0 + im) * pos * CO, CO, 1, NULL, 0};
+            for (int r = 0; r < rp; r++)
+                pack_a(&A, 32 * r, CO - 32 * r < 32 ? CO - 32 * r : 32, 0, pos, kb,
+                       ax + ((size_t)im * rp + r) * apanel);
+        }
+        for (int r = 0; r < rp; r++)
+            for (int j = 0; j < nt; j += 2) {
+                int rows = CO - 32 * r < 32 ? CO - 32 * r : 32, cols = K - 16 * j < 32 ? K - 16 * j : 32;
+                float *c = t + (size_t)32 * r * K + (size_t)16 * j;
+                for (int im = 0; im < gn; im++) {
+                    const uint16_t *pa = ax + ((size_t)im * rp + r) * apanel;
+                    const a_tiles at = {{pa, pa + (size_t)kb * 2 * TILE}, NULL, TILE, 64, 16};
+                    b_tiles bt = {{NULL, NULL}, 16 * P2, (size_t)(bl - bx), P2 * 2};
+                    for (int q = 0; q < 2 && 16 * (j + q) < K; q++) {
+                        int k = 16 * (j + q), tap = k / C, ci = k % C, ty = tap / kw, tx = tap % kw;
+                        bt.b[q] = bx + (size_t)tx * shift + (size_t)im * lay + (size_t)ty * PW * P2 + 2 * (size_t)ci;
+                    }
+                    if (!bt.b[1]) bt.b[1] = bt.b[0]; /* a single column tile: never read */
+                    block(&at, &bt, kb, j, c, K, rows, cols, g0 == 0 && im == 0, NULL, 0);
+                }
+            }
+    }
+    _tile_release();
+    put_transposed(t, K, CO, beta, dw, CO);
+}
+
 void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw)
 {
+    if (wgrad_in_place_ok(g)) {
+        wgrad_in_place(g, x, dy, beta, dw);
+        return;
+    }
     /* dW (K, cout) = im2col(x)^T dy: the transposed route, im2col(x) as the B operand */
     operand A = {NULL, 0, 0, prepare(g, x), 0}, B = {dy, g->cout, 1, NULL, 0};
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;

@@ -62,7 +62,9 @@ const nn_amx_conv *nn_amx_conv_bwd_prepare(const nn_geom *g, const float *dy, co
 void nn_amx_conv_rows(const nn_amx_conv *cv, int m0, int m1, const float *w, int ldw, int ncols, float beta,
                       float *c, int ldc, const float *bias, int act);
 
-/* dW (kh * kw * cin, cout) = im2col(x)^T dy + beta * dW. */
+/* dW (kh * kw * cin, cout) = im2col(x)^T dy + beta * dW. With stride and dilation 1 and an even
+ * output width, the im2col is never packed: its tiles are read from the input, converted per
+ * image into pairs of positions. */
 void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw);
 
 #endif

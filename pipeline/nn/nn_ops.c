@@ -404,7 +404,8 @@ static void col2im_rows_any(void *vc, int r0, int r1)
  * and across its rows (at least GEMM_MIN_ROWS each) when it is not. The parts depend only on the
  * sizes (OpenBLAS picks its kernel, and so its order of summation, by the sizes of each call), so a
  * result does not depend on the thread count either. (A transposed A, a weight gradient, stays one
- * call: each part would pack all of B again.) */
+ * call: each part would pack all of B again; except on AMX when its depth is at most its width,
+ * a dense layer's over a minibatch, where B, the output gradient, is small.) */
 #define GEMM_ROWS 256
 /* On AMX (nn_ops_set_fast_gemm): parts of 1024 rows, as each part packs B again. Where packing
  * costs more than the tiles save, a product stays on OpenBLAS: fewer than 16 rows, a depth under
@@ -495,9 +496,9 @@ int nn_ops_fast_gemm_available(void) { return nn_amx_available(); }
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc, const float *bias, int act)
 {
-    /* one call when OpenBLAS threads it itself, or for a transposed A */
+    /* one call when OpenBLAS threads it itself, or for a transposed A (but see above) */
     int amx = g_fast_gemm, rows = amx ? GEMM_ROWS_AMX : GEMM_ROWS;
-    int split = !ta && (amx || openblas_get_num_threads() <= 1), parts = 1, cols = 0;
+    int split = (!ta || (amx && k <= n)) && (amx || openblas_get_num_threads() <= 1), parts = 1, cols = 0;
     if (split && m >= 2 * rows) {
         parts = (m + rows - 1) / rows;
     } else if (split) {

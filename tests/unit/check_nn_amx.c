@@ -266,6 +266,15 @@ START_TEST(convolutions_without_im2col)
     check_conv(&g);
     geom(&g, 1, 4, 9, 32, 48, 3, 1, 1, 0);
     check_conv(&g);
+    /* weight gradients with B tiles read in place (stride 1, even output width): cout 48 (a
+     * half-empty pair of row tiles), a 5x5 kernel, cin 16 (column tiles two taps apart), and
+     * images in groups of two (3 images of 12 x 28 x 64) */
+    geom(&g, 2, 5, 6, 16, 48, 3, 1, 1, 1);
+    check_conv(&g);
+    geom(&g, 1, 6, 10, 16, 16, 5, 1, 1, 1);
+    check_conv(&g);
+    geom(&g, 3, 12, 28, 64, 48, 3, 1, 1, 1);
+    check_conv(&g);
     /* what the implicit routes refuse */
     geom(&g, 1, 8, 8, 8, 16, 3, 1, 1, 1);
     ck_assert(!nn_amx_conv_implicit(&g));
