@@ -825,6 +825,111 @@ void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float 
     transposed(&A, &B, K, g->cout, M, beta, dw, g->cout);
 }
 
+/* ---- convolutions of one input channel ---- */
+
+int nn_amx_conv1_ok(const nn_geom *g)
+{
+    return g->cin == 1 && g->cout % 16 == 0 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+           g->kh * g->kw <= 9 && g->pt < g->kh && g->pl < g->kw;
+}
+
+static _Thread_local float *tl_c1;
+static _Thread_local size_t tl_c1cap;
+
+/* Image b of x, zero-padded to (oh + kh - 1, ow + kw - 1), into the thread's scratch. */
+static const float *conv1_pad(const nn_geom *g, const float *x, int b)
+{
+    const int PH = g->oh + g->kh - 1, PW = g->ow + g->kw - 1;
+    float *xp = fscratch(&tl_c1, &tl_c1cap, (size_t)PH * PW);
+    for (int r = 0; r < PH; r++)
+        for (int c = 0; c < PW; c++) {
+            int iy = r - g->pt, ix = c - g->pl;
+            xp[r * PW + c] = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w ? x[((size_t)b * g->h + iy) * g->w + ix] : 0.0f;
+        }
+    return xp;
+}
+
+static inline __m512 act16(__m512 v, int act)
+{
+    /* as activate(): NaN and -0 become +0 */
+    if (act) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == 2) v = _mm512_min_ps(v, _mm512_set1_ps(6.0f));
+    return v;
+}
+
+void nn_amx_conv1_fwd(const nn_geom *g, int n0, int n1, const float *x, const float *w, const float *bias, int act,
+                      float *y)
+{
+    const int T = g->kh * g->kw, KW = g->kw, CO = g->cout, OH = g->oh, OW = g->ow, PW = OW + KW - 1;
+    int toff[9];
+    for (int t = 0; t < T; t++) toff[t] = t / KW * PW + t % KW;
+    for (int b = n0; b < n1; b++) {
+        const float *xp = conv1_pad(g, x, b);
+        for (int c0 = 0; c0 < CO; c0 += 16) {
+            __m512 wt[9], b0 = bias ? _mm512_loadu_ps(bias + c0) : _mm512_setzero_ps();
+            for (int t = 0; t < T; t++) wt[t] = _mm512_loadu_ps(w + (size_t)t * CO + c0);
+            for (int oy = 0; oy < OH; oy++) {
+                const float *xr = xp + oy * PW;
+                float *yr = y + ((size_t)b * OH + oy) * OW * CO + c0;
+                int ox = 0;
+                for (; ox + 4 <= OW; ox += 4) { /* four positions: four independent sums */
+                    __m512 a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+                    for (int t = 0; t < T; t++) {
+                        const float *s = xr + ox + toff[t];
+                        a0 = _mm512_fmadd_ps(_mm512_set1_ps(s[0]), wt[t], a0);
+                        a1 = _mm512_fmadd_ps(_mm512_set1_ps(s[1]), wt[t], a1);
+                        a2 = _mm512_fmadd_ps(_mm512_set1_ps(s[2]), wt[t], a2);
+                        a3 = _mm512_fmadd_ps(_mm512_set1_ps(s[3]), wt[t], a3);
+                    }
+                    _mm512_storeu_ps(yr + (size_t)ox * CO, act16(a0, act));
+                    _mm512_storeu_ps(yr + (size_t)(ox + 1) * CO, act16(a1, act));
+                    _mm512_storeu_ps(yr + (size_t)(ox + 2) * CO, act16(a2, act));
+                    _mm512_storeu_ps(yr + (size_t)(ox + 3) * CO, act16(a3, act));
+                }
+                for (; ox < OW; ox++) {
+                    __m512 a0 = b0;
+                    for (int t = 0; t < T; t++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(xr[ox + toff[t]]), wt[t], a0);
+                    _mm512_storeu_ps(yr + (size_t)ox * CO, act16(a0, act));
+                }
+            }
+        }
+    }
+}
+
+void nn_amx_conv1_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw)
+{
+    const int T = g->kh * g->kw, KW = g->kw, CO = g->cout, OH = g->oh, OW = g->ow, PW = OW + KW - 1;
+    int toff[9];
+    for (int t = 0; t < T; t++) toff[t] = t / KW * PW + t % KW;
+    for (int c0 = 0; c0 < CO; c0 += 32) {
+        const int two = CO - c0 >= 32; /* 32 channels: 18 sums in registers */
+        __m512 s0[9], s1[9];
+        for (int t = 0; t < 9; t++) s0[t] = s1[t] = _mm512_setzero_ps();
+        for (int b = 0; b < g->n; b++) {
+            const float *xp = conv1_pad(g, x, b);
+            for (int oy = 0; oy < OH; oy++) {
+                const float *xr = xp + oy * PW, *d = dy + ((size_t)b * OH + oy) * OW * CO + c0;
+                for (int ox = 0; ox < OW; ox++, d += CO) {
+                    __m512 d0 = _mm512_loadu_ps(d), d1 = two ? _mm512_loadu_ps(d + 16) : d0;
+                    for (int t = 0; t < T; t++) {
+                        __m512 v = _mm512_set1_ps(xr[ox + toff[t]]);
+                        s0[t] = _mm512_fmadd_ps(v, d0, s0[t]);
+                        if (two) s1[t] = _mm512_fmadd_ps(v, d1, s1[t]);
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            float *o = dw + (size_t)t * CO + c0;
+            if (beta != 0.0f) s0[t] = _mm512_add_ps(s0[t], _mm512_loadu_ps(o));
+            _mm512_storeu_ps(o, s0[t]);
+            if (!two) continue;
+            if (beta != 0.0f) s1[t] = _mm512_add_ps(s1[t], _mm512_loadu_ps(o + 16));
+            _mm512_storeu_ps(o + 16, s1[t]);
+        }
+    }
+}
+
 #ifdef __clang__
 #pragma clang attribute pop
 #else

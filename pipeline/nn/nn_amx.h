@@ -67,4 +67,21 @@ void nn_amx_conv_rows(const nn_amx_conv *cv, int m0, int m1, const float *w, int
  * image into pairs of positions. */
 void nn_amx_conv_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw);
 
+/* --- Convolutions of one input channel ---------------------------------------------------------
+ * A first layer on grey images (fmnist-cnn's conv1: 3 x 3, cin 1) is too thin for tiles (its
+ * depth kh * kw is 9) and for a GEMM (an im2col of 9 columns, then a product of depth 9): these
+ * compute it directly on AVX-512 vectors, in float (no bf16), each output channel's sum in tap
+ * order. Same conditions as nn_amx_gemm (nn_amx_available). */
+
+/* 1 if g is such a convolution: cin 1, cout a multiple of 16, stride and dilation 1, at most 9
+ * taps. */
+int nn_amx_conv1_ok(const nn_geom *g);
+
+/* y of images [n0, n1): act(bias + sum over taps of x . w), w (kh, kw, 1, cout); bias may be NULL. */
+void nn_amx_conv1_fwd(const nn_geom *g, int n0, int n1, const float *x, const float *w, const float *bias, int act,
+                      float *y);
+
+/* dW (kh, kw, 1, cout) = im2col(x)^T dy + beta * dW, summed over positions in order. */
+void nn_amx_conv1_wgrad(const nn_geom *g, const float *x, const float *dy, float beta, float *dw);
+
 #endif

@@ -526,6 +526,23 @@ static void gemm_conv(const nn_amx_conv *cv, int ow, int m, int n, int k, const 
 /* 1 if the forward of g runs without im2col (then it leaves no im2col in its col scratch). */
 static int conv_implicit(const nn_geom *g) { return g_fast_gemm && nn_amx_conv_implicit(g); }
 
+/* 1 if g is a convolution of one input channel computed directly (nn_amx_conv1_*: no im2col
+ * either). */
+static int conv_one_channel(const nn_geom *g) { return g_fast_gemm && nn_amx_conv1_ok(g); }
+
+typedef struct conv1_job {
+    const nn_geom *g;
+    const float *x, *w, *bias;
+    int act;
+    float *y;
+} conv1_job;
+
+static void conv1_images(void *v, int n0, int n1)
+{
+    const conv1_job *j = v;
+    nn_amx_conv1_fwd(j->g, n0, n1, j->x, j->w, j->bias, j->act, j->y);
+}
+
 void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float *bias, int act,
                  float *y, float *col)
 {
@@ -534,6 +551,11 @@ void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float 
     const float *a = x;
     if (conv_implicit(g)) {
         gemm_conv(nn_amx_conv_prepare(g, x), g->ow, M, g->cout, K, wt, g->cout, 0.0f, y, g->cout, bias, act);
+        return;
+    }
+    if (conv_one_channel(g)) {
+        conv1_job j = {g, x, wt, bias, act, y};
+        par_for(g->n, (size_t)M * K * g->cout / 32, conv1_images, &j);
         return;
     }
     if (!conv_direct(g)) {
@@ -1365,6 +1387,8 @@ void nn_conv_bwd_w(const nn_geom *g, const float *x, const float *col, const flo
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin, C = g->cout;
     if (conv_implicit(g))
         nn_amx_conv_wgrad(g, x, dy, add ? 1.0f : 0.0f, dw);
+    else if (conv_one_channel(g))
+        nn_amx_conv1_wgrad(g, x, dy, add ? 1.0f : 0.0f, dw);
     else
         gemm(1, 0, K, C, M, conv_direct(g) ? x : col, K, dy, C, add ? 1.0f : 0.0f, dw, C, NULL, 0);
     if (!db) return;

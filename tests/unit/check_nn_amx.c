@@ -285,6 +285,71 @@ START_TEST(convolutions_without_im2col)
 }
 END_TEST
 
+/* A convolution of one input channel (nn_amx_conv1_*) against double sums: forward with a bias
+ * and each activation, over two calls of image ranges; weight gradient with beta 0 and 1. */
+static void check_conv1(const nn_geom *g)
+{
+    const int T = g->kh * g->kw, M = g->n * g->oh * g->ow, CO = g->cout;
+    ck_assert(nn_amx_conv1_ok(g));
+    float *x = rnd((size_t)g->n * g->h * g->w), *w = rnd((size_t)T * CO), *bias = rnd((size_t)CO);
+    float *dy = rnd((size_t)M * CO), *y = malloc(sizeof(float) * (size_t)M * CO), *dw = rnd((size_t)T * CO);
+    float *dw0 = malloc(sizeof(float) * (size_t)T * CO);
+    memcpy(dw0, dw, sizeof(float) * (size_t)T * CO);
+    for (int o = 0; o < CO; o++) bias[o] *= 3.0f; /* sums past 6 and below 0 */
+    for (int act = 0; act <= 2; act++) {
+        nn_amx_conv1_fwd(g, 0, 1, x, w, act ? bias : NULL, act, y);
+        nn_amx_conv1_fwd(g, 1, g->n, x, w, act ? bias : NULL, act, y);
+        for (int m = 0; m < M; m++) {
+            int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+            for (int o = 0; o < CO; o++) {
+                double s = act ? bias[o] : 0, mag = fabs(s);
+                for (int t = 0; t < T; t++) {
+                    double v = tapval(g, x, n, oy, ox, t / g->kw, t % g->kw, 0) * w[(size_t)t * CO + o];
+                    s += v, mag += fabs(v);
+                }
+                s = act && s < 0 ? 0 : act == 2 && s > 6 ? 6 : s;
+                ck_assert_msg(fabs(y[(size_t)m * CO + o] - s) <= 1e-6 * (mag + 1), "conv1 act %d [%d, %d] = %g, want %g",
+                              act, m, o, (double)y[(size_t)m * CO + o], s);
+            }
+        }
+    }
+    for (int beta = 0; beta <= 1; beta++) {
+        if (beta) memcpy(dw, dw0, sizeof(float) * (size_t)T * CO);
+        nn_amx_conv1_wgrad(g, x, dy, (float)beta, dw);
+        for (int t = 0; t < T; t++)
+            for (int o = 0; o < CO; o++) {
+                double s = beta ? dw0[(size_t)t * CO + o] : 0, mag = fabs(s);
+                for (int m = 0; m < M; m++) {
+                    int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+                    double v = tapval(g, x, n, oy, ox, t / g->kw, t % g->kw, 0) * dy[(size_t)m * CO + o];
+                    s += v, mag += fabs(v);
+                }
+                ck_assert_msg(fabs(dw[(size_t)t * CO + o] - s) <= 1e-5 * (mag + 1), "conv1 dW beta %d [%d, %d] = %g, want %g",
+                              beta, t, o, (double)dw[(size_t)t * CO + o], s);
+            }
+    }
+    free(x), free(w), free(bias), free(dy), free(y), free(dw), free(dw0);
+}
+
+START_TEST(convolutions_of_one_channel)
+{
+    if (!nn_amx_available()) return;
+    nn_geom g;
+    geom(&g, 3, 28, 28, 1, 32, 3, 1, 1, 1); /* fmnist-cnn's conv1 */
+    check_conv1(&g);
+    geom(&g, 2, 7, 9, 1, 48, 3, 1, 1, 0); /* VALID; 48 channels: a last block of 16 */
+    check_conv1(&g);
+    geom(&g, 2, 6, 5, 1, 16, 2, 1, 1, 1); /* 2x2 SAME: padding after only; width not a multiple of 4 */
+    check_conv1(&g);
+    geom(&g, 1, 8, 8, 1, 16, 3, 2, 1, 1);
+    ck_assert(!nn_amx_conv1_ok(&g)); /* strided */
+    geom(&g, 1, 8, 8, 2, 16, 3, 1, 1, 1);
+    ck_assert(!nn_amx_conv1_ok(&g)); /* two channels */
+    geom(&g, 1, 8, 8, 1, 24, 3, 1, 1, 1);
+    ck_assert(!nn_amx_conv1_ok(&g)); /* cout 24 */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nn_amx");
@@ -295,6 +360,7 @@ int main(void)
     tcase_add_test(t, weight_gradient_shape);
     tcase_add_test(t, same_bytes_every_call);
     tcase_add_test(t, convolutions_without_im2col);
+    tcase_add_test(t, convolutions_of_one_channel);
     suite_add_tcase(s, t);
     return check_run(s);
 }
