@@ -39,7 +39,7 @@ void tsne_params_default(tsne_params *p)
     p->exact_below = 1000;
     p->init = TSNE_INIT_PCA;
     p->seed = 1;
-    p->interp_points = 3;
+    p->interp_points = 2;
     p->min_intervals = 50;
     p->interval_size = 1.0;
 }

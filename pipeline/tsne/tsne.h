@@ -44,7 +44,7 @@ typedef struct tsne_params {
     int exact_below;        /* 1000 */
     tsne_init init;         /* TSNE_INIT_PCA */
     uint64_t seed;          /* for TSNE_INIT_RANDOM (1) */
-    int interp_points;      /* fft: grid nodes per interval and dimension (3) */
+    int interp_points;      /* fft: grid nodes per interval and dimension (2) */
     int min_intervals;      /* fft: minimum intervals per dimension (50) */
     double interval_size;   /* fft: at most this wide (1.0), so the grid grows with the embedding */
     int progress;           /* 1: a line on stderr every 50 iterations (iteration, KL, time left) */

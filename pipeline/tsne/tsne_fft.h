@@ -18,8 +18,9 @@
 /* FFT plans, grids and kernel spectra, reused across calls (rebuilt when the grid changes). */
 typedef struct tsne_fft tsne_fft;
 
-/* A new context: grid nodes interval_size / interp_points apart (interp_points 2..8; FIt-SNE's
- * 3 and 1.0 are the defaults, and KL is sensitive to coarser grids), at least min_intervals
+/* A new context: grid nodes interval_size / interp_points apart (interp_points 2..8; the
+ * defaults 2 and 1.0 put them 1/2 apart, with order-6 B-splines; KL is sensitive to coarser
+ * grids; FIt-SNE's piecewise Lagrange interpolation needs 3 per unit), at least min_intervals
  * intervals per dimension (finer nodes while the embedding is smaller than that). Free with
  * tsne_fft_free. */
 tsne_fft *tsne_fft_new(int interp_points, int min_intervals, double interval_size);
@@ -44,6 +45,10 @@ struct tsne_team {
     int workers;
 };
 void tsne_fft_set_team(tsne_fft *f, tsne_team *t);
+
+/* For tests: the largest difference between the B-spline weights (and derivatives) the
+ * interpolation uses, evaluated as polynomials, and the B-spline recursion, over offsets in [0, 1). */
+double tsne_fft_weights_error(void);
 
 /* Intervals per dimension of the last call (for reports). */
 int tsne_fft_intervals(const tsne_fft *f);

@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "  --perplexity P (30)  --iters N (750)  --exag-iters N (250)  --exaggeration E (12)\n"
             "  --learning-rate R (auto: max(N/12, 200))  --method auto|exact|fft (auto: exact below 1000)\n"
             "  --init pca|random (pca)  --seed S (1)  --progress (stderr, every 50 iterations)\n"
-            "  --interp-points P (3)  --interval-size S (1.0): fft grid, P nodes per interval of width S\n"
+            "  --interp-points P (2)  --interval-size S (1.0): fft grid, P nodes per interval of width S\n"
             "  --verbose           seconds per phase on stderr at the end\n"
             "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error. Env FV_THREADS.\n");
 }
