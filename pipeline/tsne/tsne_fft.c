@@ -436,14 +436,17 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void spread_i
     for (size_t i = 0; i < f->n; i++) {
         int ax = f->node[2 * i];
         if (ax + ORDER <= r0 || ax >= r1) continue;
-        const float *wx = f->wts + 4 * i * OW, *wy = wx + 2 * OW;
+        const float *wx = f->wts + 4 * i * OW;
+        vw wy;
+        memcpy(&wy, wx + 2 * OW, sizeof wy);
         size_t ay = (size_t)f->node[2 * i + 1];
-        for (int a = 0; a < ORDER; a++) {
-            int r = ax + a;
-            if (r < r0 || r >= r1) continue;
-            float *restrict row = f->charge + (size_t)r * LS + ay;
-            const float c = wx[a];
-            for (int b = 0; b < OW; b++) row[b] += c * wy[b];
+        int a0 = r0 - ax > 0 ? r0 - ax : 0, a1 = r1 - ax < ORDER ? r1 - ax : ORDER;
+        for (int a = a0; a < a1; a++) {
+            float *row = f->charge + (size_t)(ax + a) * LS + ay;
+            vw v;
+            memcpy(&v, row, sizeof v);
+            v += wx[a] * wy;
+            memcpy(row, &v, sizeof v);
         }
     }
 }
@@ -460,10 +463,11 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void read_ite
     for (size_t i = i0; i < i1; i++) {
         const float *wx = f->wts + 4 * i * OW, *dx = wx + OW, *wy = wx + 2 * OW, *dy = wy + OW;
         size_t ax = (size_t)f->node[2 * i], ay = (size_t)f->node[2 * i + 1];
-        float v[OW] = {0}, u[OW] = {0}; /* per column: sum over rows of w_x row, of dw_x row */
+        vw v = {0}, u = {0}; /* per column: sum over rows of w_x row, of dw_x row */
         for (int a = 0; a < ORDER; a++) {
-            const float *row = f->pot + (ax + (size_t)a) * LS + ay;
-            for (int b = 0; b < OW; b++) v[b] += wx[a] * row[b], u[b] += dx[a] * row[b];
+            vw row;
+            memcpy(&row, f->pot + (ax + (size_t)a) * LS + ay, sizeof row);
+            v += wx[a] * row, u += dx[a] * row;
         }
         float phi = 0, gx = 0, gy = 0;
         for (int b = 0; b < OW; b++) phi += wy[b] * v[b], gx += wy[b] * u[b], gy += dy[b] * v[b];
