@@ -20,6 +20,16 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Loops that gcc vectorizes on their own, cloned for AVX-512 and AVX2 besides the baseline (the
+ * loader picks one, as for ssim.c's): the same bytes on each, since lanes are independent and
+ * -std=c11 forbids contracting a * b + c into an FMA. Not under clang (the fuzz build links this
+ * file only for its symbols). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define WIDE
+#endif
+
 /* --- a small thread pool -------------------------------------------------------------------
  * Not OpenMP: libgomp's idle workers spin for a long time, and beside OpenBLAS's own threads on
  * a loaded machine that made 2 threads 30x slower than 1. Workers here spin briefly (SPIN polls,
@@ -793,7 +803,7 @@ void nn_dwconv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx
 /* Elementwise ops over [lo, hi) of flat arrays; k->op selects which (EW_*). */
 enum { EW_ACT_BWD, EW_RELU_FWD, EW_RELU_BWD, EW_SIG_FWD, EW_SIG_BWD, EW_HSW_FWD, EW_HSW_BWD };
 
-static void ew_rows(void *vc, int lo, int hi)
+WIDE static void ew_rows(void *vc, int lo, int hi)
 {
     const kc *k = vc;
     const float *restrict x = k->x, *restrict a2 = k->a2;
@@ -913,7 +923,7 @@ static void bstrides(const int sh[4], const int ysh[4], size_t st[4])
 }
 
 /* Binary forward, rows n*h*w of the output; x = a, a2 = b. */
-static void bin_fwd_rows(void *vc, int r0, int r1)
+WIDE static void bin_fwd_rows(void *vc, int r0, int r1)
 {
     const kc *k = vc;
     const int *ysh = k->ysh;
@@ -961,7 +971,7 @@ void nn_binary_fwd(int op, const int ash[4], const float *a, const int bsh[4], c
 
 /* d (strides sd) += dy * other (x, strides sa; NULL: 1) for output rows [r0, r1). Callers split
  * rows across threads only where no two rows write the same element of d. */
-static void bin_bwd_rows(void *vc, int r0, int r1)
+WIDE static void bin_bwd_rows(void *vc, int r0, int r1)
 {
     const kc *k = vc;
     const int *ysh = k->ysh;
@@ -1168,7 +1178,7 @@ void nn_resize_bwd(int n, int h, int w, int c, float *dx, int oh, int ow, int al
 }
 
 /* MaxPool forward, rows n*oh. */
-static void maxpool_rows(void *vc, int r0, int r1)
+WIDE static void maxpool_rows(void *vc, int r0, int r1)
 {
     const kc *k = vc;
     const nn_geom *g = k->g;
@@ -1267,7 +1277,7 @@ static void pool4_bwd(int C, const float *x0, const float *x1, const float *x2, 
     }
 }
 
-static void maxpool_bwd_rows(void *vc, int r0, int r1)
+WIDE static void maxpool_bwd_rows(void *vc, int r0, int r1)
 {
     const kc *k = vc;
     const nn_geom *g = k->g;
@@ -1380,6 +1390,17 @@ void nn_ops_parallel(int n, nn_par_fn fn, void *ctx)
 
 void nn_ops_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 
+/* db (C) = (add ? db : 0) + the sum of dy's M rows, in row order, so the sum does not depend on
+ * any thread split. */
+WIDE static void bias_grad(int M, int C, const float *dy, float *restrict db, int add)
+{
+    if (!add) memset(db, 0, sizeof(float) * (size_t)C);
+    for (int r = 0; r < M; r++) {
+        const float *restrict d = dy + (size_t)r * C;
+        for (int c = 0; c < C; c++) db[c] += d[c];
+    }
+}
+
 void nn_conv_bwd_w(const nn_geom *g, const float *x, const float *col, const float *dy, float *dw, float *db,
                    int add)
 {
@@ -1391,13 +1412,7 @@ void nn_conv_bwd_w(const nn_geom *g, const float *x, const float *col, const flo
         nn_amx_conv1_wgrad(g, x, dy, add ? 1.0f : 0.0f, dw);
     else
         gemm(1, 0, K, C, M, conv_direct(g) ? x : col, K, dy, C, add ? 1.0f : 0.0f, dw, C, NULL, 0);
-    if (!db) return;
-    /* rows in order, so the sum does not depend on any thread split */
-    if (!add) memset(db, 0, sizeof(float) * (size_t)C);
-    for (int r = 0; r < M; r++) {
-        const float *restrict d = dy + (size_t)r * C;
-        for (int c = 0; c < C; c++) db[c] += d[c];
-    }
+    if (db) bias_grad(M, C, dy, db, add);
 }
 
 double nn_softmax_xent(int n, int k, const float *logits, const int *labels, float scale, float *dlogits)
