@@ -730,8 +730,9 @@ void nn_amx_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
  * output row), so a tile is one strided load instead of a packed copy of the im2col (which
  * cost as much as the products). An image's positions are cut into blocks of 32; the last
  * block's missing positions have zeros in A (dy^T, packed), and their B rows, read past the
- * image, multiply those zeros: they add nothing (the values there are converted inputs or zero
- * padding: finite). */
+ * image, multiply those zeros: they add nothing, as long as the values there are finite. They
+ * are: past a group's last image lie zeros (the room after the last slot) or the next slot,
+ * which holds converted inputs, since the first group fills every slot (groups of G <= n). */
 
 #define WG_ZEROS 1024 /* cin at most this */
 static const float wg_zero[WG_ZEROS];
