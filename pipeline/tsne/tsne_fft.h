@@ -3,13 +3,14 @@
  * smooth particle-mesh interpolation (Essmann et al. 1995) instead of FIt-SNE's piecewise
  * Lagrange polynomials.
  *
- * With w_ij = 1 / (1 + |y_i - y_j|^2): unit charges are spread on the grid with cubic B-spline
- * weights, convolved (one forward and one inverse single-precision FFT) with w and the Euler
- * spline correction, and the field phi(y) = sum_j w(y - y_j) and its gradient are read back with
- * the same B-splines: Z = sum_i phi(y_i) - N and the repulsion sum_j w_ij^2 (y_i - y_j) =
- * -grad phi(y_i) / 2. On three nodes per unit the forces are within ~1% of the exact sums (the
- * piecewise interpolation: 3-4%), and they are the gradient of a smooth field. Cost per call:
- * O(N) + two FFTs of (2g)^2, g ~ 3 * (span of the embedding) + 4, pruned to the rows in use. */
+ * With w_ij = 1 / (1 + |y_i - y_j|^2): unit charges are spread on the grid with quintic (order 6)
+ * B-spline weights, convolved (one forward and one inverse single-precision FFT) with w and the
+ * Euler spline correction, and the field phi(y) = sum_j w(y - y_j) and its gradient are read back
+ * with the same B-splines: Z = sum_i phi(y_i) - N and the repulsion sum_j w_ij^2 (y_i - y_j) =
+ * -grad phi(y_i) / 2. On two nodes per unit the forces are within ~1.5% of the exact sums on a
+ * spread layout, far better on a compact one (the piecewise interpolation: 3-4%), and they are
+ * the gradient of a smooth field. Cost per call: O(N) + two FFTs of (2g)^2,
+ * g ~ 2 * (span of the embedding) + 6, pruned to the rows in use. */
 #ifndef FV_TSNE_FFT_H
 #define FV_TSNE_FFT_H
 
