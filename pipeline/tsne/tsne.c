@@ -335,7 +335,9 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static void attract_rows_v4
     const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
     for (size_t i = i0; i < i1; i++) {
-        const __m512 yi = _mm512_castpd_ps(_mm512_set1_pd(*(const double *)(const void *)(yf + 2 * i)));
+        double yid; /* (x, y) of point i as one 64-bit element */
+        memcpy(&yid, yf + 2 * i, sizeof yid);
+        const __m512 yi = _mm512_castpd_ps(_mm512_set1_pd(yid));
         __m512 acc = _mm512_setzero_ps();
         const size_t a = s->ptr[i], b = s->ptr[i + 1];
         for (size_t t = a; t < b; t += 8) {
@@ -363,15 +365,20 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static void attract_rows_v4
     }
 }
 
-/* 1 if attract_rows_v4 runs here; decided once, before any thread needs it (grad_fft). */
-static int g_attract_v4 = -1;
+/* 1 if attract_rows_v4 runs here (decided once per process). */
+static int g_attract_v4;
+static pthread_once_t g_attract_once = PTHREAD_ONCE_INIT;
 
-static void attract_rows(const sparse_p *s, const float *yf, size_t i0, size_t i1, float *att)
+static void detect_attract_v4(void)
 {
-    if (g_attract_v4)
-        attract_rows_v4(s, yf, i0, i1, att);
-    else
-        attract_rows_v3(s, yf, i0, i1, att);
+    g_attract_v4 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("avx512vl");
+}
+
+static int attract_v4(void)
+{
+    pthread_once(&g_attract_once, detect_attract_v4);
+    return g_attract_v4;
 }
 
 /* ---- a team for the repulsion's loops (tsne_fft_set_team) ----
@@ -587,6 +594,7 @@ typedef struct grad_job {
     double *rep, z;
     float *att;
     team *tm;                 /* helpers for the repulsion (NULL: worker 0 alone) */
+    int v4;                   /* attract_rows_v4 (else _v3) */
     double t_rep, t_att[MAX_WORKERS];
 } grad_job;
 
@@ -598,7 +606,10 @@ static int attract_block(void *ctx, int w)
     if (b >= j->nblocks) return 0;
     double t0 = now();
     size_t i1 = (b + 1) * GRAD_BLOCK < j->n ? (b + 1) * GRAD_BLOCK : j->n;
-    attract_rows(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
+    if (j->v4)
+        attract_rows_v4(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
+    else
+        attract_rows_v3(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
     if (w < MAX_WORKERS) j->t_att[w] += now() - t0;
     return 1;
 }
@@ -627,11 +638,9 @@ static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y
 {
     size_t n = s->n;
     for (size_t t = 0; t < 2 * n; t++) yf[t] = (float)y[t];
-    if (g_attract_v4 < 0)
-        g_attract_v4 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                       __builtin_cpu_supports("avx512vl");
     grad_job j;
     memset(&j, 0, sizeof j);
+    j.v4 = attract_v4();
     j.s = s;
     j.f = f;
     j.y = y;
