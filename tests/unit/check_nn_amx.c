@@ -245,36 +245,35 @@ static void check_conv(const nn_geom *g)
     free(x), free(w), free(dy), free(y), free(y0), free(dw);
 }
 
+/* The geometries check_conv runs: n, h, w, cin, cout, k, stride, dilation, same (geom's order). */
+static const int conv_cases[][9] = {
+    {2, 9, 7, 16, 32, 3, 1, 1, 1},  /* SAME 3x3, as fmnist-cnn */
+    {1, 6, 11, 32, 16, 5, 1, 1, 1}, /* SAME 5x5: padding 2 */
+    {2, 5, 6, 16, 16, 3, 1, 1, 0},  /* VALID: the transposed padding (2) is not the forward's */
+    {1, 4, 5, 16, 20, 3, 1, 1, 1},  /* cout 20: no input gradient this way */
+    {1, 11, 9, 16, 8, 3, 2, 2, 1},  /* strided and dilated: forward and weights only */
+    /* A tiles read in place (cin a multiple of 32, stride 1): rows of 28 as 2 x 14, of 14, of 9 */
+    {2, 3, 28, 32, 16, 3, 1, 1, 1},
+    {3, 5, 14, 64, 32, 3, 1, 1, 1},
+    {1, 4, 9, 32, 48, 3, 1, 1, 0},
+    /* weight gradients with B tiles read in place (stride 1, even output width): cout 48 (a
+     * half-empty pair of row tiles), a 5x5 kernel, cin 16 (column tiles two taps apart), and
+     * images in groups of two (3 images of 12 x 28 x 64) */
+    {2, 5, 6, 16, 48, 3, 1, 1, 1},
+    {1, 6, 10, 16, 16, 5, 1, 1, 1},
+    {3, 12, 28, 64, 48, 3, 1, 1, 1},
+};
+
+static void geom_of(nn_geom *g, const int c[9]) { geom(g, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]); }
+
 START_TEST(convolutions_without_im2col)
 {
     if (!nn_amx_available()) return;
     nn_geom g;
-    geom(&g, 2, 9, 7, 16, 32, 3, 1, 1, 1); /* SAME 3x3, as fmnist-cnn */
-    check_conv(&g);
-    geom(&g, 1, 6, 11, 32, 16, 5, 1, 1, 1); /* SAME 5x5: padding 2 */
-    check_conv(&g);
-    geom(&g, 2, 5, 6, 16, 16, 3, 1, 1, 0); /* VALID: the transposed padding (2) is not the forward's */
-    check_conv(&g);
-    geom(&g, 1, 4, 5, 16, 20, 3, 1, 1, 1); /* cout 20: no input gradient this way */
-    check_conv(&g);
-    geom(&g, 1, 11, 9, 16, 8, 3, 2, 2, 1); /* strided and dilated: forward and weights only */
-    check_conv(&g);
-    /* A tiles read in place (cin a multiple of 32, stride 1): rows of 28 as 2 x 14, of 14, of 9 */
-    geom(&g, 2, 3, 28, 32, 16, 3, 1, 1, 1);
-    check_conv(&g);
-    geom(&g, 3, 5, 14, 64, 32, 3, 1, 1, 1);
-    check_conv(&g);
-    geom(&g, 1, 4, 9, 32, 48, 3, 1, 1, 0);
-    check_conv(&g);
-    /* weight gradients with B tiles read in place (stride 1, even output width): cout 48 (a
-     * half-empty pair of row tiles), a 5x5 kernel, cin 16 (column tiles two taps apart), and
-     * images in groups of two (3 images of 12 x 28 x 64) */
-    geom(&g, 2, 5, 6, 16, 48, 3, 1, 1, 1);
-    check_conv(&g);
-    geom(&g, 1, 6, 10, 16, 16, 5, 1, 1, 1);
-    check_conv(&g);
-    geom(&g, 3, 12, 28, 64, 48, 3, 1, 1, 1);
-    check_conv(&g);
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+        geom_of(&g, conv_cases[i]);
+        check_conv(&g);
+    }
     /* what the implicit routes refuse */
     geom(&g, 1, 8, 8, 8, 16, 3, 1, 1, 1);
     ck_assert(!nn_amx_conv_implicit(&g));
@@ -331,16 +330,21 @@ static void check_conv1(const nn_geom *g)
     free(x), free(w), free(bias), free(dy), free(y), free(dw), free(dw0);
 }
 
+/* The geometries check_conv1 runs (as conv_cases). */
+static const int conv1_cases[][9] = {
+    {3, 28, 28, 1, 32, 3, 1, 1, 1}, /* fmnist-cnn's conv1 */
+    {2, 7, 9, 1, 48, 3, 1, 1, 0},   /* VALID; 48 channels: a last block of 16 */
+    {2, 6, 5, 1, 16, 2, 1, 1, 1},   /* 2x2 SAME: padding after only; width not a multiple of 4 */
+};
+
 START_TEST(convolutions_of_one_channel)
 {
     if (!nn_amx_available()) return;
     nn_geom g;
-    geom(&g, 3, 28, 28, 1, 32, 3, 1, 1, 1); /* fmnist-cnn's conv1 */
-    check_conv1(&g);
-    geom(&g, 2, 7, 9, 1, 48, 3, 1, 1, 0); /* VALID; 48 channels: a last block of 16 */
-    check_conv1(&g);
-    geom(&g, 2, 6, 5, 1, 16, 2, 1, 1, 1); /* 2x2 SAME: padding after only; width not a multiple of 4 */
-    check_conv1(&g);
+    for (size_t i = 0; i < sizeof conv1_cases / sizeof conv1_cases[0]; i++) {
+        geom_of(&g, conv1_cases[i]);
+        check_conv1(&g);
+    }
     geom(&g, 1, 8, 8, 1, 16, 3, 2, 1, 1);
     ck_assert(!nn_amx_conv1_ok(&g)); /* strided */
     geom(&g, 1, 8, 8, 2, 16, 3, 1, 1, 1);
