@@ -323,51 +323,56 @@ attract_rows_v3(const sparse_p *s, const float *yf, size_t i0, size_t i1, float 
     }
 }
 
-/* attract_rows_v3 on AVX-512: each point's (x, y) gathered as one 64-bit element, 8 terms a step
- * on 16 lanes holding (dx, dy) pairs, so a term costs one gathered element instead of two (the
- * gathers bound this loop). The lanes' sums are added at the end, x and y lanes apart, in a
+/* attract_rows_v3 on AVX-512, 16 terms a step: each point's (x, y) is gathered as one 64-bit
+ * element (two gathers of 8), so a term costs one gathered element instead of two (the gathers
+ * and the 512-bit arithmetic, which only two ports run, bound this loop), and the pairs are then
+ * split into a vector of x and one of y, so that every arithmetic lane works on a term. Lanes
+ * past the row's end have p = 0 and add exact zeros. The lanes' sums are added at the end in a
  * fixed order. */
 __attribute__((target("avx512f,avx512dq,avx512vl"))) static void attract_rows_v4(const sparse_p *s, const float *yf,
                                                                              size_t i0, size_t i1, float *att)
 {
     const int32_t *col = s->col;
     const float *val = s->val;
-    const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f);
+    const __m512d zero = _mm512_setzero_pd();
     for (size_t i = i0; i < i1; i++) {
-        double yid; /* (x, y) of point i as one 64-bit element */
-        memcpy(&yid, yf + 2 * i, sizeof yid);
-        const __m512 yi = _mm512_castpd_ps(_mm512_set1_pd(yid));
-        __m512 acc = _mm512_setzero_ps();
+        const __m512 xi = _mm512_set1_ps(yf[2 * i]), yi = _mm512_set1_ps(yf[2 * i + 1]);
+        __m512 ax = _mm512_setzero_ps(), ay = _mm512_setzero_ps();
         const size_t a = s->ptr[i], b = s->ptr[i + 1];
-        for (size_t t = a; t < b; t += 8) {
-            const int left = b - t < 8 ? (int)(b - t) : 8;
-            const __mmask8 m8 = (__mmask8)((1u << left) - 1);
-            const __mmask16 m16 = (__mmask16)((1u << (2 * left)) - 1);
-            __m256i idx = _mm256_maskz_loadu_epi32(m8, col + t);
-            __m512 yj = _mm512_castpd_ps(_mm512_mask_i32gather_pd(_mm512_castps_pd(yi), m8, idx, yf, 8));
-            __m512 v = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(m8, val + t)));
-            __m512 d = _mm512_sub_ps(yi, yj); /* (dx, dy) per term; 0 in masked lanes */
-            __m512 sq = _mm512_mul_ps(d, d);
-            __m512 den = _mm512_add_ps(one, _mm512_add_ps(sq, _mm512_permute_ps(sq, 0xB1)));
+        for (size_t t = a; t < b; t += 16) {
+            const int left = b - t < 16 ? (int)(b - t) : 16;
+            const __mmask16 m = (__mmask16)((1u << left) - 1);
+            const __m512i idx = _mm512_maskz_loadu_epi32(m, col + t);
+            const __m512 v = _mm512_maskz_loadu_ps(m, val + t);
+            /* masked-off elements are not read: their lanes keep (0, 0) */
+            const __m512 lo = _mm512_castpd_ps(
+                _mm512_mask_i32gather_pd(zero, (__mmask8)m, _mm512_castsi512_si256(idx), yf, 8));
+            const __m512 hi = _mm512_castpd_ps(
+                _mm512_mask_i32gather_pd(zero, (__mmask8)(m >> 8), _mm512_extracti64x4_epi64(idx, 1), yf, 8));
+            const __m512 dx = _mm512_sub_ps(xi, _mm512_permutex2var_ps(lo, even, hi));
+            const __m512 dy = _mm512_sub_ps(yi, _mm512_permutex2var_ps(lo, odd, hi));
+            const __m512 den = _mm512_fmadd_ps(dy, dy, _mm512_fmadd_ps(dx, dx, one));
             /* 1 / den: a 14-bit estimate and one Newton step (about 2^-27 relative: below float's
              * rounding; a division costs more) */
             __m512 r = _mm512_rcp14_ps(den);
             r = _mm512_mul_ps(r, _mm512_fnmadd_ps(den, r, two));
-            acc = _mm512_mask_add_ps(acc, m16, acc, _mm512_mul_ps(_mm512_mul_ps(v, r), d));
+            const __m512 q = _mm512_mul_ps(v, r);
+            ax = _mm512_fmadd_ps(q, dx, ax);
+            ay = _mm512_fmadd_ps(q, dy, ay);
         }
-        float l[16];
-        _mm512_storeu_ps(l, acc);
-        float ax = 0, ay = 0;
-        for (int k = 0; k < 16; k += 2) ax += l[k], ay += l[k + 1];
-        att[2 * i] = ax;
-        att[2 * i + 1] = ay;
+        att[2 * i] = _mm512_reduce_add_ps(ax);
+        att[2 * i + 1] = _mm512_reduce_add_ps(ay);
     }
 }
 
 /* 1 if attract_rows_v4 runs here (decided once per process). */
 static int g_attract_v4;
 static pthread_once_t g_attract_once = PTHREAD_ONCE_INIT;
+
+static _Atomic int g_attract_portable; /* tsne_set_portable */
 
 static void detect_attract_v4(void)
 {
@@ -378,8 +383,10 @@ static void detect_attract_v4(void)
 static int attract_v4(void)
 {
     pthread_once(&g_attract_once, detect_attract_v4);
-    return g_attract_v4;
+    return g_attract_v4 && !g_attract_portable;
 }
+
+void tsne_set_portable(int on) { g_attract_portable = on != 0; }
 
 /* ---- a team for the repulsion's loops (tsne_fft_set_team) ----
  * The repulsion's steps depend on each other, but each step is a loop over independent items
@@ -943,6 +950,17 @@ fail:
     free(gains);
     free(grad);
     return -1;
+}
+
+int tsne_gradient(const float *x, size_t n, int d, const tsne_params *p, const double *y, double *grad, err *e)
+{
+    if (tsne_check(p, n, e) != 0) return -1;
+    tsne_stats st;
+    model m;
+    model_build(x, n, d, p, &m, &st);
+    model_grad(&m, n, y, 1.0, grad);
+    model_free(&m);
+    return 0;
 }
 
 int tsne_kl(const float *x, size_t n, int d, const tsne_params *p, const float *y, double *kl, err *e)

@@ -80,6 +80,15 @@ int tsne_check(const tsne_params *p, size_t n, err *e);
 int tsne_run(const float *x, size_t n, int d, const tsne_params *p, const float *init_y, float *out,
              tsne_stats *stats, err *e);
 
+/* The gradient of KL(P || Q) (no exaggeration) at the embedding y (n x 2), as tsne_run's
+ * iterations compute it for x under p's perplexity and method, into grad (n x 2). Returns 0, or
+ * -1 with e. */
+int tsne_gradient(const float *x, size_t n, int d, const tsne_params *p, const double *y, double *grad, err *e);
+
+/* on: the sparse attractive forces take their portable (AVX2 or plain) loop even where the
+ * AVX-512 one runs, so that tests cover both; off (the default): the fastest loop the CPU has. */
+void tsne_set_portable(int on);
+
 /* KL divergence of the embedding y (n x 2) for the input x under p's perplexity and method
  * (exact: dense P and Q; fft: kNN P, interpolated normalisation), as tsne_run reports it.
  * Returns 0 and *kl, or -1 with e. */
