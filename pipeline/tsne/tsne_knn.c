@@ -10,6 +10,7 @@
 #include "tsne_knn.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,13 +23,25 @@
 /* Parallel loops only from this many points on (see PAR_POINTS in tsne.c). */
 #define PAR_POINTS 4096
 
-typedef struct cand {
-    float d;
-    int32_t i;
-} cand;
+/* A candidate as one 64-bit key: the squared distance's bits (a non-negative float orders as
+ * its bits do) above the index, so keys order by (distance, index), a total order in which ties
+ * go to the lower index, and comparing two is one integer compare. */
+typedef uint64_t cand;
 
-/* (d, i) orders before (d2, i2): closer first, then lower index, so ties are deterministic. */
-static int before(cand a, cand b) { return a.d < b.d || (a.d == b.d && a.i < b.i); }
+static inline cand make_cand(float d, int32_t i)
+{
+    uint32_t b;
+    memcpy(&b, &d, sizeof b);
+    return (uint64_t)b << 32 | (uint32_t)i;
+}
+
+static inline float cand_dist(cand c)
+{
+    uint32_t b = (uint32_t)(c >> 32);
+    float d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
 
 /* Moves the k smallest of c[0..m) (k < m) to c[0..k), the k-th smallest at c[k - 1]. */
 static void select_k(cand *c, int m, int k)
@@ -38,12 +51,12 @@ static void select_k(cand *c, int m, int k)
         /* Median of three as pivot: deterministic, and fine on partly ordered input. */
         int mid = lo + (hi - lo) / 2;
         cand a = c[lo], b = c[mid], e = c[hi], piv;
-        if (before(a, b)) piv = before(b, e) ? b : (before(a, e) ? e : a);
-        else piv = before(a, e) ? a : (before(b, e) ? e : b);
+        if (a < b) piv = b < e ? b : (a < e ? e : a);
+        else piv = a < e ? a : (b < e ? e : b);
         int i = lo, j = hi;
         while (i <= j) {
-            while (before(c[i], piv)) i++;
-            while (before(piv, c[j])) j--;
+            while (c[i] < piv) i++;
+            while (piv < c[j]) j--;
             if (i <= j) {
                 cand t = c[i];
                 c[i++] = c[j];
@@ -59,7 +72,7 @@ static void select_k(cand *c, int m, int k)
 static int cmp_cand(const void *a, const void *b)
 {
     cand x = *(const cand *)a, y = *(const cand *)b;
-    return before(x, y) ? -1 : before(y, x) ? 1 : 0;
+    return x < y ? -1 : x > y;
 }
 
 /* Cuts a query's buffer of m candidates to its k best; returns the new count and sets *thr to
@@ -68,14 +81,16 @@ static int shrink(cand *c, int m, int k, float *thr)
 {
     if (m < k) return m;
     if (m > k) select_k(c, m, k);
-    float worst = c[0].d;
+    cand worst = c[0];
     for (int t = 1; t < k; t++)
-        if (c[t].d > worst) worst = c[t].d;
-    *thr = worst;
+        if (c[t] > worst) worst = c[t];
+    *thr = cand_dist(worst);
     return k;
 }
 
-/* Appends the references of one (query, reference-block) row whose distance is at most *thr. */
+/* Appends the references of one (query, reference-block) row whose distance is at most *thr:
+ * distance qn + |r|^2 - 2 q.r, clamped at 0, the query itself left out. The buffer holds cap
+ * candidates; it is cut back to k whenever fewer than CHUNK places are left. */
 __attribute__((target_clones("arch=x86-64-v3", "default"))) static int
 scan_row(const float *ga, const float *rn, int nr, float qn, int32_t r0, int32_t self, int k, int cap, cand *c, int m,
          float *thr)
@@ -92,30 +107,67 @@ scan_row(const float *ga, const float *rn, int nr, float qn, int32_t r0, int32_t
         if (!hit) continue;
         for (int q = 0; q < CHUNK; q++) {
             int32_t j = r0 + b0 + q;
-            if (dd[q] <= *thr && j != self) {
-                c[m].d = dd[q] > 0 ? dd[q] : 0;
-                c[m++].i = j;
-                if (m == cap) m = shrink(c, m, k, thr);
-            }
+            if (dd[q] <= t && j != self) c[m++] = make_cand(dd[q] > 0 ? dd[q] : 0, j);
         }
+        if (m > cap - CHUNK) m = shrink(c, m, k, thr);
     }
     for (; b0 < nr; b0++) {
         float dd = qn + rn[b0] - 2.0f * ga[b0];
         int32_t j = r0 + b0;
         if (dd <= *thr && j != self) {
-            c[m].d = dd > 0 ? dd : 0;
-            c[m++].i = j;
-            if (m == cap) m = shrink(c, m, k, thr);
+            c[m++] = make_cand(dd > 0 ? dd : 0, j);
+            if (m > cap - CHUNK) m = shrink(c, m, k, thr);
         }
     }
     return m;
 }
 
+/* scan_row on AVX-512: the passing distances of 16 references are compressed into the buffer
+ * with their keys built in registers, without a branch per reference. The same distances (the
+ * same operations in the same order, no fused multiply-add) and the same cuts as scan_row. */
+__attribute__((target("avx512f,avx512dq,avx512vl"))) static int scan_row_v4(const float *ga, const float *rn, int nr,
+                                                                        float qn, int32_t r0, int32_t self, int k,
+                                                                        int cap, cand *c, int m, float *thr)
+{
+    const __m512 vq = _mm512_set1_ps(qn), two = _mm512_set1_ps(2.0f), zero = _mm512_setzero_ps();
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i vself = _mm512_set1_epi32(self);
+    int b0 = 0;
+    for (; b0 < nr; b0 += CHUNK) {
+        const int left = nr - b0 < CHUNK ? nr - b0 : CHUNK;
+        const __mmask16 in = (__mmask16)((1u << left) - 1);
+        const __m512 dd = _mm512_sub_ps(_mm512_add_ps(vq, _mm512_maskz_loadu_ps(in, rn + b0)),
+                                        _mm512_mul_ps(two, _mm512_maskz_loadu_ps(in, ga + b0)));
+        const __m512i j = _mm512_add_epi32(_mm512_set1_epi32(r0 + b0), lane);
+        __mmask16 hit = _mm512_mask_cmp_ps_mask(in, dd, _mm512_set1_ps(*thr), _CMP_LE_OQ);
+        if (!hit) continue;
+        hit &= _mm512_cmpneq_epi32_mask(j, vself);
+        /* max(dd, 0) gives +0 for -0 too: the key of a zero distance is 0 */
+        const __m512i bits = _mm512_castps_si512(_mm512_max_ps(dd, zero));
+        const __m512i klo = _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(bits)), 32),
+                                            _mm512_cvtepu32_epi64(_mm512_castsi512_si256(j)));
+        const __m512i khi =
+            _mm512_or_si512(_mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(bits, 1)), 32),
+                            _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(j, 1)));
+        _mm512_mask_compressstoreu_epi64(c + m, (__mmask8)hit, klo);
+        m += __builtin_popcount(hit & 0xFF);
+        _mm512_mask_compressstoreu_epi64(c + m, (__mmask8)(hit >> 8), khi);
+        m += __builtin_popcount(hit >> 8);
+        if (m > cap - CHUNK) m = shrink(c, m, k, thr);
+    }
+    return m;
+}
+
+static int g_portable; /* tsne_knn_set_portable */
+
+void tsne_knn_set_portable(int on) { g_portable = on != 0; }
+
 void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2)
 {
     const size_t D = (size_t)d, K = (size_t)k;
-    /* A buffer per query: k kept plus room for 3k arrivals between cuts. */
-    const int cap = 4 * k;
+    /* A buffer per query: k kept plus room for 3k arrivals between cuts, and for the CHUNK a scan
+     * step may add before it cuts. */
+    const int cap = 4 * k + CHUNK;
     float *norm = xmalloc(sizeof(float) * n);
     for (size_t i = 0; i < n; i++) {
         double s = 0;
@@ -126,6 +178,8 @@ void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2
      * block pair: the blocks are the same for any thread count, and so are the distances (a
      * multi-threaded sgemm may split its sums differently with more threads). */
     const int nqb = (int)((n + QB - 1) / QB);
+    const int v4 = !g_portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("avx512vl");
 #pragma omp parallel if (n >= PAR_POINTS)
     {
         float *g = xmalloc(sizeof(float) * QB * RB), thr[QB];
@@ -145,7 +199,7 @@ void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nr, d, 1.0f, x + q0 * D, d, x + r0 * D, d,
                             0.0f, g, nr);
                 for (int a = 0; a < nq; a++)
-                    cnt[a] = scan_row(g + (size_t)a * (size_t)nr, norm + r0, nr, norm[q0 + (size_t)a], (int32_t)r0,
+                    cnt[a] = (v4 ? scan_row_v4 : scan_row)(g + (size_t)a * (size_t)nr, norm + r0, nr, norm[q0 + (size_t)a], (int32_t)r0,
                                       (int32_t)(q0 + (size_t)a), k, cap, cbuf + (size_t)a * (size_t)cap, cnt[a],
                                       &thr[a]);
             }
@@ -154,8 +208,8 @@ void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2
                 int m = shrink(c, cnt[a], k, &thr[a]);
                 qsort(c, (size_t)m, sizeof(cand), cmp_cand);
                 for (size_t t = 0; t < K; t++) {
-                    dist2[(q0 + (size_t)a) * K + t] = c[t].d;
-                    idx[(q0 + (size_t)a) * K + t] = c[t].i;
+                    dist2[(q0 + (size_t)a) * K + t] = cand_dist(c[t]);
+                    idx[(q0 + (size_t)a) * K + t] = (int32_t)(uint32_t)c[t];
                 }
             }
         }

@@ -1,5 +1,6 @@
 /* tsne_knn — exact k nearest neighbours under squared Euclidean distance, by blocks of
- * sgemm (|q|^2 + |x|^2 - 2 q.x) and a bounded max-heap per query.
+ * sgemm (|q|^2 + |x|^2 - 2 q.x) and a candidate buffer per query, cut back to its k best by
+ * quickselect.
  *
  * Why brute force and not a vantage-point tree: for the feature sizes t-SNE sees (50..784 dims)
  * tree searches degrade towards a full scan anyway, while sgemm runs the full scan near peak
@@ -15,5 +16,9 @@
  * indices, dist2 their squared distances, both in increasing distance (ties by lower index).
  * Uses the OpenMP / OpenBLAS thread counts already set. */
 void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2);
+
+/* on: the scan takes its portable (AVX2 or plain) loop even where the AVX-512 one runs, so that
+ * tests cover both (same results); off (the default): the fastest loop the CPU has. */
+void tsne_knn_set_portable(int on);
 
 #endif

@@ -56,7 +56,9 @@ START_TEST(test_knn_brute)
     for (size_t t = 0; t < n * (size_t)d; t++) x[t] = (float)rng_gauss(&s);
     int32_t *idx = malloc(sizeof(int32_t) * n * (size_t)k);
     float *d2 = malloc(sizeof(float) * n * (size_t)k);
+    tsne_knn_set_portable(_i);
     tsne_knn(x, n, d, k, idx, d2);
+    tsne_knn_set_portable(0);
     double *all = malloc(sizeof(double) * n);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++) {
@@ -104,6 +106,12 @@ START_TEST(test_knn_parallel_ties)
     tsne_knn(x, n, d, k, idx, d2);
     tsne_set_threads(1);
     tsne_knn(x, n, d, k, idx1, d21);
+    ck_assert_int_eq(memcmp(idx, idx1, sizeof(int32_t) * n * (size_t)k), 0);
+    ck_assert_int_eq(memcmp(d2, d21, sizeof(float) * n * (size_t)k), 0);
+    /* The portable scan finds the same neighbours at the same distances. */
+    tsne_knn_set_portable(1);
+    tsne_knn(x, n, d, k, idx1, d21);
+    tsne_knn_set_portable(0);
     tsne_set_threads(2);
     ck_assert_int_eq(memcmp(idx, idx1, sizeof(int32_t) * n * (size_t)k), 0);
     ck_assert_int_eq(memcmp(d2, d21, sizeof(float) * n * (size_t)k), 0);
@@ -549,7 +557,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("pieces");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_fft_weights);
-    tcase_add_test(t, test_knn_brute);
+    tcase_add_loop_test(t, test_knn_brute, 0, 2);
     tcase_add_test(t, test_knn_parallel_ties);
     tcase_add_test(t, test_pca_threads);
     tcase_add_loop_test(t, test_fft_repulsion_brute, 0, 2);
