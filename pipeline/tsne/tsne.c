@@ -591,6 +591,24 @@ static void pool_run(pool *p, void (*fn)(void *, int), void *ctx)
  * thread count. */
 #define GRAD_BLOCK 256
 #define MAX_WORKERS 256
+
+/* One gradient-descent step: momentum, learning rate, and the per-coordinate updates and
+ * delta-bar-delta gains ((n, 2) each) that persist between steps. */
+typedef struct step_args {
+    double mom, lr;
+    double *upd, *gains;
+} step_args;
+
+/* The step of coordinate t for gradient g: the gain grows where the gradient flips against the
+ * last update, shrinks where it keeps its sign (at least 0.01). */
+static inline void step_coord(const step_args *st, size_t t, double g, double *y)
+{
+    double gain = (g > 0) != (st->upd[t] > 0) ? st->gains[t] + 0.2 : st->gains[t] * 0.8;
+    if (gain < 0.01) gain = 0.01;
+    st->gains[t] = gain;
+    st->upd[t] = st->mom * st->upd[t] - st->lr * gain * g;
+    y[t] += st->upd[t];
+}
 typedef struct grad_job {
     const sparse_p *s;
     tsne_fft *f;
@@ -602,6 +620,12 @@ typedef struct grad_job {
     float *att;
     team *tm;                 /* helpers for the repulsion (NULL: worker 0 alone) */
     int v4;                   /* attract_rows_v4 (else _v3) */
+    _Atomic size_t att_done;  /* attractive blocks finished */
+    double exag, iz;          /* the gradient's exaggeration, and 1 / Z once known */
+    double *grad;             /* the gradient's output (no step), else NULL */
+    const step_args *st;      /* the descent step to take instead (grad_fft), else NULL */
+    double *ynext;            /* with st: the embedding the step moves (the y read above) */
+    float *yfnext;            /* with st: its float copy for the next gradient (yf above) */
     double t_rep, t_att[MAX_WORKERS];
 } grad_job;
 
@@ -618,9 +642,31 @@ static int attract_block(void *ctx, int w)
     else
         attract_rows_v3(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
     if (w < MAX_WORKERS) j->t_att[w] += now() - t0;
+    atomic_fetch_add_explicit(&j->att_done, 1, memory_order_release);
     return 1;
 }
 
+/* The gradient of points [GRAD_BLOCK * b, GRAD_BLOCK * (b + 1)), once both parts are known:
+ * stored, or (st) the step taken at once, and the float copy made for the next gradient. */
+static void finish_block(void *ctx, int b, int w)
+{
+    grad_job *j = ctx;
+    (void)w;
+    size_t t0 = 2 * (size_t)b * GRAD_BLOCK, t1 = 2 * ((size_t)b + 1) * GRAD_BLOCK < 2 * j->n ? 2 * ((size_t)b + 1) * GRAD_BLOCK : 2 * j->n;
+    for (size_t t = t0; t < t1; t++) {
+        double g = j->exag * j->att[t] - j->rep[t] * j->iz;
+        if (!j->st) {
+            j->grad[t] = g;
+            continue;
+        }
+        step_coord(j->st, t, g, j->ynext);
+        j->yfnext[t] = (float)j->ynext[t];
+    }
+}
+
+/* Worker 0 computes the repulsion (its loops shared through the team), takes the attractive
+ * blocks left, waits for those others hold, then shares out the finishing blocks (finish_block)
+ * and releases the helpers. The points move only after every attractive block has read them. */
 static void grad_worker(void *ctx, int w)
 {
     grad_job *j = ctx;
@@ -629,22 +675,36 @@ static void grad_worker(void *ctx, int w)
         tsne_fft_set_team(j->f, j->tm ? &j->tm->pub : NULL);
         j->z = tsne_fft_repulsion(j->f, j->y, j->n, j->rep);
         tsne_fft_set_team(j->f, NULL);
-        if (j->tm) atomic_store_explicit(&j->tm->over, 1, memory_order_release);
         j->t_rep = now() - t0;
+        while (attract_block(j, 0)) {
+        }
+        for (int spins = 0; atomic_load_explicit(&j->att_done, memory_order_acquire) < j->nblocks; spins++) {
+            if (spins < 4096) cpu_relax();
+            else sched_yield();
+        }
+        j->iz = 1.0 / j->z;
+        if (j->tm) {
+            team_run(&j->tm->pub, (int)j->nblocks, finish_block, j);
+            atomic_store_explicit(&j->tm->over, 1, memory_order_release);
+        } else {
+            for (size_t b = 0; b < j->nblocks; b++) finish_block(j, (int)b, 0);
+        }
+        return;
     }
-    if (w > 0 && j->tm) team_help(j->tm, w);
-    while (attract_block(j, w)) {
-    }
+    if (j->tm) team_help(j->tm, w);
 }
 
 /* grad = exag * sum_j p_ij w_ij (y_i - y_j) - rep_i / Z for the sparse P; returns Z. yf, att:
- * (n, 2) scratch. Adds to tacc[0] the seconds of the repulsive part and to tacc[1] those of the
- * attractive part (summed over the threads that ran it: thread-seconds). */
+ * (n, 2) scratch; yf must hold y in float if yf_fresh. With st, grad is not stored: the step is
+ * taken instead, moving y (which must then be writable) and leaving yf fresh for the next call.
+ * Adds to tacc[0] the seconds of the repulsive part and to tacc[1] those of the attractive part
+ * (summed over the threads that ran it: thread-seconds). */
 static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y, double exag, double *rep, float *yf,
-                       float *att, double *grad, double *tacc)
+                       int yf_fresh, float *att, double *grad, const step_args *st, double *tacc)
 {
     size_t n = s->n;
-    for (size_t t = 0; t < 2 * n; t++) yf[t] = (float)y[t];
+    if (!yf_fresh)
+        for (size_t t = 0; t < 2 * n; t++) yf[t] = (float)y[t];
     grad_job j;
     memset(&j, 0, sizeof j);
     j.v4 = attract_v4();
@@ -656,6 +716,11 @@ static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y
     j.nblocks = (n + GRAD_BLOCK - 1) / GRAD_BLOCK;
     j.rep = rep;
     j.att = att;
+    j.exag = exag;
+    j.grad = grad;
+    j.st = st;
+    j.ynext = st ? (double *)y : NULL; /* the caller's own, writable embedding (model_step) */
+    j.yfnext = st ? yf : NULL;
     if (pl->n > 1) {
         j.tm = &pl->tm;
         j.tm->fill = attract_block;
@@ -663,8 +728,6 @@ static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y
         atomic_store_explicit(&pl->tm.over, 0, memory_order_relaxed);
     }
     pool_run(pl, grad_worker, &j);
-    const double iz = 1.0 / j.z;
-    for (size_t t = 0; t < 2 * n; t++) grad[t] = exag * att[t] - rep[t] * iz;
     tacc[0] += j.t_rep;
     for (int w = 0; w < pl->n && w < MAX_WORKERS; w++) tacc[1] += j.t_att[w];
     return j.z;
@@ -813,6 +876,7 @@ typedef struct model {
     tsne_fft *fft;
     double *scratch; /* (n, 2) */
     float *yf, *att; /* fft: (n, 2) each, for the attractive forces */
+    int yf_fresh;    /* fft: yf holds the embedding model_step left (its next y) */
     pool *pool;      /* fft: the threads of the gradient iterations */
     double t_grad[2]; /* seconds in the gradient: repulsive, attractive */
 } model;
@@ -859,7 +923,21 @@ static double model_grad(model *m, size_t n, const double *y, double exag, doubl
         m->t_grad[1] += now() - t0;
         return z;
     }
-    return grad_fft(&m->sp, m->fft, m->pool, y, exag, m->scratch, m->yf, m->att, grad, m->t_grad);
+    m->yf_fresh = 0;
+    return grad_fft(&m->sp, m->fft, m->pool, y, exag, m->scratch, m->yf, 0, m->att, grad, NULL, m->t_grad);
+}
+
+/* One descent step at y with exaggeration exag (grad: (n, 2) scratch). The fft method takes it
+ * inside the gradient's threads, block by block. */
+static void model_step(model *m, size_t n, double *y, double exag, const step_args *st, double *grad)
+{
+    if (m->method == TSNE_EXACT) {
+        model_grad(m, n, y, exag, grad);
+        for (size_t t = 0; t < 2 * n; t++) step_coord(st, t, grad[t], y);
+        return;
+    }
+    grad_fft(&m->sp, m->fft, m->pool, y, exag, m->scratch, m->yf, m->yf_fresh, m->att, NULL, st, m->t_grad);
+    m->yf_fresh = 1;
 }
 
 static double model_kl(model *m, size_t n, const double *y)
@@ -902,27 +980,8 @@ int tsne_run(const float *x, size_t n, int d, const tsne_params *p, const float 
     for (int it = 0; it < p->iters; it++) {
         int early = it < p->exag_iters;
         double exag = early ? p->exaggeration : 1.0, mom = early ? p->momentum_early : p->momentum_late;
-        model_grad(&m, n, y, exag, grad);
-        double mx = 0, my = 0;
-        for (size_t i = 0; i < n; i++) {
-            for (int c = 0; c < 2; c++) {
-                size_t t = 2 * i + (size_t)c;
-                /* Delta-bar-delta: grow the gain where the gradient flips against the step. */
-                gains[t] = (grad[t] > 0) != (upd[t] > 0) ? gains[t] + 0.2 : gains[t] * 0.8;
-                if (gains[t] < 0.01) gains[t] = 0.01;
-                upd[t] = mom * upd[t] - lr * gains[t] * grad[t];
-                y[t] += upd[t];
-            }
-            mx += y[2 * i];
-            my += y[2 * i + 1];
-        }
-        /* Keep the embedding centred: translation changes nothing but the grid's reach. */
-        mx /= (double)n;
-        my /= (double)n;
-        for (size_t i = 0; i < n; i++) {
-            y[2 * i] -= mx;
-            y[2 * i + 1] -= my;
-        }
+        step_args sa = {mom, lr, upd, gains};
+        model_step(&m, n, y, exag, &sa, grad);
         if (p->progress && ((it + 1) % 50 == 0 || it + 1 == p->iters)) {
             double el = now() - t0, left = el / (it + 1) * (p->iters - it - 1);
             fprintf(stderr, "tsne: iteration %d/%d  KL %.4f%s  %.1fs elapsed, %.1fs left\n", it + 1, p->iters,
@@ -935,6 +994,19 @@ int tsne_run(const float *x, size_t n, int d, const tsne_params *p, const float 
     if (m.fft) {
         tsne_fft_seconds(m.fft, &st->seconds_interpolate, &st->seconds_fft);
         st->fft_intervals = tsne_fft_intervals(m.fft);
+    }
+    /* Centred once, at the end: the gradient and the KL do not depend on a translation, and the
+     * grid is placed on the embedding's box every iteration. */
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx += y[2 * i];
+        my += y[2 * i + 1];
+    }
+    mx /= (double)n;
+    my /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        y[2 * i] -= mx;
+        y[2 * i + 1] -= my;
     }
     st->kl = model_kl(&m, n, y);
     for (size_t t = 0; t < 2 * n; t++) out[t] = (float)y[t];

@@ -12,7 +12,8 @@
  * coordinate has standard deviation 1e-4, early exaggeration 12 for 250 iterations with momentum
  * 0.5, then momentum 0.8, learning rate max(N/12, 200), delta-bar-delta gains (min 0.01). The
  * gradient is the KL gradient without its constant factor 4 (the convention those learning
- * rates are meant for).
+ * rates are meant for). The embedding is centred once, at the end (the gradient does not depend
+ * on a translation).
  *
  * Determinism: no random numbers are used unless init is random (then from the seed); every
  * parallel loop works on fixed blocks and writes per-point results that are summed in a fixed
