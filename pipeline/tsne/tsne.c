@@ -89,35 +89,38 @@ static double now(void)
 /* ---- input affinities ---- */
 
 /* Conditional probabilities p_{j|i} over the m distances d (squared) of one point, with the
- * Gaussian bandwidth found by bisection on beta = 1 / (2 sigma^2) so that the entropy is
- * log(perplexity). out: m values summing to 1. */
+ * Gaussian bandwidth beta = 1 / (2 sigma^2) found so that the entropy is log(perplexity): Newton
+ * steps on the entropy H(beta) (dH/dbeta = -beta Var_p(d)), kept inside the bracket that the
+ * steps so far establish and bisected where a step would leave it; 4-6 rounds of m
+ * exponentials instead of bisection's 20-30. out: m values summing to 1. */
 static void calibrate_row(const float *d, int m, double perplexity, double *out)
 {
     if (m < 1) return; /* no neighbours, nothing to normalise (and the sum below would be 0) */
-    double target = log(perplexity), beta = 1, lo = -INFINITY, hi = INFINITY, dmin = INFINITY;
+    double target = log(perplexity), beta = 1, lo = 0, hi = INFINITY, dmin = INFINITY, sum = 1;
     for (int j = 0; j < m; j++)
         if (d[j] < dmin) dmin = d[j];
     for (int it = 0; it < 200; it++) {
-        double sum = 0, dsum = 0;
+        double dsum = 0, d2sum = 0;
+        sum = 0;
         /* Distances shifted by the smallest: the same normalised p, no underflow of all terms. */
         for (int j = 0; j < m; j++) {
-            double v = exp(-beta * (d[j] - dmin));
+            double u = d[j] - dmin, v = exp(-beta * u);
             out[j] = v;
             sum += v;
-            dsum += v * (d[j] - dmin);
+            dsum += v * u;
+            d2sum += v * u * u;
         }
         /* sum >= 1 (the nearest neighbour's term is exp(0)); fmax says so to the linter */
-        double h = log(fmax(sum, 1.0)) + beta * dsum / sum;
-        for (int j = 0; j < m; j++) out[j] /= sum;
+        double mean = dsum / sum, h = log(fmax(sum, 1.0)) + beta * mean;
         if (fabs(h - target) < 1e-5) break;
-        if (h > target) {
-            lo = beta;
-            beta = isinf(hi) ? beta * 2 : 0.5 * (beta + hi);
-        } else {
-            hi = beta;
-            beta = isinf(lo) ? beta / 2 : 0.5 * (beta + lo);
-        }
+        /* H decreases with beta: the root lies above beta if H is too high */
+        if (h > target) lo = beta;
+        else hi = beta;
+        double slope = -beta * (d2sum / sum - mean * mean), next = slope < 0 ? beta - (h - target) / slope : NAN;
+        if (!(next > lo && next < hi)) next = isinf(hi) ? 2 * beta : 0.5 * (lo + hi);
+        beta = next;
     }
+    for (int j = 0; j < m; j++) out[j] /= sum;
 }
 
 /* Symmetric sparse P in compressed rows: row i's entries are col[ptr[i] .. ptr[i+1]). */
