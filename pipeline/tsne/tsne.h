@@ -57,7 +57,7 @@ typedef struct tsne_stats {
     double kl;              /* final KL divergence (fft: with the interpolated normalisation) */
     double learning_rate;   /* the learning rate used */
     int k;                  /* neighbours per point (fft) or N-1 (exact) */
-    /* Wall-clock seconds per phase. affinities = calibrate (perplexity bisection) + symmetrize;
+    /* Wall-clock seconds per phase. affinities = calibrate (perplexity search) + symmetrize;
      * optimize = every gradient iteration, split into attractive (sparse P, or the exact
      * method's whole gradient) and repulsive (fft: interpolate = weights, spreading and reading
      * back; fft = the transforms and spectrum products), plus the updates and progress KLs. */
