@@ -595,28 +595,28 @@ static void pool_run(pool *p, void (*fn)(void *, int), void *ctx)
 #define GRAD_BLOCK 256
 #define MAX_WORKERS 256
 
-/* One gradient-descent step: momentum, learning rate, and the per-coordinate updates and
- * delta-bar-delta gains ((n, 2) each) that persist between steps. */
+/* One gradient-descent step: momentum, learning rate, the embedding it moves, and the
+ * per-coordinate updates and delta-bar-delta gains that persist between steps ((n, 2) each). */
 typedef struct step_args {
     double mom, lr;
-    double *upd, *gains;
+    double *y, *upd, *gains;
 } step_args;
 
 /* The step of coordinate t for gradient g: the gain grows where the gradient flips against the
  * last update, shrinks where it keeps its sign (at least 0.01). */
-static inline void step_coord(const step_args *st, size_t t, double g, double *y)
+static inline void step_coord(const step_args *st, size_t t, double g)
 {
     double gain = (g > 0) != (st->upd[t] > 0) ? st->gains[t] + 0.2 : st->gains[t] * 0.8;
     if (gain < 0.01) gain = 0.01;
     st->gains[t] = gain;
     st->upd[t] = st->mom * st->upd[t] - st->lr * gain * g;
-    y[t] += st->upd[t];
+    st->y[t] += st->upd[t];
 }
 typedef struct grad_job {
     const sparse_p *s;
     tsne_fft *f;
     const double *y;
-    const float *yf;
+    float *yf;                /* y in float (attraction); with st, refreshed for the next call */
     size_t n, nblocks;
     size_t next;              /* next attractive block, taken atomically */
     double *rep, z;
@@ -626,9 +626,8 @@ typedef struct grad_job {
     _Atomic size_t att_done;  /* attractive blocks finished */
     double exag, iz;          /* the gradient's exaggeration, and 1 / Z once known */
     double *grad;             /* the gradient's output (no step), else NULL */
-    const step_args *st;      /* the descent step to take instead (grad_fft), else NULL */
-    double *ynext;            /* with st: the embedding the step moves (the y read above) */
-    float *yfnext;            /* with st: its float copy for the next gradient (yf above) */
+    const step_args *st;      /* the descent step to take instead (its y is the y above, and
+                               * yf is refreshed from it for the next gradient), else NULL */
     double t_rep, t_att[MAX_WORKERS];
 } grad_job;
 
@@ -655,15 +654,15 @@ static void finish_block(void *ctx, int b, int w)
 {
     grad_job *j = ctx;
     (void)w;
-    size_t t0 = 2 * (size_t)b * GRAD_BLOCK, t1 = 2 * ((size_t)b + 1) * GRAD_BLOCK < 2 * j->n ? 2 * ((size_t)b + 1) * GRAD_BLOCK : 2 * j->n;
-    for (size_t t = t0; t < t1; t++) {
+    const size_t i0 = (size_t)b * GRAD_BLOCK, i1 = i0 + GRAD_BLOCK < j->n ? i0 + GRAD_BLOCK : j->n;
+    for (size_t t = 2 * i0; t < 2 * i1; t++) {
         double g = j->exag * j->att[t] - j->rep[t] * j->iz;
         if (!j->st) {
             j->grad[t] = g;
             continue;
         }
-        step_coord(j->st, t, g, j->ynext);
-        j->yfnext[t] = (float)j->ynext[t];
+        step_coord(j->st, t, g);
+        j->yf[t] = (float)j->st->y[t];
     }
 }
 
@@ -697,9 +696,9 @@ static void grad_worker(void *ctx, int w)
     if (j->tm) team_help(j->tm, w);
 }
 
-/* grad = exag * sum_j p_ij w_ij (y_i - y_j) - rep_i / Z for the sparse P; returns Z. yf, att:
- * (n, 2) scratch; yf must hold y in float if yf_fresh. With st, grad is not stored: the step is
- * taken instead, moving y (which must then be writable) and leaving yf fresh for the next call.
+/* grad = exag * sum_j p_ij w_ij (y_i - y_j) - rep_i / Z for the sparse P at y; returns Z. yf,
+ * att: (n, 2) scratch; yf must hold y in float if yf_fresh. With st (whose y is y), grad is not
+ * stored: the step is taken instead, leaving yf fresh for the next call.
  * Adds to tacc[0] the seconds of the repulsive part and to tacc[1] those of the attractive part
  * (summed over the threads that ran it: thread-seconds). */
 static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y, double exag, double *rep, float *yf,
@@ -722,8 +721,6 @@ static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y
     j.exag = exag;
     j.grad = grad;
     j.st = st;
-    j.ynext = st ? (double *)y : NULL; /* the caller's own, writable embedding (model_step) */
-    j.yfnext = st ? yf : NULL;
     if (pl->n > 1) {
         j.tm = &pl->tm;
         j.tm->fill = attract_block;
@@ -932,14 +929,14 @@ static double model_grad(model *m, size_t n, const double *y, double exag, doubl
 
 /* One descent step at y with exaggeration exag (grad: (n, 2) scratch). The fft method takes it
  * inside the gradient's threads, block by block. */
-static void model_step(model *m, size_t n, double *y, double exag, const step_args *st, double *grad)
+static void model_step(model *m, size_t n, double exag, const step_args *st, double *grad)
 {
     if (m->method == TSNE_EXACT) {
-        model_grad(m, n, y, exag, grad);
-        for (size_t t = 0; t < 2 * n; t++) step_coord(st, t, grad[t], y);
+        model_grad(m, n, st->y, exag, grad);
+        for (size_t t = 0; t < 2 * n; t++) step_coord(st, t, grad[t]);
         return;
     }
-    grad_fft(&m->sp, m->fft, m->pool, y, exag, m->scratch, m->yf, m->yf_fresh, m->att, NULL, st, m->t_grad);
+    grad_fft(&m->sp, m->fft, m->pool, st->y, exag, m->scratch, m->yf, m->yf_fresh, m->att, NULL, st, m->t_grad);
     m->yf_fresh = 1;
 }
 
@@ -983,8 +980,8 @@ int tsne_run(const float *x, size_t n, int d, const tsne_params *p, const float 
     for (int it = 0; it < p->iters; it++) {
         int early = it < p->exag_iters;
         double exag = early ? p->exaggeration : 1.0, mom = early ? p->momentum_early : p->momentum_late;
-        step_args sa = {mom, lr, upd, gains};
-        model_step(&m, n, y, exag, &sa, grad);
+        step_args sa = {mom, lr, y, upd, gains};
+        model_step(&m, n, exag, &sa, grad);
         if (p->progress && ((it + 1) % 50 == 0 || it + 1 == p->iters)) {
             double el = now() - t0, left = el / (it + 1) * (p->iters - it - 1);
             fprintf(stderr, "tsne: iteration %d/%d  KL %.4f%s  %.1fs elapsed, %.1fs left\n", it + 1, p->iters,
