@@ -69,6 +69,49 @@ static void select_k(cand *c, int m, int k)
     }
 }
 
+/* select_k on AVX-512, for a buffer of at most cap keys: each pass splits the range around a
+ * median-of-three pivot with compress stores, 8 keys a step and no branch per key (the scalar
+ * partition mispredicts about every other compare), the smaller keys to the front of scratch t
+ * and the larger to its back, then copies the range back. Keys are distinct (one per reference),
+ * so the pivot's place is known exactly. Same result as select_k: the k smallest in c[0..k). */
+__attribute__((target("avx512f,avx512dq,avx512vl"))) static void select_k_v4(cand *c, int m, int k, cand *t)
+{
+    int lo = 0, hi = m, want = k - 1;
+    while (hi - lo > 16) {
+        int mid = lo + (hi - lo) / 2;
+        cand a = c[lo], b = c[mid], e = c[hi - 1], piv;
+        if (a < b) piv = b < e ? b : (a < e ? e : a);
+        else piv = a < e ? a : (b < e ? e : b);
+        const __m512i vp = _mm512_set1_epi64((long long)piv);
+        int f = lo, r = hi; /* next free place at the front; first used place at the back */
+        int i = lo;
+        for (; i + 8 <= hi; i += 8) {
+            __m512i v = _mm512_loadu_si512(c + i);
+            __mmask8 lt = _mm512_cmplt_epu64_mask(v, vp), gt = _mm512_cmpgt_epu64_mask(v, vp);
+            _mm512_mask_compressstoreu_epi64(t + f, lt, v);
+            f += __builtin_popcount(lt);
+            r -= __builtin_popcount(gt);
+            _mm512_mask_compressstoreu_epi64(t + r, gt, v);
+        }
+        for (; i < hi; i++) {
+            if (c[i] < piv) t[f++] = c[i];
+            else if (c[i] > piv) t[--r] = c[i];
+        }
+        t[f] = piv; /* f == r - 1: the pivot alone is neither smaller nor larger */
+        memcpy(c + lo, t + lo, sizeof(cand) * (size_t)(hi - lo));
+        if (want < f) hi = f;
+        else if (want > f) lo = f + 1;
+        else return;
+    }
+    /* a short range: insertion sort */
+    for (int i = lo + 1; i < hi; i++) {
+        cand v = c[i];
+        int j = i;
+        for (; j > lo && c[j - 1] > v; j--) c[j] = c[j - 1];
+        c[j] = v;
+    }
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
     cand x = *(const cand *)a, y = *(const cand *)b;
@@ -76,11 +119,15 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 /* Cuts a query's buffer of m candidates to its k best; returns the new count and sets *thr to
- * the k-th best distance (or keeps it while fewer than k are known). */
-static int shrink(cand *c, int m, int k, float *thr)
+ * the k-th best distance (or keeps it while fewer than k are known). t: scratch of m keys for
+ * select_k_v4, or NULL for the scalar select_k. */
+static int shrink(cand *c, int m, int k, float *thr, cand *scratch)
 {
     if (m < k) return m;
-    if (m > k) select_k(c, m, k);
+    if (m > k) {
+        if (scratch) select_k_v4(c, m, k, scratch);
+        else select_k(c, m, k);
+    }
     cand worst = c[0];
     for (int t = 1; t < k; t++)
         if (c[t] > worst) worst = c[t];
@@ -93,8 +140,9 @@ static int shrink(cand *c, int m, int k, float *thr)
  * candidates; it is cut back to k whenever fewer than CHUNK places are left. */
 __attribute__((target_clones("arch=x86-64-v3", "default"))) static int
 scan_row(const float *ga, const float *rn, int nr, float qn, int32_t r0, int32_t self, int k, int cap, cand *c, int m,
-         float *thr)
+         float *thr, cand *scratch)
 {
+    (void)scratch; /* the portable path cuts with the scalar select_k */
     int b0 = 0;
     for (; b0 + CHUNK <= nr; b0 += CHUNK) {
         float dd[CHUNK];
@@ -109,14 +157,14 @@ scan_row(const float *ga, const float *rn, int nr, float qn, int32_t r0, int32_t
             int32_t j = r0 + b0 + q;
             if (dd[q] <= t && j != self) c[m++] = make_cand(dd[q] > 0 ? dd[q] : 0, j);
         }
-        if (m > cap - CHUNK) m = shrink(c, m, k, thr);
+        if (m > cap - CHUNK) m = shrink(c, m, k, thr, NULL);
     }
     for (; b0 < nr; b0++) {
         float dd = qn + rn[b0] - 2.0f * ga[b0];
         int32_t j = r0 + b0;
         if (dd <= *thr && j != self) {
             c[m++] = make_cand(dd > 0 ? dd : 0, j);
-            if (m > cap - CHUNK) m = shrink(c, m, k, thr);
+            if (m > cap - CHUNK) m = shrink(c, m, k, thr, NULL);
         }
     }
     return m;
@@ -127,7 +175,8 @@ scan_row(const float *ga, const float *rn, int nr, float qn, int32_t r0, int32_t
  * same operations in the same order, no fused multiply-add) and the same cuts as scan_row. */
 __attribute__((target("avx512f,avx512dq,avx512vl"))) static int scan_row_v4(const float *ga, const float *rn, int nr,
                                                                         float qn, int32_t r0, int32_t self, int k,
-                                                                        int cap, cand *c, int m, float *thr)
+                                                                        int cap, cand *c, int m, float *thr,
+                                                                        cand *scratch)
 {
     const __m512 vq = _mm512_set1_ps(qn), two = _mm512_set1_ps(2.0f), zero = _mm512_setzero_ps();
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -153,7 +202,7 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static int scan_row_v4(cons
         m += __builtin_popcount(hit & 0xFF);
         _mm512_mask_compressstoreu_epi64(c + m, (__mmask8)(hit >> 8), khi);
         m += __builtin_popcount(hit >> 8);
-        if (m > cap - CHUNK) m = shrink(c, m, k, thr);
+        if (m > cap - CHUNK) m = shrink(c, m, k, thr, scratch);
     }
     return m;
 }
@@ -183,7 +232,7 @@ void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2
 #pragma omp parallel if (n >= PAR_POINTS)
     {
         float *g = xmalloc(sizeof(float) * QB * RB), thr[QB];
-        cand *cbuf = xmalloc(sizeof(cand) * QB * (size_t)cap);
+        cand *cbuf = xmalloc(sizeof(cand) * QB * (size_t)cap), *scratch = v4 ? xmalloc(sizeof(cand) * (size_t)cap) : NULL;
         int cnt[QB];
 #pragma omp for schedule(dynamic, 1)
         for (int qb = 0; qb < nqb; qb++) {
@@ -201,11 +250,11 @@ void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2
                 for (int a = 0; a < nq; a++)
                     cnt[a] = (v4 ? scan_row_v4 : scan_row)(g + (size_t)a * (size_t)nr, norm + r0, nr, norm[q0 + (size_t)a], (int32_t)r0,
                                       (int32_t)(q0 + (size_t)a), k, cap, cbuf + (size_t)a * (size_t)cap, cnt[a],
-                                      &thr[a]);
+                                      &thr[a], scratch);
             }
             for (int a = 0; a < nq; a++) {
                 cand *c = cbuf + (size_t)a * (size_t)cap;
-                int m = shrink(c, cnt[a], k, &thr[a]);
+                int m = shrink(c, cnt[a], k, &thr[a], scratch);
                 qsort(c, (size_t)m, sizeof(cand), cmp_cand);
                 for (size_t t = 0; t < K; t++) {
                     dist2[(q0 + (size_t)a) * K + t] = cand_dist(c[t]);
@@ -215,6 +264,7 @@ void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2
         }
         free(g);
         free(cbuf);
+        free(scratch);
     }
     free(norm);
 }
