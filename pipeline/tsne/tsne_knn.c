@@ -1,12 +1,15 @@
 /* tsne_knn — exact kNN by blocked sgemm and per-query candidate buffers.
  *
- * For a block of queries against a block of references, sgemm gives the dot products; each
- * query row is then scanned 16 distances at a time against the query's threshold (the k-th best
- * distance found so far), a test that almost every pair fails once a few blocks are done and
- * that the compiler turns into SIMD compares. The few pairs that pass are appended to the
+ * For a block of points against another, sgemm gives the dot products. The distance matrix is
+ * symmetric, so each pair of blocks is multiplied once: the block's rows are scanned for the
+ * first block's queries and its columns for the second's (knn_rounds). Each query's distances are
+ * tested 16 at a time against its threshold (the k-th best distance found so far), a test that
+ * almost every pair fails once a few blocks are done. The few pairs that pass are appended to the
  * query's buffer; a full buffer is cut back to its k best by quickselect, which lowers the
  * threshold. Pairs are ordered by (distance, index), a total order, so the k nearest are the
- * same whatever order they arrive in. */
+ * same whatever order they arrive in. When all the buffers would not fit in memory (a very large
+ * k), query blocks go against all references instead (knn_query_blocks), with buffers per
+ * thread. */
 #include "tsne_knn.h"
 
 #include <cblas.h>
@@ -20,6 +23,10 @@
 #define QB 128
 #define RB 2048
 #define CHUNK 16
+/* Rows per block of the symmetric search: a (SB, SB) block of products (1 MB) stays in L2. */
+#define SB 512
+/* The symmetric search's buffers at most (bytes). */
+#define SYM_BYTES (512.0 * 1024 * 1024)
 /* Parallel loops only from this many points on (see PAR_POINTS in tsne.c). */
 #define PAR_POINTS 4096
 
@@ -207,28 +214,107 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) static int scan_row_v4(cons
     return m;
 }
 
+/* The column scan of a block of dot products g (nrows x ncols, row stride ldg) whose rows are
+ * references r0.. (norms rnorm) and whose columns are queries q0.. (norms qnorm, buffers c,
+ * counts cnt and thresholds thr, indexed from q0): for each query its column against its
+ * threshold, the same test and the same distances (qn + rn - 2 g) as scan_row on the transposed
+ * block, without transposing it. A passing pair is appended to its query's buffer, which is cut
+ * back when full. No query is its own reference here (the diagonal blocks take scan_row only). */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+scan_cols(const float *g, size_t ldg, int nrows, const float *rnorm, int32_t r0, int ncols, const float *qnorm, int k,
+          int cap, cand *c, int *cnt, float *thr)
+{
+    for (int i = 0; i < nrows; i++) {
+        const float *gi = g + (size_t)i * ldg, rn = rnorm[i];
+        for (int j0 = 0; j0 < ncols; j0 += CHUNK) {
+            const int w = ncols - j0 < CHUNK ? ncols - j0 : CHUNK;
+            int hit = 0;
+            float dd[CHUNK];
+            for (int q = 0; q < w; q++) {
+                dd[q] = qnorm[j0 + q] + rn - 2.0f * gi[j0 + q];
+                hit |= dd[q] <= thr[j0 + q];
+            }
+            if (!hit) continue;
+            for (int q = 0; q < w; q++) {
+                const int j = j0 + q;
+                if (!(dd[q] <= thr[j])) continue;
+                cand *cj = c + (size_t)j * (size_t)cap;
+                cj[cnt[j]++] = make_cand(dd[q] > 0 ? dd[q] : 0, r0 + i);
+                if (cnt[j] > cap - CHUNK) cnt[j] = shrink(cj, cnt[j], k, &thr[j], NULL);
+            }
+        }
+    }
+}
+
+/* scan_cols on AVX-512: row by row (the block is read in order), 16 queries' thresholds a
+ * compare. */
+__attribute__((target("avx512f,avx512dq,avx512vl"))) static void scan_cols_v4(const float *g, size_t ldg, int nrows,
+                                                                          const float *rnorm, int32_t r0, int ncols,
+                                                                          const float *qnorm, int k, int cap, cand *c,
+                                                                          int *cnt, float *thr, cand *scratch)
+{
+    const __m512 two = _mm512_set1_ps(2.0f), zero = _mm512_setzero_ps();
+    for (int i = 0; i < nrows; i++) {
+        const float *gi = g + (size_t)i * ldg;
+        const __m512 vr = _mm512_set1_ps(rnorm[i]);
+        for (int j0 = 0; j0 < ncols; j0 += CHUNK) {
+            const int w = ncols - j0 < CHUNK ? ncols - j0 : CHUNK;
+            const __mmask16 in = (__mmask16)((1u << w) - 1);
+            const __m512 dd = _mm512_sub_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(in, qnorm + j0), vr),
+                                            _mm512_mul_ps(two, _mm512_maskz_loadu_ps(in, gi + j0)));
+            unsigned hit = _mm512_mask_cmp_ps_mask(in, dd, _mm512_maskz_loadu_ps(in, thr + j0), _CMP_LE_OQ);
+            if (!hit) continue;
+            float dv[CHUNK];
+            _mm512_storeu_ps(dv, _mm512_max_ps(dd, zero));
+            for (; hit; hit &= hit - 1) {
+                const int j = j0 + __builtin_ctz(hit);
+                cand *cj = c + (size_t)j * (size_t)cap;
+                cj[cnt[j]++] = make_cand(dv[j - j0], r0 + i);
+                if (cnt[j] > cap - CHUNK) cnt[j] = shrink(cj, cnt[j], k, &thr[j], scratch);
+            }
+        }
+    }
+}
+
 static int g_portable; /* tsne_knn_set_portable */
+static int g_method;   /* tsne_knn_set_method */
 
 void tsne_knn_set_portable(int on) { g_portable = on != 0; }
 
-void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2)
+void tsne_knn_set_method(int method) { g_method = method; }
+
+/* The inputs and the per-query state of one search. */
+typedef struct {
+    const float *x, *norm;
+    size_t n;
+    int d, k, cap, v4;
+    cand *cbuf; /* (n, cap) for the symmetric search; per thread (QB, cap) for the other */
+    int *cnt;
+    float *thr;
+} knn_job;
+
+/* Cuts query q's buffer c (count m) to its k best, sorts them and writes its output row. */
+static void finish_query(const knn_job *J, size_t q, cand *c, int m, float thr, cand *scratch, int32_t *idx,
+                         float *dist2)
 {
-    const size_t D = (size_t)d, K = (size_t)k;
-    /* A buffer per query: k kept plus room for 3k arrivals between cuts, and for the CHUNK a scan
-     * step may add before it cuts. */
-    const int cap = 4 * k + CHUNK;
-    float *norm = xmalloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (size_t j = 0; j < D; j++) s += (double)x[i * D + j] * x[i * D + j];
-        norm[i] = (float)s;
+    const size_t K = (size_t)J->k;
+    m = shrink(c, m, J->k, &thr, scratch);
+    qsort(c, (size_t)m, sizeof(cand), cmp_cand);
+    for (size_t t = 0; t < K; t++) {
+        dist2[q * K + t] = cand_dist(c[t]);
+        idx[q * K + t] = (int32_t)(uint32_t)c[t];
     }
-    /* Threads take whole query blocks and call a single-threaded sgemm per (query, reference)
-     * block pair: the blocks are the same for any thread count, and so are the distances (a
-     * multi-threaded sgemm may split its sums differently with more threads). */
+}
+
+/* Query blocks (QB) against every reference block (RB), each thread with its own buffers: for a
+ * k too large for the symmetric search's buffers. Threads take whole query blocks and call a
+ * single-threaded sgemm per block pair: the blocks are the same for any thread count, and so are
+ * the distances (a multi-threaded sgemm may split its sums differently with more threads). */
+static void knn_query_blocks(const knn_job *J, int32_t *idx, float *dist2)
+{
+    const size_t n = J->n, D = (size_t)J->d;
+    const int k = J->k, cap = J->cap, d = J->d, v4 = J->v4;
     const int nqb = (int)((n + QB - 1) / QB);
-    const int v4 = !g_portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                   __builtin_cpu_supports("avx512vl");
 #pragma omp parallel if (n >= PAR_POINTS)
     {
         float *g = xmalloc(sizeof(float) * QB * RB), thr[QB];
@@ -245,26 +331,107 @@ void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2
             for (size_t r0 = 0; r0 < n; r0 += RB) {
                 int nr = (int)(n - r0 < RB ? n - r0 : RB);
                 /* g = Xq Xr^T: (nq, nr) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nr, d, 1.0f, x + q0 * D, d, x + r0 * D, d,
-                            0.0f, g, nr);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nr, d, 1.0f, J->x + q0 * D, d, J->x + r0 * D,
+                            d, 0.0f, g, nr);
                 for (int a = 0; a < nq; a++)
-                    cnt[a] = (v4 ? scan_row_v4 : scan_row)(g + (size_t)a * (size_t)nr, norm + r0, nr, norm[q0 + (size_t)a], (int32_t)r0,
-                                      (int32_t)(q0 + (size_t)a), k, cap, cbuf + (size_t)a * (size_t)cap, cnt[a],
-                                      &thr[a], scratch);
+                    cnt[a] = (v4 ? scan_row_v4 : scan_row)(g + (size_t)a * (size_t)nr, J->norm + r0, nr,
+                                                           J->norm[q0 + (size_t)a], (int32_t)r0,
+                                                           (int32_t)(q0 + (size_t)a), k, cap,
+                                                           cbuf + (size_t)a * (size_t)cap, cnt[a], &thr[a], scratch);
             }
-            for (int a = 0; a < nq; a++) {
-                cand *c = cbuf + (size_t)a * (size_t)cap;
-                int m = shrink(c, cnt[a], k, &thr[a], scratch);
-                qsort(c, (size_t)m, sizeof(cand), cmp_cand);
-                for (size_t t = 0; t < K; t++) {
-                    dist2[(q0 + (size_t)a) * K + t] = cand_dist(c[t]);
-                    idx[(q0 + (size_t)a) * K + t] = (int32_t)(uint32_t)c[t];
-                }
-            }
+            for (int a = 0; a < nq; a++)
+                finish_query(J, q0 + (size_t)a, cbuf + (size_t)a * (size_t)cap, cnt[a], thr[a], scratch, idx, dist2);
         }
         free(g);
         free(cbuf);
         free(scratch);
+    }
+}
+
+/* Blocks a < b of the symmetric search: g = X_a X_b^T (one single-threaded sgemm), its rows
+ * scanned for a's queries and its columns for b's, so every distance is computed once and serves
+ * both of its points (d_ij and d_ji are the same float). a == b: the rows only. */
+static void pair_task(const knn_job *J, int a, int b, float *g, cand *scratch)
+{
+    const size_t n = J->n, D = (size_t)J->d, a0 = (size_t)a * SB, b0 = (size_t)b * SB;
+    const int na = (int)(n - a0 < SB ? n - a0 : SB), nb = (int)(n - b0 < SB ? n - b0 : SB);
+    const int k = J->k, cap = J->cap;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, na, nb, J->d, 1.0f, J->x + a0 * D, J->d, J->x + b0 * D, J->d,
+                0.0f, g, nb);
+    for (int i = 0; i < na; i++) {
+        const size_t q = a0 + (size_t)i;
+        J->cnt[q] = (J->v4 ? scan_row_v4 : scan_row)(g + (size_t)i * (size_t)nb, J->norm + b0, nb, J->norm[q],
+                                                     (int32_t)b0, (int32_t)q, k, cap, J->cbuf + q * (size_t)cap,
+                                                     J->cnt[q], &J->thr[q], scratch);
+    }
+    if (a == b) return;
+    if (J->v4)
+        scan_cols_v4(g, (size_t)nb, na, J->norm + a0, (int32_t)a0, nb, J->norm + b0, k, cap, J->cbuf + b0 * (size_t)cap,
+                     J->cnt + b0, J->thr + b0, scratch);
+    else
+        scan_cols(g, (size_t)nb, na, J->norm + a0, (int32_t)a0, nb, J->norm + b0, k, cap, J->cbuf + b0 * (size_t)cap,
+                  J->cnt + b0, J->thr + b0);
+}
+
+/* The symmetric search: each pair of blocks once, half the products of knn_query_blocks. The
+ * pairs are played in rounds of a round-robin tournament (circle method: block nbp - 1 fixed, the
+ * others rotating), so that within a round no two tasks touch the same block's queries and the
+ * threads need no locks; a round starts once the last one is done. The diagonal blocks are a
+ * round of their own. Each query sees its references in the same order for any thread count. */
+static void knn_rounds(const knn_job *J, int32_t *idx, float *dist2)
+{
+    const size_t n = J->n;
+    const int nblk = (int)((n + SB - 1) / SB), nbp = nblk + (nblk & 1);
+#pragma omp parallel if (n >= PAR_POINTS)
+    {
+        float *g = xmalloc(sizeof(float) * SB * SB);
+        cand *scratch = J->v4 ? xmalloc(sizeof(cand) * (size_t)J->cap) : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (int a = 0; a < nblk; a++) pair_task(J, a, a, g, scratch);
+        for (int r = 0; r < nbp - 1; r++) {
+#pragma omp for schedule(dynamic, 1)
+            for (int s = 0; s < nbp / 2; s++) {
+                int a = s == 0 ? nbp - 1 : (r + s) % (nbp - 1), b = (r - s + nbp - 1) % (nbp - 1);
+                if (a < nblk && b < nblk) pair_task(J, a < b ? a : b, a < b ? b : a, g, scratch);
+            }
+        }
+#pragma omp for schedule(static)
+        for (size_t q = 0; q < n; q++)
+            finish_query(J, q, J->cbuf + q * (size_t)J->cap, J->cnt[q], J->thr[q], scratch, idx, dist2);
+        free(g);
+        free(scratch);
+    }
+}
+
+void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2)
+{
+    const size_t D = (size_t)d;
+    /* A buffer per query: k kept plus room for k arrivals between cuts, and for the CHUNK a scan
+     * step may add before it cuts (more room saves cuts but not time: 2k to 6k measured alike). */
+    const int cap = 2 * k + CHUNK;
+    float *norm = xmalloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < D; j++) s += (double)x[i * D + j] * x[i * D + j];
+        norm[i] = (float)s;
+    }
+    knn_job J = {.x = x, .norm = norm, .n = n, .d = d, .k = k, .cap = cap};
+    J.v4 = !g_portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+    /* The symmetric search keeps every query's buffer at once: n * cap keys (16 MB for 10,000
+     * points at perplexity 30, 110 MB for 70,000); beyond SYM_BYTES, query blocks. */
+    int sym = g_method ? g_method == 1 : (double)n * cap * sizeof(cand) <= SYM_BYTES;
+    if (sym) {
+        J.cbuf = xmalloc(sizeof(cand) * n * (size_t)cap);
+        J.cnt = xcalloc(n, sizeof(int));
+        J.thr = xmalloc(sizeof(float) * n);
+        for (size_t q = 0; q < n; q++) J.thr[q] = 3.0e38f;
+        knn_rounds(&J, idx, dist2);
+        free(J.cbuf);
+        free(J.cnt);
+        free(J.thr);
+    } else {
+        knn_query_blocks(&J, idx, dist2);
     }
     free(norm);
 }

@@ -47,18 +47,22 @@ static float *clusters(size_t n, int d, int classes, double sep, uint64_t seed, 
     return x;
 }
 
+/* _i: bit 0 the portable scans, bit 1 query blocks instead of the symmetric search. 1300 points
+ * make 3 blocks of the symmetric search (an odd number: every round has a block left out). */
 START_TEST(test_knn_brute)
 {
-    size_t n = 700;
+    size_t n = 1300;
     int d = 13, k = 9;
     uint64_t s = 5;
     float *x = malloc(sizeof(float) * n * (size_t)d);
     for (size_t t = 0; t < n * (size_t)d; t++) x[t] = (float)rng_gauss(&s);
     int32_t *idx = malloc(sizeof(int32_t) * n * (size_t)k);
     float *d2 = malloc(sizeof(float) * n * (size_t)k);
-    tsne_knn_set_portable(_i);
+    tsne_knn_set_portable(_i & 1);
+    tsne_knn_set_method(1 + (_i >> 1));
     tsne_knn(x, n, d, k, idx, d2);
     tsne_knn_set_portable(0);
+    tsne_knn_set_method(0);
     double *all = malloc(sizeof(double) * n);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++) {
@@ -115,6 +119,12 @@ START_TEST(test_knn_parallel_ties)
     tsne_set_threads(2);
     ck_assert_int_eq(memcmp(idx, idx1, sizeof(int32_t) * n * (size_t)k), 0);
     ck_assert_int_eq(memcmp(d2, d21, sizeof(float) * n * (size_t)k), 0);
+    /* So does the search by query blocks (each distance computed twice, by different products). */
+    tsne_knn_set_method(2);
+    tsne_knn(x, n, d, k, idx1, d21);
+    tsne_knn_set_method(0);
+    ck_assert_int_eq(memcmp(idx, idx1, sizeof(int32_t) * n * (size_t)k), 0);
+    for (size_t t = 0; t < n * (size_t)k; t++) ck_assert_float_eq_tol(d2[t], d21[t], 1e-4f * (1 + d2[t]));
     double *all = malloc(sizeof(double) * n);
     for (size_t i = 0; i < n; i += 37) {
         for (size_t j = 0; j < n; j++) {
@@ -557,7 +567,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("pieces");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_fft_weights);
-    tcase_add_loop_test(t, test_knn_brute, 0, 2);
+    tcase_add_loop_test(t, test_knn_brute, 0, 4);
     tcase_add_test(t, test_knn_parallel_ties);
     tcase_add_test(t, test_pca_threads);
     tcase_add_loop_test(t, test_fft_repulsion_brute, 0, 2);
