@@ -17,12 +17,14 @@
  * first g rows of the zero-padded (2g x 2g) grid and only those rows of the result are read, so
  * the other row transforms are skipped; the column pass (forward, product, inverse) runs per
  * batch of columns copied into contiguous scratch (faster than FFTW's own strided column
- * transforms under FFTW_ESTIMATE) while they are in cache. Every batch is a fixed set of rows
+ * transforms under FFTW_ESTIMATE) while they are in cache; on AVX-512 the copies are 8 x 8
+ * transposes in registers and the product a vector loop (cols_*_v4). Every batch is a fixed set of rows
  * or columns transformed by the same plan, so the numbers do not depend on how many threads
  * share them. */
 #include "tsne_fft.h"
 
 #include <fftw3.h>
+#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -65,6 +67,7 @@ struct tsne_fft {
                              * each padded with zeros to OW */
     double *zpart;          /* (n): phi at each point, self term included */
     int parallel;           /* tsne_fft_set_parallel */
+    int v4;                 /* the column pass's moves on AVX-512 (this CPU has it, not portable) */
     tsne_team *team;        /* tsne_fft_set_team */
     fftwf_complex **colbuf; /* per worker: (RB, tl) column scratch */
     int ncolbuf;
@@ -85,6 +88,10 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+static _Atomic int g_portable; /* tsne_fft_set_portable */
+
+void tsne_fft_set_portable(int on) { g_portable = on != 0; }
+
 tsne_fft *tsne_fft_new(int interp_points, int min_intervals, double interval_size)
 {
     tsne_fft *f = xcalloc(1, sizeof *f);
@@ -92,6 +99,8 @@ tsne_fft *tsne_fft_new(int interp_points, int min_intervals, double interval_siz
     f->min_intervals = min_intervals < 1 ? 1 : min_intervals;
     f->interval_size = interval_size > 0 ? interval_size : 1.0;
     f->parallel = 1;
+    f->v4 = !g_portable && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512vl");
     return f;
 }
 
@@ -223,17 +232,12 @@ static void rows_forward(tsne_fft *f, float *in, int nz_rows, int par)
     loop(f, (nz_rows + RB - 1) / RB, row_item, par);
 }
 
-/* Column pass on spec, whose rows below nz hold row transforms (the rows above are zero), batch
- * b of RB frequency columns: copy them into contiguous scratch, transform forward; then either
- * (setup) keep the real parts as the kernel spectrum, or multiply by the kernel spectrum,
- * transform back and copy rows < g back into spec's columns. Every batch touches only its own
- * columns. */
-static void col_item(void *vf, int b, int w)
+/* The column batch's three data moves, portable: rows [0, nz) of spec's RB columns j0.. into
+ * the scratch rows (one per column, the rest of each zeroed); the product with the kernel
+ * spectrum; rows [0, g) back. */
+static void cols_in(const tsne_fft *f, fftwf_complex *restrict t, size_t j0)
 {
-    tsne_fft *f = vf;
-    const size_t L = (size_t)f->len, TL = f->tl, HS = f->hs, G = (size_t)f->g, NZ = (size_t)f->nz;
-    fftwf_complex *t = f->colbuf[w];
-    const size_t j0 = (size_t)b * RB;
+    const size_t L = (size_t)f->len, TL = f->tl, HS = f->hs, NZ = (size_t)f->nz;
     for (size_t i = 0; i < NZ; i++) {
         const fftwf_complex *src = f->spec + i * HS + j0;
         for (size_t q = 0; q < RB; q++) {
@@ -242,12 +246,11 @@ static void col_item(void *vf, int b, int w)
         }
     }
     for (size_t q = 0; q < RB; q++) memset(t + q * TL + NZ, 0, sizeof(fftwf_complex) * (L - NZ));
-    fftwf_execute_dft(f->col_fwd, t, t);
-    if (f->setup) {
-        for (size_t q = 0; q < RB; q++)
-            for (size_t m = 0; m < L; m++) f->kspec[(j0 + q) * L + m] = t[q * TL + m][0];
-        return;
-    }
+}
+
+static void cols_mul(const tsne_fft *f, fftwf_complex *restrict t, size_t j0)
+{
+    const size_t L = (size_t)f->len, TL = f->tl;
     for (size_t q = 0; q < RB; q++) {
         float *v = (float *)(t + q * TL);
         const float *k = f->kspec + (j0 + q) * L;
@@ -256,7 +259,11 @@ static void col_item(void *vf, int b, int w)
             v[2 * m + 1] *= k[m];
         }
     }
-    fftwf_execute_dft(f->col_inv, t, t);
+}
+
+static void cols_out(const tsne_fft *f, const fftwf_complex *restrict t, size_t j0)
+{
+    const size_t TL = f->tl, HS = f->hs, G = (size_t)f->g;
     for (size_t i = 0; i < G; i++) {
         fftwf_complex *dst = f->spec + i * HS + j0;
         for (size_t q = 0; q < RB; q++) {
@@ -264,6 +271,109 @@ static void col_item(void *vf, int b, int w)
             dst[q][1] = t[q * TL + i][1];
         }
     }
+}
+
+/* The same moves on AVX-512 (the same values: copies, and one product per float). A complex is
+ * one 64-bit lane; RB = 8 complex columns are one 512-bit row, so 8 rows at a time are an 8 x 8
+ * transpose in registers. */
+#define V4 __attribute__((target("avx512f,avx512dq,avx512vl")))
+V4 static inline void transpose8(__m512i r[8])
+{
+    /* three rounds of two-source permutes: 1, 2 then 4 lanes exchanged */
+    const __m512i a0 = _mm512_set_epi64(14, 6, 12, 4, 10, 2, 8, 0), a1 = _mm512_set_epi64(15, 7, 13, 5, 11, 3, 9, 1);
+    const __m512i b0 = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0), b1 = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    const __m512i c0 = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), c1 = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+    __m512i s[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        s[2 * i] = _mm512_permutex2var_epi64(r[2 * i], a0, r[2 * i + 1]);
+        s[2 * i + 1] = _mm512_permutex2var_epi64(r[2 * i], a1, r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            u[4 * i + j] = _mm512_permutex2var_epi64(s[4 * i + j], b0, s[4 * i + j + 2]);
+            u[4 * i + j + 2] = _mm512_permutex2var_epi64(s[4 * i + j], b1, s[4 * i + j + 2]);
+        }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm512_permutex2var_epi64(u[j], c0, u[j + 4]);
+        r[j + 4] = _mm512_permutex2var_epi64(u[j], c1, u[j + 4]);
+    }
+}
+
+V4 static void cols_in_v4(const tsne_fft *f, fftwf_complex *restrict t, size_t j0)
+{
+    const size_t L = (size_t)f->len, TL = f->tl, HS = f->hs, NZ = (size_t)f->nz;
+    size_t i0 = 0;
+    for (; i0 + 8 <= NZ; i0 += 8) {
+        __m512i r[8];
+        for (int i = 0; i < 8; i++) r[i] = _mm512_loadu_si512((const void *)(f->spec + (i0 + (size_t)i) * HS + j0));
+        transpose8(r);
+        for (size_t q = 0; q < RB; q++) _mm512_storeu_si512((void *)(t + q * TL + i0), r[q]);
+    }
+    /* the last rows, and the zeros from the first multiple of 8 past nz (the tail of a row is
+     * zeroed whole vectors at a time) */
+    const size_t z0 = (NZ + 7) / 8 * 8;
+    for (size_t q = 0; q < RB; q++) {
+        for (size_t i = i0; i < NZ; i++) memcpy(t + q * TL + i, f->spec + i * HS + j0 + q, sizeof(fftwf_complex));
+        for (size_t i = NZ; i < z0 && i < TL; i++) memset(t + q * TL + i, 0, sizeof(fftwf_complex));
+        for (size_t i = z0; i < L; i += 8) _mm512_storeu_si512((void *)(t + q * TL + i), _mm512_setzero_si512());
+    }
+}
+
+V4 static void cols_mul_v4(const tsne_fft *f, fftwf_complex *restrict t, size_t j0)
+{
+    const size_t L = (size_t)f->len, TL = f->tl;
+    const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    for (size_t q = 0; q < RB; q++) {
+        float *v = (float *)(t + q * TL);
+        const float *k = f->kspec + (j0 + q) * L;
+        for (size_t m = 0; m < L; m += 8) {
+            const size_t left = L - m < 8 ? L - m : 8;
+            const __mmask8 in8 = (__mmask8)((1u << left) - 1);
+            const __mmask16 in16 = (__mmask16)((1u << (2 * left)) - 1);
+            const __m512 kk = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(in8, k + m)));
+            _mm512_mask_storeu_ps(v + 2 * m, in16, _mm512_mul_ps(_mm512_maskz_loadu_ps(in16, v + 2 * m), kk));
+        }
+    }
+}
+
+V4 static void cols_out_v4(const tsne_fft *f, const fftwf_complex *restrict t, size_t j0)
+{
+    const size_t TL = f->tl, HS = f->hs, G = (size_t)f->g;
+    size_t i0 = 0;
+    for (; i0 + 8 <= G; i0 += 8) {
+        __m512i r[8];
+        for (size_t q = 0; q < RB; q++) r[q] = _mm512_loadu_si512((const void *)(t + q * TL + i0));
+        transpose8(r);
+        for (int i = 0; i < 8; i++) _mm512_storeu_si512((void *)(f->spec + (i0 + (size_t)i) * HS + j0), r[i]);
+    }
+    for (size_t i = i0; i < G; i++)
+        for (size_t q = 0; q < RB; q++) memcpy(f->spec + i * HS + j0 + q, t + q * TL + i, sizeof(fftwf_complex));
+}
+
+/* Column pass on spec, whose rows below nz hold row transforms (the rows above are zero), batch
+ * b of RB frequency columns: copy them into contiguous scratch, transform forward; then either
+ * (setup) keep the real parts as the kernel spectrum, or multiply by the kernel spectrum,
+ * transform back and copy rows < g back into spec's columns. Every batch touches only its own
+ * columns. */
+static void col_item(void *vf, int b, int w)
+{
+    tsne_fft *f = vf;
+    const size_t L = (size_t)f->len, TL = f->tl;
+    fftwf_complex *t = f->colbuf[w];
+    const size_t j0 = (size_t)b * RB;
+    if (f->v4) cols_in_v4(f, t, j0);
+    else cols_in(f, t, j0);
+    fftwf_execute_dft(f->col_fwd, t, t);
+    if (f->setup) {
+        for (size_t q = 0; q < RB; q++)
+            for (size_t m = 0; m < L; m++) f->kspec[(j0 + q) * L + m] = t[q * TL + m][0];
+        return;
+    }
+    if (f->v4) cols_mul_v4(f, t, j0);
+    else cols_mul(f, t, j0);
+    fftwf_execute_dft(f->col_inv, t, t);
+    if (f->v4) cols_out_v4(f, t, j0);
+    else cols_out(f, t, j0);
 }
 
 static void column_pass(tsne_fft *f, int nz, int setup, int par)

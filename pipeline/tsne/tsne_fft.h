@@ -47,6 +47,10 @@ struct tsne_team {
 };
 void tsne_fft_set_team(tsne_fft *f, tsne_team *t);
 
+/* on: contexts made from now on take the portable loops even where AVX-512 ones run, so that
+ * tests cover both (same results); off (the default): the fastest the CPU has. */
+void tsne_fft_set_portable(int on);
+
 /* For tests: the largest difference between the B-spline weights (and derivatives) the
  * interpolation uses, evaluated as polynomials, and the B-spline recursion, over offsets in [0, 1). */
 double tsne_fft_weights_error(void);
