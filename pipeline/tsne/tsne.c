@@ -485,16 +485,25 @@ static void team_help(team *t, int w)
 /* ---- a small thread pool for the gradient iterations ----
  * libgomp's idle threads spin before they sleep; on a shared machine (more runnable threads than
  * cores) a spinning thread takes the core from the thread doing the serial work between
- * parallel steps, and 1000 iterations with 2 threads ran slower than with 1. These threads block
- * on a condition variable instead, and an iteration has one start and one join. */
+ * parallel steps, and 1000 iterations with 2 threads ran slower than with 1. These threads spin
+ * only briefly, yielding the core after the first pauses (POOL_SPIN: the gap between two
+ * iterations is a few microseconds, while a sleep and a wake through the kernel cost tens of
+ * them, every iteration: 6 % of a 10,000-point run), then block on a condition variable; an
+ * iteration has one start and one join. The caller wakes sleepers only when there
+ * are some: a helper counts itself asleep and then checks for a new job, the caller publishes
+ * the job and then checks for sleepers (both sequentially consistent), so at least one of the two
+ * sees the other. */
+#define POOL_SPIN 100e-6 /* seconds */
+
 typedef struct pool {
     int n; /* threads, the caller included */
     pthread_t *th;
     pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned gen;   /* job number */
-    int pending;    /* workers still in the current job */
-    int quit;
+    pthread_cond_t go;
+    _Atomic unsigned gen; /* job number */
+    _Atomic int pending;  /* workers still in the current job */
+    _Atomic int sleepers; /* helpers blocked (or about to block) on go */
+    _Atomic int quit;
     void (*fn)(void *ctx, int worker);
     void *ctx;
     struct team tm; /* the repulsion's helpers (grad_fft) */
@@ -505,24 +514,36 @@ typedef struct pool_arg {
     int id;
 } pool_arg;
 
+/* Waits until job number seen is not current any more (or quit); returns 0 on quit. */
+static int pool_wait_job(pool *p, unsigned seen)
+{
+    double t0 = now();
+    for (int spins = 1;; spins++) {
+        if (atomic_load(&p->gen) != seen || atomic_load(&p->quit)) break;
+        if (spins < 1024) cpu_relax();
+        else sched_yield(); /* a thread that waits for a core gets it */
+        if (spins % 64 == 0 && now() - t0 > POOL_SPIN) {
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->go, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+    }
+    return !atomic_load(&p->quit);
+}
+
 static void *pool_main(void *arg)
 {
     pool_arg *a = arg;
     pool *p = a->p;
     unsigned seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) break;
-        seen = p->gen;
-        void (*fn)(void *, int) = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->mu);
-        fn(ctx, a->id);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+    while (pool_wait_job(p, seen)) {
+        seen = atomic_load(&p->gen);
+        p->fn(p->ctx, a->id);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&p->mu);
     free(a);
     return NULL;
 }
@@ -535,7 +556,6 @@ static pool *pool_new(int n)
     p->tm.pub.run = team_run;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
     p->th = xmalloc(sizeof(pthread_t) * (size_t)p->n);
     for (int i = 1; i < p->n; i++) {
         pool_arg *a = xmalloc(sizeof *a);
@@ -552,40 +572,44 @@ static pool *pool_new(int n)
     return p;
 }
 
+/* Wakes the helpers that sleep (after a new job or quit was published). */
+static void pool_wake(pool *p)
+{
+    if (atomic_load(&p->sleepers) == 0) return;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void pool_free(pool *p)
 {
     if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->quit, 1);
+    pool_wake(p);
     for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
     free(p->th);
     free(p);
 }
 
 /* Runs fn(ctx, worker) on every thread of the pool (worker 0: the caller); returns when all are
- * done. */
+ * done. The job's fn and ctx are written before its number is published (and read after). */
 static void pool_run(pool *p, void (*fn)(void *, int), void *ctx)
 {
     if (p->n > 1) {
-        pthread_mutex_lock(&p->mu);
         p->fn = fn;
         p->ctx = ctx;
-        p->pending = p->n - 1;
-        p->gen++;
-        pthread_cond_broadcast(&p->go);
-        pthread_mutex_unlock(&p->mu);
+        atomic_store(&p->pending, p->n - 1);
+        atomic_fetch_add(&p->gen, 1);
+        pool_wake(p);
     }
     fn(ctx, 0);
-    if (p->n > 1) {
-        pthread_mutex_lock(&p->mu);
-        while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-        pthread_mutex_unlock(&p->mu);
-    }
+    if (p->n > 1)
+        for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
+            if (spins < 4096) cpu_relax();
+            else sched_yield();
+        }
 }
 
 /* One gradient evaluation shared by the pool: worker 0 computes the repulsion, its loops shared
