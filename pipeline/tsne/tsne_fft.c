@@ -592,9 +592,10 @@ double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
     const int p = f->p, par = f->parallel && n >= PAR_POINTS;
     double t0 = now();
     double lo = y[0], hi = y[0];
+#pragma omp simd reduction(min : lo) reduction(max : hi)
     for (size_t t = 0; t < 2 * n; t++) {
-        if (y[t] < lo) lo = y[t];
-        if (y[t] > hi) hi = y[t];
+        lo = y[t] < lo ? y[t] : lo;
+        hi = y[t] > hi ? y[t] : hi;
     }
     /* A square box over both dimensions (one kernel for both). */
     double centre = 0.5 * (lo + hi), span = hi - lo;
