@@ -174,15 +174,16 @@ static size_t merge_row(const entry *own, size_t k, const entry *b, const entry 
 
 /* P = (P_cond + P_cond^T) / (2n) from the (n, k) neighbour lists and conditional p. Row i of
  * P_cond^T is built by a counting sort over the rows of nb, so it comes out ordered by column;
- * row i of P_cond (its own k neighbours) is sorted by index; the two are merged, adding the
- * entries they share: once to count the row lengths, once to write the rows in place. */
+ * transposing that back the same way gives row i of P_cond (its own k neighbours) ordered by
+ * index. The two are merged, adding the entries they share: once to count the row lengths, once
+ * to write the rows in place. */
 static void symmetrize(size_t n, int k, const int32_t *nb, const double *pc, sparse_p *s)
 {
     const size_t K = (size_t)k;
     size_t *tstart = xcalloc(n + 1, sizeof(size_t));
     for (size_t t = 0; t < n * K; t++) tstart[nb[t] + 1]++;
     for (size_t i = 0; i < n; i++) tstart[i + 1] += tstart[i];
-    entry *tr = xmalloc(sizeof(entry) * n * K);
+    entry *tr = xmalloc(sizeof(entry) * n * K), *own = xmalloc(sizeof(entry) * n * K);
     size_t *fill = xmalloc(sizeof(size_t) * n);
     memcpy(fill, tstart, sizeof(size_t) * n);
     for (size_t i = 0; i < n; i++)
@@ -190,6 +191,15 @@ static void symmetrize(size_t n, int k, const int32_t *nb, const double *pc, spa
             size_t j = (size_t)nb[i * K + t];
             tr[fill[j]].col = (int32_t)i;
             tr[fill[j]++].v = (float)pc[i * K + t];
+        }
+    /* row j of the transpose holds (i, p_{j|i}) for the rows i that have j: visiting j in order
+     * appends (j, p_{j|i}) to own row i in increasing j */
+    for (size_t i = 0; i < n; i++) fill[i] = i * K;
+    for (size_t j = 0; j < n; j++)
+        for (size_t t = tstart[j]; t < tstart[j + 1]; t++) {
+            entry *e = &own[fill[tr[t].col]++];
+            e->col = (int32_t)j;
+            e->v = tr[t].v;
         }
     free(fill);
     s->n = n;
@@ -204,34 +214,16 @@ static void symmetrize(size_t n, int k, const int32_t *nb, const double *pc, spa
             s->col = xmalloc(sizeof(int32_t) * s->nnz);
             s->val = xmalloc(sizeof(float) * s->nnz);
         }
-#pragma omp parallel if (n >= PAR_POINTS)
-        {
-            entry *own = xmalloc(sizeof(entry) * K);
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i++) {
-                for (size_t t = 0; t < K; t++) {
-                    own[t].col = nb[i * K + t];
-                    own[t].v = (float)pc[i * K + t];
-                }
-                /* Insertion sort: k is ~90, and qsort's indirect compares cost more. */
-                for (size_t t = 1; t < K; t++) {
-                    entry e = own[t];
-                    size_t u = t;
-                    while (u > 0 && own[u - 1].col > e.col) {
-                        own[u] = own[u - 1];
-                        u--;
-                    }
-                    own[u] = e;
-                }
-                const entry *b = tr + tstart[i], *be = tr + tstart[i + 1];
-                if (pass == 0) s->ptr[i + 1] = merge_row(own, K, b, be, scale, NULL, NULL);
-                else merge_row(own, K, b, be, scale, s->col + s->ptr[i], s->val + s->ptr[i]);
-            }
-            free(own);
+#pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
+        for (size_t i = 0; i < n; i++) {
+            const entry *b = tr + tstart[i], *be = tr + tstart[i + 1];
+            if (pass == 0) s->ptr[i + 1] = merge_row(own + i * K, K, b, be, scale, NULL, NULL);
+            else merge_row(own + i * K, K, b, be, scale, s->col + s->ptr[i], s->val + s->ptr[i]);
         }
     }
     free(tstart);
     free(tr);
+    free(own);
 }
 
 /* Sparse P over the k = floor(3 * perplexity) exact nearest neighbours. */
