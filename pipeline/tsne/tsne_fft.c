@@ -564,6 +564,18 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void spread_i
     }
 }
 
+/* The sum of a vector's 8 lanes, as a tree (halves, then quarters, then the pair): a short
+ * dependency chain, and the same order on every point. */
+static inline float hsum(vw a)
+{
+    typedef float v4f __attribute__((vector_size(4 * sizeof(float))));
+    v4f lo, hi;
+    memcpy(&lo, &a, sizeof lo);
+    memcpy(&hi, (const float *)&a + 4, sizeof hi);
+    lo += hi;
+    return (lo[0] + lo[2]) + (lo[1] + lo[3]);
+}
+
 /* The field and its gradient at points [PB * it, PB * (it + 1)): per point, the node rows
  * weighted down the columns first (OW-wide vectors), then across. */
 __attribute__((target_clones("arch=x86-64-v3", "default"))) static void read_item(void *vf, int it, int w)
@@ -582,8 +594,10 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void read_ite
             memcpy(&row, f->pot + (ax + (size_t)a) * LS + ay, sizeof row);
             v += wx[a] * row, u += dx[a] * row;
         }
-        float phi = 0, gx = 0, gy = 0;
-        for (int b = 0; b < OW; b++) phi += wy[b] * v[b], gx += wy[b] * u[b], gy += dy[b] * v[b];
+        vw wyv, dyv;
+        memcpy(&wyv, wy, sizeof wyv);
+        memcpy(&dyv, dy, sizeof dyv);
+        const float phi = hsum(wyv * v), gx = hsum(wyv * u), gy = hsum(dyv * v);
         f->zpart[i] = phi;
         f->rep[2 * i] = gscale * gx;
         f->rep[2 * i + 1] = gscale * gy;
