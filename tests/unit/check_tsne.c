@@ -119,12 +119,23 @@ START_TEST(test_knn_parallel_ties)
     tsne_set_threads(2);
     ck_assert_int_eq(memcmp(idx, idx1, sizeof(int32_t) * n * (size_t)k), 0);
     ck_assert_int_eq(memcmp(d2, d21, sizeof(float) * n * (size_t)k), 0);
-    /* So does the search by query blocks (each distance computed twice, by different products). */
+    /* So does the search by query blocks, up to rounding: its products have other shapes, and an
+     * sgemm may sum them in another order, so two neighbours at nearly the same distance may swap
+     * (here and under valgrind's CPU they do). The distances agree, and a neighbour one search has
+     * and the other has not lies at the k-th distance. */
     tsne_knn_set_method(2);
     tsne_knn(x, n, d, k, idx1, d21);
     tsne_knn_set_method(0);
-    ck_assert_int_eq(memcmp(idx, idx1, sizeof(int32_t) * n * (size_t)k), 0);
-    for (size_t t = 0; t < n * (size_t)k; t++) ck_assert_float_eq_tol(d2[t], d21[t], 1e-4f * (1 + d2[t]));
+    for (size_t i = 0; i < n; i++) {
+        const size_t r = i * (size_t)k;
+        for (int t = 0; t < k; t++) {
+            ck_assert_float_eq_tol(d2[r + t], d21[r + t], 1e-4f * (1 + d2[r + t]));
+            int found = 0;
+            for (int u = 0; u < k && !found; u++) found = idx[r + u] == idx1[r + t];
+            ck_assert_msg(found || fabsf(d21[r + t] - d2[r + k - 1]) <= 1e-4f * (1 + d2[r + k - 1]),
+                          "point %zu: neighbour %d of the query blocks is not the symmetric search's", i, idx1[r + t]);
+        }
+    }
     double *all = malloc(sizeof(double) * n);
     for (size_t i = 0; i < n; i += 37) {
         for (size_t j = 0; j < n; j++) {
