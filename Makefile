@@ -104,6 +104,10 @@ lint:
 clean:
 	rm -rf build/release build/asan
 
+# fv_opt.c's Adam loop vectorizes only with the dynamic cost model and a sqrtf that does not set
+# errno (its argument is never negative).
+$(OBJ)/pipeline/fv/fv_opt.o: CFLAGS += -fvect-cost-model=dynamic -fno-math-errno
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

@@ -63,6 +63,23 @@ void fv_opt_net_size(const fv_opt *o, int *h, int *w)
     *w = o->tw;
 }
 
+/* One Adam update of the np parameters p (ascending) from gradient g and moments m, v, on
+ * restrict pointers and cloned per vector width so that it vectorizes (the Makefile builds this
+ * file with the dynamic cost model and without errno for sqrtf, which never sees v < 0; scalar, it
+ * was 5 % of a 128 px render step). Lanes are independent: every width gives the same bytes. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void adam(float *restrict m, float *restrict v, float *restrict p, const float *restrict g, size_t np,
+                 double b1, double b2, float lr, float eps)
+{
+    for (size_t i = 0; i < np; i++) {
+        m[i] = (float)(b1 * m[i] + (1 - b1) * g[i]);
+        v[i] = (float)(b2 * v[i] + (1 - b2) * (double)g[i] * g[i]);
+        p[i] += lr * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
 int fv_opt_step(fv_opt *o, fv_net_fn net, void *ctx, double *value, double *img_vals, err *e)
 {
     int n = o->n;
@@ -102,11 +119,7 @@ int fv_opt_step(fv_opt *o, fv_net_fn net, void *ctx, double *value, double *img_
     double b1 = o->c.beta1, b2 = o->c.beta2;
     double c1 = 1.0 - pow(b1, (double)o->t), c2 = 1.0 - pow(b2, (double)o->t);
     float lr = (float)(o->c.lr * sqrt(c2) / c1), eps = (float)(o->c.eps * sqrt(c2));
-    for (size_t i = 0; i < np; i++) {
-        o->m[i] = (float)(b1 * o->m[i] + (1 - b1) * g[i]);
-        o->v[i] = (float)(b2 * o->v[i] + (1 - b2) * (double)g[i] * g[i]);
-        p[i] += lr * o->m[i] / (sqrtf(o->v[i]) + eps);
-    }
+    adam(o->m, o->v, p, g, np, b1, b2, lr, eps);
     *value = total;
     return 0;
 }
