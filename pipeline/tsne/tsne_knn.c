@@ -26,7 +26,7 @@
 /* Rows per block of the symmetric search: a (SB, SB) block of products (1 MB) stays in L2. */
 #define SB 512
 /* The symmetric search's buffers at most (bytes). */
-#define SYM_BYTES (512.0 * 1024 * 1024)
+#define SYM_BYTES (256.0 * 1024 * 1024)
 /* Parallel loops only from this many points on (see PAR_POINTS in tsne.c). */
 #define PAR_POINTS 4096
 

@@ -23,7 +23,7 @@ void tsne_knn_set_portable(int on);
 
 /* For tests: 1 the symmetric search (each block pair once, its rows and columns scanned), 2 query
  * blocks against all references, 0 (the default) the symmetric one unless its buffers (n (2k + 16)
- * keys of 8 bytes) would pass 512 MB. Both give the same output. */
+ * keys of 8 bytes) would pass 256 MB. Both give the same output. */
 void tsne_knn_set_method(int method);
 
 #endif
