@@ -105,8 +105,9 @@ clean:
 	rm -rf build/release build/asan
 
 # fv_opt.c's Adam loop vectorizes only with the dynamic cost model and a sqrtf that does not set
-# errno (its argument is never negative).
+# errno (its argument is never negative); fv_transform.c's bilinear taps with that cost model.
 $(OBJ)/pipeline/fv/fv_opt.o: CFLAGS += -fvect-cost-model=dynamic -fno-math-errno
+$(OBJ)/pipeline/fv/fv_transform.o: CFLAGS += -fvect-cost-model=dynamic
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)

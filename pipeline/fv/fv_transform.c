@@ -272,14 +272,36 @@ static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *
     *fy = (float)(sy - iy);
 }
 
-/* The bilinear weights of output pixel (y, x) for its taps (y0, x0), (y0, x0+1), (y0+1, x0),
- * (y0+1, x0+1); returns 1 when all four are inside the image. */
-static inline int weights(const affine *a, const op_state *s, int y, int x, int *y0, int *x0, float wt[4])
+/* Pixels per run of row_taps. */
+#define TAP_RUN 64
+
+/* The taps of a run of output pixels: taps(), then the bilinear weights of (y0, x0), (y0, x0+1),
+ * (y0+1, x0), (y0+1, x0+1), and whether all four are inside the image, for pixels (y, x0 + k),
+ * k < nx <= TAP_RUN; weight t of pixel k in wt[t * TAP_RUN + k]. Computed a run at a time so that
+ * the arithmetic (the costly part of the sampling, one pixel at a time) vectorizes: the Makefile
+ * builds this file with the dynamic cost model, and the clones use each width; the operations are
+ * those of taps(), so the values are the same. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void row_taps(const affine *a, int ih, int iw, int y, int x0, int nx, int *restrict ty, int *restrict tx,
+                     float *restrict wt, unsigned char *restrict inside)
 {
-    float fy, fx;
-    taps(a, y, x, y0, x0, &fy, &fx);
-    wt[0] = (1 - fy) * (1 - fx), wt[1] = (1 - fy) * fx, wt[2] = fy * (1 - fx), wt[3] = fy * fx;
-    return *y0 >= 0 && *x0 >= 0 && *y0 + 1 < s->ih && *x0 + 1 < s->iw;
+    for (int k = 0; k < nx; k++) {
+        const int x = x0 + k;
+        const double sx = a->ax * x + a->bx * y + a->cx, sy = a->ay * x + a->by * y + a->cy;
+        int ix = (int)sx, iy = (int)sy;
+        ix -= sx < ix;
+        iy -= sy < iy;
+        const float fx = (float)(sx - ix), fy = (float)(sy - iy);
+        tx[k] = ix;
+        ty[k] = iy;
+        wt[k] = (1 - fy) * (1 - fx);
+        wt[TAP_RUN + k] = (1 - fy) * fx;
+        wt[2 * TAP_RUN + k] = fy * (1 - fx);
+        wt[3 * TAP_RUN + k] = fy * fx;
+        inside[k] = iy >= 0 && ix >= 0 && iy + 1 < ih && ix + 1 < iw;
+    }
 }
 
 /* Bilinear sampling (same size): out(y,x) = sum of 4 taps, a tap outside the image reads FILL.
@@ -304,11 +326,18 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
     const affine a = j->a;
     int n = j->n;
     size_t plane = j->plane, row = (size_t)s->iw * 3;
+    int run_y[TAP_RUN], run_x[TAP_RUN];
+    float run_w[4 * TAP_RUN];
+    unsigned char run_in[TAP_RUN];
     for (int y = ya; y < yb; y++)
         for (int x = 0; x < s->ow; x++) {
-            int y0, x0;
-            float wt[4];
-            int inside = weights(&a, s, y, x, &y0, &x0, wt);
+            const int r = x % TAP_RUN;
+            if (r == 0) {
+                int nx = s->ow - x < TAP_RUN ? s->ow - x : TAP_RUN;
+                row_taps(&a, s->ih, s->iw, y, x, nx, run_y, run_x, run_w, run_in);
+            }
+            const int y0 = run_y[r], x0 = run_x[r], inside = run_in[r];
+            const float wt[4] = {run_w[r], run_w[TAP_RUN + r], run_w[2 * TAP_RUN + r], run_w[3 * TAP_RUN + r]};
             int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};
             for (int b = 0; b < n; b++) {
                 size_t px = b * plane + ((size_t)y * s->ow + x) * 3;
