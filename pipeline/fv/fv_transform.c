@@ -279,8 +279,8 @@ static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *
  * (y0+1, x0), (y0+1, x0+1), and whether all four are inside the image, for pixels (y, x0 + k),
  * k < nx <= TAP_RUN; weight t of pixel k in wt[t * TAP_RUN + k]. Computed a run at a time so that
  * the arithmetic (the costly part of the sampling, one pixel at a time) vectorizes: the Makefile
- * builds this file with the dynamic cost model, and the clones use each width; the operations are
- * those of taps(), so the values are the same. */
+ * builds this file with the dynamic cost model, and the clones use each width; taps() inlined, so
+ * the values are the same. */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
@@ -288,14 +288,9 @@ static void row_taps(const affine *a, int ih, int iw, int y, int x0, int nx, int
                      float *restrict wt, unsigned char *restrict inside)
 {
     for (int k = 0; k < nx; k++) {
-        const int x = x0 + k;
-        const double sx = a->ax * x + a->bx * y + a->cx, sy = a->ay * x + a->by * y + a->cy;
-        int ix = (int)sx, iy = (int)sy;
-        ix -= sx < ix;
-        iy -= sy < iy;
-        const float fx = (float)(sx - ix), fy = (float)(sy - iy);
-        tx[k] = ix;
-        ty[k] = iy;
+        float fy, fx;
+        taps(a, y, x0 + k, &ty[k], &tx[k], &fy, &fx);
+        const int iy = ty[k], ix = tx[k];
         wt[k] = (1 - fy) * (1 - fx);
         wt[TAP_RUN + k] = (1 - fy) * fx;
         wt[2 * TAP_RUN + k] = fy * (1 - fx);

@@ -18,9 +18,9 @@
  * the other row transforms are skipped; the column pass (forward, product, inverse) runs per
  * batch of columns copied into contiguous scratch (faster than FFTW's own strided column
  * transforms under FFTW_ESTIMATE) while they are in cache; on AVX-512 the copies are 8 x 8
- * transposes in registers and the product a vector loop (cols_*_v4). Every batch is a fixed set of rows
- * or columns transformed by the same plan, so the numbers do not depend on how many threads
- * share them. */
+ * transposes in registers and the product a vector loop (cols_*_v4). Every batch is a fixed
+ * set of rows or columns transformed by the same plan, so the numbers do not depend on how many
+ * threads share them. */
 #include "tsne_fft.h"
 
 #include <fftw3.h>

@@ -7,7 +7,7 @@
  * almost every pair fails once a few blocks are done. The few pairs that pass are appended to the
  * query's buffer; a full buffer is cut back to its k best by quickselect, which lowers the
  * threshold. Pairs are ordered by (distance, index), a total order, so the k nearest are the
- * same whatever order they arrive in. When all the buffers would not fit in memory (a very large
+ * same whatever order they arrive in. When all the buffers would pass SYM_BYTES (a very large
  * k), query blocks go against all references instead (knn_query_blocks), with buffers per
  * thread. */
 #include "tsne_knn.h"
@@ -126,8 +126,8 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 /* Cuts a query's buffer of m candidates to its k best; returns the new count and sets *thr to
- * the k-th best distance (or keeps it while fewer than k are known). t: scratch of m keys for
- * select_k_v4, or NULL for the scalar select_k. */
+ * the k-th best distance (or keeps it while fewer than k are known). scratch: room for m keys
+ * for select_k_v4, or NULL for the scalar select_k. */
 static int shrink(cand *c, int m, int k, float *thr, cand *scratch)
 {
     if (m < k) return m;
@@ -288,7 +288,7 @@ typedef struct {
     const float *x, *norm;
     size_t n;
     int d, k, cap, v4;
-    cand *cbuf; /* (n, cap) for the symmetric search; per thread (QB, cap) for the other */
+    cand *cbuf; /* (n, cap): the symmetric search's buffers (query blocks keep theirs per thread) */
     int *cnt;
     float *thr;
 } knn_job;
