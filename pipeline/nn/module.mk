@@ -1,11 +1,11 @@
 # nn — the neural-network engine (TF.js graph models, forward + input gradient) and fv-nn.
 # OpenBLAS for sgemm, or AMX tiles where the CPU has them (nn_amx); a pthread pool of its own for
 # the engine's loops.
-NN_SRCS := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c
+NN_SRCS := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
 NN_OBJS := $(call objs,$(NN_SRCS))
 NN_LIBS := $(shell pkg-config --libs jansson openblas 2>/dev/null) -pthread -lm
 CPPFLAGS += -Ipipeline/nn
-$(NN_OBJS) $(call objs,tests/unit/check_nn.c pipeline/nn/nn_main.c): \
+$(NN_OBJS) $(call objs,tests/unit/check_nn.c tests/unit/check_nn_simd.c pipeline/nn/nn_main.c): \
   CFLAGS += -pthread $(shell pkg-config --cflags openblas 2>/dev/null)
 
 TOOLS += $(BIN)/fv-nn
@@ -20,5 +20,10 @@ $(BIN)/check_nn: $(call objs,tests/unit/check_nn.c) $(NN_OBJS) $(PNG_OBJS) $(COM
 
 UNIT_TESTS += $(BIN)/check_nn_amx
 $(BIN)/check_nn_amx: $(call objs,tests/unit/check_nn_amx.c) $(NN_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(NN_LIBS) $(CHECK_LIBS)
+
+UNIT_TESTS += $(BIN)/check_nn_simd
+$(BIN)/check_nn_simd: $(call objs,tests/unit/check_nn_simd.c) $(NN_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NN_LIBS) $(CHECK_LIBS)

@@ -723,6 +723,7 @@ typedef struct step {
     int act;
     nn_geom g;
     const float *w, *b;
+    nn_conv_pack *pk; /* K_CONV: the weights prepared for the AVX-512 products, or NULL */
     int oh, ow;     /* ResizeBilinear */
     float ha, hc;   /* hard swish (c*x) * relu6(x + a) */
 } step;
@@ -1299,6 +1300,8 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     free(b.split);
     free(b.sh);
     free(b.native);
+    for (int k = 0; k < p->n_s; k++)
+        if (p->s[k].kind == K_CONV) p->s[k].pk = nn_conv_pack_new(&p->s[k].g, p->s[k].w);
     *out = p;
     return 0;
 fail:
@@ -1321,7 +1324,7 @@ fail:
 void nn_plan_free(nn_plan *p)
 {
     if (!p) return;
-    for (int k = 0; k < p->n_s; k++) free(p->s[k].in);
+    for (int k = 0; k < p->n_s; k++) free(p->s[k].in), nn_conv_pack_free(p->s[k].pk);
     for (int k = 0; k < p->n_out; k++) free(p->out_grad[k]);
     free(p->out_grad);
     free(p->out_t);
@@ -1377,7 +1380,10 @@ int nn_plan_forward(nn_plan *p, err *e)
         const tensor *x = &p->t[s->in[0]];
         switch (s->kind) {
         case K_CONV:
-            nn_conv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val, p->col);
+            if (s->pk)
+                nn_conv_fwd_packed(&s->g, s->pk, x->val, s->b, s->act, o->val, p->col);
+            else
+                nn_conv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val, p->col);
             break;
         case K_DWCONV:
             nn_dwconv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val);
@@ -1474,7 +1480,10 @@ int nn_plan_backward(nn_plan *p, err *e)
             /* o->grad is complete here (all consumers come later in the schedule), so the fused
              * activation can be undone in place */
             nn_act_bwd(s->act, o->val, o->grad, o->size);
-            if (dx) nn_conv_bwd(&s->g, o->grad, s->w, dx, p->col, !overwrite);
+            if (dx && s->pk)
+                nn_conv_bwd_packed(&s->g, s->pk, o->grad, dx, p->col, !overwrite);
+            else if (dx)
+                nn_conv_bwd(&s->g, o->grad, s->w, dx, p->col, !overwrite);
             break;
         case K_DWCONV:
             nn_act_bwd(s->act, o->val, o->grad, o->size);

@@ -12,12 +12,15 @@
 #include "nn_ops.h"
 
 #include "nn_amx.h"
+#include "nn_simd.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Loops that gcc vectorizes on their own, cloned for AVX-512 and AVX2 besides the baseline (the
@@ -63,8 +66,12 @@ static struct pool {
     int n, chunks;
 } g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0};
 
+#ifndef SPIN
 #define SPIN 200000
+#endif
+#ifndef CHUNKS_PER_THREAD
 #define CHUNKS_PER_THREAD 4
+#endif
 
 /* Takes the next chunk of job gen (low 24 bits), or returns -1 if it has none left or is over. */
 static int take_chunk(struct pool *P, unsigned gen)
@@ -119,7 +126,9 @@ int nn_ops_threads(void) { return g_threads; }
 
 /* Below this many floats of work a loop stays on the calling thread: waking workers costs
  * microseconds. */
+#ifndef PAR_MIN
 #define PAR_MIN 32768
+#endif
 
 /* Runs fn(ctx, lo, hi) over [0, n) split into contiguous chunks shared out among the threads;
  * work (about the number of floats touched) decides whether splitting is worth it. The chunks
@@ -595,6 +604,99 @@ void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, 
     par_for(g->n * g->h, (size_t)M * K, g->kh * g->kw <= DW_MAXT ? col2im_rows : col2im_rows_any, &k);
 }
 
+/* --- convolutions on packed weights (nn_simd) --- */
+
+struct nn_conv_pack {
+    nn_simd_mat fwd, bwd; /* W (K, cout) and W^T (cout, K), K = kh*kw*cin */
+    int has_bwd;
+    const float *wt; /* the caller's weights, for the transposed copy */
+};
+
+void nn_ops_set_simd(int on) { nn_simd_set_enabled(on); }
+
+nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt)
+{
+    if (!nn_simd_available() || g_fast_gemm) return NULL;
+    nn_conv_pack *pk = xcalloc(1, sizeof *pk);
+    if (nn_simd_mat_init(&pk->fwd, wt, g->kh * g->kw * g->cin, g->cout, 0) != 0) xmalloc((size_t)-1);
+    pk->wt = wt;
+    return pk;
+}
+
+void nn_conv_pack_free(nn_conv_pack *pk)
+{
+    if (!pk) return;
+    nn_simd_mat_free(&pk->fwd);
+    if (pk->has_bwd) nn_simd_mat_free(&pk->bwd);
+    free(pk);
+}
+
+/* Row blocks of this many rows (the kernel's tile height), or column panels of 32. */
+#define SIMD_MR 8
+#define SIMD_ROWS_MIN 64
+
+typedef struct simd_job {
+    int m, by_rows;
+    const float *a;
+    int lda;
+    const nn_simd_mat *b;
+    const float *bias;
+    int beta, act;
+    float *c;
+    int ldc;
+} simd_job;
+
+static void simd_parts(void *vj, int p0, int p1)
+{
+    const simd_job *j = vj;
+    if (j->by_rows) {
+        int m0 = p0 * SIMD_MR, m1 = p1 * SIMD_MR < j->m ? p1 * SIMD_MR : j->m;
+        nn_simd_gemm(m0, m1, 0, j->b->n, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->c, j->ldc);
+    } else {
+        int n1 = p1 * 32 < j->b->n ? p1 * 32 : j->b->n;
+        nn_simd_gemm(0, j->m, p0 * 32, n1, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->c, j->ldc);
+    }
+}
+
+/* C (m, b->n) = init + A . B, act; split across the pool by row blocks (tall products: each
+ * thread keeps the same pixels from one layer to the next) or by column panels (short ones). */
+static void simd_gemm(int m, const float *a, int lda, const nn_simd_mat *b, const float *bias, int beta, int act,
+                      float *c, int ldc)
+{
+    simd_job j = {m, m >= SIMD_ROWS_MIN, a, lda, b, bias, beta, act, c, ldc};
+    int parts = j.by_rows ? (m + SIMD_MR - 1) / SIMD_MR : (b->n + 31) / 32;
+    par_for(parts, (size_t)m * b->n * b->k / 32, simd_parts, &j);
+}
+
+void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x, const float *bias, int act,
+                        float *y, float *col)
+{
+    int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
+    const float *a = x;
+    if (!conv_direct(g)) {
+        kc k = {.g = g, .x = x, .y = col};
+        par_for(g->n * g->oh, (size_t)M * K, im2col_rows, &k);
+        a = col;
+    }
+    simd_gemm(M, a, K, &pk->fwd, bias, 0, act, y, g->cout);
+}
+
+void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, float *dx, float *col, int add)
+{
+    int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
+    if (!pk->has_bwd) {
+        if (nn_simd_mat_init(&pk->bwd, pk->wt, g->cout, K, 1) != 0) xmalloc((size_t)-1);
+        pk->has_bwd = 1;
+    }
+    if (conv_direct(g)) {
+        simd_gemm(M, dy, g->cout, &pk->bwd, NULL, add, 0, dx, K);
+        return;
+    }
+    simd_gemm(M, dy, g->cout, &pk->bwd, NULL, 0, 0, col, K);
+    kc k = {.g = g, .x = col, .y = dx, .add = add};
+    par_for(g->n * g->h, (size_t)M * K, g->kh * g->kw <= DW_MAXT ? col2im_rows : col2im_rows_any, &k);
+}
+
 /* Two horizontally adjacent pixels of a stride-1 depthwise conv (no horizontal dilation), each
  * summing kw taps per row, all inside the tensor: tap kx of oa reads x at rows[i] + kx*step and
  * tap kx of ob reads x at rows[i] + (kx+1)*step, so each x and weight vector is loaded once for
@@ -652,7 +754,7 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
     const kc *k = vc;
     const nn_geom *g = k->g;
     int C = g->cin, M = g->cout / g->cin, act = k->act;
-    int blocked = M == 1 && g->kh * g->kw <= DW_MAXT;
+    int blocked = M == 1 && g->kh * g->kw <= DW_MAXT, simd = nn_simd_available();
     ptrdiff_t xo[DW_MAXT], wo[DW_MAXT];
     for (int r = r0; r < r1; r++) {
         int n = r / g->oh, oy = r % g->oh;
@@ -674,7 +776,10 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
                     xo[nr] = xb + (ptrdiff_t)ky * g->dh * g->w * C;
                     wo[nr] = (ptrdiff_t)ky * g->kw * C;
                 }
-                dw_pair(o, o + C, k->b, k->b, C, k->x, k->w, xo, wo, nr, g->kw, C);
+                if (simd)
+                    nn_simd_dw_pair(o, o + C, k->b, k->b, C, k->x, k->w, xo, wo, nr, g->kw, C);
+                else
+                    dw_pair(o, o + C, k->b, k->b, C, k->x, k->w, xo, wo, nr, g->kw, C);
                 act_inplace(act, o, 2 * C);
                 ox++;
                 continue;
@@ -686,7 +791,10 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
                         xo[nt] = xb + ((ptrdiff_t)ky * g->dh * g->w + kx * g->dw) * C;
                         wo[nt++] = (ptrdiff_t)(ky * g->kw + kx) * C;
                     }
-                dw_pixel(o, k->b, C, k->x, k->w, xo, wo, nt);
+                if (simd)
+                    nn_simd_dw_pixel(o, k->b, C, k->x, k->w, xo, wo, nt);
+                else
+                    dw_pixel(o, k->b, C, k->x, k->w, xo, wo, nt);
                 act_inplace(act, o, C);
                 continue;
             }
@@ -752,7 +860,7 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
 {
     const kc *k = vc;
     const nn_geom *g = k->g;
-    int C = g->cin;
+    int C = g->cin, simd = nn_simd_available();
     ptrdiff_t yo[DW_MAXT], wo[DW_MAXT]; /* dy and weight offsets of the taps of one input pixel */
     for (int r = r0; r < r1; r++) {
         int n = r / g->h, iy = r % g->h;
@@ -768,7 +876,11 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                     yo[nr] = (((ptrdiff_t)n * g->oh + ty / g->sh) * g->ow + ix + 1 + g->pl) * C;
                     wo[nr++] = (ptrdiff_t)ky * g->kw * C;
                 }
-                dw_pair(d + C, d, k->add ? d + C : NULL, k->add ? d : NULL, C, k->x, k->w, yo, wo, nr, g->kw, -C);
+                if (simd)
+                    nn_simd_dw_pair(d + C, d, k->add ? d + C : NULL, k->add ? d : NULL, C, k->x, k->w, yo, wo, nr,
+                                    g->kw, -C);
+                else
+                    dw_pair(d + C, d, k->add ? d + C : NULL, k->add ? d : NULL, C, k->x, k->w, yo, wo, nr, g->kw, -C);
                 ix++;
                 continue;
             }
@@ -787,7 +899,10 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                     wo[nt++] = (ptrdiff_t)(ky * g->kw + kx) * C;
                 }
             }
-            dw_pixel(d, k->add ? d : NULL, C, k->x, k->w, yo, wo, nt);
+            if (simd)
+                nn_simd_dw_pixel(d, k->add ? d : NULL, C, k->x, k->w, yo, wo, nt);
+            else
+                dw_pixel(d, k->add ? d : NULL, C, k->x, k->w, yo, wo, nt);
         }
     }
 }

@@ -42,6 +42,28 @@ void nn_conv_fwd(const nn_geom *g, const float *x, const float *wt, const float 
  * above, dx (n,h,w,cin); col: scratch as for forward. */
 void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, float *col, int add);
 
+/* A Conv2D's weights prepared once for the engine's AVX-512 products (nn_simd.h), for a model whose
+ * weights do not change (a graph model's): float16 when every weight is exactly a float16 (graph
+ * models store them so; half the bytes to read per pass), else float. The forward's copy is made
+ * here, the transposed one for input gradients at the first nn_conv_bwd_packed. nn_conv_pack_new
+ * returns NULL where those kernels are not available (nn_simd_available), or for a conv the
+ * training path owns (AMX products, nn_ops_set_fast_gemm): then use nn_conv_fwd/bwd. The pack
+ * copies what it needs of wt; free with nn_conv_pack_free (NULL allowed). Not thread-safe: one
+ * plan's steps run one at a time. */
+typedef struct nn_conv_pack nn_conv_pack;
+nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt);
+void nn_conv_pack_free(nn_conv_pack *pk);
+/* As nn_conv_fwd and nn_conv_bwd, with the weights pk was made from. Values differ from
+ * nn_conv_fwd's in the last bits (FMA sums in k order; see nn_simd.h), never with the threads. */
+void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x, const float *bias, int act,
+                        float *y, float *col);
+void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, float *dx, float *col, int add);
+
+/* Switches the AVX-512 kernels (nn_simd.h) off (0) or back on (1, where the CPU has them), for
+ * tests that compare them with the portable loops. Set it while no kernel runs; packs made while
+ * they were on must not be used while they are off. */
+void nn_ops_set_simd(int on);
+
 /* DepthwiseConv2dNative: x (n,h,w,cin), wt (kh,kw,cin,mult), cout = cin*mult (output channel
  * c*mult+m), bias (cout) or NULL, act in place, y (n,oh,ow,cout). */
 void nn_dwconv_fwd(const nn_geom *g, const float *x, const float *wt, const float *bias, int act,

@@ -1,0 +1,270 @@
+/* nn_simd — AVX-512 kernels of the nn engine (see nn_simd.h).
+ *
+ * Everything past the detection is compiled for AVX-512 by a target pragma (no per-file flags, and
+ * the fuzz build's clang takes the same code) and runs only once nn_simd_available() said yes.
+ * -std=c11 keeps gcc from contracting a separate multiply and add into an FMA, so the depthwise
+ * kernels' _mm512_mul_ps then _mm512_add_ps round as the portable loops' a += x * w does. */
+#include "nn_simd.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn_ops.h"
+
+static int g_cpu = -1, g_on = 1;
+
+int nn_simd_available(void)
+{
+    if (g_cpu < 0) /* a benign race: every thread computes the same value */
+        g_cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+    return g_cpu && g_on;
+}
+
+void nn_simd_set_enabled(int on) { g_on = on != 0; }
+
+void nn_simd_mat_free(nn_simd_mat *m)
+{
+    free(m->f);
+    free(m->h);
+    m->f = NULL, m->h = NULL;
+}
+
+#ifdef __clang__
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,f16c,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,f16c,fma")
+#endif
+
+static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
+
+/* --- depthwise gathers ----------------------------------------------------------------------- */
+
+void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, const float *w, const ptrdiff_t *xo,
+                      const ptrdiff_t *wo, int nt)
+{
+    int c0 = 0;
+    /* 128 channels in 8 registers, then 16 at a time, then the rest under a mask */
+    for (; c0 + 128 <= C; c0 += 128) {
+        __m512 a[8];
+#pragma GCC unroll 8
+        for (int v = 0; v < 8; v++) a[v] = init ? _mm512_loadu_ps(init + c0 + 16 * v) : _mm512_setzero_ps();
+        for (int t = 0; t < nt; t++) {
+            const float *xi = x + xo[t] + c0, *wk = w + wo[t] + c0;
+    #pragma GCC unroll 8
+        for (int v = 0; v < 8; v++)
+                a[v] = _mm512_add_ps(a[v], _mm512_mul_ps(_mm512_loadu_ps(xi + 16 * v), _mm512_loadu_ps(wk + 16 * v)));
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < 8; v++) _mm512_storeu_ps(out + c0 + 16 * v, a[v]);
+    }
+    for (; c0 + 32 <= C; c0 += 32) {
+        __m512 a0 = init ? _mm512_loadu_ps(init + c0) : _mm512_setzero_ps();
+        __m512 a1 = init ? _mm512_loadu_ps(init + c0 + 16) : _mm512_setzero_ps();
+        for (int t = 0; t < nt; t++) {
+            const float *xi = x + xo[t] + c0, *wk = w + wo[t] + c0;
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_loadu_ps(xi), _mm512_loadu_ps(wk)));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(_mm512_loadu_ps(xi + 16), _mm512_loadu_ps(wk + 16)));
+        }
+        _mm512_storeu_ps(out + c0, a0);
+        _mm512_storeu_ps(out + c0 + 16, a1);
+    }
+    for (; c0 < C; c0 += 16) {
+        __mmask16 mk = C - c0 >= 16 ? (__mmask16)0xFFFF : tail_mask(C - c0);
+        __m512 a0 = init ? _mm512_maskz_loadu_ps(mk, init + c0) : _mm512_setzero_ps();
+        for (int t = 0; t < nt; t++)
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + xo[t] + c0),
+                                                 _mm512_maskz_loadu_ps(mk, w + wo[t] + c0)));
+        _mm512_mask_storeu_ps(out + c0, mk, a0);
+    }
+}
+
+/* nv vectors of channels from c0 (the last under mask mk) of both pixels of a pair. */
+static inline __attribute__((always_inline)) void pair_block(float *oa, float *ob, const float *ia, const float *ib,
+                                                             int C, const float *x, const float *w,
+                                                             const ptrdiff_t *rows, const ptrdiff_t *wrow, int nr,
+                                                             int kw, ptrdiff_t step, int c0, const int nv,
+                                                             __mmask16 mk)
+{
+    __m512 a[4], b[4], p[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+        a[v] = ia ? _mm512_maskz_loadu_ps(m, ia + c0 + 16 * v) : _mm512_setzero_ps();
+        b[v] = ib ? _mm512_maskz_loadu_ps(m, ib + c0 + 16 * v) : _mm512_setzero_ps();
+    }
+    for (int i = 0; i < nr; i++) {
+        const float *xr = x + rows[i] + c0, *wr = w + wrow[i] + c0;
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) p[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? mk : 0xFFFF, xr + 16 * v);
+        for (int kx = 0; kx < kw; kx++) {
+            const float *xn = xr + (kx + 1) * step, *wk = wr + (size_t)kx * C;
+        #pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+                __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+                __m512 wv = _mm512_maskz_loadu_ps(m, wk + 16 * v), q = _mm512_maskz_loadu_ps(m, xn + 16 * v);
+                a[v] = _mm512_add_ps(a[v], _mm512_mul_ps(p[v], wv));
+                b[v] = _mm512_add_ps(b[v], _mm512_mul_ps(q, wv));
+                p[v] = q;
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) {
+        __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+        _mm512_mask_storeu_ps(oa + c0 + 16 * v, m, a[v]);
+        _mm512_mask_storeu_ps(ob + c0 + 16 * v, m, b[v]);
+    }
+}
+
+void nn_simd_dw_pair(float *oa, float *ob, const float *ia, const float *ib, int C, const float *x, const float *w,
+                     const ptrdiff_t *rows, const ptrdiff_t *wrow, int nr, int kw, ptrdiff_t step)
+{
+    int c0 = 0;
+    for (; c0 + 64 <= C; c0 += 64) pair_block(oa, ob, ia, ib, C, x, w, rows, wrow, nr, kw, step, c0, 4, 0xFFFF);
+    for (; c0 + 16 <= C; c0 += 16) pair_block(oa, ob, ia, ib, C, x, w, rows, wrow, nr, kw, step, c0, 1, 0xFFFF);
+    if (c0 < C) pair_block(oa, ob, ia, ib, C, x, w, rows, wrow, nr, kw, step, c0, 1, tail_mask(C - c0));
+}
+
+/* --- weights ----------------------------------------------------------------------------------- */
+
+int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose)
+{
+    int panels = (n + 31) / 32;
+    size_t len = (size_t)panels * k * 32;
+    m->k = k, m->n = n, m->f = NULL, m->h = NULL;
+    /* 64-byte aligned: a panel row is one aligned load (two of floats) */
+    size_t fbytes = (sizeof(float) * (len ? len : 1) + 63) / 64 * 64, hbytes = (sizeof(uint16_t) * (len ? len : 1) + 63) / 64 * 64;
+    float *f = aligned_alloc(64, fbytes);
+    if (!f) return -1;
+    memset(f, 0, fbytes);
+    for (int r = 0; r < k; r++)
+        for (int c = 0; c < n; c++)
+            f[((size_t)(c / 32) * k + r) * 32 + c % 32] = transpose ? w[(size_t)c * k + r] : w[(size_t)r * n + c];
+    uint16_t *h = aligned_alloc(64, hbytes);
+    int exact = h != NULL;
+    for (size_t i = 0; exact && i < len; i++) {
+        h[i] = _cvtss_sh(f[i], _MM_FROUND_TO_NEAREST_INT);
+        exact = _cvtsh_ss(h[i]) == f[i] || f[i] != f[i];
+    }
+    if (exact) {
+        free(f);
+        m->h = h;
+    } else {
+        free(h);
+        m->f = f;
+    }
+    return 0;
+}
+
+/* --- the product ------------------------------------------------------------------------------
+ * A micro-tile is MR rows by nv vectors of 16 columns (nv 1 or 2, the last under mask mk): MR x nv
+ * accumulators, and for each k the nv vectors of B's row k (widened from float16 if need be) and
+ * one broadcast of A per row. Columns are taken in panels of 32 (B's panel, k x 32, stays in L1 or
+ * L2 while every row block of A passes it). */
+#define MR 8
+
+static inline __attribute__((always_inline)) __m512 load_b(const int half, const nn_simd_mat *b, size_t off,
+                                                           __mmask16 m)
+{
+    (void)m;
+    if (half) return _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(b->h + off)));
+    return _mm512_load_ps(b->f + off);
+}
+
+static inline __attribute__((always_inline)) __m512 activate(__m512 v, int act)
+{
+    if (act == NN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == NN_ACT_RELU6) return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+    return v;
+}
+
+/* The micro-tile, for constant mr, nv and half (B in float16), so that its loops unroll and the
+ * accumulators live in registers. */
+static inline __attribute__((always_inline)) void micro(const int mr, const int nv, const int half, __mmask16 mk,
+                                                        const float *a, int lda, const nn_simd_mat *b, int n0,
+                                                        const float *bias, int beta, int act, float *c, int ldc)
+{
+    __m512 acc[MR][2];
+    const int k = b->k;
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+            acc[i][v] = bias ? _mm512_maskz_loadu_ps(m, bias + n0 + 16 * v)
+                        : beta ? _mm512_maskz_loadu_ps(m, c + (size_t)i * ldc + 16 * v)
+                               : _mm512_setzero_ps();
+        }
+    size_t off = (size_t)n0 * k; /* panel n0 / 32: k rows of 32 */
+    for (int kk = 0; kk < k; kk++, off += 32) {
+        __m512 b0 = load_b(half, b, off, nv == 1 ? mk : 0xFFFF), b1 = b0;
+        if (nv == 2) b1 = load_b(half, b, off + 16, mk);
+#pragma GCC unroll 8
+        for (int i = 0; i < mr; i++) {
+            __m512 av = _mm512_set1_ps(a[(size_t)i * lda + kk]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            if (nv == 2) acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, v == nv - 1 ? mk : (__mmask16)0xFFFF,
+                                  activate(acc[i][v], act));
+}
+
+#define MICRO_CASE(R)                                                                                                  \
+    case R:                                                                                                            \
+        if (nv == 2 && half)                                                                                           \
+            micro(R, 2, 1, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+        else if (nv == 2)                                                                                              \
+            micro(R, 2, 0, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+        else if (half)                                                                                                 \
+            micro(R, 1, 1, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+        else                                                                                                           \
+            micro(R, 1, 0, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+        break;
+
+/* One micro-tile of mr <= MR rows at a (row 0), c (row 0, column n0). */
+static void micro_any(int mr, int nv, __mmask16 mk, const float *a, int lda, const nn_simd_mat *b, int n0,
+                      const float *bias, int beta, int act, float *c, int ldc)
+{
+    const int half = b->h != NULL;
+    switch (mr) {
+        MICRO_CASE(1)
+        MICRO_CASE(2)
+        MICRO_CASE(3)
+        MICRO_CASE(4)
+        MICRO_CASE(5)
+        MICRO_CASE(6)
+        MICRO_CASE(7)
+        MICRO_CASE(8)
+    default: break;
+    }
+}
+
+void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const nn_simd_mat *b, const float *bias,
+                  int beta, int act, float *c, int ldc)
+{
+    for (int j = n0; j < n1; j += 32) {
+        int wdt = n1 - j < 32 ? n1 - j : 32, nv = wdt > 16 ? 2 : 1;
+        __mmask16 mk = tail_mask(wdt - 16 * (nv - 1));
+        if (wdt - 16 * (nv - 1) == 16) mk = 0xFFFF;
+        /* tiles of even heights: 25 rows as 7, 6, 6, 6 rather than 8, 8, 8, 1 */
+        int r = m1 - m0, t = (r + MR - 1) / MR;
+        for (int q = 0; q < t; q++) {
+            int i = m0 + (int)((long)r * q / t), mr = m0 + (int)((long)r * (q + 1) / t) - i;
+            micro_any(mr, nv, mk, a + (size_t)i * lda, lda, b, j, bias, beta, act, c + (size_t)i * ldc + j, ldc);
+        }
+    }
+}
+
+#ifdef __clang__
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif

@@ -1,0 +1,58 @@
+/* nn_simd — AVX-512 kernels of the nn engine: the depthwise gathers and a dense product with the
+ * convolution's bias and activation fused, on weights that may be stored as float16. Internal to
+ * pipeline/nn: nn_ops calls these where nn_simd_available() says yes, and its portable loops (and
+ * OpenBLAS) otherwise.
+ *
+ * Why a product of our own beside OpenBLAS: a render multiplies small matrices (a few dozen to a
+ * few thousand rows, 16 to 720 columns), where sgemm's packing, its separate bias and activation
+ * passes, and for the late layers the reading of the weights themselves cost more than the
+ * arithmetic. Graph models store their weights as float16 (mbv3-coco does), so holding them as
+ * float16 is exact and halves the bytes read per step; they are widened in registers.
+ *
+ * Values. The depthwise kernels give the same bytes as nn_ops' portable ones (each channel sums
+ * its taps in the same order, a multiply then an add, no FMA). The product sums each element over
+ * k in ascending order with fused multiply-adds, starting from the bias (or C, or zero): its
+ * result depends only on the operands, never on how the rows and columns are split across
+ * threads. It differs from sgemm's in the last bits. */
+#ifndef FV_NN_SIMD_H
+#define FV_NN_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 if the CPU has AVX-512 F, VL, BW and DQ (and the OS saves their state) and the kernels are not
+ * switched off (nn_simd_set_enabled(0)); decided once per process for the CPU. */
+int nn_simd_available(void);
+
+/* Switches the kernels off (0) or back on (1, where the CPU has them): the tests compare both
+ * paths. Set it while no kernel runs. */
+void nn_simd_set_enabled(int on);
+
+/* As nn_ops.c's dw_pixel and dw_pair (same arguments, same values). */
+void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, const float *w, const ptrdiff_t *xo,
+                      const ptrdiff_t *wo, int nt);
+void nn_simd_dw_pair(float *oa, float *ob, const float *ia, const float *ib, int C, const float *x, const float *w,
+                     const ptrdiff_t *rows, const ptrdiff_t *wrow, int nr, int kw, ptrdiff_t step);
+
+/* A (k, n) matrix of constant weights in the form nn_simd_gemm reads: in panels of 32 columns, each
+ * k rows of 32 (zero-padded past column n), so that the product streams through a panel; float16
+ * when every value is exactly a float16 (then h is set and f is NULL), else float (f). Owns its
+ * storage. */
+typedef struct nn_simd_mat {
+    int k, n;
+    float *f;
+    uint16_t *h;
+} nn_simd_mat;
+
+/* Fills m from w (k, n), row-major, transposed first if transpose (then w is (n, k)). Returns 0,
+ * or -1 if memory ran out. */
+int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose);
+void nn_simd_mat_free(nn_simd_mat *m);
+
+/* Rows [m0, m1) and columns [n0, n1) of C (m, b->n) = init + A (m, b->k) . B, then act (nn_ops.h
+ * enum nn_act) applied; A row-major with row stride lda, C with ldc. init: bias[col] when bias is
+ * not NULL, else C itself when beta, else 0. n0 is a multiple of 16. */
+void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const nn_simd_mat *b, const float *bias,
+                  int beta, int act, float *c, int ldc);
+
+#endif
