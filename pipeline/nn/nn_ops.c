@@ -66,12 +66,13 @@ static struct pool {
     int n, chunks;
 } g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL, NULL, 0, 0};
 
-#ifndef SPIN
 #define SPIN 200000
-#endif
-#ifndef CHUNKS_PER_THREAD
-#define CHUNKS_PER_THREAD 4
-#endif
+/* Chunks per thread of a kernel's loop: one, so that in the usual case the caller takes the first
+ * and each worker the next, and a thread works on the same part of each tensor (the same rows of
+ * pixels) from one layer to the next, in its own cache (a 128-px render step: 7 % faster than
+ * with 4). A data-parallel job (nn_ops_parallel) takes 4, to even out uneven chunks. */
+#define CHUNKS_PER_THREAD 1
+#define CHUNKS_PER_THREAD_JOBS 4
 
 /* Takes the next chunk of job gen (low 24 bits), or returns -1 if it has none left or is over. */
 static int take_chunk(struct pool *P, unsigned gen)
@@ -124,16 +125,14 @@ static void *worker(void *arg)
 void nn_ops_set_threads(int n) { g_threads = n < 1 ? 1 : n > 64 ? 64 : n; }
 int nn_ops_threads(void) { return g_threads; }
 
-/* Below this many floats of work a loop stays on the calling thread: waking workers costs
- * microseconds. */
-#ifndef PAR_MIN
-#define PAR_MIN 32768
-#endif
+/* Below this many floats of work a loop stays on the calling thread: handing a loop to a worker
+ * costs about a microsecond. (A 128-px render: 8192 is 4 % faster than 32768; 4096 the same.) */
+#define PAR_MIN 8192
 
 /* Runs fn(ctx, lo, hi) over [0, n) split into contiguous chunks shared out among the threads;
  * work (about the number of floats touched) decides whether splitting is worth it. The chunks
  * must not write the same memory. */
-static void par_for(int n, size_t work, par_fn fn, void *ctx)
+static void par_for_chunks(int n, size_t work, par_fn fn, void *ctx, int per_thread)
 {
     struct pool *P = &g_pool;
     if (g_threads <= 1 || n <= 1 || work < PAR_MIN || tl_in_pool) {
@@ -147,7 +146,7 @@ static void par_for(int n, size_t work, par_fn fn, void *ctx)
         pthread_detach(t);
         P->started++;
     }
-    int chunks = (P->started + 1) * CHUNKS_PER_THREAD;
+    int chunks = (P->started + 1) * per_thread;
     if (chunks > n) chunks = n;
     P->fn = fn, P->ctx = ctx, P->n = n, P->chunks = chunks;
     atomic_store(&P->finished, 0);
@@ -167,6 +166,8 @@ static void par_for(int n, size_t work, par_fn fn, void *ctx)
         pthread_mutex_unlock(&P->mu);
     }
 }
+
+static void par_for(int n, size_t work, par_fn fn, void *ctx) { par_for_chunks(n, work, fn, ctx, CHUNKS_PER_THREAD); }
 
 static inline float act1(int act, float v)
 {
@@ -1500,7 +1501,7 @@ void nn_maxpool_bwd(const nn_geom *g, const float *x, const float *dy, float *dx
 
 void nn_ops_parallel(int n, nn_par_fn fn, void *ctx)
 {
-    par_for(n, (size_t)PAR_MIN * 2, fn, ctx);
+    par_for_chunks(n, (size_t)PAR_MIN * 2, fn, ctx, CHUNKS_PER_THREAD_JOBS);
 }
 
 void nn_ops_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
