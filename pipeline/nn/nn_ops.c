@@ -346,6 +346,33 @@ static void im2col_rows(void *vc, int r0, int r1)
  * the plain loops. */
 #define DW_MAXT 64
 
+/* The taps of a gather (col2im, a depthwise input gradient) along one axis, listed once per call
+ * instead of once per pixel (the per-pixel search divided by the stride at every tap, which cost
+ * more than the sums): for input index i in [i0, i0 + len), the cnt[i - i0] kernel taps t in
+ * ascending order, with their output index o, such that o * s - pad + t * d == i and 0 <= o < on:
+ * pair j at tk[(i - i0) * kn + j], to[...]. */
+static void axis_taps(int i0, int len, int pad, int kn, int d, int s, int on, int *cnt, int *tk, int *to)
+{
+    for (int i = i0; i < i0 + len; i++) {
+        int c = 0, *k = tk + (size_t)(i - i0) * kn, *o = to + (size_t)(i - i0) * kn;
+        for (int t = 0; t < kn; t++) {
+            int u = i + pad - t * d;
+            if (u < 0 || u % s || u / s >= on) continue;
+            k[c] = t, o[c++] = u / s;
+        }
+        cnt[i - i0] = c;
+    }
+}
+
+/* The x-axis taps of every input column of g, for a gather: three arrays in one allocation (free
+ * *cnt when done). */
+static void x_taps(const nn_geom *g, int **cnt, int **tk, int **to)
+{
+    int *tab = xmalloc(sizeof(int) * (size_t)g->w * (1 + 2 * (size_t)g->kw));
+    *cnt = tab, *tk = tab + g->w, *to = tab + g->w + (size_t)g->w * g->kw;
+    axis_taps(0, g->w, g->pl, g->kw, g->dw, g->sw, g->ow, *cnt, *tk, *to);
+}
+
 /* dx += col2im(dcol) (add=1) or = (add=0), written as a gather over input pixels so threads
  * never write the same element: input (iy,ix) receives tap (ky,kx) of output (oy,ox) when
  * oy*sh - pt + ky*dh = iy. The taps of one input pixel are listed, then summed in registers.
@@ -356,27 +383,23 @@ static void col2im_rows(void *vc, int r0, int r1)
     const nn_geom *g = k->g;
     int K = g->kh * g->kw * g->cin;
     ptrdiff_t xo[DW_MAXT];
+    int *xc, *xk, *xoo, yc, yk[DW_MAXT], yo[DW_MAXT];
+    x_taps(g, &xc, &xk, &xoo);
     for (int r = r0; r < r1; r++) {
         int n = r / g->h, iy = r % g->h;
+        axis_taps(iy, 1, g->pt, g->kh, g->dh, g->sh, g->oh, &yc, yk, yo);
         for (int ix = 0; ix < g->w; ix++) {
             float *d = k->y + ((size_t)r * g->w + ix) * g->cin;
+            const int *tk = xk + (size_t)ix * g->kw, *to = xoo + (size_t)ix * g->kw;
             int nt = 0;
-            for (int ky = 0; ky < g->kh; ky++) {
-                int ty = iy + g->pt - ky * g->dh;
-                if (ty < 0 || ty % g->sh) continue;
-                int oy = ty / g->sh;
-                if (oy >= g->oh) continue;
-                for (int kx = 0; kx < g->kw; kx++) {
-                    int tx = ix + g->pl - kx * g->dw;
-                    if (tx < 0 || tx % g->sw) continue;
-                    int ox = tx / g->sw;
-                    if (ox >= g->ow) continue;
-                    xo[nt++] = (((ptrdiff_t)n * g->oh + oy) * g->ow + ox) * K + (ptrdiff_t)(ky * g->kw + kx) * g->cin;
-                }
-            }
+            for (int a = 0; a < yc; a++)
+                for (int b = 0; b < xc[ix]; b++)
+                    xo[nt++] = (((ptrdiff_t)n * g->oh + yo[a]) * g->ow + to[b]) * K +
+                               (ptrdiff_t)(yk[a] * g->kw + tk[b]) * g->cin;
             sum_pixel(d, k->add ? d : NULL, g->cin, k->x, xo, nt);
         }
     }
+    free(xc);
 }
 
 /* col2im for kernels of more than DW_MAXT taps: the same gather, tap by tap. Rows: n*h. */
@@ -863,19 +886,20 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
     const nn_geom *g = k->g;
     int C = g->cin, simd = nn_simd_available();
     ptrdiff_t yo[DW_MAXT], wo[DW_MAXT]; /* dy and weight offsets of the taps of one input pixel */
+    int *xc, *xk, *xoo, yc, ryk[DW_MAXT], ryo[DW_MAXT];
+    x_taps(g, &xc, &xk, &xoo);
     for (int r = r0; r < r1; r++) {
         int n = r / g->h, iy = r % g->h;
+        axis_taps(iy, 1, g->pt, g->kh, g->dh, g->sh, g->oh, &yc, ryk, ryo);
         for (int ix = 0; ix < g->w; ix++) {
             float *restrict d = k->y + ((size_t)r * g->w + ix) * C;
             /* pixels ix, ix+1 at once where both get all kw taps of a row (outputs ix+pl-kw+1
              * through ix+1+pl inside): see dw_pair */
             if (g->sw == 1 && g->dw == 1 && ix + 1 < g->w && ix + g->pl - (g->kw - 1) >= 0 && ix + 1 + g->pl < g->ow) {
                 int nr = 0;
-                for (int ky = 0; ky < g->kh; ky++) {
-                    int ty = iy + g->pt - ky * g->dh;
-                    if (ty < 0 || ty % g->sh || ty / g->sh >= g->oh) continue;
-                    yo[nr] = (((ptrdiff_t)n * g->oh + ty / g->sh) * g->ow + ix + 1 + g->pl) * C;
-                    wo[nr++] = (ptrdiff_t)ky * g->kw * C;
+                for (int a = 0; a < yc; a++) {
+                    yo[nr] = (((ptrdiff_t)n * g->oh + ryo[a]) * g->ow + ix + 1 + g->pl) * C;
+                    wo[nr++] = (ptrdiff_t)ryk[a] * g->kw * C;
                 }
                 if (simd)
                     nn_simd_dw_pair(d + C, d, k->add ? d + C : NULL, k->add ? d : NULL, C, k->x, k->w, yo, wo, nr,
@@ -885,27 +909,20 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                 ix++;
                 continue;
             }
+            const int *tk = xk + (size_t)ix * g->kw, *to = xoo + (size_t)ix * g->kw;
             int nt = 0;
-            for (int ky = 0; ky < g->kh; ky++) {
-                int ty = iy + g->pt - ky * g->dh;
-                if (ty < 0 || ty % g->sh) continue;
-                int oy = ty / g->sh;
-                if (oy >= g->oh) continue;
-                for (int kx = 0; kx < g->kw; kx++) {
-                    int tx = ix + g->pl - kx * g->dw;
-                    if (tx < 0 || tx % g->sw) continue;
-                    int ox = tx / g->sw;
-                    if (ox >= g->ow) continue;
-                    yo[nt] = (((ptrdiff_t)n * g->oh + oy) * g->ow + ox) * C;
-                    wo[nt++] = (ptrdiff_t)(ky * g->kw + kx) * C;
+            for (int a = 0; a < yc; a++)
+                for (int b = 0; b < xc[ix]; b++) {
+                    yo[nt] = (((ptrdiff_t)n * g->oh + ryo[a]) * g->ow + to[b]) * C;
+                    wo[nt++] = (ptrdiff_t)(ryk[a] * g->kw + tk[b]) * C;
                 }
-            }
             if (simd)
                 nn_simd_dw_pixel(d, k->add ? d : NULL, C, k->x, k->w, yo, wo, nt);
             else
                 dw_pixel(d, k->add ? d : NULL, C, k->x, k->w, yo, wo, nt);
         }
     }
+    free(xc);
 }
 
 void nn_dwconv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, int add)
