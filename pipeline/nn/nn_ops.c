@@ -402,6 +402,34 @@ static void col2im_rows(void *vc, int r0, int r1)
     free(xc);
 }
 
+/* col2im without horizontal dilation, input rows [r0, r1) of n*h: for each kernel row ky that
+ * reaches input row iy, each output column's kw taps (kw*cin floats of its im2col row) are one
+ * run of the input row, added there, output columns in ascending order. A row is written by one
+ * thread, in an order fixed by the sizes. Faster than the per-pixel gather for few channels (the
+ * first layer's 3: runs of 9 floats instead of lists of 3-float pieces). */
+static void col2im_span_rows(void *vc, int r0, int r1)
+{
+    const kc *k = vc;
+    const nn_geom *g = k->g;
+    int K = g->kh * g->kw * g->cin, C = g->cin, yc, yk[DW_MAXT], yo[DW_MAXT];
+    for (int r = r0; r < r1; r++) {
+        int n = r / g->h, iy = r % g->h;
+        float *restrict d = k->y + (size_t)r * g->w * C;
+        if (!k->add) memset(d, 0, sizeof(float) * g->w * C);
+        for (int ky0 = 0; ky0 < g->kh; ky0 += DW_MAXT) {
+            int kn = g->kh - ky0 < DW_MAXT ? g->kh - ky0 : DW_MAXT;
+            axis_taps(iy, 1, g->pt - ky0 * g->dh, kn, g->dh, g->sh, g->oh, &yc, yk, yo);
+            for (int a = 0; a < yc; a++)
+                for (int ox = 0; ox < g->ow; ox++) {
+                    int x0 = ox * g->sw - g->pl, kx0 = x0 < 0 ? -x0 : 0, kx1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
+                    const float *restrict s = k->x + (((size_t)n * g->oh + yo[a]) * g->ow + ox) * K +
+                                              (size_t)(ky0 + yk[a]) * g->kw * C;
+                    for (int t = kx0 * C; t < kx1 * C; t++) d[(ptrdiff_t)x0 * C + t] += s[t];
+                }
+        }
+    }
+}
+
 /* col2im for kernels of more than DW_MAXT taps: the same gather, tap by tap. Rows: n*h. */
 static void col2im_rows_any(void *vc, int r0, int r1)
 {
@@ -633,8 +661,16 @@ void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, 
 struct nn_conv_pack {
     nn_simd_mat fwd, bwd; /* W (K, cout) and W^T (cout, K), K = kh*kw*cin */
     int has_bwd;
-    const float *wt; /* the caller's weights, for the transposed copy */
+    int direct; /* forward by nn_simd_conv_direct on the caller's weights */
+    const float *wt; /* the caller's weights, for the transposed copy and the direct forward */
 };
+
+/* Sizes of the zero-padded input nn_simd_conv_direct reads: rows and columns up to the last tap. */
+static void padded_size(const nn_geom *g, int *hp, int *wp)
+{
+    *hp = (g->oh - 1) * g->sh + g->kh;
+    *wp = (g->ow - 1) * g->sw + g->kw;
+}
 
 void nn_ops_set_simd(int on) { nn_simd_set_enabled(on); }
 
@@ -644,6 +680,12 @@ nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt)
     nn_conv_pack *pk = xcalloc(1, sizeof *pk);
     if (nn_simd_mat_init(&pk->fwd, wt, g->kh * g->kw * g->cin, g->cout, 0) != 0) xmalloc((size_t)-1);
     pk->wt = wt;
+    /* few input channels (an RGB first layer): direct, when the padded input fits in the col
+     * scratch (always, but for a stride larger than the kernel) */
+    int hp, wp;
+    padded_size(g, &hp, &wp);
+    pk->direct = !conv_direct(g) && g->cin <= 4 && g->dh == 1 && g->dw == 1 && g->cout <= 32 &&
+                 (size_t)g->n * hp * wp * g->cin <= nn_conv_col_size(g);
     return pk;
 }
 
@@ -692,10 +734,37 @@ static void simd_gemm(int m, const float *a, int lda, const nn_simd_mat *b, cons
     par_for(parts, (size_t)m * b->n * b->k / 32, simd_parts, &j);
 }
 
+typedef struct direct_job {
+    const nn_geom *g;
+    const float *xp, *w, *bias;
+    int hp, wp, act;
+    float *y;
+} direct_job;
+
+static void direct_rows(void *v, int r0, int r1)
+{
+    const direct_job *j = v;
+    nn_simd_conv_direct(j->g, r0, r1, j->xp, j->hp, j->wp, j->w, j->bias, j->act, j->y);
+}
+
 void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x, const float *bias, int act,
                         float *y, float *col)
 {
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
+    if (pk->direct) {
+        int hp, wp;
+        padded_size(g, &hp, &wp);
+        size_t prow = (size_t)wp * g->cin;
+        memset(col, 0, sizeof(float) * (size_t)g->n * hp * prow);
+        int rows = g->h < hp - g->pt ? g->h : hp - g->pt, cols = g->w < wp - g->pl ? g->w : wp - g->pl;
+        for (int n = 0; n < g->n; n++)
+            for (int r = 0; r < rows; r++)
+                memcpy(col + ((size_t)n * hp + r + g->pt) * prow + (size_t)g->pl * g->cin,
+                       x + ((size_t)n * g->h + r) * g->w * g->cin, sizeof(float) * (size_t)cols * g->cin);
+        direct_job j = {g, col, pk->wt, bias, hp, wp, act, y};
+        par_for(g->n * g->oh, (size_t)M * K * g->cout / 32, direct_rows, &j);
+        return;
+    }
     const float *a = x;
     if (!conv_direct(g)) {
         kc k = {.g = g, .x = x, .y = col};
@@ -718,7 +787,8 @@ void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, flo
     }
     simd_gemm(M, dy, g->cout, &pk->bwd, NULL, 0, 0, col, K);
     kc k = {.g = g, .x = col, .y = dx, .add = add};
-    par_for(g->n * g->h, (size_t)M * K, g->kh * g->kw <= DW_MAXT ? col2im_rows : col2im_rows_any, &k);
+    par_for(g->n * g->h, (size_t)M * K,
+            g->dw == 1 ? col2im_span_rows : g->kh * g->kw <= DW_MAXT ? col2im_rows : col2im_rows_any, &k);
 }
 
 /* Two horizontally adjacent pixels of a stride-1 depthwise conv (no horizontal dilation), each

@@ -263,6 +263,71 @@ void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const
     }
 }
 
+/* --- a direct convolution for few input channels --------------------------------------------
+ * NP output pixels of a row at once (NP x nv accumulators), each tap's weight row loaded once for
+ * them, the input values broadcast from the padded copy: no im2col matrix (27 floats per pixel of
+ * the network's first layer, written and read again) and no product on a depth of 27. */
+#define NP 8
+
+static inline __attribute__((always_inline)) void direct_px(const int np, const int nv, __mmask16 mk,
+                                                            const nn_geom *g, const float *xr, int wp,
+                                                            const float *w, const float *bias, int act, float *y,
+                                                            int ox0)
+{
+    __m512 acc[NP][2];
+    const int C = g->cin, co = g->cout;
+#pragma GCC unroll 8
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            acc[p][v] = bias ? _mm512_maskz_loadu_ps(v == nv - 1 ? mk : 0xFFFF, bias + 16 * v) : _mm512_setzero_ps();
+    const float *wk = w;
+    for (int ky = 0; ky < g->kh; ky++) {
+        const float *row = xr + (size_t)ky * wp * C;
+        for (int kx = 0; kx < g->kw; kx++)
+            for (int ci = 0; ci < C; ci++, wk += co) {
+                __m512 w0 = _mm512_maskz_loadu_ps(nv == 1 ? mk : 0xFFFF, wk), w1 = w0;
+                if (nv == 2) w1 = _mm512_maskz_loadu_ps(mk, wk + 16);
+                const float *xp = row + ((size_t)ox0 * g->sw + kx) * C + ci;
+#pragma GCC unroll 8
+                for (int p = 0; p < np; p++) {
+                    __m512 xv = _mm512_set1_ps(xp[(size_t)p * g->sw * C]);
+                    acc[p][0] = _mm512_fmadd_ps(xv, w0, acc[p][0]);
+                    if (nv == 2) acc[p][1] = _mm512_fmadd_ps(xv, w1, acc[p][1]);
+                }
+            }
+    }
+#pragma GCC unroll 8
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            _mm512_mask_storeu_ps(y + (size_t)(ox0 + p) * co + 16 * v, v == nv - 1 ? mk : (__mmask16)0xFFFF,
+                                  activate(acc[p][v], act));
+}
+
+void nn_simd_conv_direct(const nn_geom *g, int r0, int r1, const float *xp, int hp, int wp, const float *w,
+                         const float *bias, int act, float *y)
+{
+    int nv = g->cout > 16 ? 2 : 1, last = g->cout - 16 * (nv - 1);
+    __mmask16 mk = tail_mask(last);
+    for (int r = r0; r < r1; r++) {
+        int n = r / g->oh, oy = r % g->oh;
+        const float *xr = xp + ((size_t)n * hp + (size_t)oy * g->sh) * wp * g->cin;
+        float *yr = y + (size_t)r * g->ow * g->cout;
+        int ox = 0;
+        for (; ox + NP <= g->ow; ox += NP)
+            if (nv == 2)
+                direct_px(NP, 2, mk, g, xr, wp, w, bias, act, yr, ox);
+            else
+                direct_px(NP, 1, mk, g, xr, wp, w, bias, act, yr, ox);
+        for (; ox < g->ow; ox++)
+            if (nv == 2)
+                direct_px(1, 2, mk, g, xr, wp, w, bias, act, yr, ox);
+            else
+                direct_px(1, 1, mk, g, xr, wp, w, bias, act, yr, ox);
+    }
+}
+
 #ifdef __clang__
 #pragma clang attribute pop
 #else

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn_ops.h"
+
 /* 1 if the CPU has AVX-512 F, VL, BW and DQ (and the OS saves their state) and the kernels are not
  * switched off (nn_simd_set_enabled(0)); decided once per process for the CPU. */
 int nn_simd_available(void);
@@ -54,5 +56,13 @@ void nn_simd_mat_free(nn_simd_mat *m);
  * not NULL, else C itself when beta, else 0. n0 is a multiple of 16. */
 void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const nn_simd_mat *b, const float *bias,
                   int beta, int act, float *c, int ldc);
+
+/* Output rows [r0, r1) (of n * oh) of the convolution g (dilation 1, cout <= 32) = bias (or 0) +
+ * the taps summed in (ky, kx, ci) order with FMAs, then act, into y (n, oh, ow, cout): the values
+ * of nn_simd_gemm on its im2col matrix. xp is the input zero-padded to (n, hp, wp, cin), the image
+ * at row pt, column pl; w the HWIO weights as float. For convolutions of few input channels (the
+ * first layer of an image network). */
+void nn_simd_conv_direct(const nn_geom *g, int r0, int r1, const float *xp, int hp, int wp, const float *w,
+                         const float *bias, int act, float *y);
 
 #endif

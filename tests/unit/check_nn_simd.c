@@ -118,6 +118,12 @@ START_TEST(packed_convs)
     check_packed(2, 9, 8, 3, 16, 3, 2, 0);
     check_packed(1, 7, 6, 5, 9, 1, 2, 1);
     check_packed(1, 8, 7, 4, 33, 5, 1, 1);
+    /* the direct forward (up to 4 input channels, up to 32 outputs): RGB to 16 and to 32, one
+     * channel to 5, 5x5 stride 1 on 4 channels, rows of fewer than 8 and of 8 + 3 pixels */
+    check_packed(2, 9, 22, 3, 16, 3, 2, 1);
+    check_packed(1, 6, 7, 3, 32, 3, 2, 0);
+    check_packed(1, 5, 11, 1, 5, 3, 1, 1);
+    check_packed(1, 7, 6, 4, 20, 5, 1, 0);
 }
 END_TEST
 
