@@ -1066,6 +1066,18 @@ static int find_hswish(const builder *b, const int *uses, int i, float *a, float
     return -1;
 }
 
+/* n floats, zeroed, on a 64-byte boundary: the tensors' offsets are multiples of 16 floats, so
+ * each starts a cache line, and a pixel of 16k channels is whole lines (a 512-bit load that
+ * straddles two lines costs two). Aborts when out of memory, as xmalloc does. */
+static float *arena_alloc(size_t n)
+{
+    size_t bytes = (sizeof(float) * n + 63) / 64 * 64;
+    float *a = aligned_alloc(64, bytes);
+    if (!a) xmalloc((size_t)-1);
+    memset(a, 0, bytes);
+    return a;
+}
+
 static int add_tensor(nn_plan *p, const int shape[4], int is_const, const float *val)
 {
     tensor *t = &p->t[p->n_t];
@@ -1276,10 +1288,10 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     for (int k = 0; k < p->n_t; k++) p->t[k].zero_step = -1;
     for (int k = 0; k < p->n_s; k++)
         for (int j = 0; j < p->s[k].n_in; j++) p->t[p->s[k].in[j]].zero_step = k;
-    p->arena = xcalloc(p->arena_n + 16, sizeof(float));
+    p->arena = arena_alloc(p->arena_n + 16);
     for (int k = 0; k < p->n_t; k++)
         if (!p->t[k].is_const) p->t[k].val = p->arena + p->t[k].off;
-    p->col = xmalloc(sizeof(float) * (col_n + 1));
+    p->col = arena_alloc(col_n + 1);
     p->n_out = n_outputs;
     p->out_t = xcalloc((size_t)n_outputs, sizeof(int));
     p->out_grad = xcalloc((size_t)n_outputs, sizeof(float *));
@@ -1441,7 +1453,7 @@ int nn_plan_backward(nn_plan *p, err *e)
 {
     if (!p->forwarded) return err_set(e, "nn_plan_backward: no forward pass has been run on this plan");
     if (!p->garena) {
-        p->garena = xmalloc(sizeof(float) * (p->arena_n + 16));
+        p->garena = arena_alloc(p->arena_n + 16);
         for (int k = 0; k < p->n_t; k++)
             if (!p->t[k].is_const && p->t[k].needs_grad) p->t[k].grad = p->garena + p->t[k].off;
     }

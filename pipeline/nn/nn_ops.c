@@ -840,6 +840,21 @@ static void act_inplace(int act, float *restrict o, int n)
         for (int c = 0; c < n; c++) o[c] = o[c] > 0.0f ? (o[c] < 6.0f ? o[c] : 6.0f) : 0.0f;
 }
 
+/* The output columns [ow_first_inside, ow_end_inside) of g have every horizontal tap inside the
+ * input (the range may be empty). */
+static int ow_first_inside(const nn_geom *g)
+{
+    int ox = (g->pl + g->sw - 1) / g->sw;
+    return ox < g->ow ? ox : g->ow;
+}
+static int ow_end_inside(const nn_geom *g)
+{
+    int last = g->w - 1 - (g->kw - 1) * g->dw + g->pl; /* largest ox * sw allowed */
+    if (last < 0) return 0;
+    int ox = last / g->sw + 1;
+    return ox < g->ow ? ox : g->ow;
+}
+
 /* Depthwise forward, rows n*oh. For multiplier 1 (every depthwise conv of MobileNet) each output
  * pixel lists its in-image taps and sums them with dw_pixel; other multipliers take the plain
  * loop. Taps are summed in (ky, kx) order either way. */
@@ -855,8 +870,22 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
         int ky0 = 0, ky1 = g->kh; /* taps inside the image on this row */
         while (ky0 < ky1 && oy * g->sh - g->pt + ky0 * g->dh < 0) ky0++;
         while (ky1 > ky0 && oy * g->sh - g->pt + (ky1 - 1) * g->dh >= g->h) ky1--;
+        /* the interior of the row, every tap inside horizontally: one run (nn_simd_dw_run) */
+        int oxa = ow_first_inside(g), oxb = ow_end_inside(g);
         for (int ox = 0; ox < g->ow; ox++) {
             float *restrict o = k->y + ((size_t)r * g->ow + ox) * g->cout;
+            if (simd && blocked && ox == oxa && oxa < oxb) {
+                ptrdiff_t xb = (((ptrdiff_t)n * g->h + oy * g->sh - g->pt) * g->w + ox * g->sw - g->pl) * C;
+                int nt = 0;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = 0; kx < g->kw; kx++) {
+                        xo[nt] = xb + ((ptrdiff_t)ky * g->dh * g->w + kx * g->dw) * C;
+                        wo[nt++] = (ptrdiff_t)(ky * g->kw + kx) * C;
+                    }
+                nn_simd_dw_run(o, C, k->b, 0, C, k->x, k->w, xo, wo, nt, (ptrdiff_t)g->sw * C, oxb - oxa, act);
+                ox = oxb - 1;
+                continue;
+            }
             int kx0 = 0, kx1 = g->kw;
             while (kx0 < kx1 && ox * g->sw - g->pl + kx0 * g->dw < 0) kx0++;
             while (kx1 > kx0 && ox * g->sw - g->pl + (kx1 - 1) * g->dw >= g->w) kx1--;
@@ -947,6 +976,17 @@ static void dw_bwd_rows_any(void *vc, int r0, int r1)
     }
 }
 
+/* 1 if input column j's taps (x_taps) are input column i's, each one output column on. */
+static int taps_shifted(const nn_geom *g, const int *xc, const int *xk, const int *xo, int i, int j)
+{
+    if (xc[i] != xc[j]) return 0;
+    const int *ki = xk + (size_t)i * g->kw, *kj = xk + (size_t)j * g->kw, *oi = xo + (size_t)i * g->kw,
+              *oj = xo + (size_t)j * g->kw;
+    for (int b = 0; b < xc[i]; b++)
+        if (ki[b] != kj[b] || oj[b] != oi[b] + 1) return 0;
+    return 1;
+}
+
 /* Depthwise input gradient for multiplier 1, rows n*h, in the gather form of dw_bwd_rows_any:
  * the taps that reach one input pixel are listed, then summed with dw_pixel, so dx is written
  * once (overwritten, or added to when k->add) and needs no zeroing pass. */
@@ -961,6 +1001,28 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
     for (int r = r0; r < r1; r++) {
         int n = r / g->h, iy = r % g->h;
         axis_taps(iy, 1, g->pt, g->kh, g->dh, g->sh, g->oh, &yc, ryk, ryo);
+        if (simd) {
+            /* runs of same-parity pixels whose taps are those of the run's first, one output
+             * column on (nn_simd_dw_run) */
+            for (int q = 0; q < g->sw && q < g->w; q++)
+                for (int ix = q; ix < g->w;) {
+                    int len = 1;
+                    while (ix + len * g->sw < g->w && taps_shifted(g, xc, xk, xoo, ix + (len - 1) * g->sw, ix + len * g->sw))
+                        len++;
+                    const int *tk = xk + (size_t)ix * g->kw, *to = xoo + (size_t)ix * g->kw;
+                    int nt = 0;
+                    for (int a = 0; a < yc; a++)
+                        for (int b = 0; b < xc[ix]; b++) {
+                            yo[nt] = (((ptrdiff_t)n * g->oh + ryo[a]) * g->ow + to[b]) * C;
+                            wo[nt++] = (ptrdiff_t)(ryk[a] * g->kw + tk[b]) * C;
+                        }
+                    float *d = k->y + ((size_t)r * g->w + ix) * C;
+                    ptrdiff_t step = (ptrdiff_t)g->sw * C;
+                    nn_simd_dw_run(d, step, k->add ? d : NULL, step, C, k->x, k->w, yo, wo, nt, C, len, NN_ACT_NONE);
+                    ix += len * g->sw;
+                }
+            continue;
+        }
         for (int ix = 0; ix < g->w; ix++) {
             float *restrict d = k->y + ((size_t)r * g->w + ix) * C;
             /* pixels ix, ix+1 at once where both get all kw taps of a row (outputs ix+pl-kw+1

@@ -40,6 +40,14 @@ void nn_simd_mat_free(nn_simd_mat *m)
 
 static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
 
+static inline __attribute__((always_inline)) __m512 activate(__m512 v, int act)
+{
+    if (act == NN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act == NN_ACT_RELU6) return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+    return v;
+}
+
+
 /* --- depthwise gathers ----------------------------------------------------------------------- */
 
 void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, const float *w, const ptrdiff_t *xo,
@@ -78,6 +86,86 @@ void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, cons
             a0 = _mm512_add_ps(a0, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + xo[t] + c0),
                                                  _mm512_maskz_loadu_ps(mk, w + wo[t] + c0)));
         _mm512_mask_storeu_ps(out + c0, mk, a0);
+    }
+}
+
+/* nv vectors of channels from c0 (the last under mask mk) of np pixels of a run, from pixel j:
+ * np x nv sums side by side, since one pixel's sum is a chain of dependent adds (4 cycles each)
+ * and its nt x nv loads alone would leave the adders idle. */
+static inline __attribute__((always_inline)) void run_pixels(float *out, ptrdiff_t out_step, const float *init,
+                                                             ptrdiff_t init_step, const float *x, const float *w,
+                                                             const ptrdiff_t *xo, const ptrdiff_t *wo, int nt,
+                                                             ptrdiff_t in_step, int j, int act, int c0, const int nv,
+                                                             const int np, __mmask16 mk)
+{
+    __m512 a[16]; /* np * nv <= 16, flat: an array this size stays in registers */
+#pragma GCC unroll 8
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            a[p * nv + v] = init ? _mm512_maskz_loadu_ps(v == nv - 1 ? mk : 0xFFFF,
+                                                   init + (ptrdiff_t)(j + p) * init_step + c0 + 16 * v)
+                           : _mm512_setzero_ps();
+    const float *xj = x + (ptrdiff_t)j * in_step + c0;
+    for (int t = 0; t < nt; t++) {
+        const float *xi = xj + xo[t], *wk = w + wo[t] + c0;
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+            __m512 wv = _mm512_maskz_loadu_ps(m, wk + 16 * v);
+#pragma GCC unroll 8
+            for (int p = 0; p < np; p++)
+                a[p * nv + v] = _mm512_add_ps(a[p * nv + v], _mm512_mul_ps(_mm512_maskz_loadu_ps(m, xi + p * in_step + 16 * v), wv));
+        }
+    }
+#pragma GCC unroll 8
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 8
+        for (int v = 0; v < nv; v++)
+            _mm512_mask_storeu_ps(out + (ptrdiff_t)(j + p) * out_step + c0 + 16 * v, v == nv - 1 ? mk : (__mmask16)0xFFFF,
+                                  activate(a[p * nv + v], act));
+}
+
+/* A run of count pixels, nv vectors of channels from c0: NP = 8 / nv pixels at a time (at least 1),
+ * so that some 8 sums are in flight. */
+static inline __attribute__((always_inline)) void run_block(float *out, ptrdiff_t out_step, const float *init,
+                                                            ptrdiff_t init_step, const float *x, const float *w,
+                                                            const ptrdiff_t *xo, const ptrdiff_t *wo, int nt,
+                                                            ptrdiff_t in_step, int count, int act, int c0,
+                                                            const int nv, __mmask16 mk)
+{
+    const int np = nv >= 8 ? 1 : nv >= 4 ? 2 : 8 / nv;
+    int j = 0;
+    for (; j + np <= count; j += np)
+        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, c0, nv, np, mk);
+    for (; j < count; j++) run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, c0, nv, 1, mk);
+}
+
+#define RUN_CASE(V)                                                                                                    \
+    case V:                                                                                                            \
+        run_block(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, count, act, c0, V, mk);                   \
+        break;
+
+void nn_simd_dw_run(float *out, ptrdiff_t out_step, const float *init, ptrdiff_t init_step, int C, const float *x,
+                    const float *w, const ptrdiff_t *xo, const ptrdiff_t *wo, int nt, ptrdiff_t in_step, int count,
+                    int act)
+{
+    /* up to 128 channels at once (8 registers, the last under a mask), so that each tap's offsets
+     * are read once per pixel for all of them */
+    for (int c0 = 0; c0 < C; c0 += 128) {
+        int cn = C - c0 < 128 ? C - c0 : 128, nv = (cn + 15) / 16;
+        __mmask16 mk = tail_mask(cn - 16 * (nv - 1));
+        switch (nv) {
+            RUN_CASE(1)
+            RUN_CASE(2)
+            RUN_CASE(3)
+            RUN_CASE(4)
+            RUN_CASE(5)
+            RUN_CASE(6)
+            RUN_CASE(7)
+            RUN_CASE(8)
+        default: break;
+        }
     }
 }
 
@@ -172,13 +260,6 @@ static inline __attribute__((always_inline)) __m512 load_b(const int half, const
     (void)m;
     if (half) return _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(b->h + off)));
     return _mm512_load_ps(b->f + off);
-}
-
-static inline __attribute__((always_inline)) __m512 activate(__m512 v, int act)
-{
-    if (act == NN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
-    if (act == NN_ACT_RELU6) return _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
-    return v;
 }
 
 /* The micro-tile, for constant mr, nv and half (B in float16), so that its loops unroll and the

@@ -36,6 +36,15 @@ void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, cons
 void nn_simd_dw_pair(float *oa, float *ob, const float *ia, const float *ib, int C, const float *x, const float *w,
                      const ptrdiff_t *rows, const ptrdiff_t *wrow, int nr, int kw, ptrdiff_t step);
 
+/* A run of count pixels of a depthwise gather (multiplier 1) that share one list of taps shifted
+ * by a fixed step: out[j * out_step + c] = act(init[j * init_step + c] (init NULL: 0) + the sum
+ * over taps t, in list order, of x[xo[t] + j * in_step + c] * w[wo[t] + c]), c < C. The values of
+ * dw_pixel on each pixel's list, then act; the interior of every row of a depthwise forward
+ * (in_step = stride * C) and of its input gradient (one parity class, out_step = stride * C). */
+void nn_simd_dw_run(float *out, ptrdiff_t out_step, const float *init, ptrdiff_t init_step, int C, const float *x,
+                    const float *w, const ptrdiff_t *xo, const ptrdiff_t *wo, int nt, ptrdiff_t in_step, int count,
+                    int act);
+
 /* A (k, n) matrix of constant weights in the form nn_simd_gemm reads: in panels of 32 columns, each
  * k rows of 32 (zero-padded past column n), so that the product streams through a panel; float16
  * when every value is exactly a float16 (then h is set and f is NULL), else float (f). Owns its
