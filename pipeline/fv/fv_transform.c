@@ -1,5 +1,9 @@
 /* fv_transform — pad, jitter, scale and rotate as explicit linear maps with their transposes.
  *
+ * A chain runs in segments (plan_segments): the ops that only move the image on the grey canvas
+ * are folded into the sampling of the scale or rotate op after them, and the jitters after one
+ * into the rows and columns it computes; the same values as op by op, in fewer passes.
+ *
  * Scale and rotate (bilinear resampling, the costly ops) run on the engine's thread pool
  * (nn_ops_parallel): the forward pass by output rows, each pixel computed alone; the backward
  * pass, a scatter, by AFFINE_BLOCKS fixed blocks of output rows, each into its own buffer over
@@ -25,12 +29,33 @@ typedef struct op_state {
     double s, deg;      /* scale / rotate: current factor and angle */
 } op_state;
 
+/* Where a scale or rotate op reads and writes, with the translations around it folded in (see
+ * fv_transform_forward). Its input canvas is the op's (s->ih, s->iw); the source image (sh, sw),
+ * the buffer actually read, lies in it at (ty, tx), and only the canvas pixels in rows [v[0],
+ * v[1]) and columns [v[2], v[3]) hold image data (the image clipped to the canvas): the others
+ * read FILL, as a constant pad or the outside of a crop does. It computes rows oy .. oy + oh - 1
+ * and columns ox .. ox + ow - 1 of the op's output (the crop of the jitters after it). Sampling
+ * the same canvas values at the same points, it gives the same bytes as the ops one by one. */
+typedef struct window {
+    int sh, sw, ty, tx;
+    int v[4];
+    int oh, ow, oy, ox;
+} window;
+
+/* One pass: op (a scale or rotate) sampled in window wd, or op = -1: a copy of wd's canvas. */
+typedef struct segment {
+    int op;
+    window wd;
+} segment;
+
 struct fv_transform {
     int n, n_ops;
     int h, w; /* input size */
     op_state *ops;
     float *buf[2]; /* ping-pong intermediates, each sized for the largest stage */
     float *blk;    /* AFFINE_BLOCKS per-block gradient buffers for affine_backward, same size */
+    int folds;     /* no reflected pad: the chain runs in segments (plan_segments) */
+    segment *seg;  /* n_ops + 1 of them: this step's (plan_segments) */
     size_t largest; /* floats of one buffer */
 };
 
@@ -43,7 +68,9 @@ int fv_transform_new(const fv_op *ops, int n_ops, int n, int h, int w, fv_transf
     t->h = h;
     t->w = w;
     t->ops = xcalloc((size_t)(n_ops > 0 ? n_ops : 1), sizeof *t->ops);
+    t->seg = xcalloc((size_t)n_ops + 1, sizeof *t->seg);
     size_t largest = (size_t)h * w;
+    t->folds = 1;
     for (int i = 0; i < n_ops; i++) {
         op_state *s = &t->ops[i];
         s->op = ops[i];
@@ -53,6 +80,7 @@ int fv_transform_new(const fv_op *ops, int n_ops, int n, int h, int w, fv_transf
         switch (ops[i].kind) {
         case FV_OP_PAD:
             if (ops[i].amount < 0) goto bad_amount;
+            if (ops[i].reflect) t->folds = 0;
             if (ops[i].reflect && (ops[i].amount >= h || ops[i].amount >= w)) {
                 err_set(e, "transforms[%d]: reflect pad %d must be smaller than the image (%dx%d)", i,
                         ops[i].amount, h, w);
@@ -276,7 +304,8 @@ static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *
 #define TAP_RUN 64
 
 /* The taps of a run of output pixels: taps(), then the bilinear weights of (y0, x0), (y0, x0+1),
- * (y0+1, x0), (y0+1, x0+1), and whether all four are inside the image, for pixels (y, x0 + k),
+ * (y0+1, x0), (y0+1, x0+1), and whether all four are inside the image (rows [v[0], v[1]), columns
+ * [v[2], v[3]) of the input), for pixels (y, x0 + k),
  * k < nx <= TAP_RUN; weight t of pixel k in wt[t * TAP_RUN + k]. Computed a run at a time so that
  * the arithmetic (the costly part of the sampling, one pixel at a time) vectorizes: the Makefile
  * builds this file with the dynamic cost model, and the clones use each width; taps() inlined, so
@@ -284,9 +313,10 @@ static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
-static void row_taps(const affine *a, int ih, int iw, int y, int x0, int nx, int *restrict ty, int *restrict tx,
+static void row_taps(const affine *a, const int v[4], int y, int x0, int nx, int *restrict ty, int *restrict tx,
                      float *restrict wt, unsigned char *restrict inside)
 {
+    const int vy0 = v[0], vy1 = v[1], vx0 = v[2], vx1 = v[3];
     for (int k = 0; k < nx; k++) {
         float fy, fx;
         taps(a, y, x0 + k, &ty[k], &tx[k], &fy, &fx);
@@ -295,20 +325,29 @@ static void row_taps(const affine *a, int ih, int iw, int y, int x0, int nx, int
         wt[TAP_RUN + k] = (1 - fy) * fx;
         wt[2 * TAP_RUN + k] = fy * (1 - fx);
         wt[3 * TAP_RUN + k] = fy * fx;
-        inside[k] = iy >= 0 && ix >= 0 && iy + 1 < ih && ix + 1 < iw;
+        inside[k] = iy >= vy0 && ix >= vx0 && iy + 1 < vy1 && ix + 1 < vx1;
     }
 }
 
-/* Bilinear sampling (same size): out(y,x) = sum of 4 taps, a tap outside the image reads FILL.
- * in, out: (N,ih,iw,3); output rows [y0, y1). */
+
+/* The window of the op alone: image = canvas, whole output. */
+static window plain_window(const op_state *s)
+{
+    window w = {s->ih, s->iw, 0, 0, {0, s->ih, 0, s->iw}, s->oh, s->ow, 0, 0};
+    return w;
+}
+
+/* Bilinear sampling: out(y,x) = sum of 4 taps, a tap outside the image reading FILL. in (N, sh,
+ * sw, 3) the source image, out (N, oh, ow, 3) the window's output; output rows [ya, yb). */
 typedef struct affine_job {
     const op_state *s;
+    window wd;
     affine a;
     int n;
     const float *in, *dout;
     float *out, *blk;
-    size_t plane;
-    int band[AFFINE_BLOCKS][2]; /* backward: input rows [lo, hi) each block touched */
+    size_t plane;               /* floats of one source image */
+    int band[AFFINE_BLOCKS][2]; /* backward: source rows [lo, hi) each block touched */
     float *din;
 } affine_job;
 
@@ -317,40 +356,43 @@ typedef struct affine_job {
  * the tap (its transpose; taps outside take nothing). */
 static void affine_rows(const affine_job *j, int ya, int yb, float *din)
 {
-    const op_state *s = j->s;
+    const window *wd = &j->wd;
     const affine a = j->a;
     int n = j->n;
-    size_t plane = j->plane, row = (size_t)s->iw * 3;
+    const int *v = wd->v;
+    size_t plane = j->plane, oplane = (size_t)wd->oh * wd->ow * 3, row = (size_t)wd->sw * 3;
+    /* canvas (ty, tx) is source pixel 0 */
+    const ptrdiff_t org = -((ptrdiff_t)wd->ty * wd->sw + wd->tx) * 3;
     int run_y[TAP_RUN], run_x[TAP_RUN];
     float run_w[4 * TAP_RUN];
     unsigned char run_in[TAP_RUN];
     for (int y = ya; y < yb; y++)
-        for (int x = 0; x < s->ow; x++) {
+        for (int x = 0; x < wd->ow; x++) {
             const int r = x % TAP_RUN;
             if (r == 0) {
-                int nx = s->ow - x < TAP_RUN ? s->ow - x : TAP_RUN;
-                row_taps(&a, s->ih, s->iw, y, x, nx, run_y, run_x, run_w, run_in);
+                int nx = wd->ow - x < TAP_RUN ? wd->ow - x : TAP_RUN;
+                row_taps(&a, v, y + wd->oy, x + wd->ox, nx, run_y, run_x, run_w, run_in);
             }
             const int y0 = run_y[r], x0 = run_x[r], inside = run_in[r];
             const float wt[4] = {run_w[r], run_w[TAP_RUN + r], run_w[2 * TAP_RUN + r], run_w[3 * TAP_RUN + r]};
             int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};
             for (int b = 0; b < n; b++) {
-                size_t px = b * plane + ((size_t)y * s->ow + x) * 3;
+                size_t px = b * oplane + ((size_t)y * wd->ow + x) * 3;
                 if (!din) {
                     float *o = j->out + px;
                     if (inside) {
-                        const float *p = j->in + b * plane + (size_t)y0 * row + (size_t)x0 * 3;
+                        const float *p = j->in + b * plane + org + (ptrdiff_t)y0 * row + (ptrdiff_t)x0 * 3;
                         for (int ch = 0; ch < 3; ch++)
                             o[ch] = wt[0] * p[ch] + wt[1] * p[3 + ch] + wt[2] * p[row + ch] + wt[3] * p[row + 3 + ch];
                         continue;
                     }
                     float acc[3] = {0, 0, 0};
                     for (int k = 0; k < 4; k++) {
-                        if (ty[k] < 0 || ty[k] >= s->ih || tx[k] < 0 || tx[k] >= s->iw) {
+                        if (ty[k] < v[0] || ty[k] >= v[1] || tx[k] < v[2] || tx[k] >= v[3]) {
                             for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * FILL;
                             continue;
                         }
-                        const float *p = j->in + b * plane + (size_t)ty[k] * row + (size_t)tx[k] * 3;
+                        const float *p = j->in + b * plane + org + (ptrdiff_t)ty[k] * row + (ptrdiff_t)tx[k] * 3;
                         for (int ch = 0; ch < 3; ch++) acc[ch] += wt[k] * p[ch];
                     }
                     for (int ch = 0; ch < 3; ch++) o[ch] = acc[ch];
@@ -358,7 +400,7 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
                 }
                 const float *g = j->dout + px;
                 if (inside) {
-                    float *d = din + b * plane + (size_t)y0 * row + (size_t)x0 * 3;
+                    float *d = din + b * plane + org + (ptrdiff_t)y0 * row + (ptrdiff_t)x0 * 3;
                     for (int ch = 0; ch < 3; ch++) {
                         d[ch] += wt[0] * g[ch];
                         d[3 + ch] += wt[1] * g[ch];
@@ -368,8 +410,8 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
                     continue;
                 }
                 for (int k = 0; k < 4; k++) {
-                    if (ty[k] < 0 || ty[k] >= s->ih || tx[k] < 0 || tx[k] >= s->iw) continue;
-                    float *d = din + b * plane + (size_t)ty[k] * row + (size_t)tx[k] * 3;
+                    if (ty[k] < v[0] || ty[k] >= v[1] || tx[k] < v[2] || tx[k] >= v[3]) continue;
+                    float *d = din + b * plane + org + (ptrdiff_t)ty[k] * row + (ptrdiff_t)tx[k] * 3;
                     for (int ch = 0; ch < 3; ch++) d[ch] += wt[k] * g[ch];
                 }
             }
@@ -378,33 +420,40 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
 
 static void affine_forward_rows(void *ctx, int ya, int yb) { affine_rows(ctx, ya, yb, NULL); }
 
-static void affine_forward(const op_state *s, int n, const float *in, float *out)
+static void affine_forward(const op_state *s, const window *wd, int n, const float *in, float *out)
 {
-    affine_job j = {.s = s, .a = affine_of(s), .n = n, .in = in, .out = out, .plane = (size_t)s->ih * s->iw * 3};
-    nn_ops_parallel(s->oh, affine_forward_rows, &j);
+    affine_job j = {.s = s, .wd = *wd, .a = affine_of(s), .n = n, .in = in, .out = out,
+                    .plane = (size_t)wd->sh * wd->sw * 3};
+    nn_ops_parallel(wd->oh, affine_forward_rows, &j);
 }
 
-/* Block k's share of the backward scatter: output rows [k oh / B, (k+1) oh / B) into its own
- * buffer, zeroed over (and recording) the band of input rows its taps can reach. */
+/* Block k's share of the backward scatter: output rows [k oh / B, (k+1) oh / B) of the op (those
+ * inside the window) into its own buffer, zeroed over (and recording) the band of source rows its
+ * taps can reach. */
 static void affine_backward_blocks(void *ctx, int k0, int k1)
 {
     affine_job *j = ctx;
-    const op_state *s = j->s;
-    size_t row = (size_t)s->iw * 3;
+    const window *wd = &j->wd;
+    size_t row = (size_t)wd->sw * 3;
     for (int k = k0; k < k1; k++) {
-        int ya = (int)((long)s->oh * k / AFFINE_BLOCKS), yb = (int)((long)s->oh * (k + 1) / AFFINE_BLOCKS);
+        /* blocks of the op's whole output (as op by op), clipped to the window's rows */
+        int oh = j->s->oh, ya = (int)((long)oh * k / AFFINE_BLOCKS) - wd->oy,
+            yb = (int)((long)oh * (k + 1) / AFFINE_BLOCKS) - wd->oy;
+        ya = ya < 0 ? 0 : ya > wd->oh ? wd->oh : ya;
+        yb = yb < ya ? ya : yb > wd->oh ? wd->oh : yb;
         float *din = j->blk + (size_t)k * j->n * j->plane;
         /* the source rows of an affine map's block are bounded by those of its corners */
-        int lo = s->ih, hi = 0;
+        int lo = wd->sh, hi = 0;
         for (int c = 0; c < 4 && ya < yb; c++) {
             int y0, x0;
             float fy, fx;
-            taps(&j->a, c & 1 ? yb - 1 : ya, c & 2 ? s->ow - 1 : 0, &y0, &x0, &fy, &fx);
+            taps(&j->a, (c & 1 ? yb - 1 : ya) + wd->oy, (c & 2 ? wd->ow - 1 : 0) + wd->ox, &y0, &x0, &fy, &fx);
+            y0 -= wd->ty;
             if (y0 < lo) lo = y0;
             if (y0 + 2 > hi) hi = y0 + 2;
         }
         lo = lo < 0 ? 0 : lo;
-        hi = hi > s->ih ? s->ih : hi;
+        hi = hi > wd->sh ? wd->sh : hi;
         if (lo > hi) lo = hi;
         j->band[k][0] = lo, j->band[k][1] = hi;
         for (int b = 0; b < j->n && lo < hi; b++)
@@ -413,13 +462,12 @@ static void affine_backward_blocks(void *ctx, int k0, int k1)
     }
 }
 
-/* din's input rows [r0, r1): the blocks' buffers summed in block order where their bands
+/* din's source rows [r0, r1): the blocks' buffers summed in block order where their bands
  * reach. */
 static void affine_backward_sum(void *ctx, int r0, int r1)
 {
     const affine_job *j = ctx;
-    const op_state *s = j->s;
-    size_t plane = j->plane, row = (size_t)s->iw * 3;
+    size_t plane = j->plane, row = (size_t)j->wd.sw * 3;
     for (int b = 0; b < j->n; b++)
         for (int r = r0; r < r1; r++) {
             float *d = j->din + b * plane + (size_t)r * row;
@@ -432,12 +480,13 @@ static void affine_backward_sum(void *ctx, int r0, int r1)
         }
 }
 
-static void affine_backward(const fv_transform *t, const op_state *s, int n, const float *dout, float *din)
+static void affine_backward(const fv_transform *t, const op_state *s, const window *wd, int n, const float *dout,
+                            float *din)
 {
-    affine_job j = {.s = s, .a = affine_of(s), .n = n, .dout = dout, .din = din, .blk = t->blk,
-                    .plane = (size_t)s->ih * s->iw * 3};
+    affine_job j = {.s = s, .wd = *wd, .a = affine_of(s), .n = n, .dout = dout, .din = din, .blk = t->blk,
+                    .plane = (size_t)wd->sh * wd->sw * 3};
     nn_ops_parallel(AFFINE_BLOCKS, affine_backward_blocks, &j);
-    nn_ops_parallel(s->ih, affine_backward_sum, &j);
+    nn_ops_parallel(wd->sh, affine_backward_sum, &j);
 }
 
 static int is_identity(const op_state *s)
@@ -456,7 +505,11 @@ static void op_forward(const op_state *s, int n, const float *in, float *out)
     case FV_OP_JITTER: crop_forward(s, n, in, out); break;
     case FV_OP_CANVAS: canvas_forward(s, n, in, out); break;
     case FV_OP_SCALE:
-    case FV_OP_ROTATE: affine_forward(s, n, in, out); break;
+    case FV_OP_ROTATE: {
+        window wd = plain_window(s);
+        affine_forward(s, &wd, n, in, out);
+        break;
+    }
     }
 }
 
@@ -471,14 +524,110 @@ static void op_backward(const fv_transform *t, const op_state *s, int n, const f
     case FV_OP_JITTER: crop_backward(s, n, dout, din); break;
     case FV_OP_CANVAS: canvas_backward(s, n, dout, din); break;
     case FV_OP_SCALE:
-    case FV_OP_ROTATE: affine_backward(t, s, n, dout, din); break;
+    case FV_OP_ROTATE: {
+        window wd = plain_window(s);
+        affine_backward(t, s, &wd, n, dout, din);
+        break;
     }
+    }
+}
+
+/* --- the chain in segments ------------------------------------------------------------------
+ * Constant pads, jitters and canvases only move the image on a grey canvas (as do a scale by 1
+ * and a rotation by 0, this step's identities). Instead of a pass each, they are folded into the
+ * window of the scale or rotate op after them, which then samples the source image directly,
+ * and the jitters right after a scale or rotate into the rows and columns it computes. A chain
+ * with no scale or rotate left ends in one copy. The robust preset (pad, jitter, scale, rotate,
+ * jitter) is then two passes each way instead of five. A chain with a reflected pad runs op by
+ * op. */
+
+
+static int moves_only(const op_state *s)
+{
+    return (s->op.kind == FV_OP_PAD && !s->op.reflect) || s->op.kind == FV_OP_JITTER ||
+           s->op.kind == FV_OP_CANVAS || is_identity(s);
+}
+
+/* wd after op s moves its canvas: the image shifts with it, and a crop clips what is visible. */
+static void fold_move(window *wd, const op_state *s)
+{
+    int dy = 0, dx = 0;
+    if (s->op.kind == FV_OP_PAD) dy = dx = s->op.amount;
+    if (s->op.kind == FV_OP_CANVAS) dy = (s->oh - s->ih) / 2, dx = (s->ow - s->iw) / 2;
+    if (s->op.kind == FV_OP_JITTER) dy = -s->oy, dx = -s->ox;
+    wd->ty += dy, wd->tx += dx;
+    wd->v[0] += dy, wd->v[1] += dy, wd->v[2] += dx, wd->v[3] += dx;
+    if (wd->v[0] < 0) wd->v[0] = 0;
+    if (wd->v[2] < 0) wd->v[2] = 0;
+    if (wd->v[1] > s->oh) wd->v[1] = s->oh;
+    if (wd->v[3] > s->ow) wd->v[3] = s->ow;
+    wd->oh = s->oh, wd->ow = s->ow; /* the canvas size, until an op samples it */
+}
+
+/* This step's segments (at most n_ops + 1) into seg; returns their number. */
+static int plan_segments(const fv_transform *t, segment *seg)
+{
+    int ns = 0, h = t->h, w = t->w;
+    for (int i = 0; i < t->n_ops;) {
+        window wd = {h, w, 0, 0, {0, h, 0, w}, h, w, 0, 0};
+        while (i < t->n_ops && moves_only(&t->ops[i])) fold_move(&wd, &t->ops[i++]);
+        if (i == t->n_ops) {
+            seg[ns].op = -1, seg[ns++].wd = wd;
+            break;
+        }
+        const op_state *s = &t->ops[i];
+        seg[ns].op = i++;
+        wd.oh = s->oh, wd.ow = s->ow, wd.oy = wd.ox = 0;
+        while (i < t->n_ops && t->ops[i].op.kind == FV_OP_JITTER) {
+            const op_state *c = &t->ops[i++];
+            wd.oy += c->oy, wd.ox += c->ox, wd.oh = c->oh, wd.ow = c->ow;
+        }
+        seg[ns++].wd = wd;
+        h = wd.oh, w = wd.ow;
+    }
+    return ns;
+}
+
+/* A copy segment: out (N, oh, ow, 3), the canvas, from in (N, sh, sw, 3) at (ty, tx), FILL where
+ * no image is; backward (dir 1): din = the gradient at the image's visible pixels, 0 elsewhere. */
+static void move_copy(const window *wd, int n, const float *in, float *out, int dir)
+{
+    size_t srow = (size_t)wd->sw * 3, orow = (size_t)wd->ow * 3;
+    int x0 = wd->v[2], x1 = wd->v[3] > x0 ? wd->v[3] : x0;
+    if (dir) memset(out, 0, sizeof(float) * (size_t)n * wd->sh * srow);
+    for (int b = 0; b < n; b++)
+        for (int y = 0; y < wd->oh; y++) {
+            float *o = (float *)(dir ? in : out) + ((size_t)b * wd->oh + y) * orow;
+            int vis = y >= wd->v[0] && y < wd->v[1] && x0 < x1;
+            /* the image pixels of canvas row y, columns [x0, x1) (only formed when visible) */
+            size_t at = vis ? ((size_t)b * wd->sh + (size_t)(y - wd->ty)) * srow + (size_t)(x0 - wd->tx) * 3 : 0;
+            if (dir) {
+                if (vis) memcpy(out + at, o + (size_t)x0 * 3, sizeof(float) * (size_t)(x1 - x0) * 3);
+                continue;
+            }
+            for (size_t i = 0; i < orow; i++) o[i] = FILL;
+            if (vis) memcpy(o + (size_t)x0 * 3, in + at, sizeof(float) * (size_t)(x1 - x0) * 3);
+        }
 }
 
 void fv_transform_forward(fv_transform *t, const float *in, float *out)
 {
     if (t->n_ops == 0) {
         memcpy(out, in, sizeof(float) * (size_t)t->n * t->h * t->w * 3);
+        return;
+    }
+    if (t->folds) {
+        segment *seg = t->seg;
+        int ns = plan_segments(t, seg);
+        const float *src = in;
+        for (int k = 0; k < ns; k++) {
+            float *dst = k == ns - 1 ? out : t->buf[k % 2];
+            if (seg[k].op < 0)
+                move_copy(&seg[k].wd, t->n, src, dst, 0);
+            else
+                affine_forward(&t->ops[seg[k].op], &seg[k].wd, t->n, src, dst);
+            src = dst;
+        }
         return;
     }
     const float *src = in;
@@ -495,6 +644,20 @@ void fv_transform_backward(fv_transform *t, const float *dout, float *din)
         memcpy(din, dout, sizeof(float) * (size_t)t->n * t->h * t->w * 3);
         return;
     }
+    if (t->folds) {
+        segment *seg = t->seg;
+        int ns = plan_segments(t, seg);
+        const float *src = dout;
+        for (int k = ns - 1; k >= 0; k--) {
+            float *dst = k == 0 ? din : t->buf[(k - 1) % 2];
+            if (seg[k].op < 0)
+                move_copy(&seg[k].wd, t->n, src, dst, 1);
+            else
+                affine_backward(t, &t->ops[seg[k].op], &seg[k].wd, t->n, src, dst);
+            src = dst;
+        }
+        return;
+    }
     const float *src = dout;
     for (int i = t->n_ops - 1; i >= 0; i--) {
         float *dst = i == 0 ? din : t->buf[i % 2];
@@ -507,6 +670,7 @@ void fv_transform_free(fv_transform *t)
 {
     if (!t) return;
     free(t->ops);
+    free(t->seg);
     free(t->buf[0]);
     free(t->buf[1]);
     free(t->blk);

@@ -346,6 +346,87 @@ START_TEST(transform_chain)
 }
 END_TEST
 
+/* The chain runs its constant pads, jitters, canvases and identities folded into the scale and
+ * rotate ops' sampling (fv_transform.c, plan_segments): forward and backward must give the bytes
+ * of the same ops applied one at a time, here with a jitter that crops into the image, a canvas,
+ * an identity scale, and translations at the end. */
+static void run_ops_one_by_one(const fv_op *ops, int n_ops, int n, int h, int w, const int *oy, const int *ox,
+                               const double *sc, const double *deg, const float *x, const float *r, float *y,
+                               float *g, int *oh_out, int *ow_out)
+{
+    float *cur = xmalloc(sizeof(float) * (size_t)n * h * w * 3);
+    memcpy(cur, x, sizeof(float) * (size_t)n * h * w * 3);
+    fv_transform *ts[8];
+    int hs[9], ws[9];
+    hs[0] = h, ws[0] = w;
+    float *acts[9];
+    acts[0] = cur;
+    for (int i = 0; i < n_ops; i++) {
+        err e = {{0}};
+        ck_assert_int_eq(fv_transform_new(&ops[i], 1, n, hs[i], ws[i], &ts[i], &e), 0);
+        fv_transform_set(ts[i], &oy[i], &ox[i], &sc[i], &deg[i]);
+        fv_transform_out_size(ts[i], &hs[i + 1], &ws[i + 1]);
+        acts[i + 1] = xmalloc(sizeof(float) * (size_t)n * hs[i + 1] * ws[i + 1] * 3);
+        fv_transform_forward(ts[i], acts[i], acts[i + 1]);
+    }
+    size_t no = (size_t)n * hs[n_ops] * ws[n_ops] * 3;
+    memcpy(y, acts[n_ops], sizeof(float) * no);
+    float *gr = xmalloc(sizeof(float) * no);
+    memcpy(gr, r, sizeof(float) * no);
+    for (int i = n_ops - 1; i >= 0; i--) {
+        float *gi = xmalloc(sizeof(float) * (size_t)n * hs[i] * ws[i] * 3);
+        fv_transform_backward(ts[i], gr, gi);
+        free(gr);
+        gr = gi;
+        fv_transform_free(ts[i]);
+    }
+    memcpy(g, gr, sizeof(float) * (size_t)n * h * w * 3);
+    free(gr);
+    for (int i = 0; i <= n_ops; i++) free(acts[i]);
+    *oh_out = hs[n_ops], *ow_out = ws[n_ops];
+}
+
+START_TEST(transform_folding)
+{
+    fv_op ops[8] = {{.kind = FV_OP_PAD, .amount = 3},
+                    {.kind = FV_OP_JITTER, .amount = 8},
+                    {.kind = FV_OP_SCALE, .n_scales = 2, .scales = {1.0, 1.1}},
+                    {.kind = FV_OP_CANVAS, .canvas_h = 20, .canvas_w = 17},
+                    {.kind = FV_OP_ROTATE, .deg_min = -20, .deg_max = 20},
+                    {.kind = FV_OP_JITTER, .amount = 3},
+                    {.kind = FV_OP_SCALE, .n_scales = 1, .scales = {0.93}},
+                    {.kind = FV_OP_PAD, .amount = 2}};
+    int n = 2, h = 13, w = 11;
+    double deg[8] = {0, 0, 0, 0, 13.5, 0, 0, 0};
+    for (int idscale = 0; idscale < 2; idscale++) {
+        /* the first jitter crops the padded image at the top left, then at the bottom right */
+        int oy[8] = {0, idscale ? 0 : 7, 0, 0, 0, 2, 0, 0}, ox[8] = {0, idscale ? 8 : 1, 0, 0, 0, 3, 0, 0};
+        double sc[8] = {1, 1, idscale ? 1.0 : 1.1, 1, 1, 1, 0.93, 1};
+        fv_transform *t;
+        err e = {{0}};
+        int oh, ow, oh1, ow1;
+        ck_assert_msg(fv_transform_new(ops, 8, n, h, w, &t, &e) == 0, "%s", e.msg);
+        fv_transform_set(t, oy, ox, sc, deg);
+        fv_transform_out_size(t, &oh, &ow);
+        size_t ni = (size_t)n * h * w * 3, no = (size_t)n * oh * ow * 3;
+        float *x = xmalloc(sizeof(float) * ni), *r = xmalloc(sizeof(float) * no);
+        fill_uniform(x, ni, 21);
+        fill_normal(r, no, 1.0, 22);
+        float *y0 = xmalloc(sizeof(float) * no), *y1 = xmalloc(sizeof(float) * no);
+        float *g0 = xmalloc(sizeof(float) * ni), *g1 = xmalloc(sizeof(float) * ni);
+        fv_transform_forward(t, x, y0);
+        fv_transform_backward(t, r, g0);
+        run_ops_one_by_one(ops, 8, n, h, w, oy, ox, sc, deg, x, r, y1, g1, &oh1, &ow1);
+        ck_assert_int_eq(oh, oh1);
+        ck_assert_int_eq(ow, ow1);
+        ck_assert_msg(memcmp(y0, y1, sizeof(float) * no) == 0, "folded chain: forward differs (identity scale %d)", idscale);
+        ck_assert_msg(memcmp(g0, g1, sizeof(float) * ni) == 0, "folded chain: backward differs (identity scale %d)", idscale);
+        free(x), free(r), free(y0), free(y1), free(g0), free(g1);
+        fv_transform_free(t);
+    }
+}
+END_TEST
+
 START_TEST(transform_geometry)
 {
     /* A 90-degree rotation of a square image moves pixels exactly; pad constant is grey. */
@@ -655,6 +736,7 @@ static Suite *fv_suite(void)
     tcase_add_test(tc, transform_chain);
     tcase_add_test(tc, transform_blocks_and_threads);
     tcase_add_test(tc, transform_geometry);
+    tcase_add_test(tc, transform_folding);
     suite_add_tcase(s, tc);
     tc = tcase_create("objective");
     tcase_add_test(tc, objectives_fd);
