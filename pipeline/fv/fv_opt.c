@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fv_objective.h"
+#include "nn_ops.h"
 
 struct fv_opt {
     fv_opt_config c;
@@ -80,6 +81,56 @@ static void adam(float *restrict m, float *restrict v, float *restrict p, const 
     }
 }
 
+/* The step's passes over whole images and over the parameters, split across the engine's pool
+ * (elementwise: the same values for any split). */
+typedef struct par_job {
+    int op; /* 0: a *= 255, 1: a += b, 2: Adam */
+    float *a;
+    const float *b;
+    float *m, *v;
+    double b1, b2;
+    float lr, eps;
+} par_job;
+
+#define PAR_BLOCK 4096 /* floats per item */
+
+static void par_items(void *ctx, int i0, int i1)
+{
+    const par_job *j = ctx;
+    size_t lo = (size_t)i0 * PAR_BLOCK, n = (size_t)(i1 - i0) * PAR_BLOCK;
+    switch (j->op) {
+    case 0:
+        for (size_t i = lo; i < lo + n; i++) j->a[i] *= 255.0f;
+        break;
+    case 1:
+        for (size_t i = lo; i < lo + n; i++) j->a[i] += j->b[i];
+        break;
+    default: adam(j->m + lo, j->v + lo, j->a + lo, j->b + lo, n, j->b1, j->b2, j->lr, j->eps); break;
+    }
+}
+
+/* j over [0, count): whole blocks on the pool, the tail here. */
+static void par_run(par_job *j, size_t count)
+{
+    size_t blocks = count / PAR_BLOCK, tail = blocks * PAR_BLOCK;
+    if (blocks) nn_ops_parallel((int)blocks, par_items, j);
+    if (tail == count) return;
+    par_job t = *j;
+    t.a += tail;
+    if (t.b) t.b += tail;
+    if (t.m) t.m += tail, t.v += tail;
+    size_t rest = count - tail;
+    switch (t.op) {
+    case 0:
+        for (size_t i = 0; i < rest; i++) t.a[i] *= 255.0f;
+        break;
+    case 1:
+        for (size_t i = 0; i < rest; i++) t.a[i] += t.b[i];
+        break;
+    default: adam(t.m, t.v, t.a, t.b, rest, t.b1, t.b2, t.lr, t.eps); break;
+    }
+}
+
 int fv_opt_step(fv_opt *o, fv_net_fn net, void *ctx, double *value, double *img_vals, err *e)
 {
     int n = o->n;
@@ -103,13 +154,16 @@ int fv_opt_step(fv_opt *o, fv_net_fn net, void *ctx, double *value, double *img_
     free(vals);
     fv_transform_sample(o->tr, &o->rng);
     fv_transform_forward(o->tr, o->img, o->x);
-    for (size_t i = 0; i < nt; i++) o->x[i] *= 255.0f;
+    par_job sx = {.op = 0, .a = o->x};
+    par_run(&sx, nt);
     double nv = 0;
     if (net(ctx, o->x, n, o->th, o->tw, o->dx, &nv, e) != 0) return -1;
     total += nv;
-    for (size_t i = 0; i < nt; i++) o->dx[i] *= 255.0f;
+    par_job sd = {.op = 0, .a = o->dx};
+    par_run(&sd, nt);
     fv_transform_backward(o->tr, o->dx, o->dimg2);
-    for (size_t i = 0; i < ni; i++) o->dimg[i] += o->dimg2[i];
+    par_job ad = {.op = 1, .a = o->dimg, .b = o->dimg2};
+    par_run(&ad, ni);
     fv_param_backward(o->param, o->dimg);
     /* Adam, ascending J */
     o->t++;
@@ -119,7 +173,8 @@ int fv_opt_step(fv_opt *o, fv_net_fn net, void *ctx, double *value, double *img_
     double b1 = o->c.beta1, b2 = o->c.beta2;
     double c1 = 1.0 - pow(b1, (double)o->t), c2 = 1.0 - pow(b2, (double)o->t);
     float lr = (float)(o->c.lr * sqrt(c2) / c1), eps = (float)(o->c.eps * sqrt(c2));
-    adam(o->m, o->v, p, g, np, b1, b2, lr, eps);
+    par_job aj = {.op = 2, .a = p, .b = g, .m = o->m, .v = o->v, .b1 = b1, .b2 = b2, .lr = lr, .eps = eps};
+    par_run(&aj, np);
     *value = total;
     return 0;
 }
