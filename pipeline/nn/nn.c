@@ -22,7 +22,8 @@
 enum kind {
     K_OTHER, K_CONST, K_PLACEHOLDER, K_CONV, K_DWCONV, K_ADD, K_MUL, K_RELU, K_RELU6, K_MEAN,
     K_SIGMOID, K_CONCAT, K_RESIZE, K_MAXPOOL, K_IDENTITY, K_MATMUL, K_RESHAPE,
-    K_HSWISH /* a plan step only: four graph nodes fused (see find_hswish) */
+    K_HSWISH, /* a plan step only: four graph nodes fused (see find_hswish) */
+    K_FUSED   /* a plan step only: an Add run by the convolution before it (fuse_residuals) */
 };
 
 static const struct { const char *op; int kind; } op_table[] = {
@@ -724,6 +725,7 @@ typedef struct step {
     nn_geom g;
     const float *w, *b;
     nn_conv_pack *pk; /* K_CONV: the weights prepared for the AVX-512 products, or NULL */
+    int res;          /* K_CONV with pk: in[1], a residual added to the output (fuse_residuals), or -1 */
     int oh, ow;     /* ResizeBilinear */
     float ha, hc;   /* hard swish (c*x) * relu6(x + a) */
 } step;
@@ -1066,6 +1068,47 @@ static int find_hswish(const builder *b, const int *uses, int i, float *a, float
     return -1;
 }
 
+/* Residual connections: an Add of a packed convolution's output (no activation, no other
+ * consumer, not a requested output) and a tensor of the same shape computed before it runs in the
+ * convolution's epilogue (nn_conv_fwd_packed's res), and the Add step is left out (K_FUSED): a
+ * pass over the tensor less forward, and in the backward the convolution reads the Add's output
+ * gradient as its own (they are equal) and passes it on to the residual. The same values as the
+ * two ops. Recomputes the backward's zeroing points (zero_step) for the new inputs. */
+static void fuse_residuals(nn_plan *p)
+{
+    int *uses = xcalloc((size_t)p->n_t, sizeof(int)), *made_by = xmalloc(sizeof(int) * (size_t)p->n_t);
+    for (int t = 0; t < p->n_t; t++) made_by[t] = -1;
+    for (int k = 0; k < p->n_s; k++) {
+        made_by[p->s[k].out] = k;
+        for (int j = 0; j < p->s[k].n_in; j++) uses[p->s[k].in[j]]++;
+    }
+    for (int k = 0; k < p->n_out; k++) uses[p->out_t[k]]++; /* an output is used by the caller */
+    for (int k = 0; k < p->n_s; k++) {
+        step *a = &p->s[k];
+        if (a->kind != K_ADD || a->in[0] == a->in[1]) continue;
+        for (int side = 0; side < 2; side++) {
+            int ct = a->in[side], rt = a->in[1 - side], c = made_by[ct];
+            if (c < 0) continue;
+            step *cv = &p->s[c];
+            if (cv->kind != K_CONV || !cv->pk || cv->act != NN_ACT_NONE || cv->res >= 0 || uses[ct] != 1) continue;
+            if (p->t[rt].size != p->t[ct].size || p->t[a->out].size != p->t[ct].size) continue;
+            if (made_by[rt] >= c || rt == cv->in[0]) continue; /* the residual must exist before */
+            int *in = xrealloc(cv->in, sizeof(int) * 3);
+            in[1] = rt;
+            cv->in = in, cv->n_in = 2, cv->res = rt, cv->out = a->out;
+            made_by[a->out] = c;
+            a->kind = K_FUSED, a->n_in = 0, a->opname = "Add (fused)";
+            break;
+        }
+    }
+    for (int t = 0; t < p->n_t; t++) p->t[t].zero_step = -1;
+    for (int k = 0; k < p->n_s; k++)
+        for (int j = 0; j < p->s[k].n_in; j++) p->t[p->s[k].in[j]].zero_step = k;
+    for (int k = 0; k < p->n_out; k++) p->t[p->out_t[k]].zero_step = -1; /* as nn_plan_new sets them */
+    free(uses);
+    free(made_by);
+}
+
 /* n floats, zeroed, on a 64-byte boundary: the tensors' offsets are multiples of 16 floats, so
  * each starts a cache line, and a pixel of 16k channels is whole lines (a 512-bit load that
  * straddles two lines costs two). Aborts when out of memory, as xmalloc does. */
@@ -1096,7 +1139,7 @@ static step *add_step(nn_plan *p, int kind, int node_i, const char *opname, int 
 {
     step *s = &p->s[p->n_s++];
     memset(s, 0, sizeof *s);
-    s->kind = kind, s->node = node_i, s->opname = opname, s->out = out, s->n_in = n_in;
+    s->kind = kind, s->node = node_i, s->opname = opname, s->out = out, s->n_in = n_in, s->res = -1;
     s->in = xcalloc((size_t)n_in + 1, sizeof(int));
     return s;
 }
@@ -1314,6 +1357,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     free(b.native);
     for (int k = 0; k < p->n_s; k++)
         if (p->s[k].kind == K_CONV) p->s[k].pk = nn_conv_pack_new(&p->s[k].g, p->s[k].w);
+    fuse_residuals(p);
     *out = p;
     return 0;
 fail:
@@ -1393,7 +1437,8 @@ int nn_plan_forward(nn_plan *p, err *e)
         switch (s->kind) {
         case K_CONV:
             if (s->pk)
-                nn_conv_fwd_packed(&s->g, s->pk, x->val, s->b, s->act, o->val, p->col);
+                nn_conv_fwd_packed(&s->g, s->pk, x->val, s->b, s->act, s->res >= 0 ? p->t[s->res].val : NULL, o->val,
+                                   p->col);
             else
                 nn_conv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val, p->col);
             break;
@@ -1476,6 +1521,7 @@ int nn_plan_backward(nn_plan *p, err *e)
         int overwrite = can && p->t[s->in[0]].zero_step == k;
         /* an Add's operand of the output's shape takes dy by a copy (Add(x, x) excepted) */
         int copy[2] = {0, 0};
+        if (s->kind == K_CONV && s->res >= 0) copy[1] = p->t[s->res].grad && p->t[s->res].zero_step == k;
         if (s->kind == K_ADD && s->in[0] != s->in[1])
             for (int j = 0; j < 2; j++) {
                 const tensor *t = &p->t[s->in[j]];
@@ -1489,6 +1535,13 @@ int nn_plan_backward(nn_plan *p, err *e)
         float *dx = x->grad; /* NULL when no gradient flows into x */
         switch (s->kind) {
         case K_CONV:
+            if (s->res >= 0 && p->t[s->res].grad) { /* the fused Add: the residual's share */
+                float *dr = p->t[s->res].grad;
+                if (copy[1])
+                    memcpy(dr, o->grad, sizeof(float) * o->size);
+                else
+                    for (size_t i = 0; i < o->size; i++) dr[i] += o->grad[i];
+            }
             /* o->grad is complete here (all consumers come later in the schedule), so the fused
              * activation can be undone in place */
             nn_act_bwd(s->act, o->val, o->grad, o->size);

@@ -143,7 +143,8 @@ double nn_plan_macs(const nn_plan *p);
 
 /* Number of steps of the plan (one per kept op), and the node name, op and output shape of
  * step i; strings owned by the model. For listing and debugging. A hard-swish chain
- * (x * relu6(x + 3) / 6, four graph nodes) runs as one step whose op is "HardSwish". */
+ * (x * relu6(x + 3) / 6, four graph nodes) runs as one step whose op is "HardSwish"; a residual
+ * Add run inside the convolution before it (with the AVX-512 kernels) is listed as "Add (fused)". */
 int nn_plan_n_steps(const nn_plan *p);
 void nn_plan_step_info(const nn_plan *p, int i, const char **name, const char **op, int shape[4]);
 

@@ -673,6 +673,7 @@ static void padded_size(const nn_geom *g, int *hp, int *wp)
 }
 
 void nn_ops_set_simd(int on) { nn_simd_set_enabled(on); }
+int nn_ops_simd_available(void) { return nn_simd_available(); }
 
 nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt)
 {
@@ -708,6 +709,7 @@ typedef struct simd_job {
     const nn_simd_mat *b;
     const float *bias;
     int beta, act;
+    const float *res;
     float *c;
     int ldc;
 } simd_job;
@@ -717,19 +719,19 @@ static void simd_parts(void *vj, int p0, int p1)
     const simd_job *j = vj;
     if (j->by_rows) {
         int m0 = p0 * SIMD_MR, m1 = p1 * SIMD_MR < j->m ? p1 * SIMD_MR : j->m;
-        nn_simd_gemm(m0, m1, 0, j->b->n, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->c, j->ldc);
+        nn_simd_gemm(m0, m1, 0, j->b->n, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->res, j->c, j->ldc);
     } else {
         int n1 = p1 * 32 < j->b->n ? p1 * 32 : j->b->n;
-        nn_simd_gemm(0, j->m, p0 * 32, n1, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->c, j->ldc);
+        nn_simd_gemm(0, j->m, p0 * 32, n1, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->res, j->c, j->ldc);
     }
 }
 
 /* C (m, b->n) = init + A . B, act; split across the pool by row blocks (tall products: each
  * thread keeps the same pixels from one layer to the next) or by column panels (short ones). */
 static void simd_gemm(int m, const float *a, int lda, const nn_simd_mat *b, const float *bias, int beta, int act,
-                      float *c, int ldc)
+                      const float *res, float *c, int ldc)
 {
-    simd_job j = {m, m >= SIMD_ROWS_MIN, a, lda, b, bias, beta, act, c, ldc};
+    simd_job j = {m, m >= SIMD_ROWS_MIN, a, lda, b, bias, beta, act, res, c, ldc};
     int parts = j.by_rows ? (m + SIMD_MR - 1) / SIMD_MR : (b->n + 31) / 32;
     par_for(parts, (size_t)m * b->n * b->k / 32, simd_parts, &j);
 }
@@ -748,10 +750,10 @@ static void direct_rows(void *v, int r0, int r1)
 }
 
 void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x, const float *bias, int act,
-                        float *y, float *col)
+                        const float *res, float *y, float *col)
 {
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
-    if (pk->direct) {
+    if (pk->direct && !res) {
         int hp, wp;
         padded_size(g, &hp, &wp);
         size_t prow = (size_t)wp * g->cin;
@@ -771,7 +773,7 @@ void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x
         par_for(g->n * g->oh, (size_t)M * K, im2col_rows, &k);
         a = col;
     }
-    simd_gemm(M, a, K, &pk->fwd, bias, 0, act, y, g->cout);
+    simd_gemm(M, a, K, &pk->fwd, bias, 0, act, res, y, g->cout);
 }
 
 void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, float *dx, float *col, int add)
@@ -782,10 +784,10 @@ void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, flo
         pk->has_bwd = 1;
     }
     if (conv_direct(g)) {
-        simd_gemm(M, dy, g->cout, &pk->bwd, NULL, add, 0, dx, K);
+        simd_gemm(M, dy, g->cout, &pk->bwd, NULL, add, 0, NULL, dx, K);
         return;
     }
-    simd_gemm(M, dy, g->cout, &pk->bwd, NULL, 0, 0, col, K);
+    simd_gemm(M, dy, g->cout, &pk->bwd, NULL, 0, 0, NULL, col, K);
     kc k = {.g = g, .x = col, .y = dx, .add = add};
     par_for(g->n * g->h, (size_t)M * K,
             g->dw == 1 ? col2im_span_rows : g->kh * g->kw <= DW_MAXT ? col2im_rows : col2im_rows_any, &k);

@@ -54,15 +54,19 @@ typedef struct nn_conv_pack nn_conv_pack;
 nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt);
 void nn_conv_pack_free(nn_conv_pack *pk);
 /* As nn_conv_fwd and nn_conv_bwd, with the weights pk was made from. Values differ from
- * nn_conv_fwd's in the last bits (FMA sums in k order; see nn_simd.h), never with the threads. */
+ * nn_conv_fwd's in the last bits (FMA sums in k order; see nn_simd.h), never with the threads.
+ * res (NULL: none), the shape of y, is added to the result after act: a residual Add fused into
+ * the convolution (y = conv(x) + res, rounded as the two ops are). */
 void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x, const float *bias, int act,
-                        float *y, float *col);
+                        const float *res, float *y, float *col);
 void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, float *dx, float *col, int add);
 
 /* Switches the AVX-512 kernels (nn_simd.h) off (0) or back on (1, where the CPU has them), for
  * tests that compare them with the portable loops. Set it while no kernel runs; packs made while
  * they were on must not be used while they are off. */
 void nn_ops_set_simd(int on);
+/* 1 if the AVX-512 kernels run (the CPU has them and nn_ops_set_simd did not switch them off). */
+int nn_ops_simd_available(void);
 
 /* DepthwiseConv2dNative: x (n,h,w,cin), wt (kh,kw,cin,mult), cout = cin*mult (output channel
  * c*mult+m), bias (cout) or NULL, act in place, y (n,oh,ow,cout). */

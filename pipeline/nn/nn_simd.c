@@ -266,7 +266,8 @@ static inline __attribute__((always_inline)) __m512 load_b(const int half, const
  * accumulators live in registers. */
 static inline __attribute__((always_inline)) void micro(const int mr, const int nv, const int half, __mmask16 mk,
                                                         const float *a, int lda, const nn_simd_mat *b, int n0,
-                                                        const float *bias, int beta, int act, float *c, int ldc)
+                                                        const float *bias, int beta, int act, const float *res,
+                                                        float *c, int ldc)
 {
     __m512 acc[MR][2];
     const int k = b->k;
@@ -293,26 +294,29 @@ static inline __attribute__((always_inline)) void micro(const int mr, const int 
 #pragma GCC unroll 8
     for (int i = 0; i < mr; i++)
 #pragma GCC unroll 2
-        for (int v = 0; v < nv; v++)
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, v == nv - 1 ? mk : (__mmask16)0xFFFF,
-                                  activate(acc[i][v], act));
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+            __m512 o = activate(acc[i][v], act);
+            if (res) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, res + (size_t)i * ldc + 16 * v));
+            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, m, o);
+        }
 }
 
 #define MICRO_CASE(R)                                                                                                  \
     case R:                                                                                                            \
         if (nv == 2 && half)                                                                                           \
-            micro(R, 2, 1, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+            micro(R, 2, 1, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
         else if (nv == 2)                                                                                              \
-            micro(R, 2, 0, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+            micro(R, 2, 0, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
         else if (half)                                                                                                 \
-            micro(R, 1, 1, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+            micro(R, 1, 1, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
         else                                                                                                           \
-            micro(R, 1, 0, mk, a, lda, b, n0, bias, beta, act, c, ldc);                                                \
+            micro(R, 1, 0, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
         break;
 
 /* One micro-tile of mr <= MR rows at a (row 0), c (row 0, column n0). */
 static void micro_any(int mr, int nv, __mmask16 mk, const float *a, int lda, const nn_simd_mat *b, int n0,
-                      const float *bias, int beta, int act, float *c, int ldc)
+                      const float *bias, int beta, int act, const float *res, float *c, int ldc)
 {
     const int half = b->h != NULL;
     switch (mr) {
@@ -329,7 +333,7 @@ static void micro_any(int mr, int nv, __mmask16 mk, const float *a, int lda, con
 }
 
 void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const nn_simd_mat *b, const float *bias,
-                  int beta, int act, float *c, int ldc)
+                  int beta, int act, const float *res, float *c, int ldc)
 {
     for (int j = n0; j < n1; j += 32) {
         int wdt = n1 - j < 32 ? n1 - j : 32, nv = wdt > 16 ? 2 : 1;
@@ -339,7 +343,8 @@ void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const
         int r = m1 - m0, t = (r + MR - 1) / MR;
         for (int q = 0; q < t; q++) {
             int i = m0 + (int)((long)r * q / t), mr = m0 + (int)((long)r * (q + 1) / t) - i;
-            micro_any(mr, nv, mk, a + (size_t)i * lda, lda, b, j, bias, beta, act, c + (size_t)i * ldc + j, ldc);
+            micro_any(mr, nv, mk, a + (size_t)i * lda, lda, b, j, bias, beta, act,
+                      res ? res + (size_t)i * ldc + j : NULL, c + (size_t)i * ldc + j, ldc);
         }
     }
 }

@@ -60,11 +60,12 @@ typedef struct nn_simd_mat {
 int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose);
 void nn_simd_mat_free(nn_simd_mat *m);
 
-/* Rows [m0, m1) and columns [n0, n1) of C (m, b->n) = init + A (m, b->k) . B, then act (nn_ops.h
- * enum nn_act) applied; A row-major with row stride lda, C with ldc. init: bias[col] when bias is
- * not NULL, else C itself when beta, else 0. n0 is a multiple of 16. */
+/* Rows [m0, m1) and columns [n0, n1) of C (m, b->n) = act(init + A (m, b->k) . B) + res, act
+ * (nn_ops.h enum nn_act) applied before res is added; A row-major with row stride lda, C and res
+ * (NULL: none; a residual connection's other operand) with ldc. init: bias[col] when bias is not
+ * NULL, else C itself when beta, else 0. n0 is a multiple of 16. */
 void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const nn_simd_mat *b, const float *bias,
-                  int beta, int act, float *c, int ldc);
+                  int beta, int act, const float *res, float *c, int ldc);
 
 /* Output rows [r0, r1) (of n * oh) of the convolution g (dilation 1, cout <= 32) = bias (or 0) +
  * the taps summed in (ky, kx, ci) order with FMAs, then act, into y (n, oh, ow, cout): the values

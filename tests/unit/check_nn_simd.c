@@ -71,7 +71,7 @@ static void check_packed(int n, int h, int w, int cin, int cout, int k, int s, i
         const float *b = v & 1 ? bias : NULL;
         int act = v < 2 ? NN_ACT_NONE : v == 2 ? NN_ACT_RELU : NN_ACT_RELU6;
         nn_conv_fwd(&g, x, wt, b, act, y0, col);
-        nn_conv_fwd_packed(&g, pk, x, b, act, y1, col);
+        nn_conv_fwd_packed(&g, pk, x, b, act, NULL, y1, col);
         double d = max_diff(y0, y1, ny);
         ck_assert_msg(d <= tol, "%s: forward (bias %d, act %d) off by %.3g (tolerance %.3g)", what, v & 1, act, d, tol);
     }
@@ -84,10 +84,10 @@ static void check_packed(int n, int h, int w, int cin, int cout, int k, int s, i
     }
     if (pk) {
         /* the split across threads must not change a bit */
-        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, y1, col);
+        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, NULL, y1, col);
         nn_conv_bwd_packed(&g, pk, dy, dx1, col, 0);
         nn_set_threads(2);
-        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, y2, col);
+        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, NULL, y2, col);
         nn_conv_bwd_packed(&g, pk, dy, dx2, col, 0);
         nn_set_threads(1);
         ck_assert_msg(memcmp(y1, y2, sizeof(float) * ny) == 0, "%s: forward differs on 2 threads", what);
