@@ -1275,6 +1275,28 @@ static void bin_bwd_images(void *vc, int n0, int n1)
     for (int n = n0; n < n1; n++) bin_bwd_rows(vc, n * hw, (n + 1) * hw);
 }
 
+/* Reductions over h and w (a gradient broadcast over an image, a mean) split by image rows: each
+ * row's sum into its own partial (rows_partial), the partials then summed in row order
+ * (rows_combine). The rows are fixed by the shape, so the sums do not depend on the threads (a row
+ * at a time also keeps each thread on the rows it computed in the layer before). */
+typedef struct rowsum_job {
+    const kc *k; /* bin_bwd_rows' context */
+    float *part; /* (n * h, cw) partials */
+    int cw, w;
+} rowsum_job;
+
+static void bin_bwd_rowsum(void *vj, int r0, int r1)
+{
+    const rowsum_job *j = vj;
+    for (int r = r0; r < r1; r++) {
+        kc k = *j->k;
+        k.y = j->part + (size_t)r * j->cw;
+        k.sd[0] = k.sd[1] = k.sd[2] = 0; /* every pixel of the row into its partial */
+        memset(k.y, 0, sizeof(float) * j->cw);
+        bin_bwd_rows(&k, r * j->w, (r + 1) * j->w);
+    }
+}
+
 static void binary_bwd_one(const int dsh[4], float *d, const int ysh[4], const float *dy,
                            const float *other, const size_t so[4])
 {
@@ -1288,7 +1310,19 @@ static void binary_bwd_one(const int dsh[4], float *d, const int ysh[4], const f
     int images_disjoint = sd[0] || ysh[0] == 1;
     if (rows_disjoint)
         par_for(rows, work, bin_bwd_rows, &k);
-    else if (images_disjoint) /* e.g. the squeeze-excite scale (n,1,1,c) */
+    else if (images_disjoint && !sd[1] && !sd[2]) { /* e.g. the squeeze-excite scale (n,1,1,c) */
+        int cw = sd[3] ? ysh[3] : 1, nr = ysh[0] * ysh[1];
+        rowsum_job j = {&k, xmalloc(sizeof(float) * (size_t)nr * cw), cw, ysh[2]};
+        par_for(nr, work, bin_bwd_rowsum, &j);
+        for (int n = 0; n < ysh[0]; n++) {
+            float *restrict pd = d + n * sd[0];
+            for (int y = 0; y < ysh[1]; y++) {
+                const float *restrict pp = j.part + ((size_t)n * ysh[1] + y) * cw;
+                for (int c = 0; c < cw; c++) pd[c] += pp[c];
+            }
+        }
+        free(j.part);
+    } else if (images_disjoint)
         par_for(ysh[0], work, bin_bwd_images, &k);
     else
         bin_bwd_rows(&k, 0, rows);
@@ -1304,29 +1338,59 @@ void nn_binary_bwd(int op, const int ash[4], const float *a, const int bsh[4], c
     if (db) binary_bwd_one(bsh, db, ysh, dy, op == NN_MUL ? a : NULL, sa);
 }
 
+typedef struct mean_job {
+    int h, w, c;
+    const float *x;
+    float *part; /* forward: (n * h, c) row sums */
+    float *dx;   /* backward */
+    float inv;
+} mean_job;
+
+static void mean_rows(void *vj, int r0, int r1)
+{
+    const mean_job *j = vj;
+    for (int r = r0; r < r1; r++) {
+        float *restrict o = j->part + (size_t)r * j->c;
+        memset(o, 0, sizeof(float) * j->c);
+        for (int i = 0; i < j->w; i++) {
+            const float *restrict xi = j->x + ((size_t)r * j->w + i) * j->c;
+            for (int k = 0; k < j->c; k++) o[k] += xi[k];
+        }
+    }
+}
+
+/* Sums each image's rows (mean_rows), then the rows in order (see rowsum_job). */
 void nn_mean_hw_fwd(int n, int h, int w, int c, const float *x, float *y)
 {
     float inv = 1.0f / (float)(h * w);
+    mean_job j = {h, w, c, x, xmalloc(sizeof(float) * (size_t)n * h * c), NULL, inv};
+    par_for(n * h, (size_t)n * h * w * c, mean_rows, &j);
     for (int b = 0; b < n; b++) {
         float *restrict o = y + (size_t)b * c;
         memset(o, 0, sizeof(float) * c);
-        for (int i = 0; i < h * w; i++) {
-            const float *restrict xi = x + ((size_t)b * h * w + i) * c;
-            for (int k = 0; k < c; k++) o[k] += xi[k];
+        for (int r = 0; r < h; r++) {
+            const float *restrict pr = j.part + ((size_t)b * h + r) * c;
+            for (int k = 0; k < c; k++) o[k] += pr[k];
         }
         for (int k = 0; k < c; k++) o[k] *= inv;
+    }
+    free(j.part);
+}
+
+static void mean_bwd_rows(void *vj, int r0, int r1)
+{
+    const mean_job *j = vj;
+    for (int r = r0; r < r1; r++) {
+        const float *restrict g = j->x + (size_t)(r / (j->h * j->w)) * j->c;
+        float *restrict d = j->dx + (size_t)r * j->c;
+        for (int k = 0; k < j->c; k++) d[k] += g[k] * j->inv;
     }
 }
 
 void nn_mean_hw_bwd(int n, int h, int w, int c, const float *dy, float *dx)
 {
-    float inv = 1.0f / (float)(h * w);
-    int rows = n * h * w;
-    for (int r = 0; r < rows; r++) {
-        const float *restrict g = dy + (size_t)(r / (h * w)) * c;
-        float *restrict d = dx + (size_t)r * c;
-        for (int k = 0; k < c; k++) d[k] += g[k] * inv;
-    }
+    mean_job j = {h, w, c, dy, NULL, dx, 1.0f / (float)(h * w)};
+    par_for(n * h * w, (size_t)n * h * w * c, mean_bwd_rows, &j);
 }
 
 void nn_concat_fwd(int k, const float *const *xs, const int *cs, size_t rows, float *y)
