@@ -14,6 +14,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "nn_ops.h"
 
@@ -351,6 +354,47 @@ typedef struct affine_job {
     float *din;
 } affine_job;
 
+/* Sixteen output pixels whose taps are all inside, at once (x86-64 with AVX-512): each of the 12
+ * tap values a gather, the weighted sum in the scalar code's order (w0 a + w1 b + w2 c + w3 d,
+ * multiplies then adds, no FMA), so the same bytes; the three channels scattered back between the
+ * pixels. The sampling's arithmetic per pixel is small; it was its loads and their addresses, one
+ * pixel at a time, that cost (4 times as long). fv_transform_set_portable(1) turns it off. */
+static int g_portable = -1; /* -1: not decided yet */
+
+void fv_transform_set_portable(int on) { g_portable = on != 0; }
+
+static int use_gather(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (g_portable < 0) g_portable = !__builtin_cpu_supports("avx512f");
+    return !g_portable;
+#else
+    return 0;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) static void sample16(const float *base, ptrdiff_t org, int row, const int *ty,
+                                                        const int *tx, const float *wt, float *o)
+{
+    __m512i idx = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_loadu_si512(ty), _mm512_set1_epi32(row)),
+                                   _mm512_mullo_epi32(_mm512_loadu_si512(tx), _mm512_set1_epi32(3)));
+    idx = _mm512_add_epi32(idx, _mm512_set1_epi32((int)org));
+    const __m512 w0 = _mm512_loadu_ps(wt), w1 = _mm512_loadu_ps(wt + TAP_RUN), w2 = _mm512_loadu_ps(wt + 2 * TAP_RUN),
+                 w3 = _mm512_loadu_ps(wt + 3 * TAP_RUN);
+    const __m512i out = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(3));
+    for (int ch = 0; ch < 3; ch++) {
+        __m512 a = _mm512_i32gather_ps(idx, base + ch, 4), b = _mm512_i32gather_ps(idx, base + 3 + ch, 4);
+        __m512 c = _mm512_i32gather_ps(idx, base + row + ch, 4), d = _mm512_i32gather_ps(idx, base + row + 3 + ch, 4);
+        __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(w0, a), _mm512_mul_ps(w1, b)),
+                                               _mm512_mul_ps(w2, c)),
+                                 _mm512_mul_ps(w3, d));
+        _mm512_i32scatter_ps(o + ch, out, v, 4);
+    }
+}
+#endif
+
 /* Output rows [ya, yb) of the sampling: forward (din NULL) out = the 4 taps' weighted sum of
  * j->in, a tap outside reading FILL; backward, each tap's weight times j->dout added to din at
  * the tap (its transpose; taps outside take nothing). */
@@ -363,16 +407,29 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
     size_t plane = j->plane, oplane = (size_t)wd->oh * wd->ow * 3, row = (size_t)wd->sw * 3;
     /* canvas (ty, tx) is source pixel 0 */
     const ptrdiff_t org = -((ptrdiff_t)wd->ty * wd->sw + wd->tx) * 3;
-    int run_y[TAP_RUN], run_x[TAP_RUN];
+    int run_y[TAP_RUN], run_x[TAP_RUN], nx = 0, gather = !din && use_gather();
     float run_w[4 * TAP_RUN];
     unsigned char run_in[TAP_RUN];
     for (int y = ya; y < yb; y++)
         for (int x = 0; x < wd->ow; x++) {
             const int r = x % TAP_RUN;
             if (r == 0) {
-                int nx = wd->ow - x < TAP_RUN ? wd->ow - x : TAP_RUN;
+                nx = wd->ow - x < TAP_RUN ? wd->ow - x : TAP_RUN;
                 row_taps(&a, v, y + wd->oy, x + wd->ox, nx, run_y, run_x, run_w, run_in);
             }
+#if defined(__x86_64__) && defined(__GNUC__)
+            if (gather && r % 16 == 0 && r + 16 <= nx) {
+                int all = 1;
+                for (int q = r; q < r + 16; q++) all &= run_in[q];
+                if (all) {
+                    for (int b = 0; b < n; b++)
+                        sample16(j->in + b * plane, org, (int)row, run_y + r, run_x + r, run_w + r,
+                                 j->out + b * oplane + ((size_t)y * wd->ow + x) * 3);
+                    x += 15;
+                    continue;
+                }
+            }
+#endif
             const int y0 = run_y[r], x0 = run_x[r], inside = run_in[r];
             const float wt[4] = {run_w[r], run_w[TAP_RUN + r], run_w[2 * TAP_RUN + r], run_w[3 * TAP_RUN + r]};
             int ty[4] = {y0, y0, y0 + 1, y0 + 1}, tx[4] = {x0, x0 + 1, x0, x0 + 1};

@@ -276,8 +276,8 @@ END_TEST
 
 /* At a size where the backward's blocks of rows overlap in the input rows they reach: the
  * backward is the transpose of the forward's linear part (the forward is affine: samples outside
- * the image read a constant, so <T x - T 0, r> = <x, T' r>), and 1 and 3 threads give the same
- * bytes both ways. */
+ * the image read a constant, so <T x - T 0, r> = <x, T' r>), 1 and 3 threads give the same bytes
+ * both ways, and so does the portable sampling loop forward. */
 START_TEST(transform_blocks_and_threads)
 {
     fv_op ops[2] = {{.kind = FV_OP_SCALE, .n_scales = 1, .scales = {0.9}},
@@ -311,6 +311,13 @@ START_TEST(transform_blocks_and_threads)
             ck_assert(memcmp(res[0][0], res[1][0], sizeof(float) * no) == 0);
             ck_assert(memcmp(res[0][1], res[1][1], sizeof(float) * ni) == 0);
         }
+        /* the portable sampling loop gives the bytes of the AVX-512 one (where the CPU has it) */
+        float *yp = xmalloc(sizeof(float) * no);
+        fv_transform_set_portable(1);
+        fv_transform_forward(t, x, yp);
+        fv_transform_set_portable(0);
+        ck_assert_msg(memcmp(yp, res[run][0], sizeof(float) * no) == 0, "portable sampling differs");
+        free(yp);
         free(x);
         free(r);
         fv_transform_free(t);
