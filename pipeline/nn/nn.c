@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "nn_ops.h"
+#include "nn_simd.h"
 #include "sha256.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -726,6 +727,11 @@ typedef struct step {
     const float *w, *b;
     nn_conv_pack *pk; /* K_CONV: the weights prepared for the AVX-512 products, or NULL */
     int res;          /* K_CONV with pk: in[1], a residual added to the output (fuse_residuals), or -1 */
+    /* fuse_gates: a K_DWCONV whose backward applies its input's activation derivative (gate, one of
+     * nn_simd.h's NN_GATE_*, at the values of tensor gate_t, into the gradient of gate_t); the
+     * producer of that activation then skips it (act_done) or its whole backward (bwd_skip) */
+    int gate, gate_t, act_done, bwd_skip;
+    float ga, gc; /* NN_GATE_HSWISH: the hard swish's constants */
     int oh, ow;     /* ResizeBilinear */
     float ha, hc;   /* hard swish (c*x) * relu6(x + a) */
 } step;
@@ -1109,6 +1115,40 @@ static void fuse_residuals(nn_plan *p)
     free(made_by);
 }
 
+/* Activation derivatives fused into the depthwise input gradient after them (with the AVX-512
+ * kernels): where a depthwise conv (multiplier 1) is the only consumer of a Relu/Relu6 conv's
+ * output, or of a hard swish whose input has no other consumer, its backward writes the gradient
+ * already through that activation's derivative (nn_dwconv_bwd_gated), into the conv output's
+ * gradient or the hard swish input's, and the activation's own backward pass is skipped: one pass
+ * over the tensor less, the same values. */
+static void fuse_gates(nn_plan *p)
+{
+    if (!nn_ops_simd_available()) return;
+    int *uses = xcalloc((size_t)p->n_t, sizeof(int)), *made_by = xmalloc(sizeof(int) * (size_t)p->n_t);
+    for (int t = 0; t < p->n_t; t++) made_by[t] = -1;
+    for (int k = 0; k < p->n_s; k++) {
+        made_by[p->s[k].out] = k;
+        for (int j = 0; j < p->s[k].n_in; j++) uses[p->s[k].in[j]]++;
+    }
+    for (int k = 0; k < p->n_out; k++) uses[p->out_t[k]]++;
+    for (int k = 0; k < p->n_s; k++) {
+        step *d = &p->s[k];
+        if (d->kind != K_DWCONV || d->g.cout != d->g.cin || d->g.kh * d->g.kw > 64) continue;
+        int y = d->in[0], pk = made_by[y];
+        if (pk < 0 || uses[y] != 1) continue;
+        step *pr = &p->s[pk];
+        if (pr->kind == K_CONV && (pr->act == NN_ACT_RELU || pr->act == NN_ACT_RELU6)) {
+            d->gate = pr->act == NN_ACT_RELU ? NN_GATE_RELU : NN_GATE_RELU6, d->gate_t = y;
+            pr->act_done = 1;
+        } else if (pr->kind == K_HSWISH && made_by[pr->in[0]] >= 0 && uses[pr->in[0]] == 1) {
+            d->gate = NN_GATE_HSWISH, d->gate_t = pr->in[0], d->ga = pr->ha, d->gc = pr->hc;
+            pr->bwd_skip = 1;
+        }
+    }
+    free(uses);
+    free(made_by);
+}
+
 /* n floats, zeroed, on a 64-byte boundary: the tensors' offsets are multiples of 16 floats, so
  * each starts a cache line, and a pixel of 16k channels is whole lines (a 512-bit load that
  * straddles two lines costs two). Aborts when out of memory, as xmalloc does. */
@@ -1139,7 +1179,7 @@ static step *add_step(nn_plan *p, int kind, int node_i, const char *opname, int 
 {
     step *s = &p->s[p->n_s++];
     memset(s, 0, sizeof *s);
-    s->kind = kind, s->node = node_i, s->opname = opname, s->out = out, s->n_in = n_in, s->res = -1;
+    s->kind = kind, s->node = node_i, s->opname = opname, s->out = out, s->n_in = n_in, s->res = -1, s->gate_t = -1;
     s->in = xcalloc((size_t)n_in + 1, sizeof(int));
     return s;
 }
@@ -1358,6 +1398,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     for (int k = 0; k < p->n_s; k++)
         if (p->s[k].kind == K_CONV) p->s[k].pk = nn_conv_pack_new(&p->s[k].g, p->s[k].w);
     fuse_residuals(p);
+    fuse_gates(p);
     *out = p;
     return 0;
 fail:
@@ -1513,7 +1554,7 @@ int nn_plan_backward(nn_plan *p, err *e)
     for (int k = p->n_s - 1; k >= 0; k--) {
         const step *s = &p->s[k];
         tensor *o = &p->t[s->out];
-        if (!o->needs_grad) continue;
+        if (!o->needs_grad || s->bwd_skip) continue; /* bwd_skip: done by the step that fused it */
         /* the first writer of an input's gradient (this step is the input's last consumer) has
          * the kernel overwrite instead of add where it can, and the zeroing is skipped */
         int can = s->kind == K_CONV || s->kind == K_DWCONV || s->kind == K_HSWISH || s->kind == K_RELU ||
@@ -1543,16 +1584,20 @@ int nn_plan_backward(nn_plan *p, err *e)
                     for (size_t i = 0; i < o->size; i++) dr[i] += o->grad[i];
             }
             /* o->grad is complete here (all consumers come later in the schedule), so the fused
-             * activation can be undone in place */
-            nn_act_bwd(s->act, o->val, o->grad, o->size);
+             * activation can be undone in place (unless its consumer did: act_done) */
+            if (!s->act_done) nn_act_bwd(s->act, o->val, o->grad, o->size);
             if (dx && s->pk)
                 nn_conv_bwd_packed(&s->g, s->pk, o->grad, dx, p->col, !overwrite);
             else if (dx)
                 nn_conv_bwd(&s->g, o->grad, s->w, dx, p->col, !overwrite);
             break;
         case K_DWCONV:
-            nn_act_bwd(s->act, o->val, o->grad, o->size);
-            if (dx) nn_dwconv_bwd(&s->g, o->grad, s->w, dx, !overwrite);
+            if (!s->act_done) nn_act_bwd(s->act, o->val, o->grad, o->size);
+            if (dx && s->gate) {
+                const tensor *gt = &p->t[s->gate_t];
+                nn_dwconv_bwd_gated(&s->g, o->grad, s->w, gt->grad, s->gate, gt->val, s->ga, s->gc);
+            } else if (dx)
+                nn_dwconv_bwd(&s->g, o->grad, s->w, dx, !overwrite);
             break;
         case K_ADD:
         case K_MUL: {

@@ -213,6 +213,7 @@ typedef struct kc {
     float fa, fc; /* hard swish constants */
     size_t sa[4], sb[4], sd[4];
     const int *ysh;
+    nn_simd_gate gate; /* the depthwise input gradient's fused activation derivative (x: tensor base) */
 } kc;
 
 /* The gathers (depthwise convolution, col2im) keep a block of channels in registers across all
@@ -884,7 +885,7 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
                         xo[nt] = xb + ((ptrdiff_t)ky * g->dh * g->w + kx * g->dw) * C;
                         wo[nt++] = (ptrdiff_t)(ky * g->kw + kx) * C;
                     }
-                nn_simd_dw_run(o, C, k->b, 0, C, k->x, k->w, xo, wo, nt, (ptrdiff_t)g->sw * C, oxb - oxa, act);
+                nn_simd_dw_run(o, C, k->b, 0, C, k->x, k->w, xo, wo, nt, (ptrdiff_t)g->sw * C, oxb - oxa, act, NULL);
                 ox = oxb - 1;
                 continue;
             }
@@ -1020,7 +1021,12 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                         }
                     float *d = k->y + ((size_t)r * g->w + ix) * C;
                     ptrdiff_t step = (ptrdiff_t)g->sw * C;
-                    nn_simd_dw_run(d, step, k->add ? d : NULL, step, C, k->x, k->w, yo, wo, nt, C, len, NN_ACT_NONE);
+                    nn_simd_gate gt, *gp = NULL;
+                    if (k->gate.kind) {
+                        gt = k->gate;
+                        gt.x += ((size_t)r * g->w + ix) * C, gt.step = step, gp = &gt;
+                    }
+                    nn_simd_dw_run(d, step, k->add ? d : NULL, step, C, k->x, k->w, yo, wo, nt, C, len, NN_ACT_NONE, gp);
                     ix += len * g->sw;
                 }
             continue;
@@ -1057,6 +1063,14 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
         }
     }
     free(xc);
+}
+
+void nn_dwconv_bwd_gated(const nn_geom *g, const float *dy, const float *wt, float *dx, int gate, const float *gx,
+                         float ga, float gc)
+{
+    kc k = {.g = g, .x = dy, .w = wt, .y = dx, .add = 0};
+    k.gate = (nn_simd_gate){gate, ga, gc, gx, 0};
+    par_for(g->n * g->h, (size_t)g->n * g->oh * g->ow * g->cout * g->kh * g->kw, dw_bwd_rows, &k);
 }
 
 void nn_dwconv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, int add)

@@ -75,6 +75,14 @@ void nn_dwconv_fwd(const nn_geom *g, const float *x, const float *wt, const floa
 /* dx (n,h,w,cin) += depthwise^T(dy (n,oh,ow,cout)) (add=1), or = (add=0). */
 void nn_dwconv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, int add);
 
+/* nn_dwconv_bwd into dx (overwritten), each value then through the derivative of the activation
+ * that made the conv's input (gate: nn_simd.h's NN_GATE_*, gx its values as NN_GATE_* reads them,
+ * laid out as dx; ga, gc the hard swish's constants): nn_dwconv_bwd then nn_act_bwd or
+ * nn_hswish_bwd, with their values, in one pass. Only with the AVX-512 kernels
+ * (nn_ops_simd_available), for multiplier 1 and at most 64 taps. */
+void nn_dwconv_bwd_gated(const nn_geom *g, const float *dy, const float *wt, float *dx, int gate, const float *gx,
+                         float ga, float gc);
+
 /* In place on y[0..n): y = act(y). */
 void nn_act_fwd(int act, float *y, size_t n);
 /* In place on dy[0..n): dy *= act'(.), judged from the activation's output y (y > 0 for Relu,

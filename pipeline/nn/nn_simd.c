@@ -47,6 +47,24 @@ static inline __attribute__((always_inline)) __m512 activate(__m512 v, int act)
     return v;
 }
 
+/* g through the gate's derivative at x, as nn_act_bwd and nn_hswish_bwd compute it (the same
+ * selects, and for the hard swish g * (c * relu6(x + a) + (0 < x + a < 6 ? c * x : 0)) in that
+ * order of operations). */
+static inline __attribute__((always_inline)) __m512 apply_gate(const nn_simd_gate *gt, __m512 g, __m512 x)
+{
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    if (gt->kind == NN_GATE_RELU) return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ), g);
+    if (gt->kind == NN_GATE_RELU6)
+        return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ) & _mm512_cmp_ps_mask(x, six, _CMP_LT_OQ), g);
+    const __m512 a = _mm512_set1_ps(gt->a), c = _mm512_set1_ps(gt->c);
+    __m512 t = _mm512_add_ps(x, a);
+    __mmask16 in = _mm512_cmp_ps_mask(t, zero, _CMP_GT_OQ) & _mm512_cmp_ps_mask(t, six, _CMP_LT_OQ);
+    /* relu6(t) as the scalar t > 0 ? (t < 6 ? t : 6) : 0 */
+    __m512 r = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, zero, _CMP_GT_OQ), six), in, t);
+    __m512 sel = _mm512_maskz_mov_ps(in, _mm512_mul_ps(c, x));
+    return _mm512_mul_ps(g, _mm512_add_ps(_mm512_mul_ps(c, r), sel));
+}
+
 
 /* --- depthwise gathers ----------------------------------------------------------------------- */
 
@@ -95,8 +113,8 @@ void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, cons
 static inline __attribute__((always_inline)) void run_pixels(float *out, ptrdiff_t out_step, const float *init,
                                                              ptrdiff_t init_step, const float *x, const float *w,
                                                              const ptrdiff_t *xo, const ptrdiff_t *wo, int nt,
-                                                             ptrdiff_t in_step, int j, int act, int c0, const int nv,
-                                                             const int np, __mmask16 mk)
+                                                             ptrdiff_t in_step, int j, int act, const nn_simd_gate *gt,
+                                                             int c0, const int nv, const int np, __mmask16 mk)
 {
     __m512 a[16]; /* np * nv <= 16, flat: an array this size stays in registers */
 #pragma GCC unroll 8
@@ -121,9 +139,12 @@ static inline __attribute__((always_inline)) void run_pixels(float *out, ptrdiff
 #pragma GCC unroll 8
     for (int p = 0; p < np; p++)
 #pragma GCC unroll 8
-        for (int v = 0; v < nv; v++)
-            _mm512_mask_storeu_ps(out + (ptrdiff_t)(j + p) * out_step + c0 + 16 * v, v == nv - 1 ? mk : (__mmask16)0xFFFF,
-                                  activate(a[p * nv + v], act));
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+            __m512 o = activate(a[p * nv + v], act);
+            if (gt) o = apply_gate(gt, o, _mm512_maskz_loadu_ps(m, gt->x + (ptrdiff_t)(j + p) * gt->step + c0 + 16 * v));
+            _mm512_mask_storeu_ps(out + (ptrdiff_t)(j + p) * out_step + c0 + 16 * v, m, o);
+        }
 }
 
 /* A run of count pixels, nv vectors of channels from c0: NP = 8 / nv pixels at a time (at least 1),
@@ -131,24 +152,26 @@ static inline __attribute__((always_inline)) void run_pixels(float *out, ptrdiff
 static inline __attribute__((always_inline)) void run_block(float *out, ptrdiff_t out_step, const float *init,
                                                             ptrdiff_t init_step, const float *x, const float *w,
                                                             const ptrdiff_t *xo, const ptrdiff_t *wo, int nt,
-                                                            ptrdiff_t in_step, int count, int act, int c0,
-                                                            const int nv, __mmask16 mk)
+                                                            ptrdiff_t in_step, int count, int act,
+                                                            const nn_simd_gate *gt, int c0, const int nv,
+                                                            __mmask16 mk)
 {
     const int np = nv >= 8 ? 1 : nv >= 4 ? 2 : 8 / nv;
     int j = 0;
     for (; j + np <= count; j += np)
-        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, c0, nv, np, mk);
-    for (; j < count; j++) run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, c0, nv, 1, mk);
+        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, gt, c0, nv, np, mk);
+    for (; j < count; j++)
+        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, gt, c0, nv, 1, mk);
 }
 
 #define RUN_CASE(V)                                                                                                    \
     case V:                                                                                                            \
-        run_block(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, count, act, c0, V, mk);                   \
+        run_block(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, count, act, gt, c0, V, mk);               \
         break;
 
 void nn_simd_dw_run(float *out, ptrdiff_t out_step, const float *init, ptrdiff_t init_step, int C, const float *x,
                     const float *w, const ptrdiff_t *xo, const ptrdiff_t *wo, int nt, ptrdiff_t in_step, int count,
-                    int act)
+                    int act, const nn_simd_gate *gt)
 {
     /* up to 128 channels at once (8 registers, the last under a mask), so that each tap's offsets
      * are read once per pixel for all of them */

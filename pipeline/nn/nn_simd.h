@@ -36,14 +36,29 @@ void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, cons
 void nn_simd_dw_pair(float *oa, float *ob, const float *ia, const float *ib, int C, const float *x, const float *w,
                      const ptrdiff_t *rows, const ptrdiff_t *wrow, int nr, int kw, ptrdiff_t step);
 
+/* The derivative of an activation applied to a gradient as a kernel stores it (the activation's
+ * own backward pass fused into its consumer's): kind NN_GATE_RELU keeps g where x > 0,
+ * NN_GATE_RELU6 where 0 < x < 6 (x the activation's output), NN_GATE_HSWISH multiplies by the
+ * hard swish's derivative at x (its input) with constants a, c (nn_ops.h, nn_hswish_bwd); x is
+ * laid out as the kernel's output, step floats from one of its pixels to the next. The values of
+ * nn_act_bwd and nn_hswish_bwd. */
+enum { NN_GATE_NONE, NN_GATE_RELU, NN_GATE_RELU6, NN_GATE_HSWISH };
+typedef struct nn_simd_gate {
+    int kind;
+    float a, c;
+    const float *x;
+    ptrdiff_t step;
+} nn_simd_gate;
+
 /* A run of count pixels of a depthwise gather (multiplier 1) that share one list of taps shifted
  * by a fixed step: out[j * out_step + c] = act(init[j * init_step + c] (init NULL: 0) + the sum
  * over taps t, in list order, of x[xo[t] + j * in_step + c] * w[wo[t] + c]), c < C. The values of
  * dw_pixel on each pixel's list, then act; the interior of every row of a depthwise forward
- * (in_step = stride * C) and of its input gradient (one parity class, out_step = stride * C). */
+ * (in_step = stride * C) and of its input gradient (one parity class, out_step = stride * C).
+ * gt (NULL: none) is applied to each sum after act, before it is stored. */
 void nn_simd_dw_run(float *out, ptrdiff_t out_step, const float *init, ptrdiff_t init_step, int C, const float *x,
                     const float *w, const ptrdiff_t *xo, const ptrdiff_t *wo, int nt, ptrdiff_t in_step, int count,
-                    int act);
+                    int act, const nn_simd_gate *gt);
 
 /* A (k, n) matrix of constant weights in the form nn_simd_gemm reads: in panels of 32 columns, each
  * k rows of 32 (zero-padded past column n), so that the product streams through a panel; float16

@@ -850,6 +850,51 @@ START_TEST(residual_fusion)
 }
 END_TEST
 
+/* One plan computing out[0..n_a) against one computing out[0..n_b) (a superset that keeps some
+ * fusion from happening): the first output's value and the input gradient from a random output
+ * gradient, bit for bit. */
+static void same_bytes_plans(nn_model *m, int size, const char *const *oa, int na, const char *const *ob, int nb)
+{
+    nn_plan *pa = NULL, *pb = NULL;
+    err e = {{0}};
+    ck_assert_msg(nn_plan_new(m, NULL, 1, size, size, oa, na, &pa, &e) == 0, "%s", e.msg);
+    ck_assert_msg(nn_plan_new(m, NULL, 1, size, size, ob, nb, &pb, &e) == 0, "%s", e.msg);
+    size_t nx = nn_plan_input_shape(pa, (int[4]){0});
+    float *xa = nn_plan_input(pa), *xb = nn_plan_input(pb);
+    for (size_t i = 0; i < nx; i++) xa[i] = xb[i] = frand(0, 255);
+    ck_assert_int_eq(nn_plan_forward(pa, &e), 0);
+    ck_assert_int_eq(nn_plan_forward(pb, &e), 0);
+    size_t ny = nn_plan_output_size(pa, 0);
+    ck_assert(memcmp(nn_plan_output(pa, 0, NULL), nn_plan_output(pb, 0, NULL), sizeof(float) * ny) == 0);
+    float *ga = nn_plan_output_grad(pa, 0), *gb = nn_plan_output_grad(pb, 0);
+    for (size_t i = 0; i < ny; i++) ga[i] = gb[i] = frand(-1, 1);
+    ck_assert_int_eq(nn_plan_backward(pa, &e), 0);
+    ck_assert_int_eq(nn_plan_backward(pb, &e), 0);
+    const float *da = nn_plan_input_grad(pa), *db = nn_plan_input_grad(pb);
+    double maxg = 0;
+    for (size_t i = 0; i < nx; i++) maxg = fmax(maxg, fabs(db[i]));
+    ck_assert(maxg > 0);
+    ck_assert_msg(memcmp(da, db, sizeof(float) * nx) == 0, "%s: input gradients differ", oa[0]);
+    nn_plan_free(pa);
+    nn_plan_free(pb);
+}
+
+START_TEST(gate_fusion)
+{
+    /* A depthwise conv's input gradient through the Relu of the conv before it, and through a
+     * hard swish (nn.c, fuse_gates), against plans where that activation's input or output is also
+     * asked for, which keeps the passes apart. */
+    nn_model *m = load_model();
+    const char *relu_a[1] = {"tower_0/MobilenetV3/expanded_conv_1/depthwise/depthwise"};
+    const char *relu_b[2] = {relu_a[0], "tower_0/MobilenetV3/expanded_conv_1/expand/Relu"};
+    same_bytes_plans(m, 64, relu_a, 1, relu_b, 2);
+    const char *hsw_a[1] = {"tower_0/MobilenetV3/expanded_conv_6/depthwise/depthwise"};
+    const char *hsw_b[2] = {hsw_a[0], "tower_0/MobilenetV3/expanded_conv_6/expand/BatchNorm/FusedBatchNorm"};
+    same_bytes_plans(m, 64, hsw_a, 1, hsw_b, 2);
+    nn_model_free(m);
+}
+END_TEST
+
 START_TEST(batch_consistency)
 {
     /* image 1 of a batch of 3 gives the same activations as the same image alone */
@@ -1079,6 +1124,7 @@ int main(void)
     tcase_add_test(t, batch_consistency);
     tcase_add_test(t, hswish_fusion);
     tcase_add_test(t, residual_fusion);
+    tcase_add_test(t, gate_fusion);
     suite_add_tcase(s, t);
     t = tcase_create("kernels");
     tcase_add_test(t, grad_conv);
