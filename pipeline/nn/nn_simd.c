@@ -251,14 +251,25 @@ int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose
     float *f = aligned_alloc(64, fbytes);
     if (!f) return -1;
     memset(f, 0, fbytes);
-    for (int r = 0; r < k; r++)
-        for (int c = 0; c < n; c++)
-            f[((size_t)(c / 32) * k + r) * 32 + c % 32] = transpose ? w[(size_t)c * k + r] : w[(size_t)r * n + c];
+    for (int pn = 0; pn < panels; pn++) {
+        int c0 = pn * 32, cn = n - c0 < 32 ? n - c0 : 32;
+        for (int r = 0; r < k; r++) {
+            float *dst = f + ((size_t)pn * k + r) * 32;
+            if (transpose)
+                for (int c = 0; c < cn; c++) dst[c] = w[(size_t)(c0 + c) * k + r];
+            else
+                memcpy(dst, w + (size_t)r * n + c0, sizeof(float) * (size_t)cn);
+        }
+    }
     uint16_t *h = aligned_alloc(64, hbytes);
     int exact = h != NULL;
-    for (size_t i = 0; exact && i < len; i++) {
-        h[i] = _cvtss_sh(f[i], _MM_FROUND_TO_NEAREST_INT);
-        exact = _cvtsh_ss(h[i]) == f[i] || f[i] != f[i];
+    /* float16 if every value survives the round trip (NaNs aside); len is a multiple of 32 */
+    for (size_t i = 0; exact && i < len; i += 16) {
+        __m512 v = _mm512_load_ps(f + i);
+        __m256i hv = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __mmask16 same = _mm512_cmp_ps_mask(_mm512_cvtph_ps(hv), v, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        exact = same == 0xFFFF;
+        _mm256_store_si256((__m256i *)(h + i), hv);
     }
     if (exact) {
         free(f);

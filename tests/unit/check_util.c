@@ -83,6 +83,28 @@ START_TEST(sha256_vectors)
 }
 END_TEST
 
+START_TEST(sha256_both_paths)
+{
+    /* The SHA-extension rounds (where the CPU has them) and the portable ones, with the vectors
+     * above and on pseudo-random data of lengths around the block size and of many blocks. */
+    static unsigned char data[100000];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof data; i++) x = x * 1103515245u + 12345u, data[i] = (unsigned char)(x >> 24);
+    size_t lens[] = {0, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 4096, 99999, 100000};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        char a[65], b[65];
+        sha256_set_portable(1);
+        sha256_hex(data, lens[k], a);
+        sha256_set_portable(0);
+        sha256_hex(data, lens[k], b);
+        ck_assert_msg(strcmp(a, b) == 0, "length %zu: portable %s, default %s", lens[k], a, b);
+    }
+    char hex[65];
+    sha256_hex("abc", 3, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -97,6 +119,7 @@ int main(void)
     suite_add_tcase(s, t);
     t = tcase_create("sha256");
     tcase_add_test(t, sha256_vectors);
+    tcase_add_test(t, sha256_both_paths);
     suite_add_tcase(s, t);
     return check_run(s);
 }
