@@ -732,6 +732,9 @@ typedef struct step {
      * producer of that activation then skips it (act_done) or its whole backward (bwd_skip) */
     int gate, gate_t, act_done, bwd_skip;
     float ga, gc; /* NN_GATE_HSWISH: the hard swish's constants */
+    /* fuse_hswish: a conv or depthwise conv that also writes the hard swish of its output into tensor
+     * hs_t (constants ha, hc), whose own K_HSWISH step then skips its forward (fwd_skip) */
+    int hs_t, fwd_skip;
     int oh, ow;     /* ResizeBilinear */
     float ha, hc;   /* hard swish (c*x) * relu6(x + a) */
 } step;
@@ -1149,6 +1152,29 @@ static void fuse_gates(nn_plan *p)
     free(made_by);
 }
 
+/* Hard swish forwards fused into the kernel before them (with the AVX-512 kernels): a packed conv
+ * or a depthwise conv (multiplier 1) writes the hard swish of its output beside it, as it stores
+ * it (nn_hswish_out), and the hard swish step's forward is skipped: a pass less, the same
+ * values. The conv's own output stays: the hard swish's backward reads it. */
+static void fuse_hswish(nn_plan *p)
+{
+    if (!nn_ops_simd_available()) return;
+    int *made_by = xmalloc(sizeof(int) * (size_t)p->n_t);
+    for (int t = 0; t < p->n_t; t++) made_by[t] = -1;
+    for (int k = 0; k < p->n_s; k++) made_by[p->s[k].out] = k;
+    for (int k = 0; k < p->n_s; k++) {
+        step *h = &p->s[k];
+        if (h->kind != K_HSWISH || made_by[h->in[0]] < 0) continue;
+        step *pr = &p->s[made_by[h->in[0]]];
+        int ok = (pr->kind == K_CONV && pr->pk) ||
+                 (pr->kind == K_DWCONV && pr->g.cout == pr->g.cin && pr->g.kh * pr->g.kw <= 64);
+        if (!ok || pr->hs_t >= 0) continue;
+        pr->hs_t = h->out, pr->ha = h->ha, pr->hc = h->hc;
+        h->fwd_skip = 1;
+    }
+    free(made_by);
+}
+
 /* n floats, zeroed, on a 64-byte boundary: the tensors' offsets are multiples of 16 floats, so
  * each starts a cache line, and a pixel of 16k channels is whole lines (a 512-bit load that
  * straddles two lines costs two). Aborts when out of memory, as xmalloc does. */
@@ -1179,7 +1205,8 @@ static step *add_step(nn_plan *p, int kind, int node_i, const char *opname, int 
 {
     step *s = &p->s[p->n_s++];
     memset(s, 0, sizeof *s);
-    s->kind = kind, s->node = node_i, s->opname = opname, s->out = out, s->n_in = n_in, s->res = -1, s->gate_t = -1;
+    s->kind = kind, s->node = node_i, s->opname = opname, s->out = out, s->n_in = n_in, s->res = -1, s->gate_t = -1,
+    s->hs_t = -1;
     s->in = xcalloc((size_t)n_in + 1, sizeof(int));
     return s;
 }
@@ -1399,6 +1426,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         if (p->s[k].kind == K_CONV) p->s[k].pk = nn_conv_pack_new(&p->s[k].g, p->s[k].w);
     fuse_residuals(p);
     fuse_gates(p);
+    fuse_hswish(p);
     *out = p;
     return 0;
 fail:
@@ -1477,14 +1505,20 @@ int nn_plan_forward(nn_plan *p, err *e)
         const tensor *x = &p->t[s->in[0]];
         switch (s->kind) {
         case K_CONV:
-            if (s->pk)
+            if (s->pk) {
+                nn_hswish_out hs = {s->hs_t >= 0 ? p->t[s->hs_t].val : NULL, s->ha, s->hc};
                 nn_conv_fwd_packed(&s->g, s->pk, x->val, s->b, s->act, s->res >= 0 ? p->t[s->res].val : NULL, o->val,
-                                   p->col);
+                                   p->col, s->hs_t >= 0 ? &hs : NULL);
+            }
             else
                 nn_conv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val, p->col);
             break;
         case K_DWCONV:
-            nn_dwconv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val);
+            if (s->hs_t >= 0) {
+                nn_hswish_out hs = {p->t[s->hs_t].val, s->ha, s->hc};
+                nn_dwconv_fwd_hs(&s->g, x->val, s->w, s->b, s->act, o->val, &hs);
+            } else
+                nn_dwconv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val);
             break;
         case K_ADD:
         case K_MUL: {
@@ -1497,7 +1531,7 @@ int nn_plan_forward(nn_plan *p, err *e)
             nn_relu_fwd(s->act, x->val, o->val, o->size);
             break;
         case K_HSWISH:
-            nn_hswish_fwd(s->ha, s->hc, x->val, o->val, o->size);
+            if (!s->fwd_skip) nn_hswish_fwd(s->ha, s->hc, x->val, o->val, o->size);
             break;
         case K_SIGMOID:
             nn_sigmoid_fwd(x->val, o->val, o->size);

@@ -214,6 +214,7 @@ typedef struct kc {
     size_t sa[4], sb[4], sd[4];
     const int *ysh;
     nn_simd_gate gate; /* the depthwise input gradient's fused activation derivative (x: tensor base) */
+    const nn_hswish_out *hs; /* the depthwise forward's fused hard swish (out: tensor base) */
 } kc;
 
 /* The gathers (depthwise convolution, col2im) keep a block of channels in registers across all
@@ -711,6 +712,7 @@ typedef struct simd_job {
     const float *bias;
     int beta, act;
     const float *res;
+    const nn_hswish_out *post;
     float *c;
     int ldc;
 } simd_job;
@@ -720,19 +722,19 @@ static void simd_parts(void *vj, int p0, int p1)
     const simd_job *j = vj;
     if (j->by_rows) {
         int m0 = p0 * SIMD_MR, m1 = p1 * SIMD_MR < j->m ? p1 * SIMD_MR : j->m;
-        nn_simd_gemm(m0, m1, 0, j->b->n, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->res, j->c, j->ldc);
+        nn_simd_gemm(m0, m1, 0, j->b->n, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->res, j->post, j->c, j->ldc);
     } else {
         int n1 = p1 * 32 < j->b->n ? p1 * 32 : j->b->n;
-        nn_simd_gemm(0, j->m, p0 * 32, n1, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->res, j->c, j->ldc);
+        nn_simd_gemm(0, j->m, p0 * 32, n1, j->a, j->lda, j->b, j->bias, j->beta, j->act, j->res, j->post, j->c, j->ldc);
     }
 }
 
 /* C (m, b->n) = init + A . B, act; split across the pool by row blocks (tall products: each
  * thread keeps the same pixels from one layer to the next) or by column panels (short ones). */
 static void simd_gemm(int m, const float *a, int lda, const nn_simd_mat *b, const float *bias, int beta, int act,
-                      const float *res, float *c, int ldc)
+                      const float *res, const nn_hswish_out *post, float *c, int ldc)
 {
-    simd_job j = {m, m >= SIMD_ROWS_MIN, a, lda, b, bias, beta, act, res, c, ldc};
+    simd_job j = {m, m >= SIMD_ROWS_MIN, a, lda, b, bias, beta, act, res, post, c, ldc};
     int parts = j.by_rows ? (m + SIMD_MR - 1) / SIMD_MR : (b->n + 31) / 32;
     par_for(parts, (size_t)m * b->n * b->k / 32, simd_parts, &j);
 }
@@ -742,16 +744,17 @@ typedef struct direct_job {
     const float *xp, *w, *bias;
     int hp, wp, act;
     float *y;
+    const nn_hswish_out *hs;
 } direct_job;
 
 static void direct_rows(void *v, int r0, int r1)
 {
     const direct_job *j = v;
-    nn_simd_conv_direct(j->g, r0, r1, j->xp, j->hp, j->wp, j->w, j->bias, j->act, j->y);
+    nn_simd_conv_direct(j->g, r0, r1, j->xp, j->hp, j->wp, j->w, j->bias, j->act, j->y, j->hs);
 }
 
 void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x, const float *bias, int act,
-                        const float *res, float *y, float *col)
+                        const float *res, float *y, float *col, const nn_hswish_out *hs)
 {
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
     if (pk->direct && !res) {
@@ -764,7 +767,7 @@ void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x
             for (int r = 0; r < rows; r++)
                 memcpy(col + ((size_t)n * hp + r + g->pt) * prow + (size_t)g->pl * g->cin,
                        x + ((size_t)n * g->h + r) * g->w * g->cin, sizeof(float) * (size_t)cols * g->cin);
-        direct_job j = {g, col, pk->wt, bias, hp, wp, act, y};
+        direct_job j = {g, col, pk->wt, bias, hp, wp, act, y, hs};
         par_for(g->n * g->oh, (size_t)M * K * g->cout / 32, direct_rows, &j);
         return;
     }
@@ -774,7 +777,7 @@ void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x
         par_for(g->n * g->oh, (size_t)M * K, im2col_rows, &k);
         a = col;
     }
-    simd_gemm(M, a, K, &pk->fwd, bias, 0, act, res, y, g->cout);
+    simd_gemm(M, a, K, &pk->fwd, bias, 0, act, res, hs, y, g->cout);
 }
 
 void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, float *dx, float *col, int add)
@@ -785,10 +788,10 @@ void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, flo
         pk->has_bwd = 1;
     }
     if (conv_direct(g)) {
-        simd_gemm(M, dy, g->cout, &pk->bwd, NULL, add, 0, NULL, dx, K);
+        simd_gemm(M, dy, g->cout, &pk->bwd, NULL, add, 0, NULL, NULL, dx, K);
         return;
     }
-    simd_gemm(M, dy, g->cout, &pk->bwd, NULL, 0, 0, NULL, col, K);
+    simd_gemm(M, dy, g->cout, &pk->bwd, NULL, 0, 0, NULL, NULL, col, K);
     kc k = {.g = g, .x = col, .y = dx, .add = add};
     par_for(g->n * g->h, (size_t)M * K,
             g->dw == 1 ? col2im_span_rows : g->kh * g->kw <= DW_MAXT ? col2im_rows : col2im_rows_any, &k);
@@ -843,6 +846,17 @@ static void act_inplace(int act, float *restrict o, int n)
         for (int c = 0; c < n; c++) o[c] = o[c] > 0.0f ? (o[c] < 6.0f ? o[c] : 6.0f) : 0.0f;
 }
 
+/* hs->out[off + i] = the hard swish of v[i], i < n, as EW_HSW_FWD computes it. */
+static void hswish_into(const nn_hswish_out *hs, ptrdiff_t off, const float *v, int n)
+{
+    float *restrict o = hs->out + off;
+    for (int i = 0; i < n; i++) {
+        float t = v[i] + hs->a;
+        t = t > 0.0f ? (t < 6.0f ? t : 6.0f) : 0.0f;
+        o[i] = (hs->c * v[i]) * t;
+    }
+}
+
 /* The output columns [ow_first_inside, ow_end_inside) of g have every horizontal tap inside the
  * input (the range may be empty). */
 static int ow_first_inside(const nn_geom *g)
@@ -885,7 +899,9 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
                         xo[nt] = xb + ((ptrdiff_t)ky * g->dh * g->w + kx * g->dw) * C;
                         wo[nt++] = (ptrdiff_t)(ky * g->kw + kx) * C;
                     }
-                nn_simd_dw_run(o, C, k->b, 0, C, k->x, k->w, xo, wo, nt, (ptrdiff_t)g->sw * C, oxb - oxa, act, NULL);
+                nn_simd_post pt, *pp = NULL;
+                if (k->hs) pt = *k->hs, pt.out += ((size_t)r * g->ow + ox) * g->cout, pp = &pt;
+                nn_simd_dw_run(o, C, k->b, 0, C, k->x, k->w, xo, wo, nt, (ptrdiff_t)g->sw * C, oxb - oxa, act, NULL, pp);
                 ox = oxb - 1;
                 continue;
             }
@@ -907,6 +923,7 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
                 else
                     dw_pair(o, o + C, k->b, k->b, C, k->x, k->w, xo, wo, nr, g->kw, C);
                 act_inplace(act, o, 2 * C);
+                if (k->hs) hswish_into(k->hs, o - k->y, o, 2 * C);
                 ox++;
                 continue;
             }
@@ -922,6 +939,7 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
                 else
                     dw_pixel(o, k->b, C, k->x, k->w, xo, wo, nt);
                 act_inplace(act, o, C);
+                if (k->hs) hswish_into(k->hs, o - k->y, o, C);
                 continue;
             }
             if (k->b)
@@ -939,6 +957,13 @@ static void dw_fwd_rows(void *vc, int r0, int r1)
                 for (int c = 0; c < g->cout; c++) o[c] = act1(act, o[c]);
         }
     }
+}
+
+void nn_dwconv_fwd_hs(const nn_geom *g, const float *x, const float *wt, const float *bias, int act, float *y,
+                      const nn_hswish_out *hs)
+{
+    kc k = {.g = g, .x = x, .w = wt, .b = bias, .act = act, .y = y, .hs = hs};
+    par_for(g->n * g->oh, (size_t)g->n * g->oh * g->ow * g->cout * g->kh * g->kw, dw_fwd_rows, &k);
 }
 
 void nn_dwconv_fwd(const nn_geom *g, const float *x, const float *wt, const float *bias, int act,
@@ -1026,7 +1051,8 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                         gt = k->gate;
                         gt.x += ((size_t)r * g->w + ix) * C, gt.step = step, gp = &gt;
                     }
-                    nn_simd_dw_run(d, step, k->add ? d : NULL, step, C, k->x, k->w, yo, wo, nt, C, len, NN_ACT_NONE, gp);
+                    nn_simd_dw_run(d, step, k->add ? d : NULL, step, C, k->x, k->w, yo, wo, nt, C, len, NN_ACT_NONE, gp,
+                                   NULL);
                     ix += len * g->sw;
                 }
             continue;

@@ -51,14 +51,21 @@ void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, 
  * copies what it needs of wt; free with nn_conv_pack_free (NULL allowed). Not thread-safe: one
  * plan's steps run one at a time. */
 typedef struct nn_conv_pack nn_conv_pack;
+/* A hard swish of a kernel's output written as it is stored: out (laid out as the output) =
+ * (c * y) * relu6(y + a), nn_hswish_fwd's values; y is written as well. */
+typedef struct nn_hswish_out {
+    float *out;
+    float a, c;
+} nn_hswish_out;
 nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt);
 void nn_conv_pack_free(nn_conv_pack *pk);
 /* As nn_conv_fwd and nn_conv_bwd, with the weights pk was made from. Values differ from
  * nn_conv_fwd's in the last bits (FMA sums in k order; see nn_simd.h), never with the threads.
  * res (NULL: none), the shape of y, is added to the result after act: a residual Add fused into
- * the convolution (y = conv(x) + res, rounded as the two ops are). */
+ * the convolution (y = conv(x) + res, rounded as the two ops are). hs (NULL: none): see
+ * nn_hswish_out. */
 void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x, const float *bias, int act,
-                        const float *res, float *y, float *col);
+                        const float *res, float *y, float *col, const nn_hswish_out *hs);
 void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, float *dx, float *col, int add);
 
 /* Switches the AVX-512 kernels (nn_simd.h) off (0) or back on (1, where the CPU has them), for
@@ -74,6 +81,11 @@ void nn_dwconv_fwd(const nn_geom *g, const float *x, const float *wt, const floa
                    float *y);
 /* dx (n,h,w,cin) += depthwise^T(dy (n,oh,ow,cout)) (add=1), or = (add=0). */
 void nn_dwconv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, int add);
+
+/* nn_dwconv_fwd that also writes the hard swish of its output (nn_hswish_out; hs not NULL). Only
+ * with the AVX-512 kernels, for multiplier 1. */
+void nn_dwconv_fwd_hs(const nn_geom *g, const float *x, const float *wt, const float *bias, int act, float *y,
+                      const nn_hswish_out *hs);
 
 /* nn_dwconv_bwd into dx (overwritten), each value then through the derivative of the activation
  * that made the conv's input (gate: nn_simd.h's NN_GATE_*, gx its values as NN_GATE_* reads them,

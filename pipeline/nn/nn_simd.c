@@ -65,6 +65,16 @@ static inline __attribute__((always_inline)) __m512 apply_gate(const nn_simd_gat
     return _mm512_mul_ps(g, _mm512_add_ps(_mm512_mul_ps(c, r), sel));
 }
 
+/* The hard swish of x as nn_hswish_fwd computes it: (c * x) * (t > 0 ? (t < 6 ? t : 6) : 0), t = x + a. */
+static inline __attribute__((always_inline)) __m512 hswish16(__m512 x, float a, float c)
+{
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    __m512 t = _mm512_add_ps(x, _mm512_set1_ps(a));
+    __mmask16 pos = _mm512_cmp_ps_mask(t, zero, _CMP_GT_OQ), in = pos & _mm512_cmp_ps_mask(t, six, _CMP_LT_OQ);
+    __m512 r = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(pos, six), in, t);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(c), x), r);
+}
+
 
 /* --- depthwise gathers ----------------------------------------------------------------------- */
 
@@ -114,7 +124,8 @@ static inline __attribute__((always_inline)) void run_pixels(float *out, ptrdiff
                                                              ptrdiff_t init_step, const float *x, const float *w,
                                                              const ptrdiff_t *xo, const ptrdiff_t *wo, int nt,
                                                              ptrdiff_t in_step, int j, int act, const nn_simd_gate *gt,
-                                                             int c0, const int nv, const int np, __mmask16 mk)
+                                                             const nn_simd_post *pst, int c0, const int nv, const int np,
+                                                             __mmask16 mk)
 {
     __m512 a[16]; /* np * nv <= 16, flat: an array this size stays in registers */
 #pragma GCC unroll 8
@@ -144,6 +155,8 @@ static inline __attribute__((always_inline)) void run_pixels(float *out, ptrdiff
             __m512 o = activate(a[p * nv + v], act);
             if (gt) o = apply_gate(gt, o, _mm512_maskz_loadu_ps(m, gt->x + (ptrdiff_t)(j + p) * gt->step + c0 + 16 * v));
             _mm512_mask_storeu_ps(out + (ptrdiff_t)(j + p) * out_step + c0 + 16 * v, m, o);
+            if (pst)
+                _mm512_mask_storeu_ps(pst->out + (ptrdiff_t)(j + p) * out_step + c0 + 16 * v, m, hswish16(o, pst->a, pst->c));
         }
 }
 
@@ -153,25 +166,25 @@ static inline __attribute__((always_inline)) void run_block(float *out, ptrdiff_
                                                             ptrdiff_t init_step, const float *x, const float *w,
                                                             const ptrdiff_t *xo, const ptrdiff_t *wo, int nt,
                                                             ptrdiff_t in_step, int count, int act,
-                                                            const nn_simd_gate *gt, int c0, const int nv,
-                                                            __mmask16 mk)
+                                                            const nn_simd_gate *gt, const nn_simd_post *pst, int c0,
+                                                            const int nv, __mmask16 mk)
 {
     const int np = nv >= 8 ? 1 : nv >= 4 ? 2 : 8 / nv;
     int j = 0;
     for (; j + np <= count; j += np)
-        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, gt, c0, nv, np, mk);
+        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, gt, pst, c0, nv, np, mk);
     for (; j < count; j++)
-        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, gt, c0, nv, 1, mk);
+        run_pixels(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, j, act, gt, pst, c0, nv, 1, mk);
 }
 
 #define RUN_CASE(V)                                                                                                    \
     case V:                                                                                                            \
-        run_block(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, count, act, gt, c0, V, mk);               \
+        run_block(out, out_step, init, init_step, x, w, xo, wo, nt, in_step, count, act, gt, pst, c0, V, mk);          \
         break;
 
 void nn_simd_dw_run(float *out, ptrdiff_t out_step, const float *init, ptrdiff_t init_step, int C, const float *x,
                     const float *w, const ptrdiff_t *xo, const ptrdiff_t *wo, int nt, ptrdiff_t in_step, int count,
-                    int act, const nn_simd_gate *gt)
+                    int act, const nn_simd_gate *gt, const nn_simd_post *pst)
 {
     /* up to 128 channels at once (8 registers, the last under a mask), so that each tap's offsets
      * are read once per pixel for all of them */
@@ -301,7 +314,7 @@ static inline __attribute__((always_inline)) __m512 load_b(const int half, const
 static inline __attribute__((always_inline)) void micro(const int mr, const int nv, const int half, __mmask16 mk,
                                                         const float *a, int lda, const nn_simd_mat *b, int n0,
                                                         const float *bias, int beta, int act, const float *res,
-                                                        float *c, int ldc)
+                                                        const nn_simd_post *pst, float *c, int ldc)
 {
     __m512 acc[MR][2];
     const int k = b->k;
@@ -333,24 +346,26 @@ static inline __attribute__((always_inline)) void micro(const int mr, const int 
             __m512 o = activate(acc[i][v], act);
             if (res) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, res + (size_t)i * ldc + 16 * v));
             _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, m, o);
+            if (pst) _mm512_mask_storeu_ps(pst->out + (size_t)i * ldc + 16 * v, m, hswish16(o, pst->a, pst->c));
         }
 }
 
 #define MICRO_CASE(R)                                                                                                  \
     case R:                                                                                                            \
         if (nv == 2 && half)                                                                                           \
-            micro(R, 2, 1, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
+            micro(R, 2, 1, mk, a, lda, b, n0, bias, beta, act, res, pst, c, ldc);                                                \
         else if (nv == 2)                                                                                              \
-            micro(R, 2, 0, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
+            micro(R, 2, 0, mk, a, lda, b, n0, bias, beta, act, res, pst, c, ldc);                                                \
         else if (half)                                                                                                 \
-            micro(R, 1, 1, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
+            micro(R, 1, 1, mk, a, lda, b, n0, bias, beta, act, res, pst, c, ldc);                                                \
         else                                                                                                           \
-            micro(R, 1, 0, mk, a, lda, b, n0, bias, beta, act, res, c, ldc);                                                \
+            micro(R, 1, 0, mk, a, lda, b, n0, bias, beta, act, res, pst, c, ldc);                                                \
         break;
 
 /* One micro-tile of mr <= MR rows at a (row 0), c (row 0, column n0). */
 static void micro_any(int mr, int nv, __mmask16 mk, const float *a, int lda, const nn_simd_mat *b, int n0,
-                      const float *bias, int beta, int act, const float *res, float *c, int ldc)
+                      const float *bias, int beta, int act, const float *res, const nn_simd_post *pst, float *c,
+                      int ldc)
 {
     const int half = b->h != NULL;
     switch (mr) {
@@ -367,7 +382,7 @@ static void micro_any(int mr, int nv, __mmask16 mk, const float *a, int lda, con
 }
 
 void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const nn_simd_mat *b, const float *bias,
-                  int beta, int act, const float *res, float *c, int ldc)
+                  int beta, int act, const float *res, const nn_simd_post *post, float *c, int ldc)
 {
     for (int j = n0; j < n1; j += 32) {
         int wdt = n1 - j < 32 ? n1 - j : 32, nv = wdt > 16 ? 2 : 1;
@@ -377,8 +392,10 @@ void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const
         int r = m1 - m0, t = (r + MR - 1) / MR;
         for (int q = 0; q < t; q++) {
             int i = m0 + (int)((long)r * q / t), mr = m0 + (int)((long)r * (q + 1) / t) - i;
+            nn_simd_post pt, *pp = NULL;
+            if (post) pt = *post, pt.out += (size_t)i * ldc + j, pp = &pt;
             micro_any(mr, nv, mk, a + (size_t)i * lda, lda, b, j, bias, beta, act,
-                      res ? res + (size_t)i * ldc + j : NULL, c + (size_t)i * ldc + j, ldc);
+                      res ? res + (size_t)i * ldc + j : NULL, pp, c + (size_t)i * ldc + j, ldc);
         }
     }
 }
@@ -392,7 +409,7 @@ void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const
 static inline __attribute__((always_inline)) void direct_px(const int np, const int nv, __mmask16 mk,
                                                             const nn_geom *g, const float *xr, int wp,
                                                             const float *w, const float *bias, int act, float *y,
-                                                            int ox0)
+                                                            const nn_simd_post *pst, int ox0)
 {
     __m512 acc[NP][2];
     const int C = g->cin, co = g->cout;
@@ -421,12 +438,16 @@ static inline __attribute__((always_inline)) void direct_px(const int np, const 
     for (int p = 0; p < np; p++)
 #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
-            _mm512_mask_storeu_ps(y + (size_t)(ox0 + p) * co + 16 * v, v == nv - 1 ? mk : (__mmask16)0xFFFF,
-                                  activate(acc[p][v], act));
+        {
+            __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
+            __m512 o = activate(acc[p][v], act);
+            _mm512_mask_storeu_ps(y + (size_t)(ox0 + p) * co + 16 * v, m, o);
+            if (pst) _mm512_mask_storeu_ps(pst->out + (size_t)(ox0 + p) * co + 16 * v, m, hswish16(o, pst->a, pst->c));
+        }
 }
 
 void nn_simd_conv_direct(const nn_geom *g, int r0, int r1, const float *xp, int hp, int wp, const float *w,
-                         const float *bias, int act, float *y)
+                         const float *bias, int act, float *y, const nn_simd_post *post)
 {
     int nv = g->cout > 16 ? 2 : 1, last = g->cout - 16 * (nv - 1);
     __mmask16 mk = tail_mask(last);
@@ -434,17 +455,19 @@ void nn_simd_conv_direct(const nn_geom *g, int r0, int r1, const float *xp, int 
         int n = r / g->oh, oy = r % g->oh;
         const float *xr = xp + ((size_t)n * hp + (size_t)oy * g->sh) * wp * g->cin;
         float *yr = y + (size_t)r * g->ow * g->cout;
+        nn_simd_post pt, *pp = NULL;
+        if (post) pt = *post, pt.out += (size_t)r * g->ow * g->cout, pp = &pt;
         int ox = 0;
         for (; ox + NP <= g->ow; ox += NP)
             if (nv == 2)
-                direct_px(NP, 2, mk, g, xr, wp, w, bias, act, yr, ox);
+                direct_px(NP, 2, mk, g, xr, wp, w, bias, act, yr, pp, ox);
             else
-                direct_px(NP, 1, mk, g, xr, wp, w, bias, act, yr, ox);
+                direct_px(NP, 1, mk, g, xr, wp, w, bias, act, yr, pp, ox);
         for (; ox < g->ow; ox++)
             if (nv == 2)
-                direct_px(1, 2, mk, g, xr, wp, w, bias, act, yr, ox);
+                direct_px(1, 2, mk, g, xr, wp, w, bias, act, yr, pp, ox);
             else
-                direct_px(1, 1, mk, g, xr, wp, w, bias, act, yr, ox);
+                direct_px(1, 1, mk, g, xr, wp, w, bias, act, yr, pp, ox);
     }
 }
 

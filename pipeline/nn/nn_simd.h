@@ -50,15 +50,21 @@ typedef struct nn_simd_gate {
     ptrdiff_t step;
 } nn_simd_gate;
 
+/* A hard swish of a kernel's output stored beside it: at the index of out where the kernel stores
+ * value v, out holds (c * v) * relu6(v + a) (nn_hswish_fwd's values); v itself is stored as well
+ * (the hard swish's backward needs it). */
+typedef nn_hswish_out nn_simd_post; /* nn_ops.h */
+
 /* A run of count pixels of a depthwise gather (multiplier 1) that share one list of taps shifted
  * by a fixed step: out[j * out_step + c] = act(init[j * init_step + c] (init NULL: 0) + the sum
  * over taps t, in list order, of x[xo[t] + j * in_step + c] * w[wo[t] + c]), c < C. The values of
  * dw_pixel on each pixel's list, then act; the interior of every row of a depthwise forward
  * (in_step = stride * C) and of its input gradient (one parity class, out_step = stride * C).
- * gt (NULL: none) is applied to each sum after act, before it is stored. */
+ * gt (NULL: none) is applied to each sum after act, before it is stored; pst (NULL: none, else
+ * laid out as out) receives its hard swish. */
 void nn_simd_dw_run(float *out, ptrdiff_t out_step, const float *init, ptrdiff_t init_step, int C, const float *x,
                     const float *w, const ptrdiff_t *xo, const ptrdiff_t *wo, int nt, ptrdiff_t in_step, int count,
-                    int act, const nn_simd_gate *gt);
+                    int act, const nn_simd_gate *gt, const nn_simd_post *pst);
 
 /* A (k, n) matrix of constant weights in the form nn_simd_gemm reads: in panels of 32 columns, each
  * k rows of 32 (zero-padded past column n), so that the product streams through a panel; float16
@@ -78,9 +84,10 @@ void nn_simd_mat_free(nn_simd_mat *m);
 /* Rows [m0, m1) and columns [n0, n1) of C (m, b->n) = act(init + A (m, b->k) . B) + res, act
  * (nn_ops.h enum nn_act) applied before res is added; A row-major with row stride lda, C and res
  * (NULL: none; a residual connection's other operand) with ldc. init: bias[col] when bias is not
- * NULL, else C itself when beta, else 0. n0 is a multiple of 16. */
+ * NULL, else C itself when beta, else 0. n0 is a multiple of 16. post (NULL: none; its out laid
+ * out as C, from C's first element) receives the hard swish of each stored value. */
 void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const nn_simd_mat *b, const float *bias,
-                  int beta, int act, const float *res, float *c, int ldc);
+                  int beta, int act, const float *res, const nn_simd_post *post, float *c, int ldc);
 
 /* Output rows [r0, r1) (of n * oh) of the convolution g (dilation 1, cout <= 32) = bias (or 0) +
  * the taps summed in (ky, kx, ci) order with FMAs, then act, into y (n, oh, ow, cout): the values
@@ -88,6 +95,6 @@ void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const
  * at row pt, column pl; w the HWIO weights as float. For convolutions of few input channels (the
  * first layer of an image network). */
 void nn_simd_conv_direct(const nn_geom *g, int r0, int r1, const float *xp, int hp, int wp, const float *w,
-                         const float *bias, int act, float *y);
+                         const float *bias, int act, float *y, const nn_simd_post *post);
 
 #endif

@@ -71,7 +71,7 @@ static void check_packed(int n, int h, int w, int cin, int cout, int k, int s, i
         const float *b = v & 1 ? bias : NULL;
         int act = v < 2 ? NN_ACT_NONE : v == 2 ? NN_ACT_RELU : NN_ACT_RELU6;
         nn_conv_fwd(&g, x, wt, b, act, y0, col);
-        nn_conv_fwd_packed(&g, pk, x, b, act, NULL, y1, col);
+        nn_conv_fwd_packed(&g, pk, x, b, act, NULL, y1, col, NULL);
         double d = max_diff(y0, y1, ny);
         ck_assert_msg(d <= tol, "%s: forward (bias %d, act %d) off by %.3g (tolerance %.3g)", what, v & 1, act, d, tol);
     }
@@ -83,11 +83,28 @@ static void check_packed(int n, int h, int w, int cin, int cout, int k, int s, i
         ck_assert_msg(d <= tolb, "%s: input gradient (add %d) off by %.3g (tolerance %.3g)", what, add, d, tolb);
     }
     if (pk) {
+        /* a residual and a hard swish fused into the forward: the bytes of the three ops */
+        float *res = rand_buf(ny, 0), *hs0 = malloc(sizeof(float) * ny), *hs1 = malloc(sizeof(float) * ny);
+        for (size_t i = 0; i < ny; i++) res[i] *= 4.0f;
+        nn_hswish_out hs = {hs1, 3.0f, 1.0f / 6.0f};
+        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_NONE, NULL, y0, col, NULL);
+        for (size_t i = 0; i < ny; i++) y0[i] += res[i];
+        nn_hswish_fwd(3.0f, 1.0f / 6.0f, y0, hs0, ny);
+        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_NONE, res, y1, col, &hs);
+        ck_assert_msg(memcmp(y0, y1, sizeof(float) * ny) == 0, "%s: fused residual differs", what);
+        ck_assert_msg(memcmp(hs0, hs1, sizeof(float) * ny) == 0, "%s: fused hard swish differs", what);
+        if (pk && k > 1 && g.cin <= 4) { /* the direct path takes no residual: hard swish alone */
+            nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_NONE, NULL, y0, col, NULL);
+            nn_hswish_fwd(3.0f, 1.0f / 6.0f, y0, hs0, ny);
+            nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_NONE, NULL, y1, col, &hs);
+            ck_assert_msg(memcmp(hs0, hs1, sizeof(float) * ny) == 0, "%s: direct hard swish differs", what);
+        }
+        free(res), free(hs0), free(hs1);
         /* the split across threads must not change a bit */
-        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, NULL, y1, col);
+        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, NULL, y1, col, NULL);
         nn_conv_bwd_packed(&g, pk, dy, dx1, col, 0);
         nn_set_threads(2);
-        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, NULL, y2, col);
+        nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, NULL, y2, col, NULL);
         nn_conv_bwd_packed(&g, pk, dy, dx2, col, 0);
         nn_set_threads(1);
         ck_assert_msg(memcmp(y1, y2, sizeof(float) * ny) == 0, "%s: forward differs on 2 threads", what);
@@ -156,6 +173,17 @@ START_TEST(depthwise_same_bytes)
                 nn_ops_set_simd(1);
                 ck_assert_msg(memcmp(y[0], y[1], sizeof(float) * ny) == 0, "dw %dx%d s%d C %d: forward bytes differ", k,
                               k, s, C);
+                if (nn_simd_available()) { /* the fused hard swish of the forward */
+                    float *h0 = malloc(sizeof(float) * ny), *h1 = malloc(sizeof(float) * ny), *y2 = malloc(sizeof(float) * ny);
+                    nn_hswish_out hs = {h1, 3.0f, 1.0f / 6.0f};
+                    nn_dwconv_fwd_hs(&g, x, wt, bias, NN_ACT_NONE, y2, &hs);
+                    nn_dwconv_fwd(&g, x, wt, bias, NN_ACT_NONE, y[0]);
+                    nn_hswish_fwd(3.0f, 1.0f / 6.0f, y[0], h0, ny);
+                    ck_assert(memcmp(y[0], y2, sizeof(float) * ny) == 0);
+                    ck_assert_msg(memcmp(h0, h1, sizeof(float) * ny) == 0, "dw %dx%d s%d C %d: fused hard swish differs",
+                                  k, k, s, C);
+                    free(h0), free(h1), free(y2);
+                }
                 for (int add = 0; add < 2; add++)
                     ck_assert_msg(memcmp(dx[0][add], dx[1][add], sizeof(float) * nx) == 0,
                                   "dw %dx%d s%d C %d: input gradient (add %d) bytes differ", k, k, s, C, add);
