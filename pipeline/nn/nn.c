@@ -1611,11 +1611,7 @@ int nn_plan_backward(nn_plan *p, err *e)
         switch (s->kind) {
         case K_CONV:
             if (s->res >= 0 && p->t[s->res].grad) { /* the fused Add: the residual's share */
-                float *dr = p->t[s->res].grad;
-                if (copy[1])
-                    memcpy(dr, o->grad, sizeof(float) * o->size);
-                else
-                    for (size_t i = 0; i < o->size; i++) dr[i] += o->grad[i];
+                nn_accumulate(p->t[s->res].grad, o->grad, o->size, !copy[1]);
             }
             /* o->grad is complete here (all consumers come later in the schedule), so the fused
              * activation can be undone in place (unless its consumer did: act_done) */

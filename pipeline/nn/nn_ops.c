@@ -413,7 +413,7 @@ static void col2im_span_rows(void *vc, int r0, int r1)
 {
     const kc *k = vc;
     const nn_geom *g = k->g;
-    int K = g->kh * g->kw * g->cin, C = g->cin, yc, yk[DW_MAXT], yo[DW_MAXT];
+    int K = g->kh * g->kw * g->cin, C = g->cin, yc, yk[DW_MAXT], yo[DW_MAXT], simd = nn_simd_available();
     for (int r = r0; r < r1; r++) {
         int n = r / g->h, iy = r % g->h;
         float *restrict d = k->y + (size_t)r * g->w * C;
@@ -421,13 +421,18 @@ static void col2im_span_rows(void *vc, int r0, int r1)
         for (int ky0 = 0; ky0 < g->kh; ky0 += DW_MAXT) {
             int kn = g->kh - ky0 < DW_MAXT ? g->kh - ky0 : DW_MAXT;
             axis_taps(iy, 1, g->pt - ky0 * g->dh, kn, g->dh, g->sh, g->oh, &yc, yk, yo);
-            for (int a = 0; a < yc; a++)
+            for (int a = 0; a < yc; a++) {
+                const float *s0 = k->x + ((size_t)n * g->oh + yo[a]) * g->ow * K + (size_t)(ky0 + yk[a]) * g->kw * C;
+                if (simd) {
+                    nn_simd_add_spans(d, g->w * C, s0, K, g->ow, g->sw * C, -g->pl * C, g->kw * C);
+                    continue;
+                }
                 for (int ox = 0; ox < g->ow; ox++) {
                     int x0 = ox * g->sw - g->pl, kx0 = x0 < 0 ? -x0 : 0, kx1 = g->w - x0 < g->kw ? g->w - x0 : g->kw;
-                    const float *restrict s = k->x + (((size_t)n * g->oh + yo[a]) * g->ow + ox) * K +
-                                              (size_t)(ky0 + yk[a]) * g->kw * C;
+                    const float *restrict s = s0 + (size_t)ox * K;
                     for (int t = kx0 * C; t < kx1 * C; t++) d[(ptrdiff_t)x0 * C + t] += s[t];
                 }
+            }
         }
     }
 }
@@ -747,6 +752,30 @@ typedef struct direct_job {
     const nn_hswish_out *hs;
 } direct_job;
 
+/* Rows [r0, r1) (of n * hp) of the zero-padded copy of the direct convolution's input. */
+typedef struct pad_job {
+    const nn_geom *g;
+    const float *x;
+    float *xp;
+    int hp, wp;
+} pad_job;
+
+static void pad_rows(void *v, int r0, int r1)
+{
+    const pad_job *j = v;
+    const nn_geom *g = j->g;
+    size_t prow = (size_t)j->wp * g->cin;
+    int cols = g->w < j->wp - g->pl ? g->w : j->wp - g->pl;
+    for (int r = r0; r < r1; r++) {
+        int n = r / j->hp, py = r % j->hp, iy = py - g->pt;
+        float *d = j->xp + (size_t)r * prow;
+        memset(d, 0, sizeof(float) * prow);
+        if (iy >= 0 && iy < g->h)
+            memcpy(d + (size_t)g->pl * g->cin, j->x + ((size_t)n * g->h + iy) * g->w * g->cin,
+                   sizeof(float) * (size_t)cols * g->cin);
+    }
+}
+
 static void direct_rows(void *v, int r0, int r1)
 {
     const direct_job *j = v;
@@ -760,13 +789,8 @@ void nn_conv_fwd_packed(const nn_geom *g, const nn_conv_pack *pk, const float *x
     if (pk->direct && !res) {
         int hp, wp;
         padded_size(g, &hp, &wp);
-        size_t prow = (size_t)wp * g->cin;
-        memset(col, 0, sizeof(float) * (size_t)g->n * hp * prow);
-        int rows = g->h < hp - g->pt ? g->h : hp - g->pt, cols = g->w < wp - g->pl ? g->w : wp - g->pl;
-        for (int n = 0; n < g->n; n++)
-            for (int r = 0; r < rows; r++)
-                memcpy(col + ((size_t)n * hp + r + g->pt) * prow + (size_t)g->pl * g->cin,
-                       x + ((size_t)n * g->h + r) * g->w * g->cin, sizeof(float) * (size_t)cols * g->cin);
+        pad_job pj = {g, x, col, hp, wp};
+        par_for(g->n * hp, (size_t)g->n * hp * wp * g->cin, pad_rows, &pj);
         direct_job j = {g, col, pk->wt, bias, hp, wp, act, y, hs};
         par_for(g->n * g->oh, (size_t)M * K * g->cout / 32, direct_rows, &j);
         return;
@@ -1760,6 +1784,37 @@ void nn_ops_parallel(int n, nn_par_fn fn, void *ctx)
 }
 
 void nn_ops_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+
+typedef struct acc_job {
+    float *d;
+    const float *s;
+    int add;
+} acc_job;
+
+#define ACC_BLOCK 2048 /* floats per item of nn_accumulate */
+
+static void acc_items(void *vj, int i0, int i1)
+{
+    const acc_job *j = vj;
+    float *restrict d = j->d + (size_t)i0 * ACC_BLOCK;
+    const float *restrict s = j->s + (size_t)i0 * ACC_BLOCK;
+    size_t n = (size_t)(i1 - i0) * ACC_BLOCK;
+    if (j->add)
+        for (size_t i = 0; i < n; i++) d[i] += s[i];
+    else
+        memcpy(d, s, sizeof(float) * n);
+}
+
+void nn_accumulate(float *d, const float *s, size_t n, int add)
+{
+    acc_job j = {d, s, add};
+    size_t blocks = n / ACC_BLOCK, tail = blocks * ACC_BLOCK;
+    par_for((int)blocks, n, acc_items, &j);
+    if (add)
+        for (size_t i = tail; i < n; i++) d[i] += s[i];
+    else
+        memcpy(d + tail, s + tail, sizeof(float) * (n - tail));
+}
 
 /* db (C) = (add ? db : 0) + the sum of dy's M rows, in row order, so the sum does not depend on
  * any thread split. */

@@ -181,6 +181,9 @@ double nn_softmax_xent(int n, int k, const float *logits, const int *labels, flo
 typedef void (*nn_par_fn)(void *ctx, int lo, int hi);
 void nn_ops_parallel(int n, nn_par_fn fn, void *ctx);
 
+/* d[0..n) = s (add 0) or += s (add 1), split across the pool. */
+void nn_accumulate(float *d, const float *s, size_t n, int add);
+
 /* Sets OpenBLAS's own thread count only (nn_set_threads sets it to 1 and the pool's to n: the
  * kernels then split each GEMM across the pool themselves; with OpenBLAS on n > 1 threads they
  * leave the threading to it). Callers that run kernels on several pool threads at once

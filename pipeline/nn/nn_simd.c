@@ -400,6 +400,24 @@ void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const
     }
 }
 
+/* --- col2im as runs ----------------------------------------------------------------------------- */
+
+void nn_simd_add_spans(float *d, int wc, const float *s, int k, int ow, int step, int start, int len)
+{
+    int phases = (len + step - 1) / step;
+    for (int q = 0; q < phases; q++)
+        for (int ox = q; ox < ow; ox += phases) {
+            int x0 = start + ox * step, t0 = x0 < 0 ? -x0 : 0, t1 = wc - x0 < len ? wc - x0 : len;
+            for (int t = t0; t < t1; t += 16) {
+                int n = t1 - t < 16 ? t1 - t : 16;
+                __mmask16 m = tail_mask(n);
+                float *p = d + x0 + t;
+                const float *src = s + (size_t)ox * k + t;
+                _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), _mm512_maskz_loadu_ps(m, src)));
+            }
+        }
+}
+
 /* --- a direct convolution for few input channels --------------------------------------------
  * NP output pixels of a row at once (NP x nv accumulators), each tap's weight row loaded once for
  * them, the input values broadcast from the padded copy: no im2col matrix (27 floats per pixel of

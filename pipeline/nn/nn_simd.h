@@ -66,6 +66,12 @@ void nn_simd_dw_run(float *out, ptrdiff_t out_step, const float *init, ptrdiff_t
                     const float *w, const ptrdiff_t *xo, const ptrdiff_t *wo, int nt, ptrdiff_t in_step, int count,
                     int act, const nn_simd_gate *gt, const nn_simd_post *pst);
 
+/* One row of col2im (without horizontal dilation): d[x0 + t] += s[ox * k + t] for output columns
+ * ox < ow, x0 = start + ox * step, t < len, x0 + t inside [0, wc); the output columns in phases
+ * (ox mod ceil(len / step)) so that one column's floats never overlap the previous one's (a
+ * vector read just after an overlapping vector write waits for it). */
+void nn_simd_add_spans(float *d, int wc, const float *s, int k, int ow, int step, int start, int len);
+
 /* A (k, n) matrix of constant weights in the form nn_simd_gemm reads: in panels of 32 columns, each
  * k rows of 32 (zero-padded past column n), so that the product streams through a panel; float16
  * when every value is exactly a float16 (then h is set and f is NULL), else float (f). Owns its
