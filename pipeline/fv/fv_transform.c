@@ -475,6 +475,68 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
         }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The backward scatter of output rows [ya, yb) with AVX-512 (see affine_rows): a pixel whose taps
+ * are all inside adds its two rows of taps as two 6-float vectors (w0 g, w1 g) and (w2 g, w3 g),
+ * each a multiply then an add as in the scalar code, instead of twelve scalar updates; the others
+ * take the scalar code. The pixels of a row go in three passes (x mod 3): three pixels apart,
+ * their vectors do not overlap for zooms up to 1.5 (where they do, an update only waits for the
+ * previous one: a read of a vector that a write has just partly covered stalls), and each input
+ * pixel sums its terms pass by pass, an order fixed by the sizes as the blocks are. */
+#define BWD_MAX_W 4096
+__attribute__((target("avx512f,avx512vl"))) static void affine_bwd_rows_v(const affine_job *j, int ya, int yb,
+                                                                          float *din)
+{
+    const window *wd = &j->wd;
+    const affine a = j->a;
+    const int *v = wd->v;
+    size_t plane = j->plane, oplane = (size_t)wd->oh * wd->ow * 3, row = (size_t)wd->sw * 3;
+    const ptrdiff_t org = -((ptrdiff_t)wd->ty * wd->sw + wd->tx) * 3;
+    int ty_[BWD_MAX_W], tx_[BWD_MAX_W]; /* a row's taps (100 KB of stack with the weights) */
+    float w_[4][BWD_MAX_W];
+    unsigned char in_[BWD_MAX_W];
+    int run_y[TAP_RUN], run_x[TAP_RUN];
+    float run_w[4 * TAP_RUN];
+    unsigned char run_in[TAP_RUN];
+    const __m256i gidx = _mm256_setr_epi32(0, 1, 2, 0, 1, 2, 0, 0);
+    const __mmask8 six = 0x3F;
+    for (int y = ya; y < yb; y++) {
+        for (int x = 0; x < wd->ow; x += TAP_RUN) {
+            int nx = wd->ow - x < TAP_RUN ? wd->ow - x : TAP_RUN;
+            row_taps(&a, v, y + wd->oy, x + wd->ox, nx, run_y, run_x, run_w, run_in);
+            memcpy(ty_ + x, run_y, sizeof(int) * nx);
+            memcpy(tx_ + x, run_x, sizeof(int) * nx);
+            memcpy(in_ + x, run_in, (size_t)nx);
+            for (int t = 0; t < 4; t++) memcpy(w_[t] + x, run_w + t * TAP_RUN, sizeof(float) * nx);
+        }
+        for (int q = 0; q < 3; q++)
+            for (int x = q; x < wd->ow; x += 3) {
+                const int y0 = ty_[x], x0 = tx_[x];
+                const float wt[4] = {w_[0][x], w_[1][x], w_[2][x], w_[3][x]};
+                for (int b = 0; b < j->n; b++) {
+                    const float *g = j->dout + b * oplane + ((size_t)y * wd->ow + x) * 3;
+                    if (in_[x]) {
+                        float *d = din + b * plane + org + (ptrdiff_t)y0 * row + (ptrdiff_t)x0 * 3;
+                        __m256 gv = _mm256_permutexvar_ps(gidx, _mm256_maskz_loadu_ps(0x7, g));
+                        __m256 top = _mm256_blend_ps(_mm256_set1_ps(wt[0]), _mm256_set1_ps(wt[1]), 0x38);
+                        __m256 bot = _mm256_blend_ps(_mm256_set1_ps(wt[2]), _mm256_set1_ps(wt[3]), 0x38);
+                        _mm256_mask_storeu_ps(d, six, _mm256_add_ps(_mm256_maskz_loadu_ps(six, d), _mm256_mul_ps(top, gv)));
+                        _mm256_mask_storeu_ps(d + row, six,
+                                              _mm256_add_ps(_mm256_maskz_loadu_ps(six, d + row), _mm256_mul_ps(bot, gv)));
+                        continue;
+                    }
+                    int tyk[4] = {y0, y0, y0 + 1, y0 + 1}, txk[4] = {x0, x0 + 1, x0, x0 + 1};
+                    for (int k = 0; k < 4; k++) {
+                        if (tyk[k] < v[0] || tyk[k] >= v[1] || txk[k] < v[2] || txk[k] >= v[3]) continue;
+                        float *d = din + b * plane + org + (ptrdiff_t)tyk[k] * row + (ptrdiff_t)txk[k] * 3;
+                        for (int ch = 0; ch < 3; ch++) d[ch] += wt[k] * g[ch];
+                    }
+                }
+            }
+    }
+}
+#endif
+
 static void affine_forward_rows(void *ctx, int ya, int yb) { affine_rows(ctx, ya, yb, NULL); }
 
 static void affine_forward(const op_state *s, const window *wd, int n, const float *in, float *out)
@@ -515,6 +577,12 @@ static void affine_backward_blocks(void *ctx, int k0, int k1)
         j->band[k][0] = lo, j->band[k][1] = hi;
         for (int b = 0; b < j->n && lo < hi; b++)
             memset(din + b * j->plane + (size_t)lo * row, 0, sizeof(float) * (size_t)(hi - lo) * row);
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (use_gather() && wd->ow <= BWD_MAX_W) {
+            affine_bwd_rows_v(j, ya, yb, din);
+            continue;
+        }
+#endif
         affine_rows(j, ya, yb, din);
     }
 }
