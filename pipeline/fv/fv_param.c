@@ -349,10 +349,17 @@ static void sigmoid_inplace(float *restrict v, size_t n)
     for (size_t i = 0; i < n; i++) v[i] = 1.0f / (1.0f + exp_cephes(-v[i]));
 }
 
-/* Pixels [lo, hi) of all elements: pre through the colour matrix and the sigmoid into img. */
+/* Pixels [lo, hi) of all elements: pre through the colour matrix and the sigmoid into img, and
+ * copied to the caller's image. */
+typedef struct color_fwd_job {
+    fv_param *p;
+    float *out; /* the caller's copy of img */
+} color_fwd_job;
+
 static void color_forward(void *ctx, int lo, int hi)
 {
-    fv_param *p = ctx;
+    const color_fwd_job *j = ctx;
+    fv_param *p = j->p;
     const fv_param_config *c = &p->c;
     float *img = p->img + (size_t)lo * 3;
     if (p->pc == 1) {
@@ -367,6 +374,7 @@ static void color_forward(void *ctx, int lo, int hi)
         }
         sigmoid_inplace(img, (size_t)(hi - lo) * 3);
     }
+    memcpy(j->out + (size_t)lo * 3, img, sizeof(float) * (size_t)(hi - lo) * 3);
 }
 
 void fv_param_forward(fv_param *p, float *img)
@@ -375,8 +383,8 @@ void fv_param_forward(fv_param *p, float *img)
     size_t npix = (size_t)c->n * c->h * c->w;
     unique_forward(p);
     for (int i = 0; i < c->n_shared; i++) shared_forward(p, &p->shared[i]);
-    nn_ops_parallel((int)npix, color_forward, p);
-    memcpy(img, p->img, sizeof(float) * npix * 3);
+    color_fwd_job j = {p, img};
+    nn_ops_parallel((int)npix, color_forward, &j);
 }
 
 typedef struct color_bwd_job {
