@@ -408,13 +408,14 @@ void nn_simd_add_spans(float *d, int wc, const float *s, int k, int ow, int step
     for (int q = 0; q < phases; q++)
         for (int ox = q; ox < ow; ox += phases) {
             int x0 = start + ox * step, t0 = x0 < 0 ? -x0 : 0, t1 = wc - x0 < len ? wc - x0 : len;
-            for (int t = t0; t < t1; t += 16) {
-                int n = t1 - t < 16 ? t1 - t : 16;
-                __mmask16 m = tail_mask(n);
-                float *p = d + x0 + t;
-                const float *src = s + (size_t)ox * k + t;
-                _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), _mm512_maskz_loadu_ps(m, src)));
-            }
+            /* whole 8-float vectors, then single floats: a masked vector's footprint is the whole
+             * vector, and one reaching into the next column's floats would wait for its write */
+            float *p = d + x0;
+            const float *src = s + (size_t)ox * k;
+            int t = t0;
+            for (; t + 8 <= t1; t += 8)
+                _mm256_storeu_ps(p + t, _mm256_add_ps(_mm256_loadu_ps(p + t), _mm256_loadu_ps(src + t)));
+            for (; t < t1; t++) p[t] += src[t];
         }
 }
 
