@@ -1686,13 +1686,20 @@ int nn_plan_backward(nn_plan *p, err *e)
     return 0;
 }
 
+/* OpenBLAS's pthread build: stops its worker threads (it starts them again if a product is ever
+ * asked to run on several). Weak: a BLAS without it has nothing to stop. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 void nn_set_threads(int n)
 {
     if (n < 1) n = 1;
     g_threads_set = 1;
     /* OpenBLAS single-threaded: nn_ops splits each GEMM across its own pool of n threads, so
-     * that two sets of threads never compete for the cores */
+     * that two sets of threads never compete for the cores. Its workers, started when the
+     * library loaded (OPENBLAS_NUM_THREADS > 1, or unset), spin for some 80 ms before they sleep,
+     * on the cores this pool is about to use: stopped here instead. */
     openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     nn_ops_set_threads(n);
 }
 
