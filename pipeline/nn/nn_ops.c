@@ -767,7 +767,10 @@ static void simd_gemm(int m, const float *a, int lda, const nn_simd_mat *b, cons
 {
     simd_job j = {m, m >= SIMD_ROWS_MIN, a, lda, b, bias, beta, act, res, post, c, ldc};
     int parts = j.by_rows ? (m + SIMD_MR - 1) / SIMD_MR : (b->n + 31) / 32;
-    par_for(parts, (size_t)m * b->n * b->k / 32, simd_parts, &j);
+    /* the work to split: the multiply-adds, or for a product of a few rows (a squeeze-excite
+     * layer's, on one) the weights it streams from L3, which two cores read in half the time */
+    size_t macs = (size_t)m * b->n * b->k, wts = (size_t)b->n * b->k;
+    par_for(parts, macs / 32 > wts / 4 ? macs / 32 : wts / 4, simd_parts, &j);
 }
 
 typedef struct direct_job {
