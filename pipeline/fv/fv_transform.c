@@ -309,7 +309,7 @@ static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *
 /* The taps of a run of output pixels: taps(), then the bilinear weights of (y0, x0), (y0, x0+1),
  * (y0+1, x0), (y0+1, x0+1), and whether all four are inside the image (rows [v[0], v[1]), columns
  * [v[2], v[3]) of the input), for pixels (y, x0 + k),
- * k < nx <= TAP_RUN; weight t of pixel k in wt[t * TAP_RUN + k]. Computed a run at a time so that
+ * k < nx; weight t of pixel k in wt[t * ws + k]. Computed a run at a time so that
  * the arithmetic (the costly part of the sampling, one pixel at a time) vectorizes: the Makefile
  * builds this file with the dynamic cost model, and the clones use each width; taps() inlined, so
  * the values are the same. */
@@ -317,7 +317,7 @@ static inline void taps(const affine *a, int y, int x, int *y0, int *x0, float *
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 static void row_taps(const affine *a, const int v[4], int y, int x0, int nx, int *restrict ty, int *restrict tx,
-                     float *restrict wt, unsigned char *restrict inside)
+                     float *restrict wt, int ws, unsigned char *restrict inside)
 {
     const int vy0 = v[0], vy1 = v[1], vx0 = v[2], vx1 = v[3];
     for (int k = 0; k < nx; k++) {
@@ -325,9 +325,9 @@ static void row_taps(const affine *a, const int v[4], int y, int x0, int nx, int
         taps(a, y, x0 + k, &ty[k], &tx[k], &fy, &fx);
         const int iy = ty[k], ix = tx[k];
         wt[k] = (1 - fy) * (1 - fx);
-        wt[TAP_RUN + k] = (1 - fy) * fx;
-        wt[2 * TAP_RUN + k] = fy * (1 - fx);
-        wt[3 * TAP_RUN + k] = fy * fx;
+        wt[ws + k] = (1 - fy) * fx;
+        wt[2 * ws + k] = fy * (1 - fx);
+        wt[3 * ws + k] = fy * fx;
         inside[k] = iy >= vy0 && ix >= vx0 && iy + 1 < vy1 && ix + 1 < vx1;
     }
 }
@@ -415,7 +415,7 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
             const int r = x % TAP_RUN;
             if (r == 0) {
                 nx = wd->ow - x < TAP_RUN ? wd->ow - x : TAP_RUN;
-                row_taps(&a, v, y + wd->oy, x + wd->ox, nx, run_y, run_x, run_w, run_in);
+                row_taps(&a, v, y + wd->oy, x + wd->ox, nx, run_y, run_x, run_w, TAP_RUN, run_in);
             }
 #if defined(__x86_64__) && defined(__GNUC__)
             if (gather && r % 16 == 0 && r + 16 <= nx) {
@@ -479,11 +479,13 @@ static void affine_rows(const affine_job *j, int ya, int yb, float *din)
 /* The backward scatter of output rows [ya, yb) with AVX-512 (see affine_rows): a pixel whose taps
  * are all inside adds its two rows of taps as two 6-float vectors (w0 g, w1 g) and (w2 g, w3 g),
  * each a multiply then an add as in the scalar code, instead of twelve scalar updates; the others
- * take the scalar code. The pixels of a row go in three passes (x mod 3): three pixels apart,
- * their vectors do not overlap for zooms up to 1.5 (where they do, an update only waits for the
- * previous one: a read of a vector that a write has just partly covered stalls), and each input
- * pixel sums its terms pass by pass, an order fixed by the sizes as the blocks are. */
+ * take the scalar code. The pixels of a row go in BWD_PASSES passes (x mod 4): four pixels apart,
+ * their vectors' 8-float footprints (a masked access occupies its whole vector) do not overlap for
+ * zooms up to 4/3 (where they do, an update only waits for the previous one: a read of a vector
+ * that a write has just partly covered stalls), and each input pixel sums its terms pass by pass,
+ * an order fixed by the sizes as the blocks are. */
 #define BWD_MAX_W 4096
+#define BWD_PASSES 4
 __attribute__((target("avx512f,avx512vl"))) static void affine_bwd_rows_v(const affine_job *j, int ya, int yb,
                                                                           float *din)
 {
@@ -495,22 +497,13 @@ __attribute__((target("avx512f,avx512vl"))) static void affine_bwd_rows_v(const 
     int ty_[BWD_MAX_W], tx_[BWD_MAX_W]; /* a row's taps (100 KB of stack with the weights) */
     float w_[4][BWD_MAX_W];
     unsigned char in_[BWD_MAX_W];
-    int run_y[TAP_RUN], run_x[TAP_RUN];
-    float run_w[4 * TAP_RUN];
-    unsigned char run_in[TAP_RUN];
     const __m256i gidx = _mm256_setr_epi32(0, 1, 2, 0, 1, 2, 0, 0);
     const __mmask8 six = 0x3F;
     for (int y = ya; y < yb; y++) {
-        for (int x = 0; x < wd->ow; x += TAP_RUN) {
-            int nx = wd->ow - x < TAP_RUN ? wd->ow - x : TAP_RUN;
-            row_taps(&a, v, y + wd->oy, x + wd->ox, nx, run_y, run_x, run_w, run_in);
-            memcpy(ty_ + x, run_y, sizeof(int) * nx);
-            memcpy(tx_ + x, run_x, sizeof(int) * nx);
-            memcpy(in_ + x, run_in, (size_t)nx);
-            for (int t = 0; t < 4; t++) memcpy(w_[t] + x, run_w + t * TAP_RUN, sizeof(float) * nx);
-        }
-        for (int q = 0; q < 3; q++)
-            for (int x = q; x < wd->ow; x += 3) {
+        row_taps(&a, v, y + wd->oy, wd->ox, wd->ow, ty_, tx_, &w_[0][0], BWD_MAX_W, in_);
+        /* passes by the op's own output column, so that a window sums in the op's order */
+        for (int q = 0; q < BWD_PASSES; q++)
+            for (int x = ((q - wd->ox) % BWD_PASSES + BWD_PASSES) % BWD_PASSES; x < wd->ow; x += BWD_PASSES) {
                 const int y0 = ty_[x], x0 = tx_[x];
                 const float wt[4] = {w_[0][x], w_[1][x], w_[2][x], w_[3][x]};
                 for (int b = 0; b < j->n; b++) {
