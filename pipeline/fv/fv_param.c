@@ -41,7 +41,13 @@ struct fv_param {
     float *scale;        /* (fh, fw): 1/f scaling with the irfft normalization folded in */
     fftwf_complex *spec; /* (fh, fw) per element and channel, N*pc of them: c2r input / r2c output */
     float *plane;        /* (H, W) per element and channel: c2r output / r2c input */
-    fftwf_plan c2r, r2c; /* made on the first pair, run on each with FFTW's new-array execute */
+    /* The 2-D transforms as their two passes, each split in halves (columns [0, cmid) and
+     * [cmid, fw) of the half spectrum; rows [0, rmid) and [rmid, H)), so that the 3 channels' 6
+     * halves keep 2 threads busy where 3 whole transforms could not: colinv/colfwd the 1-D
+     * complex transforms along y of a half's columns (in place), rowc2r/rowr2c the real ones of a
+     * half's rows. Made on the first work pair, run on each with FFTW's new-array execute. */
+    fftwf_plan colinv[2], rowc2r[2], rowr2c[2], colfwd[2];
+    int cmid, rmid;
     size_t spec_stride, plane_stride; /* complex / float elements from one work pair to the next */
 };
 
@@ -146,11 +152,30 @@ int fv_param_new(const fv_param_config *c, fv_rng *rng, fv_param **out, err *e)
         p->spec_stride = nfp, p->plane_stride = hwp;
         if (!p->spec || !p->plane) abort();
         /* FFTW_ESTIMATE: deterministic plans (MEASURE may pick different algorithms per run). */
+        p->cmid = p->fw / 2, p->rmid = c->h / 2;
+        int ok = 1;
         pthread_mutex_lock(&plan_lock);
-        p->c2r = fftwf_plan_dft_c2r_2d(c->h, c->w, p->spec, p->plane, FFTW_ESTIMATE);
-        p->r2c = fftwf_plan_dft_r2c_2d(c->h, c->w, p->plane, p->spec, FFTW_ESTIMATE);
+        for (int hf = 0; hf < 2; hf++) {
+            int c0 = hf ? p->cmid : 0, cn = hf ? p->fw - p->cmid : p->cmid;
+            int r0 = hf ? p->rmid : 0, rn = hf ? c->h - p->rmid : p->rmid;
+            fftwf_complex *sc = p->spec + c0, *sr = p->spec + (size_t)r0 * p->fw;
+            float *pr = p->plane + (size_t)r0 * c->w;
+            p->colinv[hf] = cn ? fftwf_plan_many_dft(1, &p->fh, cn, sc, NULL, p->fw, 1, sc, NULL, p->fw, 1, FFTW_BACKWARD,
+                                                     FFTW_ESTIMATE)
+                               : NULL;
+            p->colfwd[hf] = cn ? fftwf_plan_many_dft(1, &p->fh, cn, sc, NULL, p->fw, 1, sc, NULL, p->fw, 1, FFTW_FORWARD,
+                                                     FFTW_ESTIMATE)
+                               : NULL;
+            p->rowc2r[hf] = rn ? fftwf_plan_many_dft_c2r(1, &p->c.w, rn, sr, NULL, 1, p->fw, pr, NULL, 1, c->w,
+                                                         FFTW_ESTIMATE)
+                               : NULL;
+            p->rowr2c[hf] = rn ? fftwf_plan_many_dft_r2c(1, &p->c.w, rn, pr, NULL, 1, c->w, sr, NULL, 1, p->fw,
+                                                         FFTW_ESTIMATE)
+                               : NULL;
+            ok &= (!cn || (p->colinv[hf] && p->colfwd[hf])) && (!rn || (p->rowc2r[hf] && p->rowr2c[hf]));
+        }
         pthread_mutex_unlock(&plan_lock);
-        if (!p->c2r || !p->r2c) {
+        if (!ok) {
             fv_param_free(p);
             return err_set(e, "parameterization: FFTW cannot plan a %dx%d transform", c->h, c->w);
         }
@@ -166,12 +191,12 @@ const float *fv_param_grad(const fv_param *p) { return p->grad; }
 /* The columns kx = 0 (and W/2 for even W) of a real signal's half spectrum are Hermitian along y.
  * Projecting them onto Hermitian data (a symmetric linear map, its own transpose) makes the
  * inverse transform exactly "sum of c_kx * Re(X e^{i phase})" whatever FFTW does with the rest. */
-static void hermitian_project(fftwf_complex *s, int fh, int fw, int w)
+static void hermitian_project(fftwf_complex *s, int fh, int fw, int w, int c0, int c1)
 {
     int cols[2] = {0, w % 2 == 0 ? w / 2 : -1};
     for (int ci = 0; ci < 2; ci++) {
         int kx = cols[ci];
-        if (kx < 0 || (ci == 1 && kx == 0)) continue;
+        if (kx < 0 || (ci == 1 && kx == 0) || kx < c0 || kx >= c1) continue;
         for (int ky = 0; ky <= fh / 2; ky++) {
             int ny = (fh - ky) % fh;
             fftwf_complex *a = &s[(size_t)ky * fw + kx], *b = &s[(size_t)ny * fw + kx];
@@ -184,21 +209,38 @@ static void hermitian_project(fftwf_complex *s, int fh, int fw, int w)
     }
 }
 
-/* Fourier item i = n * pc + ch (an element's channel): its spectrum scaled into its work pair and
- * transformed into its plane. */
-static void fourier_forward_items(void *ctx, int i0, int i1)
+/* The halves of item i = n * pc + ch (an element's channel): item 2i + hf of these loops. */
+
+/* Pass 1 of the inverse: the half's columns of the spectrum scaled into the work pair, projected
+ * where Hermitian (columns 0 and W/2), and transformed along y. */
+static void fourier_forward_cols(void *ctx, int i0, int i1)
 {
     fv_param *p = ctx;
-    size_t nf = (size_t)p->fh * (size_t)p->fw;
-    for (int i = i0; i < i1; i++) {
-        const float *v = p->values + (size_t)i * nf * 2;
+    for (int it = i0; it < i1; it++) {
+        int i = it / 2, hf = it % 2, c0 = hf ? p->cmid : 0, c1 = hf ? p->fw : p->cmid;
+        if (c0 == c1) continue;
+        const float *v = p->values + (size_t)i * p->fh * p->fw * 2;
         fftwf_complex *spec = p->spec + (size_t)i * p->spec_stride;
-        for (size_t k = 0; k < nf; k++) {
-            spec[k][0] = v[2 * k] * p->scale[k];
-            spec[k][1] = v[2 * k + 1] * p->scale[k];
-        }
-        hermitian_project(spec, p->fh, p->fw, p->c.w);
-        fftwf_execute_dft_c2r(p->c2r, spec, p->plane + (size_t)i * p->plane_stride);
+        for (int ky = 0; ky < p->fh; ky++)
+            for (int kx = c0; kx < c1; kx++) {
+                size_t k = (size_t)ky * p->fw + kx;
+                spec[k][0] = v[2 * k] * p->scale[k];
+                spec[k][1] = v[2 * k + 1] * p->scale[k];
+            }
+        hermitian_project(spec, p->fh, p->fw, p->c.w, c0, c1);
+        fftwf_execute_dft(p->colinv[hf], spec + c0, spec + c0);
+    }
+}
+
+/* Pass 2 of the inverse: the half's rows, complex to real, into the plane. */
+static void fourier_forward_rows(void *ctx, int i0, int i1)
+{
+    fv_param *p = ctx;
+    for (int it = i0; it < i1; it++) {
+        int i = it / 2, hf = it % 2, r0 = hf ? p->rmid : 0;
+        if (!p->rowc2r[hf]) continue;
+        fftwf_execute_dft_c2r(p->rowc2r[hf], p->spec + (size_t)i * p->spec_stride + (size_t)r0 * p->fw,
+                              p->plane + (size_t)i * p->plane_stride + (size_t)r0 * p->c.w);
     }
 }
 
@@ -224,40 +266,59 @@ static void unique_forward(fv_param *p)
         memcpy(p->pre, p->values, sizeof(float) * (size_t)c->n * hw * pc);
         return;
     }
-    nn_ops_parallel(c->n * p->pc, fourier_forward_items, p);
+    nn_ops_parallel(2 * c->n * p->pc, fourier_forward_cols, p);
+    nn_ops_parallel(2 * c->n * p->pc, fourier_forward_rows, p);
     nn_ops_parallel((int)hw, planes_to_pre, p);
 }
 
-/* Fourier item i: its channel of dpre transformed, and the gradient of its spectrum (through the
- * Hermitian projection and the 1/f scale) written to its part of grad. */
-static void fourier_backward_items(void *ctx, int i0, int i1)
+/* Pass 1 of the gradient: the half's rows of item i's channel of dpre, real to complex. */
+static void fourier_backward_rows(void *ctx, int i0, int i1)
 {
     fv_param *p = ctx;
     const fv_param_config *c = &p->c;
-    size_t hw = (size_t)c->h * (size_t)c->w, pc = (size_t)p->pc, nf = (size_t)p->fh * (size_t)p->fw;
-    int nyq = c->w % 2 == 0 ? c->w / 2 : -1;
-    for (int i = i0; i < i1; i++) {
+    size_t hw = (size_t)c->h * (size_t)c->w, pc = (size_t)p->pc;
+    for (int it = i0; it < i1; it++) {
+        int i = it / 2, hf = it % 2, r0 = hf ? p->rmid : 0, r1 = hf ? c->h : p->rmid;
+        if (!p->rowr2c[hf]) continue;
         int n = i / p->pc, ch = i % p->pc;
         const float *src = p->dpre + (size_t)n * hw * pc + ch;
         float *plane = p->plane + (size_t)i * p->plane_stride;
+        for (size_t k = (size_t)r0 * c->w; k < (size_t)r1 * c->w; k++) plane[k] = src[k * pc];
+        fftwf_execute_dft_r2c(p->rowr2c[hf], plane + (size_t)r0 * c->w,
+                              p->spec + (size_t)i * p->spec_stride + (size_t)r0 * p->fw);
+    }
+}
+
+/* Pass 2: the half's columns transformed along y, and the gradient of their spectrum (through the
+ * Hermitian projection and the 1/f scale) written to item i's part of grad. */
+static void fourier_backward_cols(void *ctx, int i0, int i1)
+{
+    fv_param *p = ctx;
+    const fv_param_config *c = &p->c;
+    size_t nf = (size_t)p->fh * (size_t)p->fw;
+    int nyq = c->w % 2 == 0 ? c->w / 2 : -1;
+    for (int it = i0; it < i1; it++) {
+        int i = it / 2, hf = it % 2, c0 = hf ? p->cmid : 0, c1 = hf ? p->fw : p->cmid;
+        if (c0 == c1) continue;
         fftwf_complex *spec = p->spec + (size_t)i * p->spec_stride;
-        for (size_t k = 0; k < hw; k++) plane[k] = src[k * pc];
-        fftwf_execute_dft_r2c(p->r2c, plane, spec);
+        fftwf_execute_dft(p->colfwd[hf], spec + c0, spec + c0);
         /* y = sum c_kx Re(X e^{+i phase}) and the forward FFT gives G = sum g e^{-i phase}:
          * dJ/dRe X = c_kx Re G, dJ/dIm X = c_kx Im G (c_kx = 1 on self-conjugate columns). */
         for (int ky = 0; ky < p->fh; ky++)
-            for (int kx = 0; kx < p->fw; kx++) {
+            for (int kx = c0; kx < c1; kx++) {
                 float cf = (kx == 0 || kx == nyq) ? 1.0f : 2.0f;
                 size_t k = (size_t)ky * p->fw + kx;
                 spec[k][0] *= cf;
                 spec[k][1] *= cf;
             }
-        hermitian_project(spec, p->fh, p->fw, c->w);
+        hermitian_project(spec, p->fh, p->fw, c->w, c0, c1);
         float *g = p->grad + (size_t)i * nf * 2;
-        for (size_t k = 0; k < nf; k++) {
-            g[2 * k] = spec[k][0] * p->scale[k];
-            g[2 * k + 1] = spec[k][1] * p->scale[k];
-        }
+        for (int ky = 0; ky < p->fh; ky++)
+            for (int kx = c0; kx < c1; kx++) {
+                size_t k = (size_t)ky * p->fw + kx;
+                g[2 * k] = spec[k][0] * p->scale[k];
+                g[2 * k + 1] = spec[k][1] * p->scale[k];
+            }
     }
 }
 
@@ -269,7 +330,8 @@ static void unique_backward(fv_param *p)
         memcpy(p->grad, p->dpre, sizeof(float) * (size_t)c->n * hw * pc);
         return;
     }
-    nn_ops_parallel(c->n * p->pc, fourier_backward_items, p);
+    nn_ops_parallel(2 * c->n * p->pc, fourier_backward_rows, p);
+    nn_ops_parallel(2 * c->n * p->pc, fourier_backward_cols, p);
 }
 
 static void shared_forward(fv_param *p, const shared_part *s)
@@ -437,8 +499,12 @@ void fv_param_free(fv_param *p)
         taps_free(&p->shared[i].tx);
     }
     pthread_mutex_lock(&plan_lock);
-    if (p->c2r) fftwf_destroy_plan(p->c2r);
-    if (p->r2c) fftwf_destroy_plan(p->r2c);
+    for (int hf = 0; hf < 2; hf++) {
+        if (p->colinv[hf]) fftwf_destroy_plan(p->colinv[hf]);
+        if (p->colfwd[hf]) fftwf_destroy_plan(p->colfwd[hf]);
+        if (p->rowc2r[hf]) fftwf_destroy_plan(p->rowc2r[hf]);
+        if (p->rowr2c[hf]) fftwf_destroy_plan(p->rowr2c[hf]);
+    }
     pthread_mutex_unlock(&plan_lock);
     fftwf_free(p->spec);
     fftwf_free(p->plane);

@@ -209,6 +209,21 @@ START_TEST(param_fourier_properties)
         }
     (void)fw;
     fv_param_free(p);
+    /* a coefficient off both axes, (ky 1, kx 2), through both passes of the transform (columns,
+     * then rows): cos(2 pi (y / 8 + 2 x / 8)) */
+    ck_assert_int_eq(fv_param_new(&cfg, &rng, &p, &e), 0);
+    v = fv_param_values(p);
+    memset(v, 0, sizeof(float) * fv_param_count(p));
+    v[(1 * 5 + 2) * 2 + 0] = 1.0f;
+    fv_param_forward(p, img);
+    double l00 = log(img[0] / (1 - img[0]));
+    ck_assert_double_gt(l00, 0);
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++) {
+            double l = log(img[(y * 8 + x) * 3] / (1 - img[(y * 8 + x) * 3]));
+            ck_assert_double_eq_tol(l, l00 * cos(2 * M_PI * (y + 2 * x) / 8.0), 1e-4);
+        }
+    fv_param_free(p);
 }
 END_TEST
 
