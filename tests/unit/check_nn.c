@@ -476,6 +476,17 @@ START_TEST(grad_binary)
     check_binary("add (n,h,w,c)+(1,1,1,c)", NN_ADD, full, c);
     check_binary("add scalar", NN_ADD, full, sc);
     check_binary("add (n,h,w,1)+(n,1,1,c)", NN_ADD, hw1, nc);
+    /* both gradients of the squeeze-excite scale at once (one pass) against one at a time */
+    size_t nf = prod4(full), nb = prod4(nc);
+    float *x = rand_buf(nf, -2, 2), *sv = rand_buf(nb, -2, 2), *dy = rand_buf(nf, -1, 1);
+    float *da1 = calloc(nf, sizeof(float)), *db1 = calloc(nb, sizeof(float));
+    float *da2 = calloc(nf, sizeof(float)), *db2 = calloc(nb, sizeof(float));
+    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, da1, db1);
+    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, da2, NULL);
+    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, NULL, db2);
+    ck_assert(memcmp(da1, da2, sizeof(float) * nf) == 0);
+    ck_assert(memcmp(db1, db2, sizeof(float) * nb) == 0);
+    free(x), free(sv), free(dy), free(da1), free(db1), free(da2), free(db2);
 }
 END_TEST
 
