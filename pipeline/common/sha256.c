@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define SHA_NI 1
 #endif
@@ -58,7 +59,18 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void compress_ni(uint32_t h[8
 static int has_sha_ni(void)
 {
     static int v = -1; /* a benign race: every thread computes the same value */
-    if (v < 0) v = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+    if (v < 0) {
+        /* CPUID: SSE4.1 and SSSE3 (leaf 1, ECX bits 19 and 9), SHA (leaf 7, EBX bit 29); they use
+         * the SSE registers, which every x86-64 system saves */
+        unsigned a, b, c, d;
+        int ok = __get_cpuid(1, &a, &b, &c, &d) && (c >> 19 & 1) && (c >> 9 & 1);
+        ok = ok && __get_cpuid_max(0, NULL) >= 7;
+        if (ok) {
+            __cpuid_count(7, 0, a, b, c, d);
+            ok = b >> 29 & 1;
+        }
+        v = ok;
+    }
     return v;
 }
 #endif
