@@ -29,6 +29,13 @@
  * count (OpenBLAS's own split does, in the last bits, and a render's bytes would then depend on
  * what the driver ran beside it).
  *
+ * Kernels: on a CPU with AVX-512 a plan runs its convolutions on kernels of its own (nn_simd.h:
+ * the weights packed once, as float16 where that is exact, bias, activation and a residual Add
+ * fused in), and fuses a hard swish or Relu with the depthwise convolution next to it (nn.c:
+ * fuse_residuals, fuse_gates, fuse_hswish); elsewhere it takes OpenBLAS and portable loops. The
+ * two give the same values to float rounding (the tests compare them), each the same bytes for
+ * any thread count.
+ *
  * Errors: fallible functions return 0 or -1 and fill the caller's `err` with one line naming the
  * file, field or node and what was expected.
  *

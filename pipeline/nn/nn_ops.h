@@ -6,7 +6,9 @@
  * input(s) into dx (so several consumers of a tensor can accumulate), unless it takes an `add`
  * flag and is given add=0 (then it overwrites dx, which saves zeroing it first); it may read the
  * forward input/output. Threads: big loops are split across nn_ops_threads() threads (a pthread
- * pool whose idle workers sleep); so are the GEMMs, when OpenBLAS itself runs on one thread. */
+ * pool whose idle workers sleep); so are the GEMMs, when OpenBLAS itself runs on one thread.
+ * With AVX-512 the depthwise gathers and (through nn_conv_pack) the convolutions run on
+ * nn_simd.h's kernels. */
 #ifndef FV_NN_OPS_H
 #define FV_NN_OPS_H
 
