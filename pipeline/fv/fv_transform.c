@@ -359,15 +359,15 @@ typedef struct affine_job {
  * multiplies then adds, no FMA), so the same bytes; the three channels scattered back between the
  * pixels. The sampling's arithmetic per pixel is small; it was its loads and their addresses, one
  * pixel at a time, that cost (4 times as long). fv_transform_set_portable(1) turns it off. */
-static int g_portable = -1; /* -1: not decided yet */
+static int g_portable, g_cpu = -1; /* g_cpu -1: not detected yet (a benign race) */
 
 void fv_transform_set_portable(int on) { g_portable = on != 0; }
 
 static int use_gather(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (g_portable < 0) g_portable = !__builtin_cpu_supports("avx512f");
-    return !g_portable;
+    if (g_cpu < 0) g_cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+    return g_cpu && !g_portable;
 #else
     return 0;
 #endif

@@ -63,8 +63,9 @@ void fv_transform_forward(fv_transform *t, const float *in, float *out);
  * border and outside samples receive no gradient. */
 void fv_transform_backward(fv_transform *t, const float *dout, float *din);
 
-/* 1: the sampling takes its portable loop even where the CPU has AVX-512 (the tests compare the two,
- * which give the same bytes); 0: back to the default. Process-wide; set it while no transform runs. */
+/* 1: the sampling takes its portable loops even where the CPU has AVX-512 (the tests compare the
+ * two: the same bytes forward, the backward's sums to rounding, in another order); 0: back to the
+ * default (AVX-512 where the CPU has it). Process-wide; set it while no transform runs. */
 void fv_transform_set_portable(int on);
 
 /* Frees t (NULL is fine). */
