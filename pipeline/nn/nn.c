@@ -1182,8 +1182,10 @@ static float *arena_alloc(size_t n)
 {
     size_t bytes = (sizeof(float) * n + 63) / 64 * 64;
     float *a = aligned_alloc(64, bytes);
-    if (!a) xmalloc((size_t)-1);
-    memset(a, 0, bytes);
+    if (!a)
+        xmalloc((size_t)-1); /* out of memory: reported and aborted as xmalloc does */
+    else
+        memset(a, 0, bytes);
     return a;
 }
 
