@@ -1068,6 +1068,21 @@ static int taps_shifted(const nn_geom *g, const int *xc, const int *xk, const in
     return 1;
 }
 
+/* The taps of input pixel (row's image n, column ix) of a depthwise gather, from the row's y taps
+ * and the x tap tables: dy and weight offsets into yo, wo, in (ky, kx) order; returns their count. */
+static int gather_taps(const nn_geom *g, int n, int ix, int yc, const int *ryk, const int *ryo, const int *xc,
+                       const int *xk, const int *xoo, ptrdiff_t *yo, ptrdiff_t *wo)
+{
+    const int *tk = xk + (size_t)ix * g->kw, *to = xoo + (size_t)ix * g->kw, C = g->cin;
+    int nt = 0;
+    for (int a = 0; a < yc; a++)
+        for (int b = 0; b < xc[ix]; b++) {
+            yo[nt] = (((ptrdiff_t)n * g->oh + ryo[a]) * g->ow + to[b]) * C;
+            wo[nt++] = (ptrdiff_t)(ryk[a] * g->kw + tk[b]) * C;
+        }
+    return nt;
+}
+
 /* Depthwise input gradient for multiplier 1, rows n*h, in the gather form of dw_bwd_rows_any:
  * the taps that reach one input pixel are listed, then summed with dw_pixel, so dx is written
  * once (overwritten, or added to when k->add) and needs no zeroing pass. */
@@ -1090,13 +1105,7 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                     int len = 1;
                     while (ix + len * g->sw < g->w && taps_shifted(g, xc, xk, xoo, ix + (len - 1) * g->sw, ix + len * g->sw))
                         len++;
-                    const int *tk = xk + (size_t)ix * g->kw, *to = xoo + (size_t)ix * g->kw;
-                    int nt = 0;
-                    for (int a = 0; a < yc; a++)
-                        for (int b = 0; b < xc[ix]; b++) {
-                            yo[nt] = (((ptrdiff_t)n * g->oh + ryo[a]) * g->ow + to[b]) * C;
-                            wo[nt++] = (ptrdiff_t)(ryk[a] * g->kw + tk[b]) * C;
-                        }
+                    int nt = gather_taps(g, n, ix, yc, ryk, ryo, xc, xk, xoo, yo, wo);
                     float *d = k->y + ((size_t)r * g->w + ix) * C;
                     ptrdiff_t step = (ptrdiff_t)g->sw * C;
                     nn_simd_gate gt, *gp = NULL;
@@ -1128,13 +1137,7 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                 ix++;
                 continue;
             }
-            const int *tk = xk + (size_t)ix * g->kw, *to = xoo + (size_t)ix * g->kw;
-            int nt = 0;
-            for (int a = 0; a < yc; a++)
-                for (int b = 0; b < xc[ix]; b++) {
-                    yo[nt] = (((ptrdiff_t)n * g->oh + ryo[a]) * g->ow + to[b]) * C;
-                    wo[nt++] = (ptrdiff_t)(ryk[a] * g->kw + tk[b]) * C;
-                }
+            int nt = gather_taps(g, n, ix, yc, ryk, ryo, xc, xk, xoo, yo, wo);
             if (simd)
                 nn_simd_dw_pixel(d, k->add ? d : NULL, C, k->x, k->w, yo, wo, nt);
             else
