@@ -156,7 +156,10 @@ local function main()
     fs.write_atomic(cache.local_dir .. '/state/times.lua', table.concat(out, '\n'))
   end
 
-  model.dir = os.getenv('FV_MODEL_DIR') or (root .. '/.cache/models/mbv3-coco')
+  -- The verified model: beside the tools, or in the shared store when there is one (every
+  -- checkout and node that shares it then fetches it once).
+  model.dir = os.getenv('FV_MODEL_DIR') or
+    ((cache.dir ~= cache.local_dir and cache.dir or (root .. '/.cache')) .. '/models/mbv3-coco')
   -- Keys name no place: these become tokens in them (the longest that fits wins; on a tie, the
   -- first listed). The entries and the generated files get their own, so that a checkout whose
   -- store is another's .cache/ computes the same keys as that other.

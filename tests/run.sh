@@ -12,7 +12,7 @@ export VARIANT=$(basename "$OUT")
 export FV_MODEL_DIR=${FV_MODEL_DIR:-$ROOT/.cache/models/mbv3-coco}
 export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-10}
 [ -n "${CI:-}" ] && export FV_PROGRESS=lines
-pass=0; fail=0; failed_suites=""
+pass=0; fail=0; skip_all=0; failed_suites=""
 # Under valgrind, libjpeg-turbo's SIMD decoder reads its own uninitialised padding (a known false
 # positive that memcheck reports as a jump on uninitialised values): use its plain C code there.
 [ -n "${LEAKCHECK:-}" ] && export JSIMD_FORCENONE=1
@@ -49,15 +49,19 @@ for s in "$ROOT"/tests/cli/*.sh; do
   log=$(mktemp)
   (cd "$ROOT" && bash "$s") >"$log" 2>&1; rc=$?
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  skipped=$(sed -nE 's/^([0-9]+) skipped$/\1/p' "$log" | tail -1)
   p=$(printf '%s' "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p'); f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) failed$/\1/p')
   p=${p:-0}; f=${f:-0}
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
   pass=$((pass + p)); fail=$((fail + f))
-  printf '%-28s %s\n' "$(basename "$s")" "${line:-exit $rc}"
+  skip_all=$((skip_all + ${skipped:-0}))
+  printf '%-28s %s%s\n' "$(basename "$s")" "${line:-exit $rc}" "${skipped:+, $skipped skipped}"
+  [ -n "$skipped" ] && grep -E '^skip ' "$log"
   if [ "$f" -ne 0 ]; then failed_suites="$failed_suites $(basename "$s")"; grep -E '^(FAIL|     )' "$log" | head -30; [ -z "$line" ] && tail -20 "$log"; fi
   rm -rf "$log" "$TMPDIR_T"
 done
 
 [ -n "$failed_suites" ] && echo "failing:$failed_suites"
+[ "$skip_all" -gt 0 ] && echo "$skip_all skipped (see the skip lines above)"
 printf '%d passed, %d failed\n' "$pass" "$fail"
 [ "$fail" -eq 0 ]

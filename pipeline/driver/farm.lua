@@ -195,6 +195,8 @@ local function retry(self, r, why, msg)
       r.job.id, r.attempt, why, table.concat(r.argv, ' ')) })
     return
   end
+  emit(self, { kind = 'note', text = string.format("farm: job '%s' did not finish (%s); trying again (attempt %d of %d)",
+    r.job.id, why, r.attempt + 1, self.s.retries + 1) })
   r.attempt = r.attempt + 1
   r.state, r.task = 'ready', nil
   local ok, err = write_job(self, r)
@@ -336,7 +338,9 @@ function Farm:poll()
   for task, t in pairs(self.tasks) do
     if (ENDED[t.state] or t.state == 'GONE') and not t.counted then
       t.counted = true
-      if not fs.exists(self.q .. '/workers/' .. task) and t.state ~= 'CANCELLED' then
+      -- Only states where the worker's script ran (a lost node or a cancel says nothing of it).
+      local ran = t.state == 'FAILED' or t.state == 'COMPLETED' or t.state == 'OUT_OF_MEMORY'
+      if ran and not fs.exists(self.q .. '/workers/' .. task) then
         self.bad_starts = self.bad_starts + 1
         self.last_bad = task
       end
@@ -391,7 +395,11 @@ function Farm:close()
     repeat
       poll_squeue(self)
       local active = 0
-      for _, t in pairs(self.tasks) do if not ENDED[t.state] and t.state ~= 'GONE' then active = active + 1 end end
+      -- COMPLETING counts as gone: a task on a dead node stays there until the node is declared
+      -- down, and nothing of it runs any more.
+      for _, t in pairs(self.tasks) do
+        if not ENDED[t.state] and t.state ~= 'GONE' and t.state ~= 'COMPLETING' then active = active + 1 end
+      end
       if active == 0 then break end
       sys.sleep(0.2)
     until sys.clock() - t0 > 20

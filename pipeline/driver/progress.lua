@@ -115,6 +115,12 @@ function M:finished(id, secs)
   end
 end
 
+-- A line worth keeping (a job the farm runs again), above the live line.
+function M:note(text)
+  if self.drawn then io.stderr:write('\r\27[K'); self.drawn = false; self.last_draw = 0 end
+  io.stderr:write(text .. '\n')
+end
+
 function M:finish()
   if self.drawn then io.stderr:write('\r\27[K'); io.stderr:flush(); self.drawn = false end
 end

@@ -2,8 +2,9 @@
 -- this machine's processes (below) or the Slurm farm (farm.lua), which share this interface:
 --   ex:capacity()          how many more jobs it takes now
 --   ex:start(job, argv)    starts one; argv has {out} left for the executor to fill
---   ex:poll()              events since the last call: {kind='started', job, progress, log}
---                          and {kind='done', job, ok, seconds, stored, tmp, msg}
+--   ex:poll()              events since the last call: {kind='started', job, progress, log},
+--                          {kind='done', job, ok, seconds, stored, tmp, msg} and
+--                          {kind='note', text} (a line for the user)
 --   ex:idle_wait()         sleeps a little when nothing happened
 --   ex:cancel()            stops everything it started (Ctrl-C); returns when they are gone
 --   ex:withdraw()          (optional) takes back what has not started, after a failure
@@ -204,7 +205,8 @@ function M.run(jobs, opts)
     local events = ex:poll()
     for _, ev in ipairs(events) do
       if ev.kind == 'started' then p:started(ev.job.id, ev.progress, ev.log, ev.where)
-      elseif ev.kind == 'done' then finished(ev) end
+      elseif ev.kind == 'done' then finished(ev)
+      elseif ev.kind == 'note' then p:note(ev.text) end
     end
     -- After a failure nothing new starts: what waits in the farm's queue is taken back.
     if failure and not withdrawn then withdrawn = true; if ex.withdraw then ex:withdraw() end end

@@ -1,11 +1,13 @@
 # Helpers for the black-box CLI tests (sourced by tests/cli/*.sh).
 # Each test script runs with: ROOT (project root), BIN (our tools), TMPDIR_T (a scratch dir of
 # its own, removed afterwards), FV_MODEL_DIR (the verified mbv3-coco model).
-# Every check prints "ok   name" or "FAIL name" plus detail; `finish` prints the tally line
-# "N passed, N failed" and sets the exit status.
+# Every check prints "ok   name" or "FAIL name" plus detail, or "skip name: why" when it cannot
+# run here (it is then neither passed nor failed); `finish` prints "N skipped" when some were,
+# then the tally line "N passed, N failed", and sets the exit status.
 set -u
 T_PASS=0
 T_FAIL=0
+T_SKIP=0
 
 t_ok() { T_PASS=$((T_PASS + 1)); printf 'ok   %s\n' "$1"; }
 t_fail() { T_FAIL=$((T_FAIL + 1)); printf 'FAIL %s\n' "$1"; shift; [ $# -gt 0 ] && printf '     %s\n' "$@"; return 0; }
@@ -51,7 +53,11 @@ expect_eq() {
   if [ "$2" = "$3" ]; then t_ok "$1"; else t_fail "$1" "want: $2" "got:  $3"; fi
 }
 
+# t_skip NAME WHY
+t_skip() { T_SKIP=$((T_SKIP + 1)); printf 'skip %s: %s\n' "$1" "$2"; }
+
 finish() {
+  [ "$T_SKIP" -gt 0 ] && printf '%d skipped\n' "$T_SKIP"
   printf '%d passed, %d failed\n' "$T_PASS" "$T_FAIL"
   [ "$T_FAIL" -eq 0 ]
 }
