@@ -62,6 +62,7 @@ include tests/fuzz/fuzz.mk
 
 help:
 	@echo "make article   set up, build the tools, render everything into build/article/"
+	@echo "               (FARM=slurm: run the jobs on a Slurm cluster; ARGS=... more build.lua options)"
 	@echo "make test      set up, build the tools, run every test"
 	@echo "make bench     run the benchmarks against their peers (NAME=<name> for one)"
 	@echo "make asan-test run the unit and CLI tests under AddressSanitizer + UBSan"
@@ -76,7 +77,7 @@ tools: $(TOOLS)
 # Sub-make after setup, so that pkg-config sees the packages the set-up just installed.
 article: setup
 	@$(MAKE) --no-print-directory tools
-	@$(LUA) build.lua --jobs $(JOBS) $(ARGS)
+	@$(LUA) build.lua --jobs $(JOBS) $(if $(FARM),--farm $(FARM)) $(ARGS)
 
 test: setup
 	@$(MAKE) --no-print-directory tools $(UNIT_TESTS)

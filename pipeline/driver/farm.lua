@@ -414,7 +414,8 @@ function Farm:status()
   for _, t in pairs(self.tasks) do
     if t.state == 'RUNNING' then run = run + 1 elseif t.state == 'PENDING' then pend = pend + 1 end
   end
-  return string.format('%d workers running, %d pending', run, pend + self.unseen)
+  pend = pend + self.unseen
+  return string.format('%d worker%s%s', run, run == 1 and '' or 's', pend > 0 and (', ' .. pend .. ' pending') or '')
 end
 
 return M

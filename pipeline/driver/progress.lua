@@ -89,10 +89,11 @@ function M:draw(status)
   end
   local farm = ''
   if status then
-    farm = string.format('%d queued, %d running on the cluster (%s) · ', self.n_queued, #self.order, status)
+    farm = string.format(' %d queued, %d running (%s) ·', self.n_queued, #self.order, status)
   end
-  local line = string.format('%s [%d/%d] %s%s · %s elapsed · ~%s left', self.label, self.done, self.total,
-    farm, table.concat(parts, ', '), clock_text(now - self.t0), clock_text(self:time_left()))
+  -- The clocks before the list of jobs, which is what a narrow terminal cuts.
+  local line = string.format('%s [%d/%d]%s %s elapsed · ~%s left · %s', self.label, self.done, self.total,
+    farm, clock_text(now - self.t0), clock_text(self:time_left()), table.concat(parts, ', '))
   local w = sys.term_width() - 1
   if #line > w then line = line:sub(1, w - 1) .. '…' end
   io.stderr:write('\r\27[K' .. line)
