@@ -222,8 +222,9 @@ function M.store(job, key, tmp, seconds, replace)
   return meta
 end
 
--- Removes temporary files that no running process owns: this machine's whose process is gone,
--- and any machine's older than a day (a node that died). Other builds' work in progress stays.
+-- Removes temporary files and farm queues that no running process owns: this machine's whose
+-- process is gone, and any machine's older than a day (a node that died). Other builds' work in
+-- progress stays.
 function M.clean_tmp()
   local now = os.time()
   for _, n in ipairs(sys.listdir(M.tmp()) or {}) do
@@ -233,6 +234,15 @@ function M.clean_tmp()
     local gone = h == host and not sys.kill(tonumber(pid), 0)
     local old = st and now - st.mtime_ns // 1000000000 > 86400
     if gone or old or not h then sys.rm_rf(path) end
+  end
+  -- The farm's queues (farm/<host>.<pid>.<time>) of builds that were killed: their workers
+  -- leave when the queue is gone.
+  for _, n in ipairs(sys.listdir(M.dir .. '/farm') or {}) do
+    local h, pid = n:match('^(.+)%.(%d+)%.%d+$')
+    local st = sys.lstat(M.dir .. '/farm/' .. n)
+    if (h == host and not sys.kill(tonumber(pid), 0)) or (st and now - st.mtime_ns // 1000000000 > 86400) then
+      sys.rm_rf(M.dir .. '/farm/' .. n)
+    end
   end
 end
 

@@ -36,7 +36,7 @@ end
 function M.ensure(quiet)
   if verified() then return M.dir end
   -- Beside the model's directory, so that the verified files arrive there by rename.
-  local tmp = string.format('%s.fetch.%d', M.dir, sys.getpid())
+  local tmp = string.format('%s.fetch.%s.%d', M.dir, require('pipeline.driver.cache').host, sys.getpid())
   sys.rm_rf(tmp)
   assert(sys.mkdir_p(tmp))
   if not quiet then io.stderr:write('model: fetching ' .. M.package .. ' (28 MB) with npm pack\n') end

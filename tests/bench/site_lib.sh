@@ -5,8 +5,8 @@ trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/ours"
 cp -r "$ROOT/content" "$ROOT/figures" "$ROOT/templates" "$W/ours/"
 # Warm start from the project's own cache when `make article` has filled it (hard links: cache
-# entries are never written in place, only renamed in or removed), so that the warm-up build
-# re-runs only the jobs whose keys name this copy's paths instead of rendering every figure again.
+# entries are never written in place, only renamed in or removed): keys name no paths, so the
+# warm-up build finds every entry instead of rendering every figure again.
 if [ -d "$ROOT/.cache/objects" ]; then
   mkdir -p "$W/ours/.cache"
   # (a plain copy where the temporary folder is on another file system)

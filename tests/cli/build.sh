@@ -42,6 +42,20 @@ run_cmd build
 case $T_ERR in *"(2 cached, 1 run)"*) t_ok "an edit re-runs only the page" ;; *) t_fail "an edit re-runs only the page" "$T_ERR" ;; esac
 grep -q 'different id' "$P/build/article/index.html" && t_ok "the edit is published" || t_fail "the edit is published"
 
+# --- keys name no place: the project moved elsewhere with its .cache, or another copy sharing
+# the store through FV_CACHE, runs nothing
+cp -r "$P" "$TMPDIR_T/moved"; rm -rf "$TMPDIR_T/moved/build"
+run_cmd sh -c "cd '$TMPDIR_T/moved' && lua5.4 '$ROOT/build.lua'"
+case $T_ERR in *"(3 cached, 0 run)"*) t_ok "a copy at another path with .cache/ runs nothing" ;;
+  *) t_fail "a copy at another path with .cache/ runs nothing" "$T_ERR" ;; esac
+rm -rf "$TMPDIR_T/moved/.cache" "$TMPDIR_T/moved/build"
+run_cmd sh -c "cd '$TMPDIR_T/moved' && FV_CACHE='$P/.cache' lua5.4 '$ROOT/build.lua'"
+case $T_ERR in *"(3 cached, 0 run)"*) t_ok "a copy sharing the store (FV_CACHE) runs nothing" ;;
+  *) t_fail "a copy sharing the store (FV_CACHE) runs nothing" "$T_ERR" ;; esac
+[ -d "$TMPDIR_T/moved/.cache/objects" ] && t_fail "... and keeps no entries of its own" || t_ok "... and keeps no entries of its own"
+expect_eq "... and publishes the same site" "$(site_sum)" "$(cd "$TMPDIR_T/moved/build/article" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
+rm -rf "$TMPDIR_T/moved"
+
 # --- --force, --only, usage
 run_cmd build --force
 case $T_ERR in *"(0 cached, 3 run)"*) t_ok "--force re-runs everything" ;; *) t_fail "--force re-runs everything" "$T_ERR" ;; esac
