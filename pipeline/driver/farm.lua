@@ -190,9 +190,13 @@ end
 local function retry(self, r, why, msg)
   r.lost[#r.lost + 1] = why
   if r.attempt > self.s.retries then
-    done(self, r, { ok = false, msg = msg or string.format(
-      "build: job '%s' failed on the cluster after %d attempts (last: %s): %s",
-      r.job.id, r.attempt, why, table.concat(r.argv, ' ')) })
+    if not msg then -- lost, not failed: what the job had printed, then what Slurm said
+      local last = fs.tail(string.format('%s/logs/%s.%d.log', self.q, r.name, r.attempt), 6)
+      msg = (last ~= '' and last .. '\n' or '') .. string.format(
+        "build: job '%s' failed on the cluster after %d attempts (last: %s): %s",
+        r.job.id, r.attempt, why, table.concat(r.argv, ' '))
+    end
+    done(self, r, { ok = false, msg = msg })
     return
   end
   emit(self, { kind = 'note', text = string.format("farm: job '%s' did not finish (%s); trying again (attempt %d of %d)",
