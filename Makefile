@@ -57,7 +57,7 @@ $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)
 
 include tests/fuzz/fuzz.mk
 
-.PHONY: setup tools article test bench asan-test serve clean lint leakcheck help fuzz fuzz-regress
+.PHONY: setup tools article test bench asan-test serve clean lint leakcheck help fuzz fuzz-regress publish
 .DEFAULT_GOAL := help
 
 help:
@@ -68,6 +68,7 @@ help:
 	@echo "make asan-test run the unit and CLI tests under AddressSanitizer + UBSan"
 	@echo "make fuzz      run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-regress: replay corpus + regressions"
 	@echo "make serve     serve build/article/ on 127.0.0.1:8000, rebuild and reload on edits (PORT=, HOST=)"
+	@echo "make publish   build, check the site, commit it to BRANCH (gh-pages) of REMOTE (FORCE=1, CNAME=, SITE=)"
 
 setup:
 	@bash pipeline/setup.sh
@@ -99,6 +100,12 @@ bench: setup
 serve: setup
 	@$(MAKE) --no-print-directory tools
 	@bash pipeline/serve.sh
+
+# REMOTE, BRANCH, FORCE, CNAME and SITE reach the script through the environment.
+publish: setup
+	@$(MAKE) --no-print-directory tools
+	@REMOTE='$(REMOTE)' BRANCH='$(or $(BRANCH),gh-pages)' FORCE='$(FORCE)' CNAME='$(CNAME)' SITE='$(SITE)' \
+	  bash pipeline/publish.sh --jobs $(JOBS) $(if $(FARM),--farm $(FARM)) $(ARGS)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

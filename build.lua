@@ -258,7 +258,7 @@ local function main()
       ok, err = run({ pj }, 'page')
       if ok and not only then
         files[#files + 1] = { dest = 'index.html', src = pj.dir .. '/index.html' }
-        for _, f in ipairs(site.static_files(root)) do files[#files + 1] = f end
+        for _, f in ipairs(site.static_files(root, cache.gen())) do files[#files + 1] = f end
         local res, perr = site.publish(files, 'build/article')
         if not res then ok, err = nil, perr
         else

@@ -18,11 +18,29 @@ local function add_tree(files, src_dir, dest_dir, filter)
   end
 end
 
--- Static files every site has.
-function M.static_files(root)
+-- KaTeX's stylesheet as published: its @font-face rules name the woff2 files only (it also
+-- names woff and ttf fallbacks, which the site does not carry: no reference may lead nowhere).
+-- Written into gen_dir when its text changes. Returns the path, or nil and a message.
+local function katex_css(root, gen_dir)
+  local src = root .. '/node_modules/katex/dist/katex.min.css'
+  local text, err = fs.read(src)
+  if not text then return nil, src .. ': ' .. tostring(err) end
+  text = text:gsub(',%s*url%(fonts/[%w_-]+%.woff%)%s*format%("woff"%)', '')
+             :gsub(',%s*url%(fonts/[%w_-]+%.ttf%)%s*format%("truetype"%)', '')
+  local path = gen_dir .. '/katex.min.css'
+  if fs.read(path) ~= text then
+    local ok, werr = fs.write_atomic(path, text)
+    if not ok then return nil, werr end
+  end
+  return path
+end
+
+-- Static files every site has. gen_dir: where the driver writes files of its own.
+function M.static_files(root, gen_dir)
   local files = {}
   add_tree(files, 'templates/assets', 'assets')
-  files[#files + 1] = { dest = 'assets/katex/katex.min.css', src = root .. '/node_modules/katex/dist/katex.min.css' }
+  local css = assert(katex_css(root, gen_dir))
+  files[#files + 1] = { dest = 'assets/katex/katex.min.css', src = css }
   -- woff2 only: every browser that runs the page reads it, and it is the smallest.
   add_tree(files, root .. '/node_modules/katex/dist/fonts', 'assets/katex/fonts', function(n) return n:match('%.woff2$') end)
   return files
