@@ -291,7 +291,11 @@ function Farm:poll()
     local rep = r and load_table(self.q .. '/done/' .. n)
     os.remove(self.q .. '/done/' .. n)
     if r and rep and r.state ~= 'done' then
-      if r.state == 'ready' then os.remove(self.q .. '/ready/' .. r.name .. '.' .. r.attempt) end
+      if r.state == 'ready' then
+        -- Taken and finished between two looks: it started all the same (on rep.node).
+        os.remove(self.q .. '/ready/' .. r.name .. '.' .. r.attempt)
+        emit(self, { kind = 'started', job = r.job, where = rep.node })
+      end
       if rep.ok then
         done(self, r, { ok = true, stored = true, seconds = rep.seconds or 0 })
       elseif tonumber(attempt) == r.attempt then

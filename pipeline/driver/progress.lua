@@ -72,7 +72,7 @@ function M:draw(status)
   local parts = {}
   for _, id in ipairs(self.order) do
     local r = self.running[id]
-    local step = fs.read(r.file)
+    local step = r.file and fs.read(r.file)
     step = step and step:match('[^\n]+')
     if not step and r.log then
       local f = io.open(r.log, 'rb')
