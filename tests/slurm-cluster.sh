@@ -9,12 +9,12 @@
 #   slurm_stop DIR    stops every daemon it started (safe to call twice, or after a failed start)
 #   slurm_node_pid DIR NODE   the PID of that node's slurmd
 
-# A TCP port nobody listens on (the kernel's choice, released at once).
+# A TCP port nobody listens on on 127.0.0.1 (bash's /dev/tcp: no connection, nobody there).
 _slurm_free_port() {
   local p
   while :; do
     p=$((20000 + RANDOM % 20000))
-    ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
 

@@ -33,6 +33,9 @@ our_active_tasks() { squeue -h -t PENDING,RUNNING,CONFIGURING -n fv-build -o %i 
 leftovers() { # STORE: what a build must not leave in a store
   find "$1/farm" -mindepth 1 -maxdepth 1 2>/dev/null; find "$1/tmp" -mindepth 1 -maxdepth 1 2>/dev/null
 }
+# The session of a process (/proc/PID/stat: the fields after the command's closing parenthesis
+# are state, ppid, pgrp, session).
+session_of() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return; s=${s##*) }; set -- $s; echo "$4"; }
 # Waits (at most 60 s) until a job whose id matches PATTERN is taken by a worker; prints
 # "<task> <node> <worker pid>".
 claimed() { # STORE PATTERN
@@ -119,8 +122,11 @@ pid=$!
 if set -- $(claimed "$S2" 'fmnist:train'); then
   task=$1 node=$2 wpid=$3
   kill -9 "$(slurm_node_pid "$C" "$node")"
-  sid=$(ps -o sid= -p "$wpid" | tr -d ' ')
-  [ -n "$sid" ] && pkill -9 -s "$sid"
+  # Every process of the worker's session (slurmstepd's: the batch script, the worker, its job).
+  sid=$(session_of "$wpid")
+  [ -n "$sid" ] && for st in /proc/[0-9]*; do
+    [ "$(session_of "${st#/proc/}")" = "$sid" ] && kill -9 "${st#/proc/}" 2>/dev/null
+  done
   wait "$pid"; rc=$?
   expect_eq "a node killed mid-build: the build completes ($node died)" 0 "$rc"
   [ "$rc" -ne 0 ] && tail -5 "$TMPDIR_T/d.out"
