@@ -286,10 +286,11 @@ function Farm:poll()
   -- Reports first (squeue before them): a worker writes its report before it lets go of the
   -- job and exits.
   for _, n in ipairs(sys.listdir(self.q .. '/done') or {}) do
+    -- (A name with more to it is a report being written: its writer renames it in place.)
     local name, attempt = n:match('^(%d+)%.(%d+)$')
     local r = name and self.by_name[name]
     local rep = r and load_table(self.q .. '/done/' .. n)
-    os.remove(self.q .. '/done/' .. n)
+    if name then os.remove(self.q .. '/done/' .. n) end
     if r and rep and r.state ~= 'done' then
       if r.state == 'ready' then
         -- Taken and finished between two looks: it started all the same (on rep.node).
