@@ -278,7 +278,7 @@ local function task_words(self, task)
 end
 
 function Farm:poll()
-  if self.fatal then local ev = self.events; self.events = {}; return ev end
+  if self.fatal then return end
   local now = sys.clock()
   if now - self.last_beat >= 1 then sys.touch(self.q .. '/heartbeat'); self.last_beat = now end
   if now - self.last_squeue >= 1 then poll_squeue(self); self.last_squeue = now end
@@ -373,12 +373,7 @@ function Farm:poll()
       if not ok then give_up(self, err) end
     end
   end
-  local ev = self.events
-  self.events = {}
-  return ev
 end
-
-function Farm:idle_wait() sys.sleep(0.05) end
 
 -- Withdraws the jobs no worker has taken (after a failure: only what runs is waited for).
 function Farm:withdraw()

@@ -2,10 +2,10 @@
 -- this machine's processes (below) or the Slurm farm (farm.lua), which share this interface:
 --   ex:capacity()          how many more jobs it takes now
 --   ex:start(job, argv)    starts one; argv has {out} left for the executor to fill
---   ex:poll()              events since the last call: {kind='started', job, progress, log},
+--   ex:poll()              looks at what it runs, appending to ex.events (the runner takes
+--                          them): {kind='started', job, progress, log, where},
 --                          {kind='done', job, ok, seconds, stored, tmp, msg} and
 --                          {kind='note', text} (a line for the user)
---   ex:idle_wait()         sleeps a little when nothing happened
 --   ex:cancel()            stops everything it started (Ctrl-C); returns when they are gone
 --   ex:withdraw()          (optional) takes back what has not started, after a failure
 --   ex:status()            a few words for the live line (nil for none)
@@ -86,12 +86,7 @@ function Local:poll()
       self.events[#self.events + 1] = ev
     end
   end
-  local ev = self.events
-  self.events = {}
-  return ev
 end
-
-function Local:idle_wait() sys.sleep(0.05) end
 
 function Local:cancel()
   for pid, r in pairs(self.running) do sys.kill(pid); sys.rm_rf(r.tmp) end
@@ -202,7 +197,9 @@ function M.run(jobs, opts)
       end
     end
     if outstanding == 0 then break end
-    local events = ex:poll()
+    ex:poll()
+    local events = ex.events
+    ex.events = {}
     for _, ev in ipairs(events) do
       if ev.kind == 'started' then p:started(ev.job.id, ev.progress, ev.log, ev.where)
       elseif ev.kind == 'done' then finished(ev)
@@ -216,7 +213,7 @@ function M.run(jobs, opts)
       p:finish()
       return nil, 'interrupted; finished jobs are cached, the next build picks up from there'
     end
-    if #events == 0 then ex:idle_wait() end
+    if #events == 0 then sys.sleep(0.05) end -- poll, so that the live line's clock moves
   end
   p:finish()
   if failure then return nil, failure end
