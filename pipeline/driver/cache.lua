@@ -13,8 +13,8 @@
 -- hashes of its input files and the keys of the jobs it depends on. Keys name no place: every
 -- absolute path of the tools, the project, the store, the entries or the model is replaced by a
 -- token ({root}, {project}, {objects}, {model}, ...) before hashing, and so is every such path
--- inside the files the driver generates for its jobs. Any checkout of the same sources, wherever it lives,
--- computes the same keys and hits the same entries.
+-- inside the files the driver generates for its jobs. Any checkout of the same sources,
+-- wherever it lives, computes the same keys and hits the same entries.
 --
 -- An entry is a directory holding the job's output files and `.meta` (a Lua table: job id, key,
 -- each file's size and sha256, seconds taken). Entries appear only by renaming a finished
@@ -58,7 +58,7 @@ function M.portable(s)
       if not a then break end
       local after = s:sub(b + 1, b + 1)
       out[#out + 1] = s:sub(i, a - 1)
-      out[#out + 1] = (after == '/' or after == '' or after:match('[%s"\'\t]')) and p[2] or prefix
+      out[#out + 1] = (after == '/' or after == '' or after:match('[%s"\']')) and p[2] or prefix
       i = b + 1
     end
     out[#out + 1] = s:sub(i)

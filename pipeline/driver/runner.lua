@@ -1,7 +1,8 @@
 -- runner: runs a list of jobs through the cache, in parallel, with progress, on an executor:
 -- this machine's processes (below) or the Slurm farm (farm.lua), which share this interface:
 --   ex:capacity()          how many more jobs it takes now
---   ex:start(job, argv)    starts one; argv has {out} left for the executor to fill
+--   ex:start(job, argv, waiting)  starts one; argv has {out} left for the executor to fill;
+--                          waiting: how many jobs wait besides it (a job alone gets every core)
 --   ex:poll()              looks at what it runs, appending to ex.events (the runner takes
 --                          them): {kind='started', job, progress, log, where},
 --                          {kind='done', job, ok, seconds, stored, tmp, msg} and
@@ -35,19 +36,18 @@ local Local = {}
 Local.__index = Local
 
 function M.local_executor(jobs, verbose)
-  return setmetatable({ max = jobs, verbose = verbose, running = {}, n = 0, events = {}, left = 0 }, Local)
+  return setmetatable({ max = jobs, verbose = verbose, running = {}, n = 0, events = {} }, Local)
 end
 
 function Local:capacity() return self.max - self.n end
 
--- left: how many jobs wait besides this one (a job alone gets every core).
-function Local:start(j, argv)
+function Local:start(j, argv, waiting)
   local tmp, terr = cache.new_tmp(j.key)
   if not tmp then return nil, terr end
   local log = tmp .. '.log'
   -- One job alone gets every core; jobs side by side get one thread each, so the machine is
   -- never oversubscribed (OpenBLAS and OpenMP included).
-  local threads = (self.n == 0 and self.left == 0) and sys.ncpu() or 1
+  local threads = (self.n == 0 and waiting == 0) and sys.ncpu() or 1
   local t = tostring(threads)
   local env = { FV_THREADS = t, OPENBLAS_NUM_THREADS = t, OMP_NUM_THREADS = t,
                 FV_PROGRESS_FILE = tmp .. '.progress' }
@@ -156,8 +156,7 @@ function M.run(jobs, opts)
     for i, a in ipairs(j.argv) do
       argv[i] = a:gsub('{dep:([^}]+)}', function(id) return dirs[id] end)
     end
-    ex.left = #pending
-    local ok, err = ex:start(j, argv)
+    local ok, err = ex:start(j, argv, #pending)
     if not ok then return nil, err end
     outstanding = outstanding + 1
     p:queued(j.id)

@@ -74,6 +74,8 @@ local function main()
         return true
       end
     end
+    -- (new_tmp makes missing parents: a queue the driver has removed must stay removed.)
+    if not fs.exists(q .. '/tmp') then os.remove(claim); return false end
     local tmp, terr = cache.new_tmp(spec.key, q .. '/tmp')
     if not tmp then
       base.ok, base.how, base.tail = false, 'no space', 'worker: ' .. tostring(terr)
