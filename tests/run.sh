@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Check suites ($OUT/bin/check_*), then the black-box scripts tests/cli/*.sh.
 # Usage: tests/run.sh OUT_DIR   (build/release or build/asan)
-# Prints each suite's own summary and, last, one line "N passed, N failed" over everything.
+# Prints each suite's own summary (and its "skip ..." lines: tests that cannot run on this machine),
+# then "N skipped" when some were and, last, one line "N passed, N failed" over everything.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-build/release}
@@ -36,9 +37,14 @@ for t in "$BIN"/check_*; do
   checks=$(printf '%s' "$summary" | sed -nE 's/.*Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2 \3/p')
   set -- $checks
   n=${1:-0}; f=$(( ${2:-0} + ${3:-0} ))
+  # Check counts a skipped test (CHECK_SKIP, tests/unit/check_run.h) as passed: check_run says
+  # "N skipped" after Check's summary, and those N are neither passed nor failed here.
+  skipped=$(sed -nE 's/^([0-9]+) skipped$/\1/p' "$log" | tail -1)
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-  pass=$((pass + n - f)); fail=$((fail + f))
-  printf '%-28s %s\n' "$(basename "$t")" "${summary:-exit $rc}"
+  pass=$((pass + n - f - ${skipped:-0})); fail=$((fail + f))
+  skip_all=$((skip_all + ${skipped:-0}))
+  printf '%-28s %s%s\n' "$(basename "$t")" "${summary:-exit $rc}" "${skipped:+, $skipped skipped}"
+  [ -n "$skipped" ] && grep -E '^skip ' "$log"
   if [ "$f" -ne 0 ]; then failed_suites="$failed_suites $(basename "$t")"; grep -vE '^(Running suite|[0-9]+%: Checks)' "$log" | head -20; fi
   rm -f "$log"
 done
