@@ -1,4 +1,5 @@
-/* fv_render — recipe -> network plan -> optimization loop -> PNGs + sidecar, published atomically. */
+/* fv_render — recipe -> network plan -> optimization loop -> PNGs + sidecar, published atomically.
+ * fv_render is the sequence of named steps at the end of this file, each taking the render's state. */
 #include "fv_render.h"
 
 #include <errno.h>
@@ -139,212 +140,269 @@ static char *node_of(const char *layer)
     return colon ? xstrndup(layer, (size_t)(colon - layer)) : xstrdup(layer);
 }
 
-fv_render_status fv_render(const fv_recipe *r, const char *out_dir, const fv_render_opts *o, err *e)
-{
-    fv_render_status st = FV_RENDER_BAD_INPUT;
-    const char *rp = r->path;
-    double t0 = now();
-    nn_model *model = NULL;
-    nn_plan *plan = NULL;
-    fv_opt *opt = NULL;
-    net_ctx nc = {0};
-    const char **outputs = xcalloc((size_t)r->n_objs, sizeof *outputs);
-    int *out_of = xcalloc((size_t)r->n_objs, sizeof *out_of);
+/* Everything one render holds, built up by the steps below and freed by render_free whichever
+ * step failed. */
+typedef struct render {
+    const fv_recipe *r;
+    const char *rp; /* the recipe's path, for messages */
+    double t0;
+    nn_model *model;
+    nn_plan *plan;
+    fv_opt *opt;
+    net_ctx nc;
+    const char **outputs; /* distinct layer strings, one plan output each (nc.n_outputs) */
+    int *out_of;          /* recipe objective k (with a layer) -> its bound objective in nc.objs */
     fv_img_obj img_objs[FV_RECIPE_MAX_OBJECTIVES];
-    int n_img = 0, img_idx[FV_RECIPE_MAX_OBJECTIVES];
-    char *tmp_dir = NULL;
-    float *img = NULL, *big = NULL;
-    json_t *curve = json_array(), *snaps = json_object(), *images = json_array();
-    nc.objs = xcalloc((size_t)r->n_objs, sizeof *nc.objs);
-    nc.batch = r->batch;
-    nc.vals = xcalloc((size_t)r->n_objs * r->batch, sizeof(double));
-    err ne = {{0}};
+    int n_img, img_idx[FV_RECIPE_MAX_OBJECTIVES]; /* image objectives and their recipe index */
+    int th, tw;                                   /* the network's input size */
+    char *tmp_dir;                                /* "<out>.tmp.<pid>", once created */
+    float *img;                                   /* (batch, size, size, 3) in 0..1 */
+    double *img_vals;                             /* (n_img, batch) image objective values */
+    json_t *curve, *snaps, *images;               /* for the sidecar */
+} render;
 
-    nn_set_threads(o->threads > 0 ? o->threads : 1);
-    if (nn_model_load_tfjs(r->model_json, r->model_bin, &model, &ne) != 0) {
-        err_set(e, "%s: model: %s", rp, ne.msg);
-        goto done;
-    }
-    if (r->model_sha256 && strcmp(r->model_sha256, nn_model_sha256(model)) != 0) {
-        err_set(e, "%s: model.sha256: the model files hash to %s (expected %s)", rp, nn_model_sha256(model),
-                r->model_sha256);
-        goto done;
-    }
-    /* layers: known nodes, one plan output per distinct layer string */
+static void render_init(render *rd, const fv_recipe *r)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->r = r;
+    rd->rp = r->path;
+    rd->t0 = now();
+    rd->outputs = xcalloc((size_t)r->n_objs, sizeof *rd->outputs);
+    rd->out_of = xcalloc((size_t)r->n_objs, sizeof *rd->out_of);
+    rd->nc.objs = xcalloc((size_t)r->n_objs, sizeof *rd->nc.objs);
+    rd->nc.batch = r->batch;
+    rd->nc.vals = xcalloc((size_t)r->n_objs * r->batch, sizeof(double));
+    rd->curve = json_array();
+    rd->snaps = json_object();
+    rd->images = json_array();
+}
+
+static void render_free(render *rd)
+{
+    free(rd->tmp_dir);
+    json_decref(rd->curve);
+    json_decref(rd->snaps);
+    json_decref(rd->images);
+    free(rd->img);
+    free(rd->img_vals);
+    for (int k = 0; k < rd->nc.n_objs; k++) free(rd->nc.objs[k].dir);
+    free(rd->nc.objs);
+    free(rd->nc.vals);
+    free(rd->outputs);
+    free(rd->out_of);
+    fv_opt_free(rd->opt);
+    nn_plan_free(rd->plan);
+    nn_model_free(rd->model);
+}
+
+/* Loads the recipe's model and checks its hash when the recipe gives one. */
+static int load_model(render *rd, err *e)
+{
+    const fv_recipe *r = rd->r;
+    err ne = {{0}};
+    if (nn_model_load_tfjs(r->model_json, r->model_bin, &rd->model, &ne) != 0)
+        return err_set(e, "%s: model: %s", rd->rp, ne.msg);
+    if (r->model_sha256 && strcmp(r->model_sha256, nn_model_sha256(rd->model)) != 0)
+        return err_set(e, "%s: model.sha256: the model files hash to %s (expected %s)", rd->rp,
+                       nn_model_sha256(rd->model), r->model_sha256);
+    return 0;
+}
+
+/* Sorts the objectives into image objectives and activation objectives bound to a plan output
+ * (one per distinct layer string, of a node the model has); resolves class names. */
+static int bind_objectives(render *rd, err *e)
+{
+    const fv_recipe *r = rd->r;
+    net_ctx *nc = &rd->nc;
     for (int k = 0; k < r->n_objs; k++) {
         const fv_recipe_obj *ro = &r->objs[k];
         if (!ro->layer) {
-            img_objs[n_img].kind = ro->kind == FV_KIND_L1 ? FV_IMG_L1 : ro->kind == FV_KIND_TV ? FV_IMG_TV : FV_IMG_BLUR;
-            img_objs[n_img].wts = ro->wts;
-            img_idx[n_img++] = k;
+            rd->img_objs[rd->n_img].kind = ro->kind == FV_KIND_L1 ? FV_IMG_L1 : ro->kind == FV_KIND_TV ? FV_IMG_TV : FV_IMG_BLUR;
+            rd->img_objs[rd->n_img].wts = ro->wts;
+            rd->img_idx[rd->n_img++] = k;
             continue;
         }
         char *node = node_of(ro->layer);
-        int found = nn_model_find(model, node) >= 0;
+        int found = nn_model_find(rd->model, node) >= 0;
         free(node);
-        if (!found) {
-            err_set(e, "%s: objectives[%d].layer: no node \"%s\" in the model", rp, k, ro->layer);
-            goto done;
-        }
+        if (!found) return err_set(e, "%s: objectives[%d].layer: no node \"%s\" in the model", rd->rp, k, ro->layer);
         const char *suffix = strrchr(ro->layer, ':');
-        if (suffix && strcmp(suffix, ":preact") != 0) {
-            err_set(e, "%s: objectives[%d].layer: unknown suffix \"%s\" (expected \":preact\")", rp, k, suffix);
-            goto done;
-        }
+        if (suffix && strcmp(suffix, ":preact") != 0)
+            return err_set(e, "%s: objectives[%d].layer: unknown suffix \"%s\" (expected \":preact\")", rd->rp, k, suffix);
         int j;
-        for (j = 0; j < nc.n_outputs; j++)
-            if (strcmp(outputs[j], ro->layer) == 0) break;
-        if (j == nc.n_outputs) outputs[nc.n_outputs++] = ro->layer;
-        bound_obj *b = &nc.objs[nc.n_objs++];
+        for (j = 0; j < nc->n_outputs; j++)
+            if (strcmp(rd->outputs[j], ro->layer) == 0) break;
+        if (j == nc->n_outputs) rd->outputs[nc->n_outputs++] = ro->layer;
+        bound_obj *b = &nc->objs[nc->n_objs++];
         b->ro = ro;
         b->out = j;
         b->channel = ro->channel;
-        out_of[k] = nc.n_objs - 1;
+        rd->out_of[k] = nc->n_objs - 1;
         if (ro->class_name) {
             b->channel = -1;
             for (int i = 0; nn_coco80_name(i); i++)
                 if (strcmp(nn_coco80_name(i), ro->class_name) == 0) b->channel = i;
-            if (b->channel < 0) {
-                err_set(e, "%s: objectives[%d].class: \"%s\" is not a COCO-80 class name", rp, k, ro->class_name);
-                goto done;
-            }
+            if (b->channel < 0)
+                return err_set(e, "%s: objectives[%d].class: \"%s\" is not a COCO-80 class name", rd->rp, k,
+                               ro->class_name);
         }
     }
+    return 0;
+}
+
+/* The optimization loop's state and the network plan for the size its transforms produce. */
+static int make_plan(render *rd, err *e)
+{
+    const fv_recipe *r = rd->r;
+    err ne = {{0}};
     fv_opt_config oc = {
         .param = {r->param_kind, r->decorrelate, r->batch, r->size, r->size, r->n_shared, {0}, r->sd, r->grey},
-        .ops = r->ops, .n_ops = r->n_ops, .img_objs = img_objs, .n_img_objs = n_img,
+        .ops = r->ops, .n_ops = r->n_ops, .img_objs = rd->img_objs, .n_img_objs = rd->n_img,
         .lr = r->lr, .beta1 = r->beta1, .beta2 = r->beta2, .eps = r->eps, .seed = r->seed};
     memcpy(oc.param.shared, r->shared, sizeof r->shared);
-    if (fv_opt_new(&oc, &opt, &ne) != 0) {
-        err_set(e, "%s: %s", rp, ne.msg);
-        goto done;
-    }
-    int th, tw;
-    fv_opt_net_size(opt, &th, &tw);
-    if (nn_plan_new(model, NULL, r->batch, th, tw, outputs, nc.n_outputs, &plan, &ne) != 0) {
-        /* Parts of the graph (the detector head's upsample + concat) need an input size that is a
-         * multiple of 32: centre the transformed image on a grey canvas of that size and retry. */
-        err first = ne;
-        fv_op ops[FV_RECIPE_MAX_OPS + 1];
-        memcpy(ops, r->ops, sizeof(fv_op) * (size_t)r->n_ops);
-        ops[r->n_ops] = (fv_op){.kind = FV_OP_CANVAS, .canvas_h = (th + 31) / 32 * 32, .canvas_w = (tw + 31) / 32 * 32};
-        oc.ops = ops;
-        oc.n_ops = r->n_ops + 1;
-        fv_opt_free(opt);
-        opt = NULL;
-        if ((th % 32 == 0 && tw % 32 == 0) || fv_opt_new(&oc, &opt, &ne) != 0 ||
-            (fv_opt_net_size(opt, &th, &tw),
-             nn_plan_new(model, NULL, r->batch, th, tw, outputs, nc.n_outputs, &plan, &ne) != 0)) {
-            err_set(e, "%s: objectives: %s", rp, first.msg);
-            goto done;
-        }
-    }
-    nc.plan = plan;
-    /* checks that need the layer shapes */
+    if (fv_opt_new(&oc, &rd->opt, &ne) != 0) return err_set(e, "%s: %s", rd->rp, ne.msg);
+    fv_opt_net_size(rd->opt, &rd->th, &rd->tw);
+    if (nn_plan_new(rd->model, NULL, r->batch, rd->th, rd->tw, rd->outputs, rd->nc.n_outputs, &rd->plan, &ne) == 0)
+        return 0;
+    /* Parts of the graph (the detector head's upsample + concat) need an input size that is a
+     * multiple of 32: centre the transformed image on a grey canvas of that size and retry. */
+    err first = ne;
+    fv_op ops[FV_RECIPE_MAX_OPS + 1];
+    memcpy(ops, r->ops, sizeof(fv_op) * (size_t)r->n_ops);
+    ops[r->n_ops] = (fv_op){.kind = FV_OP_CANVAS, .canvas_h = (rd->th + 31) / 32 * 32, .canvas_w = (rd->tw + 31) / 32 * 32};
+    oc.ops = ops;
+    oc.n_ops = r->n_ops + 1;
+    fv_opt_free(rd->opt);
+    rd->opt = NULL;
+    if ((rd->th % 32 == 0 && rd->tw % 32 == 0) || fv_opt_new(&oc, &rd->opt, &ne) != 0 ||
+        (fv_opt_net_size(rd->opt, &rd->th, &rd->tw),
+         nn_plan_new(rd->model, NULL, r->batch, rd->th, rd->tw, rd->outputs, rd->nc.n_outputs, &rd->plan, &ne) != 0))
+        return err_set(e, "%s: objectives: %s", rd->rp, first.msg);
+    return 0;
+}
+
+/* The checks that need the layer shapes (channel, x, y, vector length), and the directions. */
+static int check_shapes(render *rd, err *e)
+{
+    const fv_recipe *r = rd->r;
+    rd->nc.plan = rd->plan;
     for (int k = 0; k < r->n_objs; k++) {
         if (!r->objs[k].layer) continue;
-        bound_obj *b = &nc.objs[out_of[k]];
+        bound_obj *b = &rd->nc.objs[rd->out_of[k]];
         const fv_recipe_obj *ro = b->ro;
         int s[4];
-        nn_plan_output(plan, b->out, s);
-        if ((ro->kind == FV_KIND_NEURON || ro->kind == FV_KIND_CHANNEL || ro->kind == FV_KIND_CLASS) &&
-            b->channel >= s[3]) {
-            err_set(e, "%s: objectives[%d].%s: %d out of range (layer has %d channels)", rp, k,
-                    ro->kind == FV_KIND_CLASS ? "class" : "channel", b->channel, s[3]);
-            goto done;
-        }
+        nn_plan_output(rd->plan, b->out, s);
+        if ((ro->kind == FV_KIND_NEURON || ro->kind == FV_KIND_CHANNEL || ro->kind == FV_KIND_CLASS) && b->channel >= s[3])
+            return err_set(e, "%s: objectives[%d].%s: %d out of range (layer has %d channels)", rd->rp, k,
+                           ro->kind == FV_KIND_CLASS ? "class" : "channel", b->channel, s[3]);
         if (ro->kind == FV_KIND_NEURON) {
             b->x = ro->x < 0 ? s[2] / 2 : ro->x;
             b->y = ro->y < 0 ? s[1] / 2 : ro->y;
-            if (b->x >= s[2] || b->y >= s[1]) {
-                err_set(e, "%s: objectives[%d].%s: %d out of range (layer is %dx%d at this input size)", rp, k,
-                        b->x >= s[2] ? "x" : "y", b->x >= s[2] ? b->x : b->y, s[2], s[1]);
-                goto done;
-            }
+            if (b->x >= s[2] || b->y >= s[1])
+                return err_set(e, "%s: objectives[%d].%s: %d out of range (layer is %dx%d at this input size)", rd->rp, k,
+                               b->x >= s[2] ? "x" : "y", b->x >= s[2] ? b->x : b->y, s[2], s[1]);
         }
-        if (ro->kind == FV_KIND_DIRECTION) {
-            b->dir = xmalloc(sizeof(float) * (size_t)s[3]);
-            if (ro->vector) {
-                if (ro->n_vector != s[3]) {
-                    err_set(e, "%s: objectives[%d].vector: %d values (layer has %d channels)", rp, k, ro->n_vector, s[3]);
-                    goto done;
-                }
-                memcpy(b->dir, ro->vector, sizeof(float) * (size_t)s[3]);
-            } else {
-                fv_rng dr;
-                fv_rng_seed(&dr, ro->vector_seed);
-                double norm = 0;
-                for (int i = 0; i < s[3]; i++) {
-                    b->dir[i] = (float)fv_rng_normal(&dr);
-                    norm += (double)b->dir[i] * b->dir[i];
-                }
-                for (int i = 0; i < s[3]; i++) b->dir[i] = (float)(b->dir[i] / sqrt(norm));
+        if (ro->kind != FV_KIND_DIRECTION) continue;
+        b->dir = xmalloc(sizeof(float) * (size_t)s[3]);
+        if (ro->vector) {
+            if (ro->n_vector != s[3])
+                return err_set(e, "%s: objectives[%d].vector: %d values (layer has %d channels)", rd->rp, k, ro->n_vector,
+                               s[3]);
+            memcpy(b->dir, ro->vector, sizeof(float) * (size_t)s[3]);
+        } else {
+            fv_rng dr;
+            fv_rng_seed(&dr, ro->vector_seed);
+            double norm = 0;
+            for (int i = 0; i < s[3]; i++) {
+                b->dir[i] = (float)fv_rng_normal(&dr);
+                norm += (double)b->dir[i] * b->dir[i];
             }
+            for (int i = 0; i < s[3]; i++) b->dir[i] = (float)(b->dir[i] / sqrt(norm));
         }
     }
+    return 0;
+}
 
-    /* from here on, failures are I/O or internal */
-    st = FV_RENDER_FAILED;
-    {
-        /* only the parent is created: <out> itself appears by rename when everything is written */
-        char *parent = xstrdup(out_dir);
-        char *slash = strrchr(parent, '/');
-        int prc = 0;
-        if (slash && slash != parent) {
-            *slash = 0;
-            prc = mkdir_p(parent, e);
+/* Creates "<out>.tmp.<pid>" (and out_dir's parent): only the parent is created, <out> itself
+ * appears by rename when everything is written. */
+static int make_tmp_dir(render *rd, const char *out_dir, err *e)
+{
+    char *parent = xstrdup(out_dir);
+    char *slash = strrchr(parent, '/');
+    int prc = 0;
+    if (slash && slash != parent) {
+        *slash = 0;
+        prc = mkdir_p(parent, e);
+    }
+    free(parent);
+    if (prc != 0) return -1;
+    rd->tmp_dir = xasprintf("%s.tmp.%d", out_dir, (int)getpid());
+    rm_tree(rd->tmp_dir);
+    if (mkdir(rd->tmp_dir, 0755) != 0) return err_set(e, "%s: cannot create: %s", rd->tmp_dir, strerror(errno));
+    return 0;
+}
+
+/* Writes the images after `step` steps as step<SSSS>_<b>.png and lists them in the sidecar. */
+static int write_snapshot(render *rd, int step, err *e)
+{
+    const fv_recipe *r = rd->r;
+    fv_opt_image(rd->opt, rd->img);
+    json_t *names = json_array();
+    for (int b = 0; b < r->batch; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "step%04d_%d.png", step, b);
+        if (write_png(rd->tmp_dir, name, rd->img, b, r->size, r->size, e) != 0) {
+            json_decref(names);
+            return -1;
         }
-        free(parent);
-        if (prc != 0) goto done;
+        json_array_append_new(names, json_string(name));
     }
-    tmp_dir = xasprintf("%s.tmp.%d", out_dir, (int)getpid());
-    rm_tree(tmp_dir);
-    if (mkdir(tmp_dir, 0755) != 0) {
-        err_set(e, "%s: cannot create: %s", tmp_dir, strerror(errno));
-        goto done;
-    }
-    size_t ni = (size_t)r->batch * r->size * r->size * 3;
-    img = xmalloc(sizeof(float) * ni);
-    double *img_vals = xcalloc((size_t)(n_img > 0 ? n_img : 1) * r->batch, sizeof(double));
+    char key[32];
+    snprintf(key, sizeof key, "%d", step);
+    json_object_set_new(rd->snaps, key, names);
+    return 0;
+}
+
+/* The optimization loop: r->steps steps, the snapshots the recipe asks for, the objective curve
+ * every log_every steps (and progress lines when asked). */
+static int optimize(render *rd, int progress, err *e)
+{
+    const fv_recipe *r = rd->r;
+    err ne = {{0}};
+    rd->img = xmalloc(sizeof(float) * (size_t)r->batch * r->size * r->size * 3);
+    rd->img_vals = xcalloc((size_t)(rd->n_img > 0 ? rd->n_img : 1) * r->batch, sizeof(double));
     int snap = 0;
     double value = 0, t_loop = now();
     for (int step = 0; step <= r->steps; step++) {
         if (snap < r->n_snapshots && r->snapshots[snap] == step) {
-            fv_opt_image(opt, img);
-            json_t *names = json_array();
-            for (int b = 0; b < r->batch; b++) {
-                char name[64];
-                snprintf(name, sizeof name, "step%04d_%d.png", step, b);
-                if (write_png(tmp_dir, name, img, b, r->size, r->size, e) != 0) {
-                    json_decref(names);
-                    free(img_vals);
-                    goto done;
-                }
-                json_array_append_new(names, json_string(name));
-            }
-            char key[32];
-            snprintf(key, sizeof key, "%d", step);
-            json_object_set_new(snaps, key, names);
+            if (write_snapshot(rd, step, e) != 0) return -1;
             snap++;
         }
         if (step == r->steps) break;
-        if (fv_opt_step(opt, net_eval, &nc, &value, img_vals, &ne) != 0) {
-            err_set(e, "%s: step %d: %s", rp, step, ne.msg);
-            free(img_vals);
-            goto done;
-        }
+        if (fv_opt_step(rd->opt, net_eval, &rd->nc, &value, rd->img_vals, &ne) != 0)
+            return err_set(e, "%s: step %d: %s", rd->rp, step, ne.msg);
         if (step % r->log_every == 0 || step == r->steps - 1) {
-            json_array_append_new(curve, json_pack("[i,f]", step, value));
-            if (o->progress) {
+            json_array_append_new(rd->curve, json_pack("[i,f]", step, value));
+            if (progress) {
                 double el = now() - t_loop, left = el / (step + 1) * (r->steps - step - 1);
                 fprintf(stderr, "fv-render: step %d/%d  objective %.5g  %.0fs left\n", step + 1, r->steps, value, left);
             }
         }
     }
-    /* Final measurement, without random transforms: the final image centred on a grey canvas of
-     * the network's input size (the mean placement of the jittered image). */
-    fv_opt_image(opt, img);
-    big = xmalloc(sizeof(float) * (size_t)r->batch * th * tw * 3);
+    return 0;
+}
+
+/* Final measurement, without random transforms: the final image centred on a grey canvas of the
+ * network's input size (the mean placement of the jittered image), every objective's values into
+ * *finals (new reference) and their weighted sum into *total. */
+static int measure_final(render *rd, json_t **finals, double *total, err *e)
+{
+    const fv_recipe *r = rd->r;
+    int th = rd->th, tw = rd->tw;
+    const float *img = rd->img;
+    err ne = {{0}};
+    fv_opt_image(rd->opt, rd->img);
+    float *big = xmalloc(sizeof(float) * (size_t)r->batch * th * tw * 3);
     int oy = (th - r->size) / 2, ox = (tw - r->size) / 2;
     for (size_t i = 0; i < (size_t)r->batch * th * tw * 3; i++) big[i] = 127.5f;
     for (int b = 0; b < r->batch; b++)
@@ -356,86 +414,93 @@ fv_render_status fv_render(const fv_recipe *r, const char *out_dir, const fv_ren
                     big[(((size_t)b * th + yy) * tw + xx) * 3 + ch] =
                         255.0f * img[(((size_t)b * r->size + y) * r->size + x) * 3 + ch];
                 }
-    memcpy(nn_plan_input(plan), big, sizeof(float) * (size_t)r->batch * th * tw * 3);
-    if (nn_plan_forward(plan, &ne) != 0) {
-        err_set(e, "%s: final forward: %s", rp, ne.msg);
-        free(img_vals);
-        goto done;
-    }
-    double final_net = eval_objectives(&nc, 1);
-    json_t *finals = json_array();
-    double final_total = final_net;
-    {
-        /* image objectives on the final image (values only; the gradient buffer is scratch) */
-        float *scratch = xcalloc(ni, sizeof(float));
-        double *v = xmalloc(sizeof(double) * r->batch);
-        float ones[FV_RECIPE_MAX_BATCH];
-        for (int b = 0; b < FV_RECIPE_MAX_BATCH; b++) ones[b] = 1.0f;
-        for (int i = 0; i < n_img; i++) {
-            const fv_recipe_obj *ro = &r->objs[img_idx[i]];
-            if (ro->kind == FV_KIND_L1) fv_obj_l1(img, r->batch, r->size, r->size, ones, v, scratch);
-            else if (ro->kind == FV_KIND_TV) fv_obj_tv(img, r->batch, r->size, r->size, ones, v, scratch);
-            else fv_obj_blur(img, r->batch, r->size, r->size, ones, v, scratch);
-            for (int b = 0; b < r->batch; b++) {
-                img_vals[(size_t)i * r->batch + b] = v[b];
-                final_total += ro->wts[b] * v[b];
-            }
+    memcpy(nn_plan_input(rd->plan), big, sizeof(float) * (size_t)r->batch * th * tw * 3);
+    free(big);
+    if (nn_plan_forward(rd->plan, &ne) != 0) return err_set(e, "%s: final forward: %s", rd->rp, ne.msg);
+    *total = eval_objectives(&rd->nc, 1);
+    /* image objectives on the final image (values only; the gradient buffer is scratch) */
+    float *scratch = xcalloc((size_t)r->batch * r->size * r->size * 3, sizeof(float));
+    double *v = xmalloc(sizeof(double) * r->batch);
+    float ones[FV_RECIPE_MAX_BATCH];
+    for (int b = 0; b < FV_RECIPE_MAX_BATCH; b++) ones[b] = 1.0f;
+    for (int i = 0; i < rd->n_img; i++) {
+        const fv_recipe_obj *ro = &r->objs[rd->img_idx[i]];
+        if (ro->kind == FV_KIND_L1) fv_obj_l1(img, r->batch, r->size, r->size, ones, v, scratch);
+        else if (ro->kind == FV_KIND_TV) fv_obj_tv(img, r->batch, r->size, r->size, ones, v, scratch);
+        else fv_obj_blur(img, r->batch, r->size, r->size, ones, v, scratch);
+        for (int b = 0; b < r->batch; b++) {
+            rd->img_vals[(size_t)i * r->batch + b] = v[b];
+            *total += ro->wts[b] * v[b];
         }
-        free(scratch);
-        free(v);
     }
+    free(scratch);
+    free(v);
+    *finals = json_array();
     int ii = 0;
     for (int k = 0; k < r->n_objs; k++) {
         const fv_recipe_obj *ro = &r->objs[k];
         json_t *vals = json_array();
-        const double *src = ro->layer ? nc.vals + (size_t)out_of[k] * r->batch : img_vals + (size_t)(ii++) * r->batch;
+        const double *src = ro->layer ? rd->nc.vals + (size_t)rd->out_of[k] * r->batch
+                                      : rd->img_vals + (size_t)(ii++) * r->batch;
         int nv = ro->kind == FV_KIND_DIVERSITY ? 1 : r->batch;
         for (int b = 0; b < nv; b++) json_array_append_new(vals, json_real(src[b]));
-        json_array_append_new(finals, json_pack("{s:i, s:s, s:o}", "index", k, "kind", fv_recipe_kind_name(ro->kind),
-                                                "values", vals));
+        json_array_append_new(*finals, json_pack("{s:i, s:s, s:o}", "index", k, "kind", fv_recipe_kind_name(ro->kind),
+                                                 "values", vals));
     }
-    free(img_vals);
+    return 0;
+}
+
+/* The final images, image_<b>.png. */
+static int write_images(render *rd, err *e)
+{
+    const fv_recipe *r = rd->r;
     for (int b = 0; b < r->batch; b++) {
         char name[64];
         snprintf(name, sizeof name, "image_%d.png", b);
-        if (write_png(tmp_dir, name, img, b, r->size, r->size, e) != 0) {
-            json_decref(finals);
-            goto done;
-        }
-        json_array_append_new(images, json_string(name));
+        if (write_png(rd->tmp_dir, name, rd->img, b, r->size, r->size, e) != 0) return -1;
+        json_array_append_new(rd->images, json_string(name));
     }
-    char *rj = fv_recipe_to_json(r);
+    return 0;
+}
+
+/* render.json: the recipe with its defaults, what it ran on, the curve, the files and finals. */
+static int write_sidecar(render *rd, json_t *finals, double total, int threads, err *e)
+{
+    char *rj = fv_recipe_to_json(rd->r);
     json_t *recipe = json_loads(rj, 0, NULL);
     free(rj);
-    json_t *side = json_pack("{s:s, s:o, s:s, s:[i,i], s:f, s:O, s:O, s:O, s:{s:f, s:o}, s:f, s:i}",
-                             "tool", "fv-render 1", "recipe", recipe, "model_sha256", nn_model_sha256(model),
-                             "net_input", th, tw, "macs_per_forward", nn_plan_macs(plan), "curve", curve, "images", images, "snapshots", snaps, "final",
-                             "objective", final_total, "objectives", finals, "wall_seconds", now() - t0, "threads",
-                             o->threads);
+    json_t *side = json_pack("{s:s, s:o, s:s, s:[i,i], s:f, s:O, s:O, s:O, s:{s:f, s:O}, s:f, s:i}",
+                             "tool", "fv-render 1", "recipe", recipe, "model_sha256", nn_model_sha256(rd->model),
+                             "net_input", rd->th, rd->tw, "macs_per_forward", nn_plan_macs(rd->plan), "curve", rd->curve,
+                             "images", rd->images, "snapshots", rd->snaps, "final", "objective", total, "objectives",
+                             finals, "wall_seconds", now() - rd->t0, "threads", threads);
     char *text = json_dumps(side, JSON_SORT_KEYS | JSON_INDENT(1) | JSON_REAL_PRECISION(9));
     json_decref(side);
-    char *sp = xasprintf("%s/render.json", tmp_dir);
-    int wrc = write_file_atomic(sp, text, strlen(text), e);
+    char *sp = xasprintf("%s/render.json", rd->tmp_dir);
+    int rc = write_file_atomic(sp, text, strlen(text), e);
     free(sp);
     free(text);
-    if (wrc != 0) goto done;
-    if (publish(tmp_dir, out_dir, e) != 0) goto done;
-    st = FV_RENDER_OK;
-done:
-    if (st != FV_RENDER_OK && tmp_dir) rm_tree(tmp_dir);
-    free(tmp_dir);
-    json_decref(curve);
-    json_decref(snaps);
-    json_decref(images);
-    free(img);
-    free(big);
-    for (int k = 0; k < nc.n_objs; k++) free(nc.objs[k].dir);
-    free(nc.objs);
-    free(nc.vals);
-    free(outputs);
-    free(out_of);
-    fv_opt_free(opt);
-    nn_plan_free(plan);
-    nn_model_free(model);
+    return rc;
+}
+
+fv_render_status fv_render(const fv_recipe *r, const char *out_dir, const fv_render_opts *o, err *e)
+{
+    render rd;
+    render_init(&rd, r);
+    fv_render_status st = FV_RENDER_BAD_INPUT;
+    nn_set_threads(o->threads > 0 ? o->threads : 1);
+    if (load_model(&rd, e) == 0 && bind_objectives(&rd, e) == 0 && make_plan(&rd, e) == 0 && check_shapes(&rd, e) == 0) {
+        /* from here on, failures are I/O or internal */
+        st = FV_RENDER_FAILED;
+        json_t *finals = NULL;
+        double total = 0;
+        if (make_tmp_dir(&rd, out_dir, e) == 0 && optimize(&rd, o->progress, e) == 0 &&
+            measure_final(&rd, &finals, &total, e) == 0 && write_images(&rd, e) == 0 &&
+            write_sidecar(&rd, finals, total, o->threads, e) == 0 && publish(rd.tmp_dir, out_dir, e) == 0)
+            st = FV_RENDER_OK;
+        json_decref(finals);
+        if (st != FV_RENDER_OK && rd.tmp_dir) rm_tree(rd.tmp_dir);
+    }
+    render_free(&rd);
     return st;
 }
