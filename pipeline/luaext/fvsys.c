@@ -65,7 +65,8 @@ static int l_spawn(lua_State *L)
     if (redir[1]) posix_spawn_file_actions_addopen(&fa, 1, redir[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (redir[2]) posix_spawn_file_actions_addopen(&fa, 2, redir[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-    /* Environment: ours plus opts.env (later entries win in getenv's first-match, so extras first). */
+    /* Environment: opts.env, then ours less the names opts.env sets: one entry per name, since of
+     * two, getenv reads the first and sh the last. */
     int nenv = 0;
     while (environ[nenv]) nenv++;
     int nextra = 0;
@@ -81,12 +82,12 @@ static int l_spawn(lua_State *L)
         lua_pop(L, 1);
     }
     const char **envp = lua_newuserdatauv(L, sizeof(char *) * (size_t)(nenv + nextra + 1), 0);
-    int k = 0;
+    int k = 0, envt = 0;
     if (nextra) {
         lua_newtable(L); /* anchor: keeps the NAME=value strings alive until we return */
         int anchor = lua_gettop(L);
         lua_getfield(L, 2, "env");
-        int envt = lua_gettop(L);
+        envt = lua_gettop(L); /* stays on the stack for the loop over ours */
         lua_pushnil(L);
         while (lua_next(L, envt)) {
             const char *name = luaL_checkstring(L, -2);
@@ -96,9 +97,18 @@ static int l_spawn(lua_State *L)
             lua_rawseti(L, anchor, k);
             lua_pop(L, 1);
         }
-        lua_pop(L, 1);
     }
-    for (int i = 0; i < nenv; i++) envp[k++] = environ[i];
+    for (int i = 0; i < nenv; i++) {
+        const char *eq = strchr(environ[i], '=');
+        if (envt && eq) {
+            lua_pushlstring(L, environ[i], (size_t)(eq - environ[i]));
+            int replaced = lua_rawget(L, envt) != LUA_TNIL;
+            lua_pop(L, 1);
+            if (replaced) continue;
+        }
+        envp[k++] = environ[i];
+    }
+    if (envt) lua_pop(L, 1);
     envp[k] = NULL;
 
     /* Children start with default signal dispositions and an empty mask, so that the driver's
