@@ -38,25 +38,6 @@ static inline void check_run_skip(const char *fn, const char *why)
         return;                            \
     } while (0)
 
-/* 1 if the "flags" line of /proc/cpuinfo lists flag (a whole word, e.g. "sha_ni"), else 0: what
- * the kernel says the CPU has, independent of the detection a module does itself. */
-static inline int check_cpu_has(const char *flag)
-{
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return 0;
-    char line[8192];
-    int found = 0;
-    size_t n = strlen(flag);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "flags", 5) == 0) {
-            for (const char *p = strstr(line, flag); p && !found; p = strstr(p + 1, flag))
-                found = p > line && p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n' || p[n] == 0);
-            break;
-        }
-    fclose(f);
-    return found;
-}
-
 /* Runs every test of s and prints Check's summary, then "N skipped" when some were. Returns
  * EXIT_FAILURE when a test failed, else EXIT_SUCCESS. */
 static inline int check_run(Suite *s)
