@@ -338,7 +338,8 @@ static int make_tmp_dir(render *rd, const char *out_dir, err *e)
     if (prc != 0) return -1;
     rd->tmp_dir = xasprintf("%s.tmp.%d", out_dir, (int)getpid());
     rm_tree(rd->tmp_dir);
-    if (mkdir(rd->tmp_dir, 0755) != 0) return err_set(e, "%s: cannot create: %s", rd->tmp_dir, strerror(errno));
+    /* named by out_dir, the path the caller gave, not by the temporary name with its pid */
+    if (mkdir(rd->tmp_dir, 0755) != 0) return err_set(e, "%s: cannot create: %s", out_dir, strerror(errno));
     return 0;
 }
 
