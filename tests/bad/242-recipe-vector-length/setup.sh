@@ -1,0 +1,2 @@
+# Runs in the case's empty working directory.
+cp "$SHARED"/tiny/* .
