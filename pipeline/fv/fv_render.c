@@ -118,17 +118,22 @@ static int write_png(const char *dir, const char *name, const float *img, int b,
     return rc;
 }
 
-/* Replaces out_dir by tmp_dir (rename; an existing out_dir is moved aside first, then removed). */
+/* Replaces out_dir by tmp_dir (rename; an existing out_dir is moved aside first, then removed, or
+ * put back when tmp_dir cannot take its place). */
 static int publish(const char *tmp_dir, const char *out_dir, err *e)
 {
     if (rename(tmp_dir, out_dir) == 0) return 0;
     if (errno != ENOTEMPTY && errno != EEXIST) return err_set(e, "%s: cannot publish: %s", out_dir, strerror(errno));
     char *old = xasprintf("%s.old.%d", out_dir, (int)getpid());
     int rc = 0;
-    if (rename(out_dir, old) != 0 || rename(tmp_dir, out_dir) != 0)
+    if (rename(out_dir, old) != 0) {
         rc = err_set(e, "%s: cannot replace: %s", out_dir, strerror(errno));
-    else
+    } else if (rename(tmp_dir, out_dir) != 0) {
+        rc = err_set(e, "%s: cannot replace: %s", out_dir, strerror(errno));
+        rename(old, out_dir); /* the previous version back: a failed run leaves out_dir as it was */
+    } else {
         rm_tree(old);
+    }
     free(old);
     return rc;
 }
