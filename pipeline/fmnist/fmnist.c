@@ -10,23 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "idx.h"
 #include "nn_ops.h"
+#include "rng.h"
 
 static const char *const class_names[FMNIST_CLASSES] = {
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
 const char *fmnist_class_name(int i) { return i >= 0 && i < FMNIST_CLASSES ? class_names[i] : NULL; }
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* ---------------------------------------------------------------------------------------------
  * Data */
@@ -72,53 +65,6 @@ void fmnist_set_free(fmnist_set *s)
     free(s->labels);
     memset(s, 0, sizeof *s);
 }
-
-/* ---------------------------------------------------------------------------------------------
- * Random numbers: xoshiro256** seeded through splitmix64 (never rand(): same numbers everywhere) */
-
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return res;
-}
-
-/* Uniform in (0, 1): 53 random bits, never 0 (for the logarithm below). */
-static double rng_unit(rng *r) { return ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0; }
-
-/* Standard normal (Box-Muller, one value per call). */
-static double rng_normal(rng *r)
-{
-    double u = rng_unit(r), v = rng_unit(r);
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
-/* Uniform integer in [0, n) without modulo bias worth mentioning (n < 2^32). */
-static uint32_t rng_below(rng *r, uint32_t n) { return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32); }
 
 /* ---------------------------------------------------------------------------------------------
  * The network */
@@ -178,11 +124,11 @@ fmnist_net *fmnist_net_new(const fmnist_arch *a, uint64_t seed)
     net->params = xcalloc(net->off[N_T], sizeof(float));
     /* He-normal: std sqrt(2 / fan_in), fan_in = the rows of the (K, out) weight matrix */
     const int fan_in[N_T] = {9, 0, 9 * a->c1, 0, 9 * a->c2, 0, 9 * a->c3, 0, 49 * a->c4, 0, a->fc, 0};
-    rng r;
+    rng_state r;
     rng_seed(&r, seed);
     for (int i = 0; i < N_T; i += 2) {
         double sd = sqrt(2.0 / fan_in[i]);
-        for (size_t k = net->off[i]; k < net->off[i + 1]; k++) net->params[k] = (float)(sd * rng_normal(&r));
+        for (size_t k = net->off[i]; k < net->off[i + 1]; k++) net->params[k] = (float)(sd * rng_normal_open(&r));
     }
     return net;
 }
@@ -614,7 +560,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     j.v = xcalloc(np, sizeof(float));
     int *perm = xmalloc(sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) perm[i] = i;
-    rng r;
+    rng_state r;
     rng_seed(&r, o->seed ^ 0x5eed5eed5eedull);
     /* the chunks of a minibatch run one per thread, each with single-threaded sgemm */
     nn_ops_set_blas_threads(1);
@@ -623,9 +569,9 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     long step = 0;
     double t_train = 0;
     for (int ep = 0; ep < o->epochs; ep++) {
-        double t0 = now(), loss_sum = 0;
+        double t0 = now_seconds(), loss_sum = 0;
         for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
-            int k = (int)rng_below(&r, (uint32_t)i + 1), t = perm[i];
+            int k = (int)rng_below32(&r, (uint32_t)i + 1), t = perm[i];
             perm[i] = perm[k], perm[k] = t;
         }
         for (int b = 0; b < steps_per_epoch; b++) {
@@ -640,7 +586,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
             j.eps_t = (float)(1e-8 * sqrt(bc2));
             nn_ops_parallel(256, adam_parts, &j);
             if (o->log && o->log_every > 0 && (b + 1) % o->log_every == 0 && b + 1 < steps_per_epoch) {
-                double el = now() - t0, left = el / (b + 1) * (steps_per_epoch - b - 1) +
+                double el = now_seconds() - t0, left = el / (b + 1) * (steps_per_epoch - b - 1) +
                                                 (t_train + el) / (ep + (b + 1.0) / steps_per_epoch) *
                                                     (o->epochs - ep - 1);
                 fprintf(o->log, "fv-train: epoch %d/%d  batch %d/%d  loss %.4f  %.0fs left\n", ep + 1, o->epochs,
@@ -649,7 +595,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
                 fflush(o->log);
             }
         }
-        double secs = now() - t0;
+        double secs = now_seconds() - t0;
         t_train += secs;
         double loss = loss_sum / n, acc = -1;
         if (test && test->n > 0) acc = (double)predict_with(net, test, NULL, j.slots, n_slots, chunk) / test->n;

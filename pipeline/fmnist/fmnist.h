@@ -10,7 +10,7 @@
  *   flatten (n, 7*7*c4) -> fc1 dense fc + ReLU -> logits dense 10
  * About 19 M multiply-adds per image with 32-32-64-64-256.
  *
- * Determinism: every random number comes from our own xoshiro256** seeded with the seed; a
+ * Determinism: every random number comes from the common rng (xoshiro256**) seeded with the seed; a
  * minibatch is cut into fixed chunks of images (independent of the thread count), each chunk's
  * convolutions run on one thread with single-threaded sgemm, and the chunk gradients are summed
  * in chunk order; the dense layers run once on the whole minibatch, their products cut into parts

@@ -5,7 +5,7 @@
 # fragment has been read.
 FMNIST_OBJS := $(call objs,pipeline/fmnist/fmnist.c pipeline/fmnist/examples.c)
 FMNIST_DEPS := $(FMNIST_OBJS) $(NN_OBJS) $(call objs,pipeline/idx/idx.c) \
-               $(PNG_OBJS) $(COMMON_OBJS)
+               $(PNG_OBJS) $(RNG_OBJS) $(COMMON_OBJS)
 FMNIST_LINK = $(NN_LIBS) $(IDX_LIBS) $(PNG_LIBS) $(shell pkg-config --libs jansson 2>/dev/null) -lm
 CPPFLAGS += -Ipipeline/fmnist
 # Adam's sqrtf vectorizes only without errno (nothing here reads errno after a math call).

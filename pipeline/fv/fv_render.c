@@ -271,11 +271,11 @@ fv_render_status fv_render(const fv_recipe *r, const char *out_dir, const fv_ren
                 }
                 memcpy(b->dir, ro->vector, sizeof(float) * (size_t)s[3]);
             } else {
-                fv_rng dr;
-                fv_rng_seed(&dr, ro->vector_seed);
+                rng_state dr;
+                rng_seed(&dr, ro->vector_seed);
                 double norm = 0;
                 for (int i = 0; i < s[3]; i++) {
-                    b->dir[i] = (float)fv_rng_normal(&dr);
+                    b->dir[i] = (float)rng_normal(&dr);
                     norm += (double)b->dir[i] * b->dir[i];
                 }
                 for (int i = 0; i < s[3]; i++) b->dir[i] = (float)(b->dir[i] / sqrt(norm));
