@@ -39,7 +39,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c
-COMMON_SRCS += pipeline/common/fvf.c
+COMMON_SRCS += pipeline/common/fvf.c pipeline/common/outdir.c
 COMMON_OBJS := $(call objs,$(COMMON_SRCS))
 # The common rng needs libm, so only the modules that draw random numbers (fv, fmnist, tsne) link it.
 RNG_OBJS := $(call objs,pipeline/common/rng.c)
@@ -53,11 +53,14 @@ CPPFLAGS += -Ipipeline/png
 FRAGMENTS := pipeline/nn/module.mk $(filter-out pipeline/nn/module.mk,$(sort $(wildcard pipeline/*/module.mk)))
 include $(FRAGMENTS)
 
-UNIT_TESTS += $(BIN)/check_rng $(BIN)/check_fvf
+UNIT_TESTS += $(BIN)/check_rng $(BIN)/check_fvf $(BIN)/check_outdir
 $(BIN)/check_rng: $(call objs,tests/unit/check_rng.c) $(RNG_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) -lm
 $(BIN)/check_fvf: $(call objs,tests/unit/check_fvf.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+$(BIN)/check_outdir: $(call objs,tests/unit/check_outdir.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 

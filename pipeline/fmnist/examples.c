@@ -8,6 +8,7 @@
 
 #include "fvf.h"
 #include "nn.h"
+#include "outdir.h"
 #include "png_io.h"
 
 /* --- selection --------------------------------------------------------------------------------- */
@@ -203,7 +204,7 @@ examples_status examples_run(const char *model_path, const fmnist_set *s, const 
         }
     }
 
-    if (fmnist_dir_begin(out_dir, &tmp, e) != 0) goto done;
+    if (outdir_begin(out_dir, &tmp, e) != 0) goto done;
     if (o->features) {
         char *fp = xasprintf("%s/features.fvf", tmp), *lp = xasprintf("%s/labels.txt", tmp);
         buf lb = {0};
@@ -278,10 +279,10 @@ examples_status examples_run(const char *model_path, const fmnist_set *s, const 
         free(jp);
         if (rc != 0) goto done;
     }
-    if (fmnist_dir_publish(tmp, out_dir, e) != 0) goto done;
+    if (outdir_publish(tmp, out_dir, e) != 0) goto done;
     st = EXAMPLES_OK;
 done:
-    if (st != EXAMPLES_OK && tmp) fmnist_dir_abort(tmp);
+    if (st != EXAMPLES_OK && tmp) outdir_abort(tmp);
     json_decref(root);
     free(tmp), free(used), free(top), free(spec), free(chans), free(acts);
     nn_plan_free(p);

@@ -1,8 +1,8 @@
 /* fmnist — the pipeline's own Fashion-MNIST classifier: the data set (fmnist_data.c), the
  * network's parameters (fmnist_net.c) and passes (fmnist_pass.c), training and evaluation
  * (fmnist_train.c), export as a TF.js graph model that the nn engine (and so fv-render) loads
- * (fmnist_export.c; FORMAT.md describes the files), and output directories published at once
- * (fmnist_dir.c). This is the module's one public header; fmnist_impl.h is shared by its files.
+ * (fmnist_export.c; FORMAT.md describes the files). This is the module's one public header;
+ * fmnist_impl.h is shared by its files.
  *
  * The network (channel counts from fmnist_arch; the default is the article's):
  *   input (n,28,28,1) pixel/255
@@ -142,13 +142,5 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
  * reproducible). Returns 0 or -1 with e. */
 int fmnist_net_save_tfjs(const fmnist_net *net, const char *json_path, const char *bin_path, const char *bin_file,
                          const char *meta_json, err *e);
-
-/* Output directories, published all at once: fmnist_dir_begin creates a fresh scratch directory
- * "<out_dir>.tmp.<pid>" (and out_dir's parents) and returns its path in *tmp (caller frees);
- * fmnist_dir_publish renames it to out_dir (an existing out_dir is moved aside and removed);
- * fmnist_dir_abort removes it. Return 0 or -1 with e. */
-int fmnist_dir_begin(const char *out_dir, char **tmp, err *e);
-int fmnist_dir_publish(const char *tmp, const char *out_dir, err *e);
-void fmnist_dir_abort(const char *tmp);
 
 #endif

@@ -5,7 +5,7 @@
 # fragment has been read.
 FMNIST_OBJS := $(call objs,pipeline/fmnist/fmnist_data.c pipeline/fmnist/fmnist_net.c \
                pipeline/fmnist/fmnist_pass.c pipeline/fmnist/fmnist_train.c pipeline/fmnist/fmnist_export.c \
-               pipeline/fmnist/fmnist_dir.c pipeline/fmnist/examples.c)
+               pipeline/fmnist/examples.c)
 FMNIST_DEPS := $(FMNIST_OBJS) $(NN_OBJS) $(call objs,pipeline/idx/idx.c) \
                $(PNG_OBJS) $(RNG_OBJS) $(COMMON_OBJS)
 FMNIST_LINK = $(NN_LIBS) $(IDX_LIBS) $(PNG_LIBS) $(shell pkg-config --libs jansson 2>/dev/null) -lm

@@ -8,6 +8,7 @@
 #include "fmnist.h"
 #include "nn.h"
 #include "nn_ops.h"
+#include "outdir.h"
 
 static const char usage[] =
     "usage: fv-train [options] OUT_DIR\n"
@@ -162,13 +163,13 @@ int main(int argc, char **argv)
     free(t);
     report = buf_detach(&rb);
     json_decref(m);
-    if (fmnist_dir_begin(out, &tmp, &e) != 0) goto done;
+    if (outdir_begin(out, &tmp, &e) != 0) goto done;
     jp = xasprintf("%s/fmnist-cnn.json", tmp);
     bp = xasprintf("%s/fmnist-cnn.bin", tmp);
     tp = xasprintf("%s/train.jsonl", tmp);
     if (fmnist_net_save_tfjs(net, jp, bp, "fmnist-cnn.bin", meta, &e) != 0 ||
-        write_file_atomic(tp, report, strlen(report), &e) != 0 || fmnist_dir_publish(tmp, out, &e) != 0) {
-        fmnist_dir_abort(tmp);
+        write_file_atomic(tp, report, strlen(report), &e) != 0 || outdir_publish(tmp, out, &e) != 0) {
+        outdir_abort(tmp);
         goto done;
     }
     fprintf(stderr, "fv-train: test accuracy %.4f after %ld epochs (%.1fs training); wrote %s\n", rep.test_accuracy,

@@ -3,6 +3,7 @@
  * nothing behind. */
 #include <check.h>
 #include "check_run.h"
+#include "check_tmp.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,21 +12,9 @@
 #include "fvf.h"
 #include "util.h"
 
-static char dir[] = "/tmp/check_fvf.XXXXXX";
-
-static void setup(void) { ck_assert_ptr_nonnull(mkdtemp(dir)); }
-
-static void teardown(void)
-{
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-    strcpy(dir, "/tmp/check_fvf.XXXXXX");
-}
-
 START_TEST(bytes)
 {
-    char *p = xasprintf("%s/m.fvf", dir);
+    char *p = xasprintf("%s/m.fvf", tmp_dir);
     err e = {{0}};
     const float m[6] = {1, 2, 3, 4, 5, -0.5f};
     ck_assert_int_eq(fvf_write(p, m, 2, 3, &e), 0);
@@ -50,7 +39,7 @@ END_TEST
 
 START_TEST(too_large)
 {
-    char *p = xasprintf("%s/big.fvf", dir);
+    char *p = xasprintf("%s/big.fvf", tmp_dir);
     err e = {{0}};
     /* refused before the values are read, so no matrix is needed */
     ck_assert_int_eq(fvf_write(p, NULL, (size_t)UINT32_MAX + 1, 1, &e), -1);
@@ -65,7 +54,7 @@ END_TEST
 
 START_TEST(cannot_write)
 {
-    char *p = xasprintf("%s/no/such/dir/m.fvf", dir);
+    char *p = xasprintf("%s/no/such/dir/m.fvf", tmp_dir);
     err e = {{0}};
     const float m[1] = {1};
     ck_assert_int_eq(fvf_write(p, m, 1, 1, &e), -1);
@@ -79,7 +68,7 @@ int main(void)
 {
     Suite *s = suite_create("fvf");
     TCase *t = tcase_create("write");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, tmp_setup, tmp_teardown);
     tcase_add_test(t, bytes);
     tcase_add_test(t, too_large);
     tcase_add_test(t, cannot_write);

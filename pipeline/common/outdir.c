@@ -1,6 +1,5 @@
-/* fmnist_dir — output directories published all at once (see fmnist.h): built under a scratch
- * name beside the destination, then renamed into place, so a reader sees all of a run or none. */
-#include "fmnist.h"
+/* outdir — see outdir.h. */
+#include "outdir.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -18,8 +17,9 @@ static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *
 
 static void rm_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-int fmnist_dir_begin(const char *out_dir, char **tmp, err *e)
+int outdir_begin(const char *out_dir, char **tmp, err *e)
 {
+    /* only the parent is created: out_dir itself appears by rename when everything is written */
     char *parent = xstrdup(out_dir);
     char *slash = strrchr(parent, '/');
     int rc = 0;
@@ -40,21 +40,27 @@ int fmnist_dir_begin(const char *out_dir, char **tmp, err *e)
     return 0;
 }
 
-int fmnist_dir_publish(const char *tmp, const char *out_dir, err *e)
+int outdir_publish(const char *tmp, const char *out_dir, err *e)
 {
     if (rename(tmp, out_dir) == 0) return 0;
+    /* rename replaces an empty directory only: anything else is an error of its own */
+    if (errno != ENOTEMPTY && errno != EEXIST)
+        return err_set(e, "%s: cannot publish %s: %s", out_dir, tmp, strerror(errno));
     char *old = xasprintf("%s.old.%d", out_dir, (int)getpid());
     int rc = 0;
-    if (rename(out_dir, old) != 0 || rename(tmp, out_dir) != 0)
+    if (rename(out_dir, old) != 0) {
+        rc = err_set(e, "%s: cannot move the previous version aside: %s", out_dir, strerror(errno));
+    } else if (rename(tmp, out_dir) != 0) {
         rc = err_set(e, "%s: cannot publish %s: %s", out_dir, tmp, strerror(errno));
-    else
+        rename(old, out_dir); /* the previous version stays published */
+    } else {
         rm_tree(old);
+    }
     free(old);
-    if (rc != 0) rm_tree(tmp);
     return rc;
 }
 
-void fmnist_dir_abort(const char *tmp)
+void outdir_abort(const char *tmp)
 {
     if (tmp) rm_tree(tmp);
 }
