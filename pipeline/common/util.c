@@ -274,10 +274,8 @@ int threads_from_env(void)
 {
     const char *s = getenv("FV_THREADS");
     if (s && *s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end || v < 1 || v > 1024) return -1;
-        return (int)v;
+        long v;
+        return parse_int("FV_THREADS", s, 1, 1024, &v, NULL) == 0 ? (int)v : -1;
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;

@@ -142,6 +142,21 @@ START_TEST(integers)
 }
 END_TEST
 
+START_TEST(thread_count)
+{
+    /* FV_THREADS goes through parse_int: 1..1024 only, else -1 for the tool to report */
+    ck_assert_int_eq(setenv("FV_THREADS", "3", 1), 0);
+    ck_assert_int_eq(threads_from_env(), 3);
+    const char *bad[] = {"0", "1025", "two", " 2", "2x", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(setenv("FV_THREADS", bad[i], 1), 0);
+        ck_assert_msg(threads_from_env() == -1, "accepted '%s'", bad[i]);
+    }
+    ck_assert_int_eq(unsetenv("FV_THREADS"), 0);
+    ck_assert_int_ge(threads_from_env(), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -163,6 +178,7 @@ int main(void)
     suite_add_tcase(s, t);
     t = tcase_create("arguments");
     tcase_add_test(t, integers);
+    tcase_add_test(t, thread_count);
     suite_add_tcase(s, t);
     return check_run(s);
 }
