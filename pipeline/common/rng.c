@@ -1,5 +1,6 @@
-/* rng — see rng.h. Each function keeps, expression for expression, the arithmetic of the copy it
- * replaces (fv_rng.c or fmnist.c): a different rounding would change rendered and trained bytes. */
+/* rng — see rng.h. Each function keeps, expression for expression, the arithmetic of the
+ * renderer's or the classifier's own copy that it replaced: a different rounding would change
+ * rendered and trained bytes. */
 #include "rng.h"
 
 #include <math.h>
