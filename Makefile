@@ -39,7 +39,10 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c
+COMMON_SRCS += pipeline/common/fvf.c pipeline/common/outdir.c
 COMMON_OBJS := $(call objs,$(COMMON_SRCS))
+# The common rng needs libm, so only the modules that draw random numbers (fv, fmnist, tsne) link it.
+RNG_OBJS := $(call objs,pipeline/common/rng.c)
 # png_io is shared by several modules, so it is defined here, before the fragments that use it.
 PNG_OBJS := $(call objs,pipeline/png/png_io.c)
 PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
@@ -49,6 +52,17 @@ CPPFLAGS += -Ipipeline/png
 # and prerequisites are expanded when a fragment is read).
 FRAGMENTS := pipeline/nn/module.mk $(filter-out pipeline/nn/module.mk,$(sort $(wildcard pipeline/*/module.mk)))
 include $(FRAGMENTS)
+
+UNIT_TESTS += $(BIN)/check_rng $(BIN)/check_fvf $(BIN)/check_outdir
+$(BIN)/check_rng: $(call objs,tests/unit/check_rng.c) $(RNG_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) -lm
+$(BIN)/check_fvf: $(call objs,tests/unit/check_fvf.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+$(BIN)/check_outdir: $(call objs,tests/unit/check_outdir.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 UNIT_TESTS += $(BIN)/check_util
 $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)

@@ -1,6 +1,7 @@
 /* util — see util.h. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int err_set(err *e, const char *fmt, ...)
@@ -272,11 +274,29 @@ int threads_from_env(void)
 {
     const char *s = getenv("FV_THREADS");
     if (s && *s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (*end || v < 1 || v > 1024) return -1;
-        return (int)v;
+        long v;
+        return parse_int("FV_THREADS", s, 1, 1024, &v, NULL) == 0 ? (int)v : -1;
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int parse_int(const char *opt, const char *s, long lo, long hi, long *out, err *e)
+{
+    if (!s) s = "";
+    char *end;
+    errno = 0;
+    /* strtol alone would take " 7" and an empty string, and clamp "99999999999999999999" */
+    long v = *s && !isspace((unsigned char)*s) ? strtol(s, &end, 10) : 0;
+    if (!*s || isspace((unsigned char)*s) || *end || errno == ERANGE || v < lo || v > hi)
+        return err_set(e, "%s: expected an integer from %ld to %ld, got '%s'", opt, lo, hi, s);
+    *out = v;
+    return 0;
 }

@@ -62,4 +62,12 @@ int threads_from_env(void);
 /* Creates a directory and its parents (like mkdir -p). Returns 0 or -1 with e. */
 int mkdir_p(const char *path, err *e);
 
+/* Seconds on the monotonic clock, for measuring durations (not a time of day). */
+double now_seconds(void);
+
+/* Parses s, the value of command-line option opt, as a whole decimal integer from lo to hi into
+ * *out. Rejects an empty string, leading blanks, trailing text and overflow. Returns 0, or -1 with
+ * "OPT: expected an integer from LO to HI, got 'S'" in e (*out untouched). */
+int parse_int(const char *opt, const char *s, long lo, long hi, long *out, err *e);
+
 #endif

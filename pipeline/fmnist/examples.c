@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fvf.h"
 #include "nn.h"
+#include "outdir.h"
 #include "png_io.h"
 
 /* --- selection --------------------------------------------------------------------------------- */
@@ -93,24 +95,6 @@ void examples_spectrum(const float *v, int n, int spread, int *out, float target
 }
 
 /* --- output ------------------------------------------------------------------------------------ */
-
-int examples_write_fvf(const char *path, const float *m, int n, int d, err *e)
-{
-    size_t len = 12 + (size_t)n * d * 4;
-    unsigned char *b = xmalloc(len);
-    memcpy(b, "FVF1", 4);
-    uint32_t hdr[2] = {(uint32_t)n, (uint32_t)d};
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < 4; i++) b[4 + 4 * k + i] = (unsigned char)(hdr[k] >> (8 * i));
-    for (size_t i = 0; i < (size_t)n * d; i++) {
-        uint32_t u;
-        memcpy(&u, &m[i], 4);
-        for (int q = 0; q < 4; q++) b[12 + 4 * i + q] = (unsigned char)(u >> (8 * q));
-    }
-    int rc = write_file_atomic(path, b, len, e);
-    free(b);
-    return rc;
-}
 
 /* Image idx of s as a grey RGB PNG tile, 28*scale square, into dir/img_<idx>.png. */
 static int write_tile(const char *dir, const fmnist_set *s, int idx, int scale, err *e)
@@ -220,12 +204,12 @@ examples_status examples_run(const char *model_path, const fmnist_set *s, const 
         }
     }
 
-    if (fmnist_dir_begin(out_dir, &tmp, e) != 0) goto done;
+    if (outdir_begin(out_dir, &tmp, e) != 0) goto done;
     if (o->features) {
         char *fp = xasprintf("%s/features.fvf", tmp), *lp = xasprintf("%s/labels.txt", tmp);
         buf lb = {0};
         for (int i = 0; i < n; i++) buf_printf(&lb, "%d\n", s->labels[i]);
-        int rc = examples_write_fvf(fp, acts, n, C, e);
+        int rc = fvf_write(fp, acts, (size_t)n, (size_t)C, e);
         if (rc == 0) rc = write_file_atomic(lp, lb.data, lb.len, e);
         free(fp), free(lp);
         buf_free(&lb);
@@ -295,10 +279,10 @@ examples_status examples_run(const char *model_path, const fmnist_set *s, const 
         free(jp);
         if (rc != 0) goto done;
     }
-    if (fmnist_dir_publish(tmp, out_dir, e) != 0) goto done;
+    if (outdir_publish(tmp, out_dir, e) != 0) goto done;
     st = EXAMPLES_OK;
 done:
-    if (st != EXAMPLES_OK && tmp) fmnist_dir_abort(tmp);
+    if (st != EXAMPLES_OK && tmp) outdir_abort(tmp);
     json_decref(root);
     free(tmp), free(used), free(top), free(spec), free(chans), free(acts);
     nn_plan_free(p);

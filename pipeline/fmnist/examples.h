@@ -55,8 +55,4 @@ void examples_top_k(const float *v, int n, int k, int *out);
 void examples_spectrum(const float *v, int n, int spread, int *out, float targets[EXAMPLES_SPECTRUM],
                        const char *names[EXAMPLES_SPECTRUM]);
 
-/* Writes an n x d float32 matrix as FVF1 (the t-SNE module's format, pipeline/tsne/tsne_io.h:
- * magic "FVF1", uint32 n, uint32 d, n*d float32, all little-endian) atomically. Returns 0 or -1. */
-int examples_write_fvf(const char *path, const float *m, int n, int d, err *e);
-
 #endif

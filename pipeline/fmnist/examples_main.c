@@ -30,16 +30,13 @@ static const char usage[] =
     "Environment: FV_THREADS thread count (default: number of cores).\n"
     "Exit codes: 0 ok, 1 bad input (model, layer, k, channel, data), 2 usage, 3 I/O or internal\n";
 
-static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+/* parse_int, its message printed. */
+static int int_opt(const char *opt, const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "fv-examples: %s '%s': expected an integer %ld..%ld\n", opt, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    err e;
+    if (parse_int(opt, s, lo, hi, out, &e) == 0) return 0;
+    fprintf(stderr, "fv-examples: %s\n", e.msg);
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -65,13 +62,13 @@ int main(int argc, char **argv)
             o.layer = v, i++;
         } else if (strcmp(a, "--k") == 0) {
             /* the upper bound (the number of images) is checked with the data: exit 1 */
-            rc = parse_int(a, v, -1000000, 1000000, &k), i++;
+            rc = int_opt(a, v, -1000000, 1000000, &k), i++;
         } else if (strcmp(a, "--spread") == 0) {
-            rc = parse_int(a, v, 1, 100, &spread), i++;
+            rc = int_opt(a, v, 1, 100, &spread), i++;
         } else if (strcmp(a, "--scale") == 0) {
-            rc = parse_int(a, v, 1, 16, &scale), i++;
+            rc = int_opt(a, v, 1, 16, &scale), i++;
         } else if (strcmp(a, "--limit") == 0) {
-            rc = parse_int(a, v, 1, 10000, &limit), i++;
+            rc = int_opt(a, v, 1, 10000, &limit), i++;
         } else if (strcmp(a, "--channels") == 0) {
             chan_list = v, i++;
         } else if (strcmp(a, "--data") == 0) {

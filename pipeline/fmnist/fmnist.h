@@ -1,7 +1,8 @@
-/* fmnist — the pipeline's own Fashion-MNIST classifier: the data set, the network, training
- * (Adam on minibatches; the convolutions data-parallel over fixed chunks of a minibatch), evaluation, and export
- * as a TF.js graph model that the nn engine (and so fv-render) loads. FORMAT.md describes the
- * model files.
+/* fmnist — the pipeline's own Fashion-MNIST classifier: the data set (fmnist_data.c), the
+ * network's parameters (fmnist_net.c) and passes (fmnist_pass.c), training and evaluation
+ * (fmnist_train.c), export as a TF.js graph model that the nn engine (and so fv-render) loads
+ * (fmnist_export.c; FORMAT.md describes the files). This is the module's one public header;
+ * fmnist_impl.h is shared by its files.
  *
  * The network (channel counts from fmnist_arch; the default is the article's):
  *   input (n,28,28,1) pixel/255
@@ -10,12 +11,17 @@
  *   flatten (n, 7*7*c4) -> fc1 dense fc + ReLU -> logits dense 10
  * About 19 M multiply-adds per image with 32-32-64-64-256.
  *
- * Determinism: every random number comes from our own xoshiro256** seeded with the seed; a
- * minibatch is cut into fixed chunks of images (independent of the thread count), each chunk's
- * convolutions run on one thread with single-threaded sgemm, and the chunk gradients are summed
- * in chunk order; the dense layers run once on the whole minibatch, their products cut into parts
- * by their sizes alone (nn_ops). So the same seed and options give the same weights, bit for bit, for
- * any FV_THREADS on the same machine (same OpenBLAS kernel).
+ * Training: Adam on shuffled minibatches. A minibatch is cut into fixed chunks of images; each
+ * chunk's convolutions (forward, then backward) run on one thread in a workspace of their own,
+ * while the dense layers run once on the whole minibatch, their products cut into parts by the
+ * sizes alone (nn_ops_parallel). The convolutions' products are single-threaded OpenBLAS sgemm
+ * on im2col matrices or, where the CPU has AMX and the caller asks (fmnist_train_opts.fast_gemm),
+ * bf16x3 products on AMX tiles that read the input in place (about 1e-5 relative).
+ *
+ * Determinism: every random number comes from the common rng module (xoshiro256**) seeded with
+ * the seed; the chunk gradients are summed in chunk order and Adam runs element by element. So the
+ * same seed, options and product path (sgemm or AMX) give the same weights, bit for bit, for any
+ * FV_THREADS on the same machine (same OpenBLAS kernel).
  *
  * Errors: fallible functions return 0 or -1 and fill the caller's `err` with one line. */
 #ifndef FV_FMNIST_H
@@ -136,13 +142,5 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
  * reproducible). Returns 0 or -1 with e. */
 int fmnist_net_save_tfjs(const fmnist_net *net, const char *json_path, const char *bin_path, const char *bin_file,
                          const char *meta_json, err *e);
-
-/* Output directories, published all at once: fmnist_dir_begin creates a fresh scratch directory
- * "<out_dir>.tmp.<pid>" (and out_dir's parents) and returns its path in *tmp (caller frees);
- * fmnist_dir_publish renames it to out_dir (an existing out_dir is moved aside and removed);
- * fmnist_dir_abort removes it. Return 0 or -1 with e. */
-int fmnist_dir_begin(const char *out_dir, char **tmp, err *e);
-int fmnist_dir_publish(const char *tmp, const char *out_dir, err *e);
-void fmnist_dir_abort(const char *tmp);
 
 #endif

@@ -3,13 +3,15 @@
 # every other (Makefile), so NN_OBJS is defined here; the idx fragment comes after this one (name
 # order), so its object is named by path. The *_LIBS are expanded when the link runs, after every
 # fragment has been read.
-FMNIST_OBJS := $(call objs,pipeline/fmnist/fmnist.c pipeline/fmnist/examples.c)
+FMNIST_OBJS := $(call objs,pipeline/fmnist/fmnist_data.c pipeline/fmnist/fmnist_net.c \
+               pipeline/fmnist/fmnist_pass.c pipeline/fmnist/fmnist_train.c pipeline/fmnist/fmnist_export.c \
+               pipeline/fmnist/examples.c)
 FMNIST_DEPS := $(FMNIST_OBJS) $(NN_OBJS) $(call objs,pipeline/idx/idx.c) \
-               $(PNG_OBJS) $(COMMON_OBJS)
+               $(PNG_OBJS) $(RNG_OBJS) $(COMMON_OBJS)
 FMNIST_LINK = $(NN_LIBS) $(IDX_LIBS) $(PNG_LIBS) $(shell pkg-config --libs jansson 2>/dev/null) -lm
 CPPFLAGS += -Ipipeline/fmnist
 # Adam's sqrtf vectorizes only without errno (nothing here reads errno after a math call).
-$(call objs,pipeline/fmnist/fmnist.c): CFLAGS += -fno-math-errno
+$(call objs,pipeline/fmnist/fmnist_train.c): CFLAGS += -fno-math-errno
 
 TOOLS += $(BIN)/fv-train $(BIN)/fv-examples
 $(BIN)/fv-train: $(call objs,pipeline/fmnist/train_main.c) $(FMNIST_DEPS)

@@ -12,7 +12,7 @@ struct fv_opt {
     fv_opt_config c;
     fv_img_obj *img_objs;
     float *wts_store;
-    fv_rng rng;
+    rng_state rng;
     fv_param *param;
     fv_transform *tr;
     int n, h, w, th, tw;
@@ -38,7 +38,7 @@ int fv_opt_new(const fv_opt_config *c, fv_opt **out, err *e)
     }
     o->c.img_objs = o->img_objs;
     o->c.ops = NULL; /* not kept: the chain copies them */
-    fv_rng_seed(&o->rng, c->seed);
+    rng_seed(&o->rng, c->seed);
     if (fv_param_new(&c->param, &o->rng, &o->param, e) != 0) goto fail;
     if (fv_transform_new(c->ops, c->n_ops, o->n, o->h, o->w, &o->tr, e) != 0) goto fail;
     fv_transform_out_size(o->tr, &o->th, &o->tw);

@@ -4,7 +4,7 @@
  * (fv_transform) -> x = 255 * transformed image (the network takes RGB 0..255) -> the network
  * callback returns its objective and dJ/dx -> back through the transforms and the
  * parameterization -> one Adam step that *increases* J. Deterministic: all randomness comes from
- * one fv_rng seeded by the configuration's seed (initial values first, then the transforms). */
+ * one rng_state seeded by the configuration's seed (initial values first, then the transforms). */
 #ifndef FV_OPT_H
 #define FV_OPT_H
 

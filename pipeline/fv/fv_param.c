@@ -91,7 +91,7 @@ static void taps_free(axis_taps *t)
 /* numpy.fft.fftfreq(n)[k]: signed frequency in cycles per sample. */
 static double fftfreq(int k, int n) { return (k < (n + 1) / 2 ? k : k - n) / (double)n; }
 
-int fv_param_new(const fv_param_config *c, fv_rng *rng, fv_param **out, err *e)
+int fv_param_new(const fv_param_config *c, rng_state *rng, fv_param **out, err *e)
 {
     *out = NULL;
     if (c->n < 1 || c->h < 1 || c->w < 1)
@@ -129,7 +129,7 @@ int fv_param_new(const fv_param_config *c, fv_rng *rng, fv_param **out, err *e)
     }
     p->values = xmalloc(sizeof(float) * p->count);
     p->grad = xcalloc(p->count, sizeof(float));
-    for (size_t i = 0; i < p->count; i++) p->values[i] = (float)(c->sd * fv_rng_normal(rng));
+    for (size_t i = 0; i < p->count; i++) p->values[i] = (float)(c->sd * rng_normal(rng));
     p->pre = xmalloc(sizeof(float) * n * hw * pc);
     p->img = xmalloc(sizeof(float) * n * hw * 3);
     p->dpre = xmalloc(sizeof(float) * n * hw * pc);

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "fv_rng.h"
+#include "rng.h"
 #include "util.h"
 
 typedef enum fv_param_kind { FV_PARAM_PIXEL, FV_PARAM_FOURIER } fv_param_kind;
@@ -41,7 +41,7 @@ typedef struct fv_param fv_param;
 
 /* Creates a parameterization and draws its initial values from rng. On success *out is owned by
  * the caller (fv_param_free). Returns 0, or -1 with e for an invalid configuration. */
-int fv_param_new(const fv_param_config *c, fv_rng *rng, fv_param **out, err *e);
+int fv_param_new(const fv_param_config *c, rng_state *rng, fv_param **out, err *e);
 
 /* Number of floats in the parameter vector. */
 size_t fv_param_count(const fv_param *p);

@@ -315,11 +315,11 @@ static int check_shapes(render *rd, err *e)
                                s[3]);
             memcpy(b->dir, ro->vector, sizeof(float) * (size_t)s[3]);
         } else {
-            fv_rng dr;
-            fv_rng_seed(&dr, ro->vector_seed);
+            rng_state dr;
+            rng_seed(&dr, ro->vector_seed);
             double norm = 0;
             for (int i = 0; i < s[3]; i++) {
-                b->dir[i] = (float)fv_rng_normal(&dr);
+                b->dir[i] = (float)rng_normal(&dr);
                 norm += (double)b->dir[i] * b->dir[i];
             }
             for (int i = 0; i < s[3]; i++) b->dir[i] = (float)(b->dir[i] / sqrt(norm));

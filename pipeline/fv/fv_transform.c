@@ -155,7 +155,7 @@ void fv_transform_out_size(const fv_transform *t, int *h, int *w)
     *w = t->ops[t->n_ops - 1].ow;
 }
 
-void fv_transform_sample(fv_transform *t, fv_rng *rng)
+void fv_transform_sample(fv_transform *t, rng_state *rng)
 {
     for (int i = 0; i < t->n_ops; i++) {
         op_state *s = &t->ops[i];
@@ -163,11 +163,11 @@ void fv_transform_sample(fv_transform *t, fv_rng *rng)
         case FV_OP_PAD:
         case FV_OP_CANVAS: break;
         case FV_OP_JITTER:
-            s->oy = (int)fv_rng_below(rng, (uint64_t)s->op.amount + 1);
-            s->ox = (int)fv_rng_below(rng, (uint64_t)s->op.amount + 1);
+            s->oy = (int)rng_below(rng, (uint64_t)s->op.amount + 1);
+            s->ox = (int)rng_below(rng, (uint64_t)s->op.amount + 1);
             break;
-        case FV_OP_SCALE: s->s = s->op.scales[fv_rng_below(rng, (uint64_t)s->op.n_scales)]; break;
-        case FV_OP_ROTATE: s->deg = s->op.deg_min + (s->op.deg_max - s->op.deg_min) * fv_rng_uniform(rng); break;
+        case FV_OP_SCALE: s->s = s->op.scales[rng_below(rng, (uint64_t)s->op.n_scales)]; break;
+        case FV_OP_ROTATE: s->deg = s->op.deg_min + (s->op.deg_max - s->op.deg_min) * rng_uniform(rng); break;
         }
     }
 }

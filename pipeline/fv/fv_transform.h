@@ -21,7 +21,7 @@
 #ifndef FV_TRANSFORM_H
 #define FV_TRANSFORM_H
 
-#include "fv_rng.h"
+#include "rng.h"
 #include "util.h"
 
 typedef enum fv_op_kind { FV_OP_PAD, FV_OP_JITTER, FV_OP_SCALE, FV_OP_ROTATE, FV_OP_CANVAS } fv_op_kind;
@@ -49,7 +49,7 @@ int fv_transform_new(const fv_op *ops, int n_ops, int n, int h, int w, fv_transf
 void fv_transform_out_size(const fv_transform *t, int *h, int *w);
 
 /* Draws this step's random instance of every op from rng (in op order). */
-void fv_transform_sample(fv_transform *t, fv_rng *rng);
+void fv_transform_sample(fv_transform *t, rng_state *rng);
 
 /* Sets this step's instance by hand (for tests): per op, jitter offsets (oy, ox), the scale factor
  * or the angle in degrees; values of ops of other kinds are ignored. Arrays have n_ops entries. */

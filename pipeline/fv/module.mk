@@ -1,8 +1,8 @@
 # fv — feature-visualization renderer: parameterizations (FFTW), transforms, objectives, the
 # optimization loop, recipes, and the fv-render tool over the network engine (pipeline/nn).
-FV_SRCS := pipeline/fv/fv_rng.c pipeline/fv/fv_param.c pipeline/fv/fv_transform.c \
+FV_SRCS := pipeline/fv/fv_param.c pipeline/fv/fv_transform.c \
            pipeline/fv/fv_objective.c pipeline/fv/fv_opt.c pipeline/fv/fv_recipe.c
-FV_OBJS := $(call objs,$(FV_SRCS))
+FV_OBJS := $(call objs,$(FV_SRCS)) $(RNG_OBJS)
 FV_LIBS := $(shell pkg-config --libs fftw3f openblas jansson 2>/dev/null) -lpthread -lm
 CFLAGS += $(shell pkg-config --cflags fftw3f openblas 2>/dev/null)
 CPPFLAGS += -Ipipeline/fv -Ipipeline/nn

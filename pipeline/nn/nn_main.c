@@ -26,13 +26,14 @@
  * Exit codes: 0 ok, 1 bad input (model, image, node name), 2 usage, 3 internal or I/O error.
  * FV_THREADS sets the thread count (default: number of cores). */
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "fvf.h"
 #include "nn.h"
 #include "png_io.h"
 
@@ -44,15 +45,6 @@ static void usage(FILE *f)
                "       fv-nn profile MODEL_DIR --output NODE[:preact] -o OUT.fvf [--size N] [--self FIRST] IMAGE.png...\n"
                "Runs a TF.js graph model (directory with one model.json and its weights).\n"
                "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error. Env FV_THREADS.\n");
-}
-
-static int parse_size(const char *s, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < 1 || v > 8192) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 static int cmd_info(nn_model *m, int size)
@@ -136,13 +128,6 @@ static void summarize(const char *name, const float *y, const int sh[4], int in_
     free(arg);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* GFLOP/s of sgemm (M x K) . (K x N): the rate the engine's convolutions could reach. */
 static double sgemm_rate(int M, int N, int K, int iters)
 {
@@ -153,10 +138,10 @@ static double sgemm_rate(int M, int N, int K, int iters)
         for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
         for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
-        double t0 = now();
+        double t0 = now_seconds();
         for (int i = 0; i < iters; i++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
-        r = 2.0 * M * N * K * iters / (now() - t0) / 1e9;
+        r = 2.0 * M * N * K * iters / (now_seconds() - t0) / 1e9;
     }
     free(a), free(b), free(c);
     return r;
@@ -180,14 +165,14 @@ static int cmd_bench(nn_model *m, int size, int batch, int iters, const char **o
     }
     int rc = 3;
     if (nn_plan_forward(p, &e) != 0 || nn_plan_backward(p, &e) != 0) goto done; /* warm-up */
-    double t0 = now();
+    double t0 = now_seconds();
     for (int i = 0; i < iters; i++)
         if (nn_plan_forward(p, &e) != 0) goto done;
-    double tf = (now() - t0) / iters;
-    t0 = now();
+    double tf = (now_seconds() - t0) / iters;
+    t0 = now_seconds();
     for (int i = 0; i < iters; i++)
         if (nn_plan_forward(p, &e) != 0 || nn_plan_backward(p, &e) != 0) goto done;
-    double tfb = (now() - t0) / iters;
+    double tfb = (now_seconds() - t0) / iters;
     double macs = nn_plan_macs(p);
     /* a 1x1 conv of the middle of the network: (batch*16*16 pixels at 128 px) x 120 -> 480 */
     int M = batch * (size / 8) * (size / 8);
@@ -233,23 +218,6 @@ done:
     if (rc) fprintf(stderr, "%s\n", e.msg);
     nn_plan_free(p);
     png_io_image_free(&img);
-    return rc;
-}
-
-/* Writes m (rows x cols, row-major) as FVF1 to path, atomically. */
-static int write_fvf(const char *path, const float *m, uint32_t rows, uint32_t cols, err *e)
-{
-    size_t n = (size_t)rows * cols;
-    unsigned char *raw = xmalloc(12 + 4 * n);
-    memcpy(raw, "FVF1", 4);
-    for (int k = 0; k < 4; k++) raw[4 + k] = (unsigned char)(rows >> (8 * k)), raw[8 + k] = (unsigned char)(cols >> (8 * k));
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &m[i], 4);
-        for (int k = 0; k < 4; k++) raw[12 + 4 * i + k] = (unsigned char)(u >> (8 * k));
-    }
-    int rc = write_file_atomic(path, raw, 12 + 4 * n, e);
-    free(raw);
     return rc;
 }
 
@@ -308,7 +276,7 @@ static int cmd_profile(nn_model *m, const char *node, const char *out, int size,
             rows[(size_t)(c - c0) * n_img + i] =
                 sd > 1e-12 && i != own ? (float)((a[(size_t)i * C + c] - mean) / sd) : 0.0f;
     }
-    if (write_fvf(out, rows, (uint32_t)(c1 - c0), (uint32_t)n_img, &e) != 0) {
+    if (fvf_write(out, rows, (size_t)(c1 - c0), (size_t)n_img, &e) != 0) {
         rc = 3;
         goto done;
     }
@@ -341,31 +309,36 @@ int main(int argc, char **argv)
     const char **outs = xcalloc((size_t)argc, sizeof *outs);
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
-            if (parse_size(argv[++i], &size) != 0) {
+            long v;
+            if (parse_int("--size", argv[++i], 1, 8192, &v, NULL) != 0) {
                 fprintf(stderr, "fv-nn: --size %s: expected an integer 1..8192\n", argv[i]);
                 free(outs);
                 free(images);
                 return 2;
             }
+            size = (int)v;
         } else if (bench && (strcmp(argv[i], "--batch") == 0 || strcmp(argv[i], "--iters") == 0) && i + 1 < argc) {
             int *dst = strcmp(argv[i], "--batch") == 0 ? &batch : &iters;
-            if (parse_size(argv[++i], dst) != 0) {
-                fprintf(stderr, "fv-nn: %s %s: expected an integer 1..8192\n", argv[i - 1], argv[i]);
+            long v;
+            if (parse_int(argv[i], argv[i + 1], 1, 8192, &v, NULL) != 0) {
+                fprintf(stderr, "fv-nn: %s %s: expected an integer 1..8192\n", argv[i], argv[i + 1]);
                 free(outs);
                 free(images);
                 return 2;
             }
+            *dst = (int)v;
+            i++;
         } else if ((run || bench || profile) && strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
             outs[n_out++] = argv[++i];
         } else if (profile && strcmp(argv[i], "--self") == 0 && i + 1 < argc) {
-            char *end;
-            self = (int)strtol(argv[++i], &end, 10);
-            if (*end || self < 0) {
+            long v;
+            if (parse_int("--self", argv[++i], 0, INT_MAX, &v, NULL) != 0) {
                 fprintf(stderr, "fv-nn: --self %s: expected a channel number\n", argv[i]);
                 free(outs);
                 free(images);
                 return 2;
             }
+            self = (int)v;
         } else if (profile && strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
         } else if (profile && argv[i][0] != '-') {

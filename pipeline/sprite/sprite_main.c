@@ -46,16 +46,6 @@ static const char usage[] =
     "Environment: FV_THREADS (threads for SSIM and libimagequant; default: the cores).\n"
     "Exit codes: 0 ok, 1 bad input (one line on stderr, nothing written), 2 usage, 3 cannot write.\n";
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 /* Parses the options after the positional arguments. Returns 0 or prints and returns -1. */
 static int parse_options(int argc, char **argv, sprite_options *o, int *table)
 {
@@ -78,22 +68,28 @@ static int parse_options(int argc, char **argv, sprite_options *o, int *table)
             o->pack.max_height = h;
             i++;
         } else if (!strcmp(a, "--padding")) {
-            if (parse_int(v, 0, 64, &o->pack.padding) != 0) {
+            long n;
+            if (parse_int(a, v, 0, 64, &n, NULL) != 0) {
                 fprintf(stderr, "fv-sprite: --padding: '%s' is not an integer 0..64\n", v);
                 return -1;
             }
+            o->pack.padding = (int)n;
             i++;
         } else if (!strcmp(a, "--retina-min")) {
-            if (parse_int(v, 2, 32768, &o->retina_min) != 0) {
+            long n;
+            if (parse_int(a, v, 2, 32768, &n, NULL) != 0) {
                 fprintf(stderr, "fv-sprite: --retina-min: '%s' is not an integer 2..32768\n", v);
                 return -1;
             }
+            o->retina_min = (int)n;
             i++;
         } else if (!strcmp(a, "--quant-speed")) {
-            if (parse_int(v, 1, 10, &o->enc.quant_speed) != 0) {
+            long n;
+            if (parse_int(a, v, 1, 10, &n, NULL) != 0) {
                 fprintf(stderr, "fv-sprite: --quant-speed: '%s' is not an integer 1..10\n", v);
                 return -1;
             }
+            o->enc.quant_speed = (int)n;
             i++;
         } else if (!strcmp(a, "--target")) {
             char *end;

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tsne_grid.h"
 #include "tsne_io.h"
@@ -23,15 +22,6 @@ static void usage(FILE *f)
                "Assigns each point of a 2-D embedding (FVF1 or text) to its own grid cell, minimising the\n"
                "sum of squared distances (exact linear assignment). Output: row<TAB>col per point.\n"
                "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error.\n");
-}
-
-static int parse_dim(const char *s, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 1 || v > 10000) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -52,9 +42,14 @@ int main(int argc, char **argv)
             i++;
             if (!strcmp(a, "-o")) out = val;
             else if (!strcmp(a, "--json")) json = val;
-            else if (parse_dim(val, !strcmp(a, "--rows") ? &rows : &cols)) {
-                fprintf(stderr, "fv-gridsnap: %s '%s': expected an integer 1..10000\n", a, val);
-                return 2;
+            else {
+                long v;
+                err bad;
+                if (parse_int(a, val, 1, 10000, &v, &bad) != 0) {
+                    fprintf(stderr, "fv-gridsnap: %s\n", bad.msg);
+                    return 2;
+                }
+                *(!strcmp(a, "--rows") ? &rows : &cols) = (int)v;
             }
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "fv-gridsnap: unknown option %s (see --help)\n", a);
@@ -84,15 +79,14 @@ int main(int argc, char **argv)
         goto done;
     }
     cell = xmalloc(sizeof(int) * (y.n ? y.n : 1));
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = now_seconds();
     if (tsne_grid_snap(y.v, (int)y.n, rows, cols, cell, &e) != 0) {
         err e2;
         err_set(&e2, "%s: %s", in, e.msg);
         e = e2;
         goto done;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = now_seconds() - t0;
     for (size_t i = 0; i < y.n; i++) buf_printf(&b, "%d\t%d\n", cell[i] / cols, cell[i] % cols);
     rc = 3;
     if (write_file_atomic(out, b.data, b.len, &e) != 0) goto done;
@@ -116,7 +110,7 @@ int main(int argc, char **argv)
         buf_printf(&j, "{\n  \"tool\": \"fv-gridsnap 1\",\n  \"n\": %zu,\n  \"rows\": %d,\n  \"cols\": %d,\n"
                        "  \"mean_squared_displacement_cells\": %.6g,\n  \"seconds\": %.3f\n}\n",
                    y.n, rows, cols, msd / (double)y.n,
-                   (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+                   seconds);
         int wr = write_file_atomic(json, j.data, j.len, &e);
         buf_free(&j);
         if (wr != 0) goto done;

@@ -12,11 +12,11 @@ $(TSNE_OBJS) $(call objs,pipeline/tsne/tsne_main.c tests/unit/check_tsne.c): \
   CFLAGS += -fopenmp $(shell pkg-config --cflags fftw3f openblas 2>/dev/null)
 
 TOOLS += $(BIN)/fv-tsne $(BIN)/fv-gridsnap
-$(BIN)/fv-tsne: $(call objs,pipeline/tsne/tsne_main.c) $(TSNE_OBJS) $(IDX_OBJS) $(COMMON_OBJS)
+$(BIN)/fv-tsne: $(call objs,pipeline/tsne/tsne_main.c) $(TSNE_OBJS) $(IDX_OBJS) $(RNG_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TSNE_LIBS) $(IDX_LIBS)
 
-$(BIN)/fv-gridsnap: $(call objs,pipeline/tsne/gridsnap_main.c) $(TSNE_OBJS) $(IDX_OBJS) $(COMMON_OBJS)
+$(BIN)/fv-gridsnap: $(call objs,pipeline/tsne/gridsnap_main.c) $(TSNE_OBJS) $(IDX_OBJS) $(RNG_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TSNE_LIBS) $(IDX_LIBS)
 
@@ -26,6 +26,6 @@ $(BIN)/check_tsne_grid: $(call objs,tests/unit/check_tsne_grid.c) $(TSNE_GRID_OB
 	$(CC) $(LDFLAGS) -o $@ $^ -lm $(CHECK_LIBS)
 
 UNIT_TESTS += $(BIN)/check_tsne
-$(BIN)/check_tsne: $(call objs,tests/unit/check_tsne.c) $(TSNE_OBJS) $(IDX_OBJS) $(COMMON_OBJS)
+$(BIN)/check_tsne: $(call objs,tests/unit/check_tsne.c) $(TSNE_OBJS) $(IDX_OBJS) $(RNG_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TSNE_LIBS) $(IDX_LIBS) $(CHECK_LIBS)

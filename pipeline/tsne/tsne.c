@@ -19,6 +19,7 @@
 #include "tsne_fft.h"
 #include "tsne_knn.h"
 #include "tsne_pca.h"
+#include "rng.h"
 
 /* Below these sizes loops run on one thread: a parallel region costs a barrier, and on a busy
  * machine (other jobs on the same cores) a barrier waits for a descheduled thread; measured
@@ -78,13 +79,6 @@ void tsne_set_threads(int n)
 }
 
 int tsne_threads_from_env(void) { return threads_from_env(); }
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* ---- input affinities ---- */
 
@@ -236,15 +230,15 @@ static void sparse_affinities(const float *x, size_t n, int d, double perplexity
     const size_t K = (size_t)k;
     int32_t *nb = xmalloc(sizeof(int32_t) * n * K);
     float *d2 = xmalloc(sizeof(float) * n * K);
-    double t0 = now();
+    double t0 = now_seconds();
     tsne_knn(x, n, d, k, nb, d2);
-    double t1 = now();
+    double t1 = now_seconds();
     double *pc = xmalloc(sizeof(double) * n * K);
 #pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
     for (size_t i = 0; i < n; i++) calibrate_row(d2 + i * K, k, perplexity, pc + i * K);
-    double t2 = now();
+    double t2 = now_seconds();
     symmetrize(n, k, nb, pc, s);
-    double t3 = now();
+    double t3 = now_seconds();
     st->seconds_knn = t1 - t0;
     st->seconds_calibrate = t2 - t1;
     st->seconds_symmetrize = t3 - t2;
@@ -509,12 +503,12 @@ typedef struct pool_arg {
 /* Waits until job number seen is not current any more (or quit); returns 0 on quit. */
 static int pool_wait_job(pool *p, unsigned seen)
 {
-    double t0 = now();
+    double t0 = now_seconds();
     for (int spins = 1;; spins++) {
         if (atomic_load(&p->gen) != seen || atomic_load(&p->quit)) break;
         if (spins < 1024) cpu_relax();
         else sched_yield(); /* a thread that waits for a core gets it */
-        if (spins % 64 == 0 && now() - t0 > POOL_SPIN) {
+        if (spins % 64 == 0 && now_seconds() - t0 > POOL_SPIN) {
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleepers, 1);
             while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->go, &p->mu);
@@ -677,13 +671,13 @@ static int attract_block(void *ctx, int w)
     grad_job *j = ctx;
     size_t b = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
     if (b >= j->nblocks) return 0;
-    double t0 = now();
+    double t0 = now_seconds();
     size_t i1 = (b + 1) * GRAD_BLOCK < j->n ? (b + 1) * GRAD_BLOCK : j->n;
     if (j->v4)
         attract_rows_v4(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
     else
         attract_rows_v3(j->s, j->yf, b * GRAD_BLOCK, i1, j->att);
-    if (w < MAX_WORKERS) j->t_att[w] += now() - t0;
+    if (w < MAX_WORKERS) j->t_att[w] += now_seconds() - t0;
     atomic_fetch_add_explicit(&j->att_done, 1, memory_order_release);
     return 1;
 }
@@ -710,11 +704,11 @@ static void grad_worker(void *ctx, int w)
 {
     grad_job *j = ctx;
     if (w == 0) {
-        double t0 = now();
+        double t0 = now_seconds();
         tsne_fft_set_team(j->f, j->tm ? &j->tm->pub : NULL);
         j->z = tsne_fft_repulsion(j->f, j->y, j->n, j->rep);
         tsne_fft_set_team(j->f, NULL);
-        j->t_rep = now() - t0;
+        j->t_rep = now_seconds() - t0;
         while (attract_block(j, 0)) {
         }
         for (int spins = 0; atomic_load_explicit(&j->att_done, memory_order_acquire) < j->nblocks; spins++) {
@@ -864,18 +858,10 @@ static double exact_z(size_t n, const double *y, double *rowz)
 
 /* ---- initialisation ---- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static double gauss(uint64_t *s)
 {
-    double u = ((double)(splitmix(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-    double v = (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0);
+    double u = ((double)(rng_splitmix64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    double v = (double)(rng_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0);
     return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
 }
 
@@ -936,11 +922,11 @@ static void model_build(const float *x, size_t n, int d, const tsne_params *p, m
     m->scratch = xmalloc(sizeof(double) * 2 * n);
     st->method = m->method;
     if (m->method == TSNE_EXACT) {
-        double t0 = now();
+        double t0 = now_seconds();
         m->dense = dense_affinities(x, n, d, p->perplexity);
         st->k = (int)n - 1;
         st->seconds_knn = 0;
-        st->seconds_affinities = st->seconds_calibrate = now() - t0;
+        st->seconds_affinities = st->seconds_calibrate = now_seconds() - t0;
     } else {
         sparse_affinities(x, n, d, p->perplexity, &m->sp, &st->k, st);
         m->fft = tsne_fft_new(p->interp_points, p->min_intervals, p->interval_size);
@@ -956,8 +942,8 @@ static void model_build(const float *x, size_t n, int d, const tsne_params *p, m
 static double model_grad(model *m, size_t n, const double *y, double exag, double *grad)
 {
     if (m->method == TSNE_EXACT) {
-        double t0 = now(), z = grad_exact(m->dense, n, y, exag, m->scratch, grad);
-        m->t_grad[1] += now() - t0;
+        double t0 = now_seconds(), z = grad_exact(m->dense, n, y, exag, m->scratch, grad);
+        m->t_grad[1] += now_seconds() - t0;
         return z;
     }
     m->yf_fresh = 0;
@@ -1013,19 +999,19 @@ int tsne_run(const float *x, size_t n, int d, const tsne_params *p, const float 
     model_build(x, n, d, p, &m, st);
     double lr = p->learning_rate > 0 ? p->learning_rate : fmax((double)n / 12.0, 200.0);
     st->learning_rate = lr;
-    double t0 = now();
+    double t0 = now_seconds();
     for (int it = 0; it < p->iters; it++) {
         int early = it < p->exag_iters;
         double exag = early ? p->exaggeration : 1.0, mom = early ? p->momentum_early : p->momentum_late;
         step_args sa = {mom, lr, y, upd, gains};
         model_step(&m, n, exag, &sa, grad);
         if (p->progress && ((it + 1) % 50 == 0 || it + 1 == p->iters)) {
-            double el = now() - t0, left = el / (it + 1) * (p->iters - it - 1);
+            double el = now_seconds() - t0, left = el / (it + 1) * (p->iters - it - 1);
             fprintf(stderr, "tsne: iteration %d/%d  KL %.4f%s  %.1fs elapsed, %.1fs left\n", it + 1, p->iters,
                     model_kl(&m, n, y), early ? " (exaggerated phase)" : "", el, left);
         }
     }
-    st->seconds_optimize = now() - t0;
+    st->seconds_optimize = now_seconds() - t0;
     st->seconds_repulsive = m.t_grad[0];
     st->seconds_attractive = m.t_grad[1];
     if (m.fft) {

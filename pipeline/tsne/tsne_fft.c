@@ -29,7 +29,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util.h"
 
@@ -80,13 +79,6 @@ struct tsne_fft {
     int nbands;             /* bands of node rows the charges are spread in */
     double t_interp, t_fft;
 };
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static _Atomic int g_portable; /* tsne_fft_set_portable */
 
@@ -607,7 +599,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void read_ite
 double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
 {
     const int p = f->p, par = f->parallel && n >= PAR_POINTS;
-    double t0 = now();
+    double t0 = now_seconds();
     double lo = y[0], hi = y[0];
 #pragma omp simd reduction(min : lo) reduction(max : hi)
     for (size_t t = 0; t < 2 * n; t++) {
@@ -659,19 +651,19 @@ double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
      * order however the rows are banded. */
     f->nbands = f->team ? f->team->workers : par ? omp_get_max_threads() : 1;
     loop(f, f->nbands, spread_item, par);
-    double t1 = now();
+    double t1 = now_seconds();
 
     if (f->kernel_h != h) kernel(f, h, par);
     rows_forward(f, f->charge, g, par);
     column_pass(f, g, 0, par);
     loop(f, (g + RB - 1) / RB, irow_item, par);
-    double t2 = now();
+    double t2 = now_seconds();
 
     /* Read the field and its gradient back at the points. */
     loop(f, npb, read_item, par);
     double z = 0;
     for (size_t i = 0; i < n; i++) z += f->zpart[i];
-    f->t_interp += (t1 - t0) + (now() - t2);
+    f->t_interp += (t1 - t0) + (now_seconds() - t2);
     f->t_fft += t2 - t1;
     return z - (double)n; /* minus the self terms w_ii = 1 */
 }

@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fvf.h"
 #include "idx.h"
-
-#define FVF_HEADER 12
 
 void tsne_mat_free(tsne_mat *m)
 {
@@ -22,14 +21,6 @@ void tsne_mat_free(tsne_mat *m)
 static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
 }
 
 /* Checks every value is finite; names the first bad one by row and column. */
@@ -46,16 +37,16 @@ static int check_finite(const char *path, const tsne_mat *m, err *e)
 static int read_fvf(const char *path, const char *data, size_t len, tsne_mat *out, err *e)
 {
     const unsigned char *u = (const unsigned char *)data;
-    if (len < FVF_HEADER)
+    if (len < FVF_HEADER_BYTES)
         return err_set(e, "%s: truncated FVF1 header: %zu of %d bytes (magic, uint32 n, uint32 d)", path, len,
-                       FVF_HEADER);
+                       FVF_HEADER_BYTES);
     uint32_t n = le32(u + 4), d = le32(u + 8);
     if (d == 0) return err_set(e, "%s: header: d = 0 (expected at least 1 feature per point)", path);
     if (d > INT_MAX) return err_set(e, "%s: header: d = %u (expected at most %d features per point)", path, d, INT_MAX);
     /* n*d fits in 64 bits but 4*n*d may not (n = d = 2^31 wrapped to 0 and passed, then the
      * loop below read far past the file): compare value counts (tests/fuzz/regressions/tsne_io). */
-    uint64_t want = FVF_HEADER + (uint64_t)n * d * 4;
-    if ((len - FVF_HEADER) % 4 != 0 || (uint64_t)n * d != (uint64_t)(len - FVF_HEADER) / 4)
+    uint64_t want = FVF_HEADER_BYTES + (uint64_t)n * d * 4;
+    if ((len - FVF_HEADER_BYTES) % 4 != 0 || (uint64_t)n * d != (uint64_t)(len - FVF_HEADER_BYTES) / 4)
         return err_set(e, "%s: size %zu bytes does not match the header (n=%u, d=%u: expected %llu bytes)", path, len,
                        n, d, (unsigned long long)want);
     out->n = n;
@@ -63,7 +54,7 @@ static int read_fvf(const char *path, const char *data, size_t len, tsne_mat *ou
     out->v = xmalloc((size_t)n * d * sizeof(float) + 1);
     /* float32 little-endian on disk, decoded through a uint32 so any host reads it right. */
     for (size_t k = 0; k < (size_t)n * d; k++) {
-        uint32_t b = le32(u + FVF_HEADER + 4 * k);
+        uint32_t b = le32(u + FVF_HEADER_BYTES + 4 * k);
         memcpy(&out->v[k], &b, 4);
     }
     if (check_finite(path, out, e) != 0) {
@@ -192,23 +183,7 @@ int tsne_io_append(tsne_mat *a, tsne_mat *b, const char *what, err *e)
     return 0;
 }
 
-int tsne_io_write_fvf(const char *path, const tsne_mat *m, err *e)
-{
-    if (m->n > UINT32_MAX) return err_set(e, "%s: %zu rows do not fit FVF1's uint32 n", path, m->n);
-    size_t total = m->n * (size_t)m->d, len = FVF_HEADER + 4 * total;
-    unsigned char *b = xmalloc(len);
-    memcpy(b, "FVF1", 4);
-    put_le32(b + 4, (uint32_t)m->n);
-    put_le32(b + 8, (uint32_t)m->d);
-    for (size_t k = 0; k < total; k++) {
-        uint32_t u;
-        memcpy(&u, &m->v[k], 4);
-        put_le32(b + FVF_HEADER + 4 * k, u);
-    }
-    int r = write_file_atomic(path, b, len, e);
-    free(b);
-    return r;
-}
+int tsne_io_write_fvf(const char *path, const tsne_mat *m, err *e) { return fvf_write(path, m->v, m->n, (size_t)m->d, e); }
 
 int tsne_io_write_tsv(const char *path, const tsne_mat *m, err *e)
 {

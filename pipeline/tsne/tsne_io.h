@@ -35,7 +35,7 @@ int tsne_io_read_idx(const char *path, tsne_mat *out, err *e);
  * with e naming `what` when the column counts differ. */
 int tsne_io_append(tsne_mat *a, tsne_mat *b, const char *what, err *e);
 
-/* Writes m as FVF1 (magic, uint32 n, uint32 d, n*d float32, all little-endian). Returns 0 or -1. */
+/* Writes m as FVF1 through fvf_write (fvf.h). Returns 0 or -1 with e. */
 int tsne_io_write_fvf(const char *path, const tsne_mat *m, err *e);
 
 /* Writes m as text: one row per line, values separated by tabs, printed with %.9g (exact float

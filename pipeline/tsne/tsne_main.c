@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "idx.h"
 #include "tsne.h"
@@ -45,15 +44,6 @@ static void usage(FILE *f)
             "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error. Env FV_THREADS.\n");
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_double(const char *s, double *out)
 {
     char *end;
@@ -61,13 +51,6 @@ static int parse_double(const char *s, double *out)
     if (!*s || *end || !isfinite(v)) return -1;
     *out = v;
     return 0;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 /* Labels: an IDX label file (by its magic, gzip or not) or text, one integer per line. */
@@ -138,6 +121,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "fv-tsne: %s '%s': expected %s\n", a, val, what);                                             \
         return 2;                                                                                                     \
     } while (0)
+#define INT_VAL(lo, hi, dst)                                                                                          \
+    do {                                                                                                              \
+        err bad;                                                                                                      \
+        if (parse_int(a, val, lo, hi, dst, &bad) != 0) {                                                              \
+            fprintf(stderr, "fv-tsne: %s\n", bad.msg);                                                                \
+            return 2;                                                                                                 \
+        }                                                                                                             \
+    } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
@@ -164,17 +155,17 @@ int main(int argc, char **argv)
             pca_only = 1;
         } else if (!strcmp(a, "--pca")) {
             NEED_VAL();
-            if (parse_int(val, 1, 100000, &pca_k)) BAD_VAL("a positive integer");
+            INT_VAL(1, 100000, &pca_k);
         } else if (!strcmp(a, "--perplexity")) {
             NEED_VAL();
             if (parse_double(val, &p.perplexity) || p.perplexity <= 0) BAD_VAL("a positive number");
         } else if (!strcmp(a, "--iters")) {
             NEED_VAL();
-            if (parse_int(val, 1, 100000, &v)) BAD_VAL("an integer 1..100000");
+            INT_VAL(1, 100000, &v);
             p.iters = (int)v;
         } else if (!strcmp(a, "--exag-iters")) {
             NEED_VAL();
-            if (parse_int(val, 0, 100000, &v)) BAD_VAL("an integer 0..100000");
+            INT_VAL(0, 100000, &v);
             p.exag_iters = (int)v;
         } else if (!strcmp(a, "--exaggeration")) {
             NEED_VAL();
@@ -195,11 +186,11 @@ int main(int argc, char **argv)
             else BAD_VAL("pca or random");
         } else if (!strcmp(a, "--seed")) {
             NEED_VAL();
-            if (parse_int(val, 0, 2147483647L, &v)) BAD_VAL("an integer 0..2147483647");
+            INT_VAL(0, 2147483647L, &v);
             p.seed = (uint64_t)v;
         } else if (!strcmp(a, "--interp-points")) {
             NEED_VAL();
-            if (parse_int(val, 2, 8, &v)) BAD_VAL("an integer 2..8");
+            INT_VAL(2, 8, &v);
             p.interp_points = (int)v;
         } else if (!strcmp(a, "--interval-size")) {
             NEED_VAL();
@@ -239,19 +230,19 @@ int main(int argc, char **argv)
     tsne_mat x = {0}, part, emb = {0};
     int *labels = NULL;
     json_t *js = NULL;
-    double t_start = now(), t_pca = 0;
+    double t_start = now_seconds(), t_pca = 0;
     for (int k = 0; k < n_in; k++) {
         if ((is_idx[k] ? tsne_io_read_idx(inputs[k], &part, &e) : tsne_io_read(inputs[k], &part, &e)) != 0) goto done;
         if (tsne_io_append(&x, &part, inputs[k], &e) != 0) goto done;
     }
     if (labels_path && read_labels(labels_path, x.n, &labels, &e) != 0) goto done;
-    double t_read = now() - t_start;
+    double t_read = now_seconds() - t_start;
     if (pca_k > 0) {
         if ((size_t)pca_k > x.n || pca_k > x.d) {
             err_set(&e, "--pca %ld: more components than points (%zu) or features (%d)", pca_k, x.n, x.d);
             goto done;
         }
-        double t0 = now();
+        double t0 = now_seconds();
         float *r = xmalloc(sizeof(float) * x.n * (size_t)pca_k);
         if (tsne_pca(x.v, x.n, x.d, (int)pca_k, r, &e) != 0) {
             free(r);
@@ -261,7 +252,7 @@ int main(int argc, char **argv)
         free(x.v);
         x.v = r;
         x.d = (int)pca_k;
-        t_pca = now() - t0;
+        t_pca = now_seconds() - t0;
     }
     if (pca_only) {
         if (feat_out && tsne_io_write_fvf(feat_out, &x, &e) != 0) {
@@ -287,7 +278,7 @@ int main(int argc, char **argv)
         rc = 3;
         goto done;
     }
-    double total = now() - t_start;
+    double total = now_seconds() - t_start;
 
     js = json_object();
     json_object_set_new(js, "tool", json_string(TOOL_VERSION));

@@ -26,7 +26,7 @@ FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
 $(FUZZ_OBJ)/pipeline/nn/nn_ops.o: FUZZ_CFLAGS += -w
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
-FUZZ_COMMON := $(call fuzz_objs,pipeline/common/util.c pipeline/common/sha256.c)
+FUZZ_COMMON := $(call fuzz_objs,pipeline/common/util.c pipeline/common/sha256.c pipeline/common/fvf.c)
 
 FUZZ_TARGETS := mdext page bib recipe manifest png nn_json nn_bin idx tsne_io
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))

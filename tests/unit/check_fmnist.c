@@ -386,23 +386,6 @@ START_TEST(selection)
     ck_assert_str_eq(nm[1], "low");
     ck_assert_float_eq(t[2], 2.0f);
     ck_assert_int_eq(sp[4], 3);
-    /* FVF1 bytes */
-    make_tmp();
-    char *fp = tpath("f.fvf");
-    err e = {{0}};
-    float m[6] = {1, 2, 3, 4, 5, -0.5f};
-    ck_assert_int_eq(examples_write_fvf(fp, m, 2, 3, &e), 0);
-    char *d;
-    size_t n;
-    ck_assert_int_eq(read_file(fp, &d, &n, &e), 0);
-    ck_assert_uint_eq(n, 12 + 24);
-    ck_assert(memcmp(d, "FVF1\2\0\0\0\3\0\0\0", 12) == 0);
-    float last;
-    memcpy(&last, d + 32, 4);
-    ck_assert_float_eq(last, -0.5f);
-    free(d);
-    free(fp);
-    rm_tmp();
 }
 END_TEST
 

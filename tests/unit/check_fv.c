@@ -1,4 +1,4 @@
-/* Check suite for the fv module's engine-independent parts: the PRNG, every parameterization,
+/* Check suite for the fv module's engine-independent parts: every parameterization,
  * transform and objective against finite differences, and the optimization loop on a small
  * differentiable stand-in network (rises, deterministic). */
 #include <check.h>
@@ -11,9 +11,9 @@
 #include "fv_opt.h"
 #include "fv_param.h"
 #include "fv_recipe.h"
-#include "fv_rng.h"
 #include "fv_transform.h"
 #include "nn_ops.h"
+#include "rng.h"
 
 /* ---- finite differences ---------------------------------------------------------------------- */
 
@@ -25,11 +25,11 @@ typedef double (*scalar_fn)(void *ctx);
 static void fd_check(scalar_fn f, void *ctx, float *theta, const float *grad, size_t n, int samples, double h,
                      double atol, double rtol, const char *what)
 {
-    fv_rng r;
-    fv_rng_seed(&r, 99);
+    rng_state r;
+    rng_seed(&r, 99);
     size_t count = (size_t)samples >= n ? n : (size_t)samples;
     for (size_t s = 0; s < count; s++) {
-        size_t i = (size_t)samples >= n ? s : (size_t)fv_rng_below(&r, n);
+        size_t i = (size_t)samples >= n ? s : (size_t)rng_below(&r, n);
         float keep = theta[i];
         theta[i] = (float)(keep + h);
         double fp = f(ctx);
@@ -45,16 +45,16 @@ static void fd_check(scalar_fn f, void *ctx, float *theta, const float *grad, si
 
 static void fill_normal(float *a, size_t n, double sd, uint64_t seed)
 {
-    fv_rng r;
-    fv_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) a[i] = (float)(sd * fv_rng_normal(&r));
+    rng_state r;
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) a[i] = (float)(sd * rng_normal(&r));
 }
 
 static void fill_uniform(float *a, size_t n, uint64_t seed)
 {
-    fv_rng r;
-    fv_rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++) a[i] = (float)fv_rng_uniform(&r);
+    rng_state r;
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) a[i] = (float)rng_uniform(&r);
 }
 
 static double dot(const float *a, const float *b, size_t n)
@@ -63,33 +63,6 @@ static double dot(const float *a, const float *b, size_t n)
     for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
     return s;
 }
-
-/* ---- rng ------------------------------------------------------------------------------------- */
-
-START_TEST(rng_repeatable)
-{
-    fv_rng a, b;
-    fv_rng_seed(&a, 42);
-    fv_rng_seed(&b, 42);
-    for (int i = 0; i < 100; i++) ck_assert_uint_eq(fv_rng_next(&a), fv_rng_next(&b));
-    fv_rng_seed(&b, 43);
-    ck_assert_uint_ne(fv_rng_next(&a), fv_rng_next(&b));
-    /* below(n) stays in range and hits every value; normal() has about unit variance */
-    int seen[5] = {0};
-    double s = 0, s2 = 0;
-    for (int i = 0; i < 20000; i++) {
-        uint64_t k = fv_rng_below(&a, 5);
-        ck_assert_uint_lt(k, 5);
-        seen[k]++;
-        double z = fv_rng_normal(&a);
-        s += z;
-        s2 += z * z;
-    }
-    for (int k = 0; k < 5; k++) ck_assert_int_gt(seen[k], 3500);
-    ck_assert_double_lt(fabs(s / 20000), 0.05);
-    ck_assert_double_lt(fabs(s2 / 20000 - 1), 0.05);
-}
-END_TEST
 
 /* ---- parameterizations ----------------------------------------------------------------------- */
 
@@ -109,8 +82,8 @@ static double param_loss(void *vctx)
 /* L = <r, img(params)>: backward(r) must be the gradient of L. */
 static void param_fd(fv_param_config cfg, const char *what)
 {
-    fv_rng rng;
-    fv_rng_seed(&rng, 7);
+    rng_state rng;
+    rng_seed(&rng, 7);
     fv_param *p;
     err e = {{0}};
     ck_assert_msg(fv_param_new(&cfg, &rng, &p, &e) == 0, "%s", e.msg);
@@ -159,8 +132,8 @@ START_TEST(param_grey)
     param_fd((fv_param_config){FV_PARAM_FOURIER, 0, 2, 7, 6, 1, {2}, 0.5, 1}, "fourier grey + shared 2");
     param_fd((fv_param_config){FV_PARAM_PIXEL, 0, 1, 5, 4, 0, {0}, 0.5, 1}, "pixel grey");
     /* one channel: a third of the colour parameters, and R = G = B everywhere */
-    fv_rng rng;
-    fv_rng_seed(&rng, 3);
+    rng_state rng;
+    rng_seed(&rng, 3);
     fv_param *p, *q;
     err e = {{0}};
     fv_param_config grey = {FV_PARAM_FOURIER, 0, 1, 8, 8, 0, {0}, 0.5, 1}, colour = grey;
@@ -187,8 +160,8 @@ START_TEST(param_fourier_properties)
     fv_param_color_matrix(m);
     ck_assert_double_eq_tol(sqrt(m[0][0] * m[0][0] + m[1][0] * m[1][0] + m[2][0] * m[2][0]), 1.0, 1e-6);
     ck_assert_double_eq_tol(m[0][1] / m[0][0], 0.09 / 0.26, 1e-6);
-    fv_rng rng;
-    fv_rng_seed(&rng, 1);
+    rng_state rng;
+    rng_seed(&rng, 1);
     fv_param *p;
     err e = {{0}};
     fv_param_config cfg = {FV_PARAM_FOURIER, 0, 1, 8, 8, 0, {0}, 0.0, 0};
@@ -465,8 +438,8 @@ START_TEST(transform_geometry)
     fv_transform *t;
     err e = {{0}};
     ck_assert_int_eq(fv_transform_new(&rot, 1, 1, 4, 4, &t, &e), 0);
-    fv_rng rng;
-    fv_rng_seed(&rng, 1);
+    rng_state rng;
+    rng_seed(&rng, 1);
     fv_transform_sample(t, &rng);
     float in[48], out[48];
     for (int i = 0; i < 48; i++) in[i] = (float)i;
@@ -752,10 +725,7 @@ END_TEST
 static Suite *fv_suite(void)
 {
     Suite *s = suite_create("fv");
-    TCase *tc = tcase_create("rng");
-    tcase_add_test(tc, rng_repeatable);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("param");
+    TCase *tc = tcase_create("param");
     tcase_add_test(tc, param_pixel);
     tcase_add_test(tc, param_fourier);
     tcase_add_test(tc, param_shared);

@@ -120,6 +120,58 @@ START_TEST(sha256_both_paths)
 }
 END_TEST
 
+START_TEST(clock_seconds)
+{
+    /* monotonic, and it measures a sleep of 20 ms (at least that, not wildly more) */
+    double a = now_seconds();
+    ck_assert_int_eq(usleep(20000), 0);
+    double b = now_seconds();
+    ck_assert_double_ge(b - a, 0.019);
+    ck_assert_double_lt(b - a, 5.0);
+    ck_assert_double_ge(now_seconds(), b);
+}
+END_TEST
+
+START_TEST(integers)
+{
+    err e = {{0}};
+    long v = 0;
+    ck_assert_int_eq(parse_int("--n", "42", 1, 100, &v, &e), 0);
+    ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(parse_int("--n", "-7", -10, 10, &v, &e), 0);
+    ck_assert_int_eq(v, -7);
+    ck_assert_int_eq(parse_int("--n", "1", 1, 100, &v, &e), 0);
+    ck_assert_int_eq(parse_int("--n", "100", 1, 100, &v, &e), 0);
+    ck_assert_int_eq(v, 100);
+    /* refused: out of range, empty, blanks, trailing text, overflow, no value; v keeps 100 */
+    const char *bad[] = {"0", "101", "", " 5", "5 ", "5x", "x", "0x10", "1e3", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(parse_int("--n", bad[i], 1, 100, &v, &e) == -1, "accepted '%s'", bad[i]);
+        ck_assert_int_eq(v, 100);
+    }
+    ck_assert_int_eq(parse_int("--n", NULL, 1, 100, &v, NULL), -1);
+    ck_assert_int_eq(parse_int("--size", "x", 1, 8192, &v, &e), -1);
+    ck_assert_str_eq(e.msg, "--size: expected an integer from 1 to 8192, got 'x'");
+    ck_assert_int_eq(parse_int("--k", "-2000000", -1000000, 1000000, &v, &e), -1);
+    ck_assert_str_eq(e.msg, "--k: expected an integer from -1000000 to 1000000, got '-2000000'");
+}
+END_TEST
+
+START_TEST(thread_count)
+{
+    /* FV_THREADS goes through parse_int: 1..1024 only, else -1 for the tool to report */
+    ck_assert_int_eq(setenv("FV_THREADS", "3", 1), 0);
+    ck_assert_int_eq(threads_from_env(), 3);
+    const char *bad[] = {"0", "1025", "two", " 2", "2x", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(setenv("FV_THREADS", bad[i], 1), 0);
+        ck_assert_msg(threads_from_env() == -1, "accepted '%s'", bad[i]);
+    }
+    ck_assert_int_eq(unsetenv("FV_THREADS"), 0);
+    ck_assert_int_ge(threads_from_env(), 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -135,6 +187,13 @@ int main(void)
     t = tcase_create("sha256");
     tcase_add_test(t, sha256_vectors);
     tcase_add_test(t, sha256_both_paths);
+    suite_add_tcase(s, t);
+    t = tcase_create("clock");
+    tcase_add_test(t, clock_seconds);
+    suite_add_tcase(s, t);
+    t = tcase_create("arguments");
+    tcase_add_test(t, integers);
+    tcase_add_test(t, thread_count);
     suite_add_tcase(s, t);
     return check_run(s);
 }
