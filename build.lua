@@ -184,14 +184,14 @@ stage('model', { 'real' }, {}, function(b)
 end)
 
 -- Figure kinds (each pipeline/kinds/<kind>.lua is one), the manifests, and their jobs.
-stage('figures', { 'opts' }, { 'env', 'figs', 'placed', 'fig_jobs', 'all_jobs', 'by_id' }, function(b)
+stage('figures', { 'opts' }, { 'env', 'figs', 'placed', 'warnings', 'fig_jobs', 'all_jobs', 'by_id' }, function(b)
   for _, n in ipairs(sys.listdir(root .. '/pipeline/kinds') or {}) do
     local kind = n:match('^(.*)%.lua$')
     if kind then manifest.kinds[kind] = require('pipeline.kinds.' .. kind) end
   end
   -- env: what figure kinds may use. quick: render small and short (kinds decide how).
   local env = { bin = root .. '/build/' .. variant .. '/bin', root = root, model_dir = model.dir,
-                quick = b.opts.quick or false, frame = sprites.frame }
+                quick = b.opts.quick or false }
   local by_id = {}
   function env.job_dir(id) return by_id[id].dir end
   function env.read_json(path)
@@ -204,8 +204,7 @@ stage('figures', { 'opts' }, { 'env', 'figs', 'placed', 'fig_jobs', 'all_jobs', 
   if not figs then return nil, ferr end
   local placed, warnings = figures.placed(figs, 'content/article.md')
   if not placed then return nil, warnings end
-  for _, w in ipairs(warnings) do io.stderr:write(w .. '\n') end
-  b.figs, b.placed = figs, placed
+  b.figs, b.placed, b.warnings = figs, placed, warnings
   -- A kind raises error(msg, 0) from jobs() for what only the whole set of figures can tell
   -- (a map naming a figure that does not exist): one line, like every other bad input.
   local jok, fig_jobs, all_jobs = pcall(figures.jobs, figs, env, placed)
@@ -242,20 +241,22 @@ end)
 
 local function page_wanted(b) return not b.opts.only or b.opts.only == 'page' end
 
--- Each placed figure's HTML and its sheets of frames, then figures.json for the page tool.
+-- The placed figures' frames packed into sheets, then each figure's HTML with its frames
+-- placed, then figures.json for the page tool.
 stage('sprites', { 'env', 'placed', 'figs' }, { 'files', 'figjson' }, function(b)
   local figjson = cache.gen() .. '/figures.json'
   local sprite_report
   local ok, err = pcall(function()
-    local bodies, files = figures.bodies(b.placed, b.env)
+    figures.frames(b.placed, b.env, sprites.declare)
     local sjobs = sprites.jobs(b.placed, b.env)
     for _, j in ipairs(sjobs) do b.by_id[j.id] = j end
     local ran_before = b.ran
     local sok, serr = run(b, sjobs, 'sprites')
     if not sok then error(serr, 0) end
-    local sf, report = sprites.resolve(b.placed, b.env, bodies)
-    for _, x in ipairs(sf) do files[#files + 1] = x end
+    local sf, report = sprites.resolve(b.placed, b.env)
     if b.ran > ran_before or b.opts.times then sprite_report = report end
+    local bodies, files = figures.bodies(b.placed, b.env, sprites.framer)
+    for _, x in ipairs(sf) do files[#files + 1] = x end
     local wok, werr = figures.write(b.figs, bodies, figjson)
     if not wok then error(werr, 0) end
     b.files, b.figjson = files, figjson
@@ -280,6 +281,12 @@ stage('publish', { 'files', 'page_job' }, { 'published' }, function(b)
   if not res then return nil, perr end
   b.published = res
 end, function(b) return not b.opts.only end)
+
+-- The figures not placed, once the build went through: after an error, that error is the one
+-- line to read (a misspelt {{figure id}} leaves its figure unplaced too).
+stage('warnings', { 'warnings' }, {}, function(b)
+  for _, w in ipairs(b.warnings) do io.stderr:write(w .. '\n') end
+end)
 
 -- Seconds each figure's jobs took when they ran (cached jobs keep their record).
 stage('times', { 'placed', 'by_id' }, {}, function(b)

@@ -61,7 +61,16 @@ function M.jobs(m, env)
   return jobs
 end
 
-function M.html(m, env)
+-- Each cell's images, cell by cell.
+function M.frames(m, env)
+  local paths = {}
+  for _, c in ipairs(m.cells) do
+    for b = 0, c.batch - 1 do paths[#paths + 1] = string.format('%s/image_%d.png', env.job_dir(c.job), b) end
+  end
+  return paths
+end
+
+function M.html(m, env, frame)
   local cols = m.columns or math.min(#m.cells, 4)
   local out = { string.format('<div class="grid" style="--cols: %d">', cols) }
   local files = {}
@@ -71,7 +80,7 @@ function M.html(m, env)
     for b = 0, c.batch - 1 do
       local nth = c.batch > 1 and string.format(' (%d of %d)', b + 1, c.batch) or ''
       -- fv-zoom: the page enlarges the frame on hover, tap or Enter, titled by data-label.
-      imgs[#imgs + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
+      imgs[#imgs + 1] = frame(string.format('%s/image_%d.png', dir, b), {
         alt = c.alt .. nth, class = 'fv-zoom',
         extra = c.label and (' data-label="' .. html.attr(c.label .. nth) .. '"') or nil })
     end

@@ -66,7 +66,16 @@ function M.jobs(m, env)
   return jobs
 end
 
-function M.html(m, env)
+-- Each pair's frames (the view and the strip show the same images).
+function M.frames(m, env)
+  local paths = {}
+  for _, p in ipairs(m.pairs) do
+    for b = 0, (m.frames or 5) - 1 do paths[#paths + 1] = string.format('%s/image_%d.png', env.job_dir(p.job), b) end
+  end
+  return paths
+end
+
+function M.html(m, env, frame)
   local n = m.frames or 5
   local out, files = {}, {}
   for i, p in ipairs(m.pairs) do
@@ -76,7 +85,7 @@ function M.html(m, env)
     out[#out + 1] = '<div class="interp-view" data-frame-shown="0" aria-live="polite">'
     for b = 0, n - 1 do
       -- Only the frame on show is visible, so only it takes hover and keyboard focus for zoom.
-      out[#out + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
+      out[#out + 1] = frame(string.format('%s/image_%d.png', dir, b), {
         class = 'frame fv-zoom' .. (b == 0 and ' on' or ''),
         alt = string.format('%s, frame %d of %d', p.alt, b + 1, n),
         extra = ' data-label="' .. html.attr(string.format('%s, frame %d of %d', label, b + 1, n)) .. '"' })
@@ -88,7 +97,7 @@ function M.html(m, env)
     out[#out + 1] = '<div class="interp-strip">'
     -- The strip repeats the frames for readers without script; hidden from screen readers.
     for b = 0, n - 1 do
-      out[#out + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), { alt = '', extra = ' aria-hidden="true"' })
+      out[#out + 1] = frame(string.format('%s/image_%d.png', dir, b), { alt = '', extra = ' aria-hidden="true"' })
     end
     out[#out + 1] = '</div></div>'
   end

@@ -80,11 +80,20 @@ function M.jobs(figs, env, placed)
   return jobs, all
 end
 
--- After the figure jobs: each figure's body HTML (by id) and the files to publish.
-function M.bodies(figs, env)
+-- After the figure jobs: the images each figure shows, as its kind lists them (kind.frames,
+-- optional), for the sprite stage to pack. declare(m, paths) records them.
+function M.frames(figs, env, declare)
+  for _, m in ipairs(figs) do
+    if m.kindmod.frames then declare(m, m.kindmod.frames(m, env)) end
+  end
+end
+
+-- After the sheets are packed: each figure's body HTML (by id) and the files to publish.
+-- framer(m): the function that gives the HTML of one of m's frames on its sheet.
+function M.bodies(figs, env, framer)
   local bodies, files = {}, {}
   for _, m in ipairs(figs) do
-    local body, fl = m.kindmod.html(m, env)
+    local body, fl = m.kindmod.html(m, env, framer(m))
     bodies[m.id] = body
     for _, f in ipairs(fl) do files[#files + 1] = f end
   end
