@@ -100,8 +100,8 @@ local sprites = require 'pipeline.stages.sprites'
 local site = require 'pipeline.stages.site'
 
 -- The build's stages, in order. Each reads fields of the build `b` (needs) and adds its own
--- (gives); the loop in main checks both, so a stage moved before what it needs fails at once.
--- run(b) returns nothing to go on, a number to end with that exit code (nothing left to do, or
+-- (gives); walk() checks both, so a stage moved before what it needs fails at once.
+-- run(b) returns nothing (or true) to go on, a number to end with that exit code (nothing left to do, or
 -- an error it reported), or nil and one line of error (exit 1, or 130 after Ctrl-C).
 -- only(b): whether the stage runs in this build (default: always).
 local stages = {}
@@ -111,7 +111,7 @@ end
 
 -- The project is the current directory (Lua has no chdir); tools and scripts come from root,
 -- so a test can build a fixture project with `cd fixture && lua5.4 /path/to/build.lua`.
-stage('project', { 'opts' }, { 'real' }, function(b)
+stage('project', {}, { 'real' }, function(b)
   local real = sys.realpath('.')
   if not real or not sys.stat(real .. '/content') then
     io.stderr:write('build: ' .. tostring(real) .. ' is not a project (expected a directory with content/)\n')

@@ -60,13 +60,7 @@ function M.jobs(m, env)
 end
 
 -- Each channel's image, in the grid's order.
-function M.frames(m, env)
-  local paths = {}
-  for _, part in ipairs(m.parts) do
-    for b = 0, part.n - 1 do paths[#paths + 1] = string.format('%s/image_%d.png', env.job_dir(part.job), b) end
-  end
-  return paths
-end
+function M.frames(m, env) return render.images(env, m.parts) end
 
 function M.html(m, env, frame)
   local out = { string.format('<div class="channels" style="--cols: %d">', m.columns or 8) }

@@ -55,20 +55,14 @@ function M.jobs(m, env)
   local jobs = {}
   for i, c in ipairs(m.cells) do
     local j = render.job(m, env, 'cell' .. i, render.merge(m.recipe, c.recipe))
-    c.job, c.batch = j.id, j.recipe_used.batch or 1
+    c.job, c.n = j.id, j.recipe_used.batch or 1
     jobs[#jobs + 1] = j
   end
   return jobs
 end
 
 -- Each cell's images, cell by cell.
-function M.frames(m, env)
-  local paths = {}
-  for _, c in ipairs(m.cells) do
-    for b = 0, c.batch - 1 do paths[#paths + 1] = string.format('%s/image_%d.png', env.job_dir(c.job), b) end
-  end
-  return paths
-end
+function M.frames(m, env) return render.images(env, m.cells) end
 
 function M.html(m, env, frame)
   local cols = m.columns or math.min(#m.cells, 4)
@@ -77,8 +71,8 @@ function M.html(m, env, frame)
   for i, c in ipairs(m.cells) do
     local dir = env.job_dir(c.job)
     local imgs = {}
-    for b = 0, c.batch - 1 do
-      local nth = c.batch > 1 and string.format(' (%d of %d)', b + 1, c.batch) or ''
+    for b = 0, c.n - 1 do
+      local nth = c.n > 1 and string.format(' (%d of %d)', b + 1, c.n) or ''
       -- fv-zoom: the page enlarges the frame on hover, tap or Enter, titled by data-label.
       imgs[#imgs + 1] = frame(string.format('%s/image_%d.png', dir, b), {
         alt = c.alt .. nth, class = 'fv-zoom',

@@ -60,20 +60,14 @@ function M.jobs(m, env)
     })
     if not r.param then r.param = { shared = { 2, 4, 8, 16 } } end
     local j = render.job(m, env, 'pair' .. i, r)
-    p.job = j.id
+    p.job, p.n = j.id, n
     jobs[#jobs + 1] = j
   end
   return jobs
 end
 
 -- Each pair's frames (the view and the strip show the same images).
-function M.frames(m, env)
-  local paths = {}
-  for _, p in ipairs(m.pairs) do
-    for b = 0, (m.frames or 5) - 1 do paths[#paths + 1] = string.format('%s/image_%d.png', env.job_dir(p.job), b) end
-  end
-  return paths
-end
+function M.frames(m, env) return render.images(env, m.pairs) end
 
 function M.html(m, env, frame)
   local n = m.frames or 5
