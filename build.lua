@@ -289,7 +289,7 @@ stage('warnings', { 'warnings' }, {}, function(b)
 end)
 
 -- Seconds each figure's jobs took when they ran (cached jobs keep their record).
-stage('times', { 'placed', 'by_id' }, {}, function(b)
+stage('times', { 'env', 'placed', 'by_id' }, {}, function(b)
   io.stdout:write('| figure | jobs | render time |\n| --- | --- | --- |\n')
   local total, counted = 0, {}
   for _, m in ipairs(b.placed) do
