@@ -229,13 +229,20 @@ local function run(b, jobs, label)
   return true
 end
 
--- The placed figures' jobs; with --only, the named job or figure (placed or not) alone.
-stage('figure jobs', { 'fig_jobs', 'all_jobs' }, {}, function(b)
-  local jobs, only = b.fig_jobs, b.opts.only
-  if only then
-    jobs = {}
-    for _, j in ipairs(b.all_jobs) do if j.id == only or j.figure == only then jobs[#jobs + 1] = j end end
+-- The placed figures' jobs; with --only, the named job or figure's (placed or not) and the
+-- jobs they depend on, or for the page every placed figure's.
+stage('figure jobs', { 'fig_jobs', 'all_jobs', 'by_id' }, {}, function(b)
+  local only = b.opts.only
+  if not only or only == 'page' then return run(b, b.fig_jobs, 'figures') end
+  local want = {}
+  local function add(j)
+    if want[j] then return end
+    want[j] = true
+    for _, d in ipairs(j.deps or {}) do add(b.by_id[d]) end
   end
+  for _, j in ipairs(b.all_jobs) do if j.id == only or j.figure == only then add(j) end end
+  local jobs = {}
+  for _, j in ipairs(b.all_jobs) do if want[j] then jobs[#jobs + 1] = j end end -- dependencies first
   return run(b, jobs, 'figures')
 end)
 

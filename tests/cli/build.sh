@@ -63,6 +63,11 @@ rm -rf "$P/.cache/objects"
 run_cmd build --only images:pair:2
 case $T_ERR in *"images:pair:2"*) t_ok "--only runs the named job" ;; *) t_fail "--only runs the named job" "$T_ERR" ;; esac
 case $T_ERR in *"images:pair:1"*) t_fail "--only runs nothing else" "$T_ERR" ;; *) t_ok "--only runs nothing else" ;; esac
+rm -rf "$P/.cache/objects"
+run_cmd build --only page
+expect_eq "--only page succeeds from an empty cache" 0 "$T_RC"
+case $T_ERR in *"images:pair:1"*"page [1/1] page"*) t_ok "--only page runs the figure jobs it needs, then the page" ;;
+  *) t_fail "--only page runs the figure jobs it needs, then the page" "$T_ERR" ;; esac
 expect_fail "unknown option is a usage error" "build: unknown option --frobnicate" build --frobnicate
 expect_eq "usage exit code" 2 "$T_RC"
 
