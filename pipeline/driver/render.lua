@@ -55,6 +55,16 @@ local function quicken(r, keep_size)
   r.log_every = math.min(r.log_every or 16, 4)
 end
 
+-- The paths of the images that render jobs wrote, after they ran (a kind's frames()): parts is
+-- a list of { job = ID, n = batch size }; their images 0..n-1 in turn.
+function M.images(env, parts)
+  local list = {}
+  for _, p in ipairs(parts) do
+    for b = 0, p.n - 1 do list[#list + 1] = string.format('%s/image_%d.png', env.job_dir(p.job), b) end
+  end
+  return list
+end
+
 -- The job that renders recipe r as `name` of figure m. Writes the recipe file (only when its
 -- text changed, so its hash memo stays warm). Returns the job; job.recipe_used is the final
 -- recipe table (after --quick). model (optional): { job = ID, json = NAME, bin = NAME } for a

@@ -77,7 +77,10 @@ function M.jobs(m, env)
   return jobs
 end
 
-function M.html(m, env)
+-- The channels' images (the channels figure's renders), in the map's order.
+M.frames = channels.frames
+
+function M.html(m, env, frame)
   local cells = {}
   local f = assert(io.open(env.job_dir(m.jobs.grid) .. '/cells.tsv', 'r'))
   for line in f:lines() do
@@ -97,7 +100,7 @@ function M.html(m, env)
       local ch, cell = part.first + b, cells[k]
       out[#out + 1] = string.format('<div class="cell" style="grid-row: %d; grid-column: %d">%s<span class="label">%d</span></div>',
         cell[1] + 1, cell[2] + 1,
-        env.frame(m, string.format('%s/image_%d.png', dir, b), { alt = string.format('Channel %d, optimized', ch) }), ch)
+        frame(string.format('%s/image_%d.png', dir, b), { alt = string.format('Channel %d, optimized', ch) }), ch)
     end
   end
   out[#out + 1] = '</div></div>'

@@ -59,7 +59,10 @@ function M.jobs(m, env)
   return jobs
 end
 
-function M.html(m, env)
+-- Each channel's image, in the grid's order.
+function M.frames(m, env) return render.images(env, m.parts) end
+
+function M.html(m, env, frame)
   local out = { string.format('<div class="channels" style="--cols: %d">', m.columns or 8) }
   local files = {}
   for _, part in ipairs(m.parts) do
@@ -67,7 +70,7 @@ function M.html(m, env)
     for b = 0, part.n - 1 do
       local ch = part.first + b
       out[#out + 1] = string.format('<div class="cell">%s<span class="label">%d</span></div>',
-        env.frame(m, string.format('%s/image_%d.png', dir, b),
+        frame(string.format('%s/image_%d.png', dir, b),
           { alt = string.format('Channel %d of %s, optimized', ch, m.layer), class = 'fv-zoom',
             extra = string.format(' data-label="channel %d"', ch) }), ch)
     end

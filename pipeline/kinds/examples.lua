@@ -62,9 +62,25 @@ function M.jobs(m, env)
   return jobs
 end
 
-local function tile(m, env, dir, img, show_value)
+-- For each unit: its optimized image, its top test images, then its spectrum's.
+function M.frames(m, env)
+  local dir = env.job_dir(m.examples_job)
+  local by = {}
+  for _, c in ipairs(env.read_json(dir .. '/examples.json').channels) do by[c.channel] = c end
+  local paths = {}
+  for i, u in ipairs(m.units) do
+    paths[#paths + 1] = env.job_dir(m.render_jobs[i]) .. '/image_0.png'
+    for _, img in ipairs(by[u].top) do paths[#paths + 1] = dir .. '/' .. img.file end
+    for _, p in ipairs(by[u].spectrum) do
+      for _, img in ipairs(p.images) do paths[#paths + 1] = dir .. '/' .. img.file end
+    end
+  end
+  return paths
+end
+
+local function tile(frame, dir, img, show_value)
   local label = string.format('test image %d, %s, activation %.2f', img.index, img.class, img.value)
-  local f = env.frame(m, dir .. '/' .. img.file, { alt = string.format('Test image %d, a %s', img.index, img.class),
+  local f = frame(dir .. '/' .. img.file, { alt = string.format('Test image %d, a %s', img.index, img.class),
     class = 'fv-zoom', extra = ' data-label="' .. html.attr(label) .. '"' })
   local cap = show_value and string.format('<span class="val">%.2f</span>', img.value) or ''
   return '<span class="ex">' .. f .. cap .. '</span>'
@@ -77,7 +93,7 @@ local toggle = '<div class="ex-toggle" role="group" aria-label="Show for each un
   .. '<button type="button" data-show="optimized" aria-pressed="false">Optimized</button>'
   .. '<button type="button" data-show="dataset" aria-pressed="false">Dataset examples</button></div>'
 
-function M.html(m, env)
+function M.html(m, env, frame)
   local dir = env.job_dir(m.examples_job)
   local ex = env.read_json(dir .. '/examples.json')
   local by = {}
@@ -85,13 +101,13 @@ function M.html(m, env)
   local out = { toggle, '<div class="examples" data-show="both">' }
   for i, u in ipairs(m.units) do
     local c = by[u]
-    local opt = env.frame(m, env.job_dir(m.render_jobs[i]) .. '/image_0.png',
+    local opt = frame(env.job_dir(m.render_jobs[i]) .. '/image_0.png',
       { alt = string.format('Image optimized to excite unit %d of %s', u, m.layer), class = 'fv-zoom',
         extra = string.format(' data-label="unit %d, optimized"', u) })
     local top, spec = {}, {}
-    for _, img in ipairs(c.top) do top[#top + 1] = tile(m, env, dir, img, false) end
+    for _, img in ipairs(c.top) do top[#top + 1] = tile(frame, dir, img, false) end
     for _, p in ipairs(c.spectrum) do
-      for _, img in ipairs(p.images) do spec[#spec + 1] = tile(m, env, dir, img, true) end
+      for _, img in ipairs(p.images) do spec[#spec + 1] = tile(frame, dir, img, true) end
     end
     out[#out + 1] = string.format('<div class="ex-row"><div class="ex-unit">unit %d</div>'
       .. '<div class="ex-opt">%s<span class="ex-h">optimized</span></div>'

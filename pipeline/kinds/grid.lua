@@ -55,23 +55,26 @@ function M.jobs(m, env)
   local jobs = {}
   for i, c in ipairs(m.cells) do
     local j = render.job(m, env, 'cell' .. i, render.merge(m.recipe, c.recipe))
-    c.job, c.batch = j.id, j.recipe_used.batch or 1
+    c.job, c.n = j.id, j.recipe_used.batch or 1
     jobs[#jobs + 1] = j
   end
   return jobs
 end
 
-function M.html(m, env)
+-- Each cell's images, cell by cell.
+function M.frames(m, env) return render.images(env, m.cells) end
+
+function M.html(m, env, frame)
   local cols = m.columns or math.min(#m.cells, 4)
   local out = { string.format('<div class="grid" style="--cols: %d">', cols) }
   local files = {}
   for i, c in ipairs(m.cells) do
     local dir = env.job_dir(c.job)
     local imgs = {}
-    for b = 0, c.batch - 1 do
-      local nth = c.batch > 1 and string.format(' (%d of %d)', b + 1, c.batch) or ''
+    for b = 0, c.n - 1 do
+      local nth = c.n > 1 and string.format(' (%d of %d)', b + 1, c.n) or ''
       -- fv-zoom: the page enlarges the frame on hover, tap or Enter, titled by data-label.
-      imgs[#imgs + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
+      imgs[#imgs + 1] = frame(string.format('%s/image_%d.png', dir, b), {
         alt = c.alt .. nth, class = 'fv-zoom',
         extra = c.label and (' data-label="' .. html.attr(c.label .. nth) .. '"') or nil })
     end

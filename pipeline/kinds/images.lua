@@ -12,8 +12,10 @@
 --   }
 --
 -- Every kind module has the same four members: fields (allowed manifest fields besides the
--- common ones), validate(m, ctx), jobs(m, env) and html(m, env). This is the extension point
--- through which later kinds arrive.
+-- common ones), validate(m, ctx), jobs(m, env) and html(m, env, frame); a kind that shows
+-- rendered images adds frames(m, env), their paths, which the sprite stage packs before html()
+-- gets each one placed through frame(path, attrs). This is the extension point through which
+-- later kinds arrive. (This kind publishes the author's files as they are: no frames.)
 local html = require 'pipeline.driver.html'
 local fs = require 'pipeline.driver.fs'
 

@@ -60,13 +60,16 @@ function M.jobs(m, env)
     })
     if not r.param then r.param = { shared = { 2, 4, 8, 16 } } end
     local j = render.job(m, env, 'pair' .. i, r)
-    p.job = j.id
+    p.job, p.n = j.id, n
     jobs[#jobs + 1] = j
   end
   return jobs
 end
 
-function M.html(m, env)
+-- Each pair's frames (the view and the strip show the same images).
+function M.frames(m, env) return render.images(env, m.pairs) end
+
+function M.html(m, env, frame)
   local n = m.frames or 5
   local out, files = {}, {}
   for i, p in ipairs(m.pairs) do
@@ -76,7 +79,7 @@ function M.html(m, env)
     out[#out + 1] = '<div class="interp-view" data-frame-shown="0" aria-live="polite">'
     for b = 0, n - 1 do
       -- Only the frame on show is visible, so only it takes hover and keyboard focus for zoom.
-      out[#out + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), {
+      out[#out + 1] = frame(string.format('%s/image_%d.png', dir, b), {
         class = 'frame fv-zoom' .. (b == 0 and ' on' or ''),
         alt = string.format('%s, frame %d of %d', p.alt, b + 1, n),
         extra = ' data-label="' .. html.attr(string.format('%s, frame %d of %d', label, b + 1, n)) .. '"' })
@@ -88,7 +91,7 @@ function M.html(m, env)
     out[#out + 1] = '<div class="interp-strip">'
     -- The strip repeats the frames for readers without script; hidden from screen readers.
     for b = 0, n - 1 do
-      out[#out + 1] = env.frame(m, string.format('%s/image_%d.png', dir, b), { alt = '', extra = ' aria-hidden="true"' })
+      out[#out + 1] = frame(string.format('%s/image_%d.png', dir, b), { alt = '', extra = ' aria-hidden="true"' })
     end
     out[#out + 1] = '</div></div>'
   end

@@ -57,7 +57,14 @@ local function curve_svg(curve, steps)
     pad - 4, pad + 4, hi, pad - 4, h - pad, lo)
 end
 
-function M.html(m, env)
+-- The image at each step shown.
+function M.frames(m, env)
+  local paths = {}
+  for _, s in ipairs(m.snaps) do paths[#paths + 1] = string.format('%s/step%04d_0.png', env.job_dir(m.job), s) end
+  return paths
+end
+
+function M.html(m, env, frame)
   local dir = env.job_dir(m.job)
   local info = env.read_json(dir .. '/render.json')
   local steps = info.recipe and info.recipe.steps or 512
@@ -65,7 +72,7 @@ function M.html(m, env)
   for _, s in ipairs(m.snaps) do
     -- The start image is nearly uniform grey on purpose; say so, for checks of blank images.
     out[#out + 1] = string.format('<div class="cell">%s<span class="label">step %d</span></div>',
-      env.frame(m, string.format('%s/step%04d_0.png', dir, s), {
+      frame(string.format('%s/step%04d_0.png', dir, s), {
         alt = string.format('%s, after %d steps', m.alt, s), class = 'fv-zoom',
         extra = string.format(' data-label="step %d"', s) .. (s == 0 and ' data-uniform="start"' or '') }), s)
   end

@@ -58,12 +58,15 @@ function M.jobs(m, env)
   }
 end
 
-function M.html(m, env)
+-- The map: one image.
+function M.frames(m, env) return { env.job_dir(m.jobs.mosaic) .. '/map.png' } end
+
+function M.html(m, env, frame)
   local report = env.read_json(env.job_dir(m.jobs.embed) .. '/tsne.json')
   -- fv-pan: the page's script makes the map zoomable and draggable (markup contract at the top
   -- of templates/assets/article.js); without script it is a plain image.
   local out = { '<div class="tsne-map fv-pan" aria-label="' .. html.attr('Map of test images: ' .. m.alt) .. '"><div class="fv-pan-layer">' }
-  out[#out + 1] = env.frame(m, env.job_dir(m.jobs.mosaic) .. '/map.png', { alt = m.alt })
+  out[#out + 1] = frame(env.job_dir(m.jobs.mosaic) .. '/map.png', { alt = m.alt })
   out[#out + 1] = '</div></div><ul class="legend">'
   for i, c in ipairs(classes) do
     out[#out + 1] = string.format('<li><span class="swatch" style="background: %s"></span>%s</li>', mosaic_colors[i], html.text(c))

@@ -2,34 +2,31 @@
 -- to the smallest format that meets the SSIM target (fv-sprite build, one cached job per
 -- figure); the page then shows every frame as a window onto its sheet.
 --
--- Figure kinds do not write <img> tags for rendered images themselves: they call
--- env.frame(m, path, attrs) which returns a placeholder, and this stage replaces it with the
--- frame's HTML once the atlases exist:
+-- Data flows one way: a kind lists the images it shows (kind.frames(m, env), after its jobs
+-- ran), this stage packs them, and the kind's html(m, env, frame) then gets each frame already
+-- placed: frame(path, attrs) returns
 --   <span class="sprite" style="aspect-ratio: w / h"><img src="sprites/<fig>/sheet-0.webp"
 --     style="width: W/w·100%; left: -x/w·100%; top: -y/h·100%" alt="…" data-frame="x y w h"></span>
 -- Percentages keep the frame exact at any displayed size (the sheet's padding is extruded, so
 -- scaling never bleeds a neighbour in).
-local json = require 'pipeline.driver.json'
 local fs = require 'pipeline.driver.fs'
 local html = require 'pipeline.driver.html'
 
 local M = {}
 
--- Registers a rendered image of figure m; attrs: alt (required), class, extra (raw attribute
--- text, built by the kind). The same file used twice is packed once. Returns the placeholder to
--- put in the figure's HTML.
-function M.frame(m, path, attrs)
+-- Records the images figure m shows (paths, in the order the page shows them first; the same
+-- file listed twice is packed once).
+function M.declare(m, paths)
   -- Kept under one private field: manifests have fields of their own (an interpolation's frames).
-  local sp = m._sprite or { frames = {}, of = {}, uses = {} }
-  m._sprite = sp
-  local id = sp.of[path]
-  if not id then
-    id = string.format('%s/%d', m.id, #sp.frames + 1)
-    sp.frames[#sp.frames + 1] = { id = id, path = path }
-    sp.of[path] = id
+  local sp = { frames = {}, of = {} }
+  for _, path in ipairs(paths) do
+    if not sp.of[path] then
+      local id = string.format('%s/%d', m.id, #sp.frames + 1)
+      sp.frames[#sp.frames + 1] = { id = id, path = path }
+      sp.of[path] = id
+    end
   end
-  sp.uses[#sp.uses + 1] = attrs
-  return string.format('\1frame:%s:%d\1', id, #sp.uses)
+  if #sp.frames > 0 then m._sprite = sp end
 end
 
 -- The figure whose sheets hold every frame of m, when another figure's do (the channel map
@@ -96,11 +93,10 @@ function M.jobs(figs, env)
   return jobs
 end
 
--- Replaces the placeholders of every figure's HTML and returns the sheets and atlases to
--- publish (each sheet once), plus one line per sheet for the build's report.
-function M.resolve(figs, env, bodies)
+-- After the sprite jobs: reads the atlases, and returns the sheets to publish (each once) plus
+-- one line per sheet for the build's report. Each figure's frames are then placed (M.framer).
+function M.resolve(figs, env)
   local files, report = {}, {}
-  local frames_of = {} -- figure id -> frame id -> where it is, for figures with sheets of their own
   for _, m in ipairs(figs) do
     if m.sprite_job then
       local dir = env.job_dir(m.sprite_job)
@@ -118,27 +114,30 @@ function M.resolve(figs, env, bodies)
           end
         end
       end
-      frames_of[m.id] = frames
-    end
-  end
-  for _, m in ipairs(figs) do
-    if m._sprite then
-      local owner = m.sprite_owner or m
-      local frames, path_of = frames_of[owner.id], {}
-      for _, f in ipairs(m._sprite.frames) do path_of[f.id] = f.path end
-      bodies[m.id] = bodies[m.id]:gsub('\1frame:([^\1]+):(%d+)\1', function(id, use)
-        local f = frames[owner._sprite.of[path_of[id]]]
-        if not f then error(string.format("sprites: frame '%s' is missing from the atlases of %s", id, owner.sprite_job), 0) end
-        local a = m._sprite.uses[tonumber(use)]
-        return string.format('<span class="sprite%s" style="aspect-ratio: %d / %d"><img src="%s" alt="%s" '
-          .. 'style="width: %.4f%%; left: %.4f%%; top: %.4f%%" data-frame="%d %d %d %d" width="%d" height="%d" '
-          .. 'loading="lazy" decoding="async"%s></span>',
-          a.class and (' ' .. a.class) or '', f.w, f.h, html.attr(f.sheet), html.attr(a.alt),
-          100 * f.W / f.w, -100 * f.x / f.w, -100 * f.y / f.h, f.x, f.y, f.w, f.h, f.W, f.H, a.extra or '')
-      end)
+      m._sprite.placed = frames
     end
   end
   return files, report
+end
+
+-- The frame function handed to figure m's html(): frame(path, attrs) returns the HTML of image
+-- `path` (one of those m's kind listed) on its sheet; attrs: alt (required), class, extra (raw
+-- attribute text, built by the kind).
+function M.framer(m)
+  return function(path, attrs)
+    local owner = m.sprite_owner or m
+    local id = m._sprite and m._sprite.of[path]
+    if not id then
+      error(string.format("sprites: figure '%s' shows %s, which its kind's frames() does not list", m.id, path), 0)
+    end
+    local f = owner._sprite.placed[owner._sprite.of[path]]
+    if not f then error(string.format("sprites: frame '%s' is missing from the atlases of %s", id, owner.sprite_job), 0) end
+    return string.format('<span class="sprite%s" style="aspect-ratio: %d / %d"><img src="%s" alt="%s" '
+      .. 'style="width: %.4f%%; left: %.4f%%; top: %.4f%%" data-frame="%d %d %d %d" width="%d" height="%d" '
+      .. 'loading="lazy" decoding="async"%s></span>',
+      attrs.class and (' ' .. attrs.class) or '', f.w, f.h, html.attr(f.sheet), html.attr(attrs.alt),
+      100 * f.W / f.w, -100 * f.x / f.w, -100 * f.y / f.h, f.x, f.y, f.w, f.h, f.W, f.H, attrs.extra or '')
+  end
 end
 
 return M

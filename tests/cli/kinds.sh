@@ -47,6 +47,9 @@ grep -q 'class="fv-pan channelmap"' "$H" && [ "$(grep -o 'grid-row: [0-9]*; grid
 case $T_ERR in *"render:n:"*) t_fail "the channel map renders nothing of its own" "$T_ERR" ;; *) t_ok "the channel map renders nothing of its own" ;; esac
 run_cmd build
 expect_eq "rebuild with nothing changed is silent" "" "$T_ERR"
+# --only a job that depends on others (the map's grid: embedding, profile, renders) takes them too.
+run_cmd build --only channelmap:n:grid
+expect_eq "--only a job with dependencies succeeds" "0 " "$T_RC $T_ERR"
 
 bad() { # NAME EXPECTED SED_SCRIPT FILE
   cp "$P/figures/$4" "$TMPDIR_T/saved"
