@@ -35,8 +35,8 @@ FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))
 # fuzzing never starts node).
 FUZZ_SRCS_mdext := pipeline/page/mdext.c
 FUZZ_SRCS_page := pipeline/page/page.c pipeline/page/frontmatter.c pipeline/page/bib.c \
-                  pipeline/page/mdext.c pipeline/page/template.c
-FUZZ_SRCS_bib := pipeline/page/bib.c
+                  pipeline/page/mdext.c pipeline/page/template.c pipeline/page/url.c
+FUZZ_SRCS_bib := pipeline/page/bib.c pipeline/page/url.c
 FUZZ_SRCS_recipe := pipeline/fv/fv_recipe.c
 FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c
 FUZZ_SRCS_png := pipeline/png/png_io.c
