@@ -158,6 +158,13 @@ model_case "examples" x.lua 's#k = 4#k = 4, recipe = { model = "../x" }#'
 ln -s /etc/hostname "$P/figures/evil.lua"
 expect_fail "a manifest that is a symlink out" "figures/evil.lua: path leads outside the project through a symbolic link" build
 rm -f "$P/figures/evil.lua"
+# templates/assets/ follows the same rule (the refused links are tests/bad/172-175): a link that
+# stays inside the project is published as the file it leads to.
+ln -s ../../content/images/mark.svg "$P/templates/assets/mark.svg"
+run_cmd build
+expect_eq "an asset linked inside the project is published" "0 $(cat "$P/content/images/mark.svg")" \
+  "$T_RC $(cat "$P/build/article/assets/mark.svg" 2>&1)"
+rm -f "$P/templates/assets/mark.svg"
 run_cmd build
 expect_eq "the site builds again once the bad inputs are gone" 0 "$T_RC"
 finish
