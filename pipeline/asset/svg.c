@@ -63,9 +63,9 @@ static int listed(const char *const *list, size_t n, const char *s)
 /* A value as it can be shown in a one-line message: at most 40 bytes, controls as '?'. */
 static void shown(const char *v, char out[48])
 {
-    size_t n = 0;
-    for (; v[n] && n < 40; n++) out[n] = (unsigned char)v[n] < 0x20 || v[n] == 0x7f ? '?' : v[n];
-    if (v[n]) {
+    size_t len = strnlen(v, 41), n = len > 40 ? 40 : len;
+    for (size_t i = 0; i < n; i++) out[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+    if (len > 40) {
         memcpy(out + n, "...", 3);
         n += 3;
     }
