@@ -268,8 +268,7 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
             continue;
         }
         if (ind <= 3 && n - ind >= 2 && s[ind] == '$' && s[ind + 1] == '$') {
-            if (!allow_blocks)
-            {
+            if (!allow_blocks) {
                 err_set(e, "%s:%d: display math ($$) is not allowed here", path, line);
                 goto fail;
             }
@@ -340,7 +339,7 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
                     if (strlen(doc->defs[q].name) == j - 2 && !memcmp(doc->defs[q].name, s + 2, j - 2)) {
                         int first = doc->defs[q].line;
                         err_set(e, "%s:%d: footnote '%.*s' defined twice (first at line %d)", path, line,
-                                       (int)(j - 2), s + 2, first);
+                                (int)(j - 2), s + 2, first);
                         goto fail;
                     }
                 if (in_def) {
