@@ -53,6 +53,13 @@ START_TEST(bad_files)
     ck_assert_str_eq(e.msg, "x.png: not a PNG file (bad signature; expected PNG data)");
     ck_assert_int_eq(check_mem("x.jpg", jpg, 200, &info, &e), -1);
     ck_assert_ptr_nonnull(strstr(e.msg, "x.jpg: corrupt JPEG"));
+    /* A JPEG whose frame header (SOF0) says 40000 x 40000: too large, named with its size. */
+    char *sof = memmem(jpg, jlen, "\xff\xc0", 2);
+    ck_assert_ptr_nonnull(sof);
+    memcpy(sof + 5, "\x9c\x40\x9c\x40", 4); /* height, width: 40000 */
+    ck_assert_int_eq(check_mem("x.jpg", jpg, jlen, &info, &e), -1);
+    ck_assert_str_eq(e.msg, "x.jpg: 40000x40000 pixels is larger than the limit of 32768 pixels a side and 64 "
+                            "megapixels (expected a smaller image)");
     ck_assert_int_eq(check_mem("x.gif", "GIF89a", 6, &info, &e), -1);
     ck_assert_ptr_nonnull(strstr(e.msg, "unsupported image type '.gif'"));
     ck_assert_int_eq(check_mem("e.png", "", 0, &info, &e), -1);
