@@ -22,7 +22,7 @@ OUT := build/$(VARIANT)
 OBJ := $(OUT)/obj
 BIN := $(OUT)/bin
 
-PKGS := libcmark jansson libpng lua5.4 check zlib
+PKGS := libcmark jansson libpng lua5.4 check zlib libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS += -D_GNU_SOURCE -Ipipeline/common -Itests/unit

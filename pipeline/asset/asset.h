@@ -1,6 +1,6 @@
 /* asset — checks an author's image file (PNG, JPEG or SVG) before it is published: the whole
  * file is decoded, so a corrupt or truncated image is refused here and not in a reader's
- * browser. SVGs must be UTF-8 with an <svg> root and no script or external reference. */
+ * browser. SVGs must be UTF-8 XML in the static drawing subset of SVG (see svg.h). */
 #ifndef FV_ASSET_H
 #define FV_ASSET_H
 

@@ -1,8 +1,8 @@
 # asset — fv-asset: checks and publishes an author's own image (PNG via png_io, JPEG via
-# libjpeg-turbo, SVG).
-ASSET_SRCS := pipeline/asset/asset.c
+# libjpeg-turbo, SVG via libxml2 in svg.c).
+ASSET_SRCS := pipeline/asset/asset.c pipeline/asset/svg.c
 ASSET_OBJS := $(call objs,$(ASSET_SRCS))
-ASSET_LIBS := $(shell pkg-config --libs libturbojpeg 2>/dev/null)
+ASSET_LIBS := $(shell pkg-config --libs libturbojpeg libxml-2.0 2>/dev/null)
 CPPFLAGS += -Ipipeline/asset -Ipipeline/png
 
 TOOLS += $(BIN)/fv-asset

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "url.h"
+
 typedef struct field {
     char *name, *value;
 } field;
@@ -230,6 +232,25 @@ static char *delatex(const char *s)
     return out;
 }
 
+/* What a doi field should be, or NULL when it is one: "10.<registrant>/<suffix>", which the
+ * page links as https://doi.org/<doi> (and that link must pass url.h too). */
+static const char *doi_problem(const char *doi)
+{
+    static const char expected[] = "a DOI like 10.1000/xyz, without https://doi.org/";
+    const char *p = doi;
+    if (strncmp(p, "10.", 3) != 0) return expected;
+    p += 3;
+    if (!isdigit((unsigned char)*p)) return expected;
+    while (isdigit((unsigned char)*p) || *p == '.') p++;
+    if (*p != '/' || !p[1]) return expected;
+    for (; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) return expected;
+    char *link = xasprintf("https://doi.org/%s", doi);
+    const char *bad = url_problem(link, URL_ABSOLUTE);
+    free(link);
+    return bad ? expected : NULL;
+}
+
 static int parse_entry(rd *r, bib_db *db, char *type, int line)
 {
     skip_ws(r);
@@ -333,11 +354,26 @@ static int parse_entry(rd *r, bib_db *db, char *type, int line)
             entry_free(&en);
             return -1;
         }
+        /* url and doi are kept as written (they are not prose: "--" or "~" in them are not
+         * dashes or spaces) and checked, since each becomes a link of the page. */
+        int is_url = !strcmp(name, "url"), is_doi = !strcmp(name, "doi");
+        char *value = is_url || is_doi ? xstrdup(v.data ? v.data : "") : delatex(v.data ? v.data : "");
+        buf_free(&v);
+        const char *expected = is_url ? url_problem(value, URL_ABSOLUTE) : is_doi ? doi_problem(value) : NULL;
+        if (expected) {
+            char shown[96];
+            url_shown(value, shown, sizeof shown);
+            err_set(r->e, "%s:%d: entry '%s': field '%s': '%s' is not a %s (expected %s)", r->path, fline, en.key,
+                    name, shown, is_doi ? "DOI" : "link", expected);
+            free(name);
+            free(value);
+            entry_free(&en);
+            return -1;
+        }
         en.fields = xrealloc(en.fields, sizeof(field) * (size_t)(en.n_fields + 1));
         en.fields[en.n_fields].name = name;
-        en.fields[en.n_fields].value = delatex(v.data ? v.data : "");
+        en.fields[en.n_fields].value = value;
         en.n_fields++;
-        buf_free(&v);
     }
     const char *required[] = {"title", "year"};
     for (size_t i = 0; i < 2; i++) {
@@ -524,10 +560,10 @@ void bib_render_html(const bib_db *db, int i, buf *out)
     buf_putc(out, '.');
     const char *doi = bib_field(db, i, "doi");
     const char *url = bib_field(db, i, "url");
-    /* Only http(s) links: a javascript: URL in a .bib must not become a live link. */
+    /* Both were checked by bib_parse (url.h): a javascript: URL never reaches this point. */
     buf link = {0};
     if (doi) buf_printf(&link, "https://doi.org/%s", doi);
-    else if (url && (!strncmp(url, "https://", 8) || !strncmp(url, "http://", 7))) buf_puts(&link, url);
+    else if (url) buf_puts(&link, url);
     if (link.len) {
         buf_puts(out, " <a class=\"ref-link\" href=\"");
         buf_put_html(out, link.data, link.len);

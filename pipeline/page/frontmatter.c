@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "url.h"
+
 /* A cursor over the lines of the front matter. */
 typedef struct lines {
     const char *src;
@@ -120,10 +122,13 @@ static int author_field(fm_author *a, const char *k, size_t kn, const char *v, s
     if (*slot) return err_set(e, "%s:%d: front matter: author field '%.*s' given twice", path, line, (int)kn, k);
     if (scalar(v, vn, path, line, slot, e) != 0) return -1;
     /* Links must be http(s) or mailto: a javascript: URL would run on click. */
-    if ((slot == &a->url || slot == &a->affiliation_url) && strncmp(*slot, "https://", 8) &&
-        strncmp(*slot, "http://", 7) && strncmp(*slot, "mailto:", 7))
-        return err_set(e, "%s:%d: front matter: author field '%.*s': '%s' is not a link (expected an http(s) or mailto: URL)",
-                       path, line, (int)kn, k, *slot);
+    const char *expected = slot == &a->url || slot == &a->affiliation_url ? url_problem(*slot, URL_ABSOLUTE) : NULL;
+    if (expected) {
+        char shown[96];
+        url_shown(*slot, shown, sizeof shown);
+        return err_set(e, "%s:%d: front matter: author field '%.*s': '%s' is not a link (expected %s)", path, line,
+                       (int)kn, k, shown, expected);
+    }
     return 0;
 }
 

@@ -13,6 +13,36 @@ typedef struct scan {
     err *e;
 } scan;
 
+/* Source lines of the lines of one rewritten text: each line is owed to the source line being
+ * read when its newline was written. */
+typedef struct linemap {
+    int *v;
+    int n;
+    size_t seen; /* bytes of the text already looked at */
+} linemap;
+
+static void map_lines(linemap *m, const buf *b, int line)
+{
+    for (; m->seen < b->len; m->seen++)
+        if (b->data[m->seen] == '\n') {
+            m->v = xrealloc(m->v, sizeof(int) * (size_t)(m->n + 1));
+            m->v[m->n++] = line;
+        }
+}
+
+/* Maps the text's last line too, when it has no newline; then hands the map over. */
+static void map_close(linemap *m, const buf *b, int line, int **v, int *n)
+{
+    map_lines(m, b, line);
+    if (b->len && b->data[b->len - 1] != '\n') {
+        m->v = xrealloc(m->v, sizeof(int) * (size_t)(m->n + 1));
+        m->v[m->n++] = line;
+    }
+    *v = m->v;
+    *n = m->n;
+    memset(m, 0, sizeof *m);
+}
+
 static int add_item(scan *sc, mx_kind kind, int line, const char *text, size_t n, buf *out)
 {
     mdext_doc *d = sc->doc;
@@ -187,6 +217,7 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
     buf main_md = {0};
     buf *out = &main_md; /* where lines go: the body, or the current footnote definition */
     buf def = {0};
+    linemap main_map = {0}, def_map = {0};
     int in_def = 0;
     char fence_ch = 0;
     size_t fence_n = 0;
@@ -197,6 +228,8 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
         const char *nl = memchr(s, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - s) : len - pos;
         pos += n + (nl ? 1 : 0);
+        map_lines(&main_map, &main_md, line);
+        map_lines(&def_map, &def, line);
         line++;
         /* The placeholders are \x02<index>\x03: the same bytes in the source would be taken for
          * another item's HTML (tests/fuzz/regressions/mdext). NUL would cut the text short. */
@@ -211,7 +244,9 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
         int is_blank = ind == n || (n - ind == 1 && s[ind] == '\r');
 
         if (in_def && is_blank) {
-            doc->defs[doc->n_defs - 1].md = buf_detach(&def);
+            mx_footdef *d = &doc->defs[doc->n_defs - 1];
+            map_close(&def_map, &def, line - 1, &d->md_lines, &d->n_md_lines);
+            d->md = buf_detach(&def);
             in_def = 0;
             out = &main_md;
         }
@@ -233,9 +268,10 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
             continue;
         }
         if (ind <= 3 && n - ind >= 2 && s[ind] == '$' && s[ind + 1] == '$') {
-            if (!allow_blocks)
-                return mdext_free(doc), buf_free(&main_md), buf_free(&def),
-                       err_set(e, "%s:%d: display math ($$) is not allowed here", path, line);
+            if (!allow_blocks) {
+                err_set(e, "%s:%d: display math ($$) is not allowed here", path, line);
+                goto fail;
+            }
             int start = line;
             buf tex = {0};
             const char *t = s + ind + 2;
@@ -255,10 +291,8 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
                 buf_putc(&tex, '\n');
                 if (pos >= len) {
                     buf_free(&tex);
-                    mdext_free(doc);
-                    buf_free(&main_md);
-                    buf_free(&def);
-                    return err_set(e, "%s:%d: display math is not closed (expected a closing $$)", path, start);
+                    err_set(e, "%s:%d: display math is not closed (expected a closing $$)", path, start);
+                    goto fail;
                 }
                 t = src + pos;
                 nl = memchr(t, '\n', len - pos);
@@ -280,16 +314,12 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
             while (rest < n && (s[rest] == ' ' || s[rest] == '\r')) rest++;
             if (rest == n) {
                 if (!allow_blocks || in_def) {
-                    mdext_free(doc);
-                    buf_free(&main_md);
-                    buf_free(&def);
-                    return err_set(e, "%s:%d: a figure cannot be placed here", path, line);
+                    err_set(e, "%s:%d: a figure cannot be placed here", path, line);
+                    goto fail;
                 }
                 if (idn == 0) {
-                    mdext_free(doc);
-                    buf_free(&main_md);
-                    buf_free(&def);
-                    return err_set(e, "%s:%d: {{figure}} without an id (expected {{figure id}})", path, line);
+                    err_set(e, "%s:%d: {{figure}} without an id (expected {{figure id}})", path, line);
+                    goto fail;
                 }
                 buf_putc(out, '\n');
                 add_item(&sc, MX_FIGURE, line, id, idn, out);
@@ -302,23 +332,23 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
             while (j < n && id_char((unsigned char)s[j])) j++;
             if (j + 1 < n && s[j] == ']' && s[j + 1] == ':') {
                 if (!allow_blocks) {
-                    mdext_free(doc);
-                    buf_free(&main_md);
-                    buf_free(&def);
-                    return err_set(e, "%s:%d: footnote definitions are not allowed here", path, line);
+                    err_set(e, "%s:%d: footnote definitions are not allowed here", path, line);
+                    goto fail;
                 }
                 for (int q = 0; q < doc->n_defs; q++)
                     if (strlen(doc->defs[q].name) == j - 2 && !memcmp(doc->defs[q].name, s + 2, j - 2)) {
                         int first = doc->defs[q].line;
-                        mdext_free(doc);
-                        buf_free(&main_md);
-                        buf_free(&def);
-                        return err_set(e, "%s:%d: footnote '%.*s' defined twice (first at line %d)", path, line,
-                                       (int)(j - 2), s + 2, first);
+                        err_set(e, "%s:%d: footnote '%.*s' defined twice (first at line %d)", path, line,
+                                (int)(j - 2), s + 2, first);
+                        goto fail;
                     }
-                if (in_def) doc->defs[doc->n_defs - 1].md = buf_detach(&def);
+                if (in_def) {
+                    mx_footdef *d = &doc->defs[doc->n_defs - 1];
+                    map_close(&def_map, &def, line - 1, &d->md_lines, &d->n_md_lines);
+                    d->md = buf_detach(&def);
+                }
                 doc->defs = xrealloc(doc->defs, sizeof(mx_footdef) * (size_t)(doc->n_defs + 1));
-                doc->defs[doc->n_defs++] = (mx_footdef){xstrndup(s + 2, j - 2), NULL, line};
+                doc->defs[doc->n_defs++] = (mx_footdef){xstrndup(s + 2, j - 2), NULL, line, NULL, 0};
                 in_def = 1;
                 out = &def;
                 size_t t0 = j + 2;
@@ -331,31 +361,48 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
         if (inline_text(&sc, s, n, line, out) != 0) goto fail;
         if (nl || pos < len) buf_putc(out, '\n');
     }
-    if (in_def) doc->defs[doc->n_defs - 1].md = buf_detach(&def);
+    if (in_def) {
+        mx_footdef *d = &doc->defs[doc->n_defs - 1];
+        map_close(&def_map, &def, line, &d->md_lines, &d->n_md_lines);
+        d->md = buf_detach(&def);
+    }
     if (fence_n) {
         /* CommonMark closes an unclosed fence at the end; accept it like cmark does. */
     }
+    map_close(&main_map, &main_md, line, &doc->md_lines, &doc->n_md_lines);
     doc->md = buf_detach(&main_md);
     buf_free(&def);
+    free(def_map.v);
     return 0;
 fail:
     mdext_free(doc);
     buf_free(&main_md);
     buf_free(&def);
+    free(main_map.v);
+    free(def_map.v);
     return -1;
 }
 
 void mdext_free(mdext_doc *doc)
 {
     free(doc->md);
+    free(doc->md_lines);
     for (int i = 0; i < doc->n_items; i++) free(doc->items[i].text);
     free(doc->items);
     for (int i = 0; i < doc->n_defs; i++) {
         free(doc->defs[i].name);
         free(doc->defs[i].md);
+        free(doc->defs[i].md_lines);
     }
     free(doc->defs);
     memset(doc, 0, sizeof *doc);
+}
+
+int mdext_source_line(const int *md_lines, int n_md_lines, int md_line)
+{
+    if (n_md_lines == 0) return 0;
+    if (md_line < 1) return md_lines[0];
+    return md_lines[md_line > n_md_lines ? n_md_lines - 1 : md_line - 1];
 }
 
 int mdext_placeholder(const char *s, size_t n, size_t *used)

@@ -28,10 +28,14 @@ typedef struct mx_footdef {
     char *name;
     char *md; /* the definition's Markdown, with placeholders */
     int line;
+    int *md_lines; /* source line of each line of md (n_md_lines of them) */
+    int n_md_lines;
 } mx_footdef;
 
 typedef struct mdext_doc {
     char *md; /* the rewritten Markdown */
+    int *md_lines; /* source line of each line of md: cmark's line numbers lead back to the file */
+    int n_md_lines;
     mx_item *items;
     int n_items;
     mx_footdef *defs;
@@ -46,6 +50,9 @@ int mdext_scan(const char *src, size_t len, const char *path, int first_line, in
 
 /* Frees everything in doc. */
 void mdext_free(mdext_doc *doc);
+
+/* The source line of line md_line (1-based) of a rewritten Markdown text, given its map. */
+int mdext_source_line(const int *md_lines, int n_md_lines, int md_line);
 
 /* If s[0..n) starts with a placeholder, returns its item index and sets *used to its length;
  * else returns -1. */

@@ -1,6 +1,6 @@
 # page — fv-page, the article's HTML (cmark inside page.c only).
 PAGE_SRCS := pipeline/page/page.c pipeline/page/frontmatter.c pipeline/page/bib.c \
-             pipeline/page/mdext.c pipeline/page/template.c pipeline/page/katex.c
+             pipeline/page/mdext.c pipeline/page/template.c pipeline/page/katex.c pipeline/page/url.c
 PAGE_OBJS := $(call objs,$(PAGE_SRCS))
 PAGE_LIBS := $(shell pkg-config --libs libcmark jansson 2>/dev/null)
 CPPFLAGS += -Ipipeline/page

@@ -16,6 +16,7 @@
 #include "katex.h"
 #include "mdext.h"
 #include "template.h"
+#include "url.h"
 
 /* One Markdown source (the body, or a caption) with the HTML of each of its items. */
 typedef struct source {
@@ -219,6 +220,35 @@ static char *slugify(const char *text)
 
 /* ---------------------------------------------------------------- numbering and checks */
 
+/* Refuses a Markdown link or image (inline, reference-style or autolink) whose URL url.h does
+ * not allow, naming the source line: cmark's lines are those of the rewritten text, md_lines
+ * leads back to the file. Run on every source before anything is rendered. */
+static int check_links(const char *path, const char *md, const int *md_lines, int n_md_lines, err *e)
+{
+    cmark_node *doc = cmark_parse_document(md, strlen(md), CMARK_OPT_SMART | CMARK_OPT_UNSAFE);
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_event_type ev;
+    int rc = 0;
+    while (rc == 0 && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *node = cmark_iter_get_node(it);
+        cmark_node_type t = cmark_node_get_type(node);
+        if (ev != CMARK_EVENT_ENTER || (t != CMARK_NODE_LINK && t != CMARK_NODE_IMAGE)) continue;
+        const char *url = cmark_node_get_url(node);
+        const char *expected = url_problem(url ? url : "", URL_LINK);
+        if (!expected) continue;
+        /* An inline's own line is not kept by every cmark: its block's first line is. */
+        int line = cmark_node_get_start_line(node);
+        for (cmark_node *p = node; line <= 0 && p; p = cmark_node_parent(p)) line = cmark_node_get_start_line(p);
+        char shown[96];
+        url_shown(url, shown, sizeof shown);
+        rc = err_set(e, "%s:%d: %s to '%s' (expected %s)", path, mdext_source_line(md_lines, n_md_lines, line),
+                     t == CMARK_NODE_LINK ? "link" : "image", shown, expected);
+    }
+    cmark_iter_free(it);
+    cmark_node_free(doc);
+    return rc;
+}
+
 static int number_cites(page *pg, source *s, mx_item *it, err *e)
 {
     char *keys = xstrdup(it->text);
@@ -252,6 +282,7 @@ static int load_caption(page *pg, figure *f, err *e)
     if (mdext_scan(f->caption, strlen(f->caption), f->source, f->caption_line, 0, &f->cap.doc, e) != 0) return -1;
     f->cap_loaded = 1;
     f->cap.item_html = xcalloc((size_t)f->cap.doc.n_items + 1, sizeof(char *));
+    if (check_links(f->source, f->cap.doc.md, f->cap.doc.md_lines, f->cap.doc.n_md_lines, e) != 0) return -1;
     for (int i = 0; i < f->cap.doc.n_items; i++) {
         mx_item *it = &f->cap.doc.items[i];
         if (it->kind == MX_FOOTREF)
@@ -512,26 +543,6 @@ static void heading_ids(page *pg, cmark_node *h)
     pg->heads[pg->n_heads++] = (heading){level, id, buf_detach(&text)};
 }
 
-/* Whether a Markdown link or image URL may be published: no scheme (a relative path, #anchor,
- * ?query) or http, https, mailto. Anything else (javascript:, vbscript:, data:, file:, ...) would
- * run or read something on click. Browsers ignore tabs, newlines and leading controls/spaces in a
- * URL ("java\tscript:"), so those are skipped when reading the scheme. */
-static int url_is_safe(const char *url)
-{
-    if (!strchr(url, ':')) return 1;
-    char scheme[16];
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
-        if (*p <= ' ') continue;
-        if (*p == ':') break;
-        if (*p == '/' || *p == '?' || *p == '#') return 1; /* no scheme before the path */
-        if (n + 1 >= sizeof scheme) return 0;                /* no scheme we allow is this long */
-        scheme[n++] = (char)tolower(*p);
-    }
-    scheme[n] = 0;
-    return !strcmp(scheme, "http") || !strcmp(scheme, "https") || !strcmp(scheme, "mailto");
-}
-
 /* Renders Markdown with placeholders to HTML. unsafe: raw HTML allowed (the article only).
  * with_headings: give headings ids (the body only). */
 static char *render_md(page *pg, source *s, const char *md, int unsafe, int with_headings)
@@ -549,9 +560,6 @@ static char *render_md(page *pg, source *s, const char *md, int unsafe, int with
         if (ev != CMARK_EVENT_ENTER) continue;
         cmark_node *node = cmark_iter_get_node(it);
         cmark_node_type t = cmark_node_get_type(node);
-        /* cmark's safe mode empties dangerous URLs; we render unsafe, so do it here (every source). */
-        if ((t == CMARK_NODE_LINK || t == CMARK_NODE_IMAGE) && !url_is_safe(cmark_node_get_url(node)))
-            cmark_node_set_url(node, "");
         if (!unsafe && (t == CMARK_NODE_HTML_INLINE || t == CMARK_NODE_HTML_BLOCK)) {
             if (n == cap) todo = xrealloc(todo, sizeof *todo * (cap = cap ? 2 * cap : 64));
             todo[n++] = node;
@@ -756,19 +764,6 @@ static char *long_date(const char *iso)
     return xasprintf("%s %d, %d", months[m - 1], d, y);
 }
 
-/* Links in front matter must be http(s): a javascript: URL would run on click. */
-static int check_urls(page *pg, err *e)
-{
-    for (int i = 0; i < pg->fm.n_authors; i++) {
-        const char *u[2] = {pg->fm.authors[i].url, pg->fm.authors[i].affiliation_url};
-        for (int k = 0; k < 2; k++)
-            if (u[k] && strncmp(u[k], "https://", 8) && strncmp(u[k], "http://", 7) && strncmp(u[k], "mailto:", 7))
-                return err_set(e, "%s: front matter: author %d: link '%s' (expected an http(s) or mailto: URL)",
-                               pg->o->article, i + 1, u[k]);
-    }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- main entry */
 
 int page_build(const page_opts *o, char **html_out, err *e)
@@ -782,12 +777,16 @@ int page_build(const page_opts *o, char **html_out, err *e)
     if (load_text(o->article, &src, &len, e) != 0) goto done;
     if (fm_parse(src, len, o->article, &pg.fm, e) != 0) goto done;
     pg.fm_loaded = 1;
-    if (check_urls(&pg, e) != 0) goto done;
     pg.body.path = o->article;
     if (mdext_scan(src + pg.fm.body_offset, len - pg.fm.body_offset, o->article, pg.fm.body_line, 1, &pg.body.doc,
                    e) != 0)
         goto done;
     pg.body.item_html = xcalloc((size_t)pg.body.doc.n_items + 1, sizeof(char *));
+    if (check_links(o->article, pg.body.doc.md, pg.body.doc.md_lines, pg.body.doc.n_md_lines, e) != 0) goto done;
+    for (int d = 0; d < pg.body.doc.n_defs; d++) {
+        mx_footdef *def = &pg.body.doc.defs[d];
+        if (check_links(o->article, def->md ? def->md : "", def->md_lines, def->n_md_lines, e) != 0) goto done;
+    }
     struct stat st;
     if (o->bib && stat(o->bib, &st) == 0) {
         if (load_text(o->bib, &bibsrc, &blen, e) != 0) goto done;

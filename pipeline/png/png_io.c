@@ -9,7 +9,9 @@
 #include <string.h>
 #include <zlib.h>
 
-/* Largest image read: 8192 x 8192 (256 MB as RGBA). */
+/* Largest image read: 32768 pixels a side and 64 megapixels in all (8192 x 8192, 256 MB as
+ * RGBA): the pixels are allocated before any data is read. */
+#define PNG_IO_MAX_SIDE 32768
 #define PNG_IO_MAX_PIXELS ((uint64_t)1 << 26)
 
 /* The per-call context libpng's callbacks see: where to read from, where to report. */
@@ -19,6 +21,7 @@ typedef struct ctx {
     size_t len, pos;
     buf out;
     char msg[256];
+    int too_large; /* msg is a whole sentence about the size, not libpng's words on corruption */
     jmp_buf jmp;
 } ctx;
 
@@ -72,17 +75,26 @@ int png_io_read_mem(const void *data, size_t len, const char *name, int channels
         png_destroy_read_struct(&png, &info, NULL);
         free(pixels);
         free(rows);
+        if (c.too_large) return err_set(e, "%s: %s", name, c.msg);
         return err_set(e, "%s: corrupt PNG (%s)", name, c.msg);
     }
     png_set_read_fn(png, &c, read_mem);
+    /* libpng's own cap (a million pixels a side) would call a large image "invalid": lift it,
+     * so that every oversized image gets the message below. */
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if (w == 0 || h == 0 || w > 32768 || h > 32768)
-        png_error(png, "image size out of range (1..32768)");
-    /* The pixels are allocated before any data is read: without a cap on the area, a 100-byte
-     * file claiming 32768 x 32768 asked for 4 GB (tests/fuzz/regressions/png). */
-    if ((uint64_t)w * h > PNG_IO_MAX_PIXELS)
-        png_error(png, "image area out of range (at most 64 megapixels)");
+    /* A well-formed image that is too large is not corrupt: say the size and the limit. Without
+     * a cap on the area, a 100-byte file claiming 32768 x 32768 asked for 4 GB before a single
+     * pixel was read (tests/fuzz/regressions/png). libpng refuses a zero side itself. */
+    if (w > PNG_IO_MAX_SIDE || h > PNG_IO_MAX_SIDE || (uint64_t)w * h > PNG_IO_MAX_PIXELS) {
+        snprintf(c.msg, sizeof c.msg,
+                 "%ux%u pixels is larger than the limit of %d pixels a side and %d megapixels "
+                 "(expected a smaller image)",
+                 (unsigned)w, (unsigned)h, PNG_IO_MAX_SIDE, (int)(PNG_IO_MAX_PIXELS >> 20));
+        c.too_large = 1;
+        longjmp(c.jmp, 1);
+    }
     int color = png_get_color_type(png, info);
     png_set_expand(png);          /* palette -> RGB, grey < 8 bit -> 8 bit, tRNS -> alpha */
     png_set_strip_16(png);        /* 16-bit -> 8-bit */

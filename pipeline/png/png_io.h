@@ -17,7 +17,8 @@ typedef struct png_io_image {
 } png_io_image;
 
 /* Reads the PNG at path into *out with `channels` (3: alpha composited on white; 4: RGBA).
- * A corrupt, truncated or non-PNG file fails with "path: what is wrong" in e. Returns 0 or -1. */
+ * A corrupt, truncated or non-PNG file fails with "path: what is wrong" in e, an image over
+ * 32768 pixels a side or 64 megapixels with its size and the limit. Returns 0 or -1. */
 int png_io_read(const char *path, int channels, png_io_image *out, err *e);
 
 /* Same, from memory; `name` is used in error messages. */

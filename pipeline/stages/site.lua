@@ -18,6 +18,36 @@ local function add_tree(files, src_dir, dest_dir, filter)
   end
 end
 
+-- templates/assets/ is an author's folder, like content/: whatever is in it is published, so the
+-- same rule holds (fs.safe_path): a symbolic link may lead only to something inside the project.
+-- A folder is entered once per path down (a link to a folder above would publish the tree again
+-- and again), and anything but files and folders (a FIFO, a broken link) is refused, not skipped.
+-- Returns true, or nil and "path: what (expected)".
+local function add_assets(files, rel_dir, dest_dir, open_dirs)
+  for _, n in ipairs(sys.listdir(rel_dir) or {}) do
+    local p = rel_dir .. '/' .. n
+    local _, perr = fs.safe_path('templates', p:sub(#'templates/' + 1))
+    if perr then return nil, p .. ': ' .. perr end
+    local st = sys.stat(p)
+    if st and st.type == 'dir' then
+      local real = sys.realpath(p)
+      if open_dirs[real] then
+        return nil, p .. ': symbolic link to a folder that contains it (expected files and folders, not a loop)'
+      end
+      open_dirs[real] = true
+      local ok, err = add_assets(files, p, dest_dir .. '/' .. n, open_dirs)
+      if not ok then return nil, err end
+      open_dirs[real] = nil
+    elseif st and st.type == 'file' then
+      files[#files + 1] = { dest = dest_dir .. '/' .. n, src = p }
+    else
+      return nil, p .. ': ' .. (st and 'not a regular file or folder' or 'broken symbolic link')
+        .. ' (expected files and folders only)'
+    end
+  end
+  return true
+end
+
 -- KaTeX's stylesheet as published: its @font-face rules name the woff2 files only (it also
 -- names woff and ttf fallbacks, which the site does not carry: no reference may lead nowhere).
 -- Written into gen_dir when its text changes. Returns the path, or nil and a message.
@@ -35,10 +65,13 @@ local function katex_css(root, gen_dir)
   return path
 end
 
--- Static files every site has. gen_dir: where the driver writes files of its own.
+-- Static files every site has. gen_dir: where the driver writes files of its own. A file that
+-- must not be published comes back as an entry { error = "path: what (expected)" }, which
+-- M.publish refuses with that message (before anything is written).
 function M.static_files(root, gen_dir)
   local files = {}
-  add_tree(files, 'templates/assets', 'assets')
+  local ok, aerr = add_assets(files, 'templates/assets', 'assets', { [sys.realpath('templates/assets') or ''] = true })
+  if not ok then return { { error = aerr } } end
   local css = assert(katex_css(root, gen_dir))
   files[#files + 1] = { dest = 'assets/katex/katex.min.css', src = css }
   -- woff2 only: every browser that runs the page reads it, and it is the smallest.
@@ -46,8 +79,11 @@ function M.static_files(root, gen_dir)
   return files
 end
 
--- Publishes files ({dest, src}) to out_dir. Returns {changed, bytes, count} or nil, msg.
+-- Publishes files ({dest, src}, or {error} to refuse) to out_dir. Returns {changed, bytes, count} or nil, msg.
 function M.publish(files, out_dir)
+  for _, f in ipairs(files) do
+    if f.error then return nil, f.error end
+  end
   table.sort(files, function(a, b) return a.dest < b.dest end)
   local lines, bytes = {}, 0
   for i, f in ipairs(files) do

@@ -28,15 +28,15 @@ $(FUZZ_OBJ)/pipeline/nn/nn_ops.o: FUZZ_CFLAGS += -w
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
 FUZZ_COMMON := $(call fuzz_objs,pipeline/common/util.c pipeline/common/sha256.c pipeline/common/fvf.c)
 
-FUZZ_TARGETS := mdext page bib recipe manifest png nn_json nn_bin idx tsne_io
+FUZZ_TARGETS := mdext page bib recipe manifest png nn_json nn_bin idx tsne_io svg
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))
 
 # The module sources of each target (katex.c is left out of page: the target has a stub, so
 # fuzzing never starts node).
 FUZZ_SRCS_mdext := pipeline/page/mdext.c
 FUZZ_SRCS_page := pipeline/page/page.c pipeline/page/frontmatter.c pipeline/page/bib.c \
-                  pipeline/page/mdext.c pipeline/page/template.c
-FUZZ_SRCS_bib := pipeline/page/bib.c
+                  pipeline/page/mdext.c pipeline/page/template.c pipeline/page/url.c
+FUZZ_SRCS_bib := pipeline/page/bib.c pipeline/page/url.c
 FUZZ_SRCS_recipe := pipeline/fv/fv_recipe.c
 FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c
 FUZZ_SRCS_png := pipeline/png/png_io.c
@@ -44,6 +44,7 @@ FUZZ_SRCS_nn_json := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c 
 FUZZ_SRCS_nn_bin := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
 FUZZ_SRCS_idx := pipeline/idx/idx.c
 FUZZ_SRCS_tsne_io := pipeline/tsne/tsne_io.c pipeline/idx/idx.c
+FUZZ_SRCS_svg := pipeline/asset/svg.c
 
 FUZZ_LIBS_mdext :=
 FUZZ_LIBS_page := $(shell pkg-config --libs libcmark jansson 2>/dev/null)
@@ -55,6 +56,7 @@ FUZZ_LIBS_nn_json := $(shell pkg-config --libs jansson openblas 2>/dev/null) -lm
 FUZZ_LIBS_nn_bin := $(FUZZ_LIBS_nn_json)
 FUZZ_LIBS_idx := $(shell pkg-config --libs zlib 2>/dev/null)
 FUZZ_LIBS_tsne_io := $(shell pkg-config --libs zlib 2>/dev/null) -lm
+FUZZ_LIBS_svg := $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lm
 
 .SECONDEXPANSION:
 $(FUZZ_OUT)/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(FUZZ_SRCS_$$*)) $(FUZZ_COMMON)

@@ -1,12 +1,13 @@
 /* fuzz_bib — the BibTeX reader (pipeline/page/bib.c): entries, nested braces, quoted values,
  * @string abbreviations and '#' concatenation, LaTeX accents; then every accessor and both
- * renderers on each entry it accepts. */
+ * renderers on each entry it accepts; an accepted url or doi makes a link that url.h allows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bib.h"
 #include "fuzz_util.h"
+#include "url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,6 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const char *v = bib_field(db, i, fields[f]);
             if (v) (void)strlen(v);
         }
+        const char *doi = bib_field(db, i, "doi"), *url = bib_field(db, i, "url");
+        char *link = doi ? xasprintf("https://doi.org/%s", doi) : url ? xstrdup(url) : NULL;
+        if (link && url_problem(link, URL_ABSOLUTE)) {
+            fprintf(stderr, "fuzz_bib: accepted an entry whose link '%s' url.h refuses\n", link);
+            abort();
+        }
+        free(link);
         buf b = {0};
         bib_render_html(db, i, &b);
         bib_render_text(db, i, &b);

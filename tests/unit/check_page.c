@@ -2,14 +2,17 @@
  * whole page against a golden file. Run from the project root (fixtures are found from there). */
 #include <check.h>
 #include "check_run.h"
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bib.h"
 #include "frontmatter.h"
 #include "mdext.h"
 #include "page.h"
 #include "template.h"
+#include "url.h"
 
 /* ------------------------------------------------------------ front matter */
 
@@ -46,6 +49,10 @@ START_TEST(fm_errors)
         {"---\ntitle: \"x\ndate: 2024-01-01\n---\n", "a.md:2: front matter: unterminated"},
         {"---\ntitle: x\ndate: 2024-01-01\nauthors:\n  - name: A\n    emial: a@b\n---\n", "a.md:6: front matter: unknown author field 'emial'"},
         {"---\n\ttitle: x\n---\n", "a.md:2: front matter: tab character"},
+        {"---\ntitle: x\ndate: 2024-01-01\nauthors:\n  - name: A\n    url: JAVASCRIPT:alert(1)\n---\n",
+         "a.md:6: front matter: author field 'url': 'JAVASCRIPT:alert(1)' is not a link (expected an http(s) or mailto: URL)"},
+        {"---\ntitle: x\ndate: 2024-01-01\nauthors:\n  - name: A\n    affiliation_url: //evil.example\n---\n",
+         "a.md:6: front matter: author field 'affiliation_url': '//evil.example' is not a link"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fm_doc d;
@@ -62,7 +69,7 @@ static const char bibsrc[] = "@string{j = \"J. Stuff\"}\n"
                              "@comment{ ignored {nested} }\n"
                              "@article{k1,\n  author = {M{\\\"u}ller, Hans and Jane Doe and others},\n"
                              "  title = {The {Big} Idea -- Revisited},\n  journal = j # \" Letters\",\n  year = 2001,\n"
-                             "  url = {javascript:alert(1)}\n}\n"
+                             "  url = {https://example.org/a--b~c}\n}\n"
                              "@inproceedings{k2, author = {Ng, A.}, title = \"Q\", booktitle = {Conf}, year = {1999}, doi = {10.1/x}}\n";
 
 START_TEST(bib_valid)
@@ -80,8 +87,8 @@ START_TEST(bib_valid)
     ck_assert_str_eq(b.data, "H. Müller, J. Doe, et al. The Big Idea – Revisited. J. Stuff Letters, 2001.");
     buf_free(&b);
     bib_render_html(db, i, &b);
-    /* A javascript: URL never becomes a link. */
-    ck_assert_ptr_null(strstr(b.data, "javascript"));
+    /* A URL is not prose: "--" and "~" stay as written. */
+    ck_assert_ptr_nonnull(strstr(b.data, "href=\"https://example.org/a--b~c\""));
     buf_free(&b);
     bib_render_html(db, bib_find(db, "k2"), &b);
     ck_assert_ptr_nonnull(strstr(b.data, "href=\"https://doi.org/10.1/x\""));
@@ -104,6 +111,17 @@ START_TEST(bib_errors)
         {"@article{a, author = undefinedmacro, title={T}, year=1}\n", "r.bib:1: unknown @string 'undefinedmacro'"},
         {"@article{a, title={T}, title={U}, author={X}, year=1}\n", "field 'title' given twice"},
         {"@{a, title={T}}\n", "r.bib:1: '@' without an entry type"},
+        /* A link that would run script is refused, not dropped; so is a DOI that is not one. */
+        {"@article{a, author={X}, title={T}, year=1,\n url={javascript:alert(1)}}\n",
+         "r.bib:2: entry 'a': field 'url': 'javascript:alert(1)' is not a link (expected an http(s) or mailto: URL)"},
+        {"@article{a, author={X}, title={T}, year=1, url={ JavaScript:alert(1)}}\n", "field 'url': ' JavaScript:"},
+        {"@article{a, author={X}, title={T}, year=1, url={java\tscript:alert(1)}}\n",
+         "field 'url': 'java\\x09script:alert(1)' is not a link"},
+        {"@article{a, author={X}, title={T}, year=1, url={/local/path}}\n", "field 'url': '/local/path' is not a link"},
+        {"@article{a, author={X}, title={T}, year=1, doi={javascript:alert(1)}}\n",
+         "field 'doi': 'javascript:alert(1)' is not a DOI (expected a DOI like 10.1000/xyz"},
+        {"@article{a, author={X}, title={T}, year=1, doi={https://doi.org/10.1/x}}\n", "is not a DOI"},
+        {"@article{a, author={X}, title={T}, year=1, doi={10.1/x y}}\n", "is not a DOI"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bib_db *db;
@@ -179,6 +197,110 @@ START_TEST(mdext_errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------ URLs */
+
+START_TEST(url_policy)
+{
+    static const struct {
+        const char *url;
+        int link_ok, absolute_ok; /* accepted as a Markdown link; as a front matter/BibTeX link */
+    } cases[] = {
+        {"https://example.org/a?b#c", 1, 1},
+        {"HTTP://example.org", 1, 1},
+        {"mailto:a@example.org", 1, 1},
+        {"figures/x.png", 1, 0},
+        {"#section", 1, 0},
+        {"?q=a:b", 1, 0},
+        {"a/b:c", 1, 0},
+        {"//example.org/x", 1, 0},
+        {"", 1, 0},
+        {"javascript:alert(1)", 0, 0},
+        {"JaVaScRiPt:alert(1)", 0, 0},
+        {" javascript:alert(1)", 0, 0},
+        {"java\tscript:alert(1)", 0, 0},
+        {"java\nscript:alert(1)", 0, 0},
+        {"\x01javascript:alert(1)", 0, 0},
+        {"java&#x73;cript:alert(1)", 0, 0},
+        {"java script:alert(1)", 0, 0},
+        {"vbscript:x", 0, 0},
+        {"data:text/html,<script>alert(1)</script>", 0, 0},
+        {"file:///etc/passwd", 0, 0},
+        {"http:evil.example", 0, 0},
+        {"https:///x", 0, 0},
+        {"mailto:", 0, 0},
+        {"https://example.org/\x7f", 0, 0},
+        {"https://example.org/ ", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_assert_msg((url_problem(cases[i].url, URL_LINK) == NULL) == cases[i].link_ok, "case %zu (link): %s", i, cases[i].url);
+        ck_assert_msg((url_problem(cases[i].url, URL_ABSOLUTE) == NULL) == cases[i].absolute_ok, "case %zu (absolute): %s", i,
+                      cases[i].url);
+    }
+    char shown[96];
+    url_shown("a\tb", shown, sizeof shown);
+    ck_assert_str_eq(shown, "a\\x09b");
+}
+END_TEST
+
+/* Builds a page from an article body (after 6 lines of front matter) and one figure "f" whose
+ * caption starts on line 5 of figures/f.lua; returns page_build's status, e the message. */
+static int build_with(const char *body, const char *caption, err *e)
+{
+    char dir[] = "/tmp/check_page.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *md = xasprintf("%s/a.md", dir), *fj = xasprintf("%s/f.json", dir);
+    char *src = xasprintf("---\ntitle: T\ndate: 2024-01-01\nauthors:\n  - name: A\n---\n%s", body);
+    json_t *root = json_pack("{s:{s:{s:s,s:s,s:s,s:s,s:i}}}", "figures", "f", "source", "figures/f.lua", "kind",
+                             "images", "html", "<div></div>", "caption", caption, "caption_line", 5);
+    char *fjson = json_dumps(root, 0);
+    json_decref(root);
+    ck_assert_int_eq(write_file_atomic(md, src, strlen(src), e), 0);
+    ck_assert_int_eq(write_file_atomic(fj, fjson, strlen(fjson), e), 0);
+    page_opts o = {.article = md, .figures = fj, .template_path = "tests/fixtures/site/templates/page.html",
+                   .katex_script = "pipeline/js/katex-render.js"};
+    char *html = NULL;
+    int rc = page_build(&o, &html, e);
+    free(html);
+    unlink(md);
+    unlink(fj);
+    rmdir(dir);
+    free(md);
+    free(fj);
+    free(src);
+    free(fjson);
+    return rc;
+}
+
+START_TEST(page_links)
+{
+    static const struct {
+        const char *body, *caption, *msg; /* msg: after the file name */
+    } cases[] = {
+        /* Line 7 is the body's first line; the figure adds lines to the text cmark sees. */
+        {"Intro.\n\n{{figure f}}\n\nSee [x](javascript:alert(1)).\n", "C.",
+         ":11: link to 'javascript:alert(1)' (expected an http(s) or mailto: URL, or a relative link)"},
+        {"{{figure f}}\n\n![i](JAVASCRIPT:alert(1))\n", "C.", ":9: image to 'JAVASCRIPT:alert(1)'"},
+        {"{{figure f}}\n\n[x](java&#x73;cript:alert(1))\n", "C.", ":9: link to 'javascript:alert(1)'"},
+        {"{{figure f}}\n\n[x](&#x6A;avascript&colon;alert(1))\n", "C.", ":9: link to 'javascript:alert(1)'"},
+        {"{{figure f}}\n\n<javascript:alert(1)>\n", "C.", ":9: link to 'javascript:alert(1)'"},
+        {"{{figure f}}\n\n[x][r]\n\n[r]: vbscript:msgbox\n", "C.", ":9: link to 'vbscript:msgbox'"},
+        {"{{figure f}}\n\nA note[^n].\n\n[^n]: Two\n  lines [y](data:text/html,x).\n", "C.",
+         ":12: link to 'data:text/html,x'"},
+        /* Captions come from figures/f.lua, whose caption starts at line 5. */
+        {"{{figure f}}\n", "First line,\nthen [x](javascript:alert(1)).", "figures/f.lua:6: link to 'javascript:"},
+        {"{{figure f}}\n", "![i](file:///etc/passwd)", "figures/f.lua:5: image to 'file:///etc/passwd'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        err e = {{0}};
+        ck_assert_msg(build_with(cases[i].body, cases[i].caption, &e) == -1, "case %zu accepted", i);
+        ck_assert_msg(strstr(e.msg, cases[i].msg), "case %zu: got '%s'", i, e.msg);
+    }
+    err e = {{0}};
+    ck_assert_msg(build_with("{{figure f}}\n\n[ok](https://example.org) [rel](#fig-f) ![i](figures/x.png)\n",
+                             "[ok](mailto:a@example.org)", &e) == 0, "%s", e.msg);
+}
+END_TEST
+
 /* ------------------------------------------------------------ templates */
 
 START_TEST(template_render)
@@ -235,6 +357,10 @@ static Suite *page_suite(void)
     t = tcase_create("mdext");
     tcase_add_test(t, mdext_items);
     tcase_add_test(t, mdext_errors);
+    suite_add_tcase(s, t);
+    t = tcase_create("url");
+    tcase_add_test(t, url_policy);
+    tcase_add_test(t, page_links);
     suite_add_tcase(s, t);
     t = tcase_create("template");
     tcase_add_test(t, template_render);

@@ -1,0 +1,2 @@
+# Runs in the case's working copy of the built fixture site.
+ln -s /etc/passwd templates/assets/passwd.css
