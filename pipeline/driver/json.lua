@@ -117,9 +117,9 @@ function M.decode(s)
         t[k] = value()
         ws()
         local d = s:sub(pos, pos)
+        if d ~= '}' and d ~= ',' then fail("expected ',' or '}'") end
         pos = pos + 1
         if d == '}' then return t end
-        if d ~= ',' then fail("expected ',' or '}'") end
       end
     elseif c == '[' then
       pos = pos + 1
@@ -130,9 +130,9 @@ function M.decode(s)
         t[#t + 1] = value()
         ws()
         local d = s:sub(pos, pos)
+        if d ~= ']' and d ~= ',' then fail("expected ',' or ']'") end
         pos = pos + 1
         if d == ']' then return t end
-        if d ~= ',' then fail("expected ',' or ']'") end
       end
     elseif c == '"' then return str()
     elseif s:sub(pos, pos + 3) == 'true' then pos = pos + 4; return true
