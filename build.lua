@@ -198,7 +198,7 @@ local function main()
   end
 
   local figs, ferr = figures.load('figures')
-  if not figs then io.stderr:write(ferr .. '\n'); return 1 end
+  if not figs then io.stderr:write(ferr .. '\n'); return sys.interrupted() ~= 0 and 130 or 1 end
   -- A kind raises error(msg, 0) from jobs() for what only the whole set of figures can tell
   -- (a map naming a figure that does not exist): one line, like every other bad input.
   local jok, fig_jobs = pcall(figures.jobs, figs, env)
