@@ -96,6 +96,15 @@ big:close()
 t.fails('a manifest over 1 MB is refused before it is read', 'figures/big.lua: 2.0 MB (expected a manifest of at most 1.0 MB)',
   manifest.load, 'figures/big.lua', 'big')
 
+-- Limits first, work after: counts that make outputs are checked before any job is listed.
+t.fails('batch = 3e7 is out of range', "figures/x.lua:5: field 'recipe.batch': expected a whole number from 1 to 64", load, grid('batch = 3e7,'))
+t.fails("a cell's batch = 30000000 is out of range", "field 'cells[1].recipe.batch': expected a whole number from 1 to 64",
+  load, (grid():gsub('objectives =', 'batch = 30000000, objectives =')))
+t.fails('5000 snapshots are refused', "field 'recipe.snapshots': 5000 steps (expected at most 1024)",
+  load, 'local s = {} for i = 1, 5000 do s[i] = i end\n' .. grid('snapshots = s,'))
+t.fails('a snapshot that is not a step is refused', "field 'recipe.snapshots': expected a list of whole numbers from 0 to 1000000",
+  load, grid('snapshots = { 0, 2.5 },'))
+
 -- In this process (the fuzzer's way) the data checks are the same.
 manifest.isolate = manifest.in_process
 t.fails('in process: NaN names the field', "figures/x.lua:5: field 'recipe.lr': NaN (expected a finite number)", load, grid('lr = 0/0,'))
