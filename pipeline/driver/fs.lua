@@ -104,7 +104,13 @@ end
 function M.safe_path(base, rel)
   if type(rel) ~= 'string' or rel == '' then return nil, 'expected a non-empty relative path' end
   if rel:sub(1, 1) == '/' then return nil, "absolute paths are not allowed (expected a path relative to " .. base .. "/)" end
-  if rel:find('\\', 1, true) or rel:find('%z') then return nil, 'invalid characters in path' end
+  -- A backslash is a separator elsewhere; a control character would be echoed into messages and
+  -- pages. Neither names a file an author means.
+  if rel:find('\\', 1, true) then return nil, "invalid character '\\' in path (expected '/' between names)" end
+  local c = rel:match('[%c\127]')
+  if c then
+    return nil, "invalid character '" .. require('pipeline.driver.quote').text(c) .. "' in path (expected printable characters)"
+  end
   local parts = {}
   for p in (base .. '/' .. rel):gmatch('[^/]+') do
     if p == '..' then

@@ -70,6 +70,8 @@ function Ctx:line(path)
   local pos, nth = 1, nil
   for seg in path:gmatch('[^.]+') do
     local name, idx = seg:match('^([%w_]+)%[(%d+)%]$')
+    -- Deeper indexes ("t[1][1]", a table in a table) are not one per line: the name's line.
+    if not name then name = seg:match('^([%w_]+)%[') end
     pos = line_of(self.src, name or seg, pos, nth)
     nth = idx and tonumber(idx) or nil
   end
