@@ -202,7 +202,7 @@ local function main()
   -- A kind raises error(msg, 0) from jobs() for what only the whole set of figures can tell
   -- (a map naming a figure that does not exist): one line, like every other bad input.
   local jok, fig_jobs = pcall(figures.jobs, figs, env)
-  if not jok then io.stderr:write(tostring(fig_jobs) .. '\n'); return 1 end
+  if not jok then io.stderr:write(require('pipeline.driver.quote').text(fig_jobs, 1000) .. '\n'); return 1 end
   for _, j in ipairs(fig_jobs) do by_id[j.id] = j end
 
   local only = opts.only
