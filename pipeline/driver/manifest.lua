@@ -10,6 +10,7 @@
 -- most a few hundred MB, and what it returns must be data: a tree of tables (no cycles, not too
 -- deep, not too many values) of text, finite numbers and booleans. The child sends that tree
 -- back as a Lua literal; the kinds check the copy. Ctrl-C stops the child at once.
+local fs = require 'pipeline.driver.fs'
 local quote = require 'pipeline.driver.quote'
 
 local M = {}
@@ -24,6 +25,7 @@ M.limits = {
   memory = 256 << 20,       -- bytes it may allocate
   depth = 32,               -- tables within tables
   values = 100000,          -- values in the returned tree, keys included
+  text = 16 << 20,          -- bytes of text in it (the copy this process holds)
 }
 
 -- Copies of the library tables: a manifest that assigns string.format = ... changes its own
@@ -117,7 +119,7 @@ local data_types = 'text, a finite number, true or false, or a table'
 -- The value a manifest returned, as a Lua literal, after checking that it is data (see the top
 -- of this file). Runs in the sandbox's child. Raises ctx:fail naming the field at fault.
 local function serialize(v, ctx)
-  local count, limits, out, open = 0, M.limits, {}, {}
+  local count, bytes, limits, out, open = 0, 0, M.limits, {}, {}
   local function value(x, path, depth)
     count = count + 1
     if count > limits.values then
@@ -129,6 +131,10 @@ local function serialize(v, ctx)
       if x == math.huge or x == -math.huge then ctx:fail(path, tostring(x) .. ' (expected a finite number)') end
       out[#out + 1] = string.format('%q', x) -- exact: integers stay integers, floats hexadecimal
     elseif t == 'string' or t == 'boolean' then
+      bytes = bytes + (t == 'string' and #x or 0)
+      if bytes > limits.text then
+        ctx:fail(path, string.format('more than %s of text in the manifest (expected less)', fs.human_size(limits.text)))
+      end
       out[#out + 1] = string.format('%q', x)
     elseif t == 'table' then
       if open[x] then ctx:fail(path, 'a table that contains itself (expected a tree of tables, without cycles)') end
@@ -192,7 +198,7 @@ local function evaluate(file, chunk, ctx)
     return assert(load('return ' .. text, '=' .. file .. ' (copy)', 't', {}))()
   elseif status == 'error' then return nil, text
   elseif status == 'timeout' then return nil, sandbox_message(file, string.format('did not finish within %g s', limits.seconds))
-  elseif status == 'memory' then return nil, sandbox_message(file, string.format('used more than %s of memory', require('pipeline.driver.fs').human_size(limits.memory)))
+  elseif status == 'memory' then return nil, sandbox_message(file, string.format('used more than %s of memory', fs.human_size(limits.memory)))
   elseif status == 'interrupted' then return nil, quote.text(file) .. ': interrupted'
   elseif status == 'crashed' then return nil, sandbox_message(file, 'stopped unexpectedly (' .. tostring(text) .. ')')
   end
@@ -202,7 +208,6 @@ end
 -- Loads one manifest. Returns the validated table (with .id, .file, .src, .kindmod), or nil and
 -- one line of error.
 function M.load(file, id)
-  local fs = require 'pipeline.driver.fs'
   -- The manifest itself must not be a symlink out of the project: the build reads only the project.
   local dir, base = file:match('^(.*)/([^/]+)$')
   if dir and not dir:find('^/') and fs.root then

@@ -569,6 +569,8 @@ static int l_isolate(lua_State *L)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (!why && WIFSIGNALED(status)) why = WTERMSIG(status) == SIGALRM ? "timeout" : NULL;
+    /* Ctrl-C reaches the whole process group: the child may have died of it before we saw it. */
+    if (!why && len == 0 && got_signal) why = "interrupted";
     if (why) {
         free(buf);
         lua_pushstring(L, why);

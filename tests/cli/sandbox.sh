@@ -13,7 +13,9 @@ sums() { find "$P/build" -type f -exec sha256sum {} + | sort; }
 before=$(sums)
 printf 'while true do end\n' >"$P/figures/loop.lua"
 
-for sig in INT TERM; do
+# INT+: Ctrl-C at a terminal, which reaches the sandbox's process too (it may die first).
+for how in INT TERM INT+; do
+  sig=${how%+}
   build 2>"$TMPDIR_T/err" &
   pid=$!
   # The sandbox's child is a child of lua5.4, itself a child of the subshell: wait for it.
@@ -27,25 +29,25 @@ for sig in INT TERM; do
     sleep 0.05
   done
   if [ -z "$child" ]; then
-    t_fail "SIG$sig: the manifest runs in a child process"
+    t_fail "$how: the manifest runs in a child process"
     [ -n "$lua" ] && kill -KILL "$lua"
     wait "$pid"; continue
   fi
   t0=${EPOCHREALTIME/./}
-  kill -s "$sig" "$lua"
+  if [ "$how" = INT+ ]; then kill -s INT "$child" "$lua"; else kill -s "$sig" "$lua"; fi
   # A build that ignores the signal is failed after 5 s, not waited for.
   until=$(( ${EPOCHREALTIME/./} + 5000000 ))
   while kill -0 "$lua" 2>/dev/null && [ "${EPOCHREALTIME/./}" -lt "$until" ]; do sleep 0.05; done
   kill -0 "$lua" 2>/dev/null && kill -KILL "$lua" "$child"
   wait "$pid"; rc=$?
   ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
-  expect_eq "SIG$sig: the build exits 130" 130 "$rc"
-  [ "$ms" -lt 1000 ] && t_ok "SIG$sig: stopped within a second" || t_fail "SIG$sig: stopped within a second" "took $ms ms"
-  expect_eq "SIG$sig: the line names the manifest" "figures/loop.lua: interrupted" "$(head -1 "$TMPDIR_T/err")"
-  kill -0 "$child" 2>/dev/null && t_fail "SIG$sig: the sandbox process is gone" "pid $child still runs" || t_ok "SIG$sig: the sandbox process is gone"
-  flock -n "$P/.cache/lock" true && t_ok "SIG$sig: the lock is released" || t_fail "SIG$sig: the lock is released"
+  expect_eq "$how: the build exits 130" 130 "$rc"
+  [ "$ms" -lt 1000 ] && t_ok "$how: stopped within a second" || t_fail "$how: stopped within a second" "took $ms ms"
+  expect_eq "$how: the line names the manifest" "figures/loop.lua: interrupted" "$(head -1 "$TMPDIR_T/err")"
+  kill -0 "$child" 2>/dev/null && t_fail "$how: the sandbox process is gone" "pid $child still runs" || t_ok "$how: the sandbox process is gone"
+  flock -n "$P/.cache/lock" true && t_ok "$how: the lock is released" || t_fail "$how: the lock is released"
   left=$(cd "$P" && find . -name '*.tmp.*' -not -path './.cache/objects/*'; ls -A .cache/tmp 2>/dev/null)
-  expect_eq "SIG$sig: no temporary file is left" "" "$left"
-  expect_eq "SIG$sig: build/article/ is unchanged" "$before" "$(sums)"
+  expect_eq "$how: no temporary file is left" "" "$left"
+  expect_eq "$how: build/article/ is unchanged" "$before" "$(sums)"
 done
 finish

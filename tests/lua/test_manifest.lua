@@ -72,6 +72,10 @@ t.fails('a boolean key is refused', "field 'recipe': a key that is true or false
 t.fails('a table key is refused', "a key that is a table (expected a name or an index)", load, grid('[{}] = 1,'))
 t.fails('a shared table repeated past the value limit is refused', 'more than 100000 values in the manifest',
   load, 'local t = {1} for i = 1, 20 do t = { t, t } end\n' .. grid('param = t,'))
+manifest.limits.text = 1 << 20
+t.fails('more text than the limit is refused', "field 'recipe.layer': more than 1.0 MB of text in the manifest (expected less)",
+  load, (grid():gsub('layer = "l"', 'layer = string.rep("x", 2 << 20)')))
+manifest.limits.text = 16 << 20
 local ok_shared = load('local s = { kind = "channel", channel = 1 }\n' .. grid():gsub('{ kind = "channel", channel = 1 }', 's'))
 t.ok('a table used twice (no cycle) is fine', ok_shared ~= nil)
 
