@@ -227,7 +227,14 @@ function M.load(file, id)
   local src = f:read('a')
   f:close()
   local chunk, perr = load(src, '=' .. file, 't', sandbox())
-  if not chunk then return nil, quote.text(perr, 300) .. ' (expected Lua returning a table)' end
+  if not chunk then
+    -- Lua's parser recurses once per nested bracket: too deep, it stops with "C stack overflow"
+    -- and a traceback of the driver, which say nothing to the author.
+    if perr:find('C stack overflow', 1, true) or perr:find('C levels', 1, true) then
+      return nil, string.format('%s: nested too deeply to read (expected tables at most %d deep)', quote.text(file), M.limits.depth)
+    end
+    return nil, quote.text(perr:match('^[^\n]*'), 300) .. ' (expected Lua returning a table)'
+  end
   local ctx = setmetatable({ file = file, src = src }, Ctx)
   local m, eerr = evaluate(file, chunk, ctx)
   if not m then return nil, eerr end

@@ -65,6 +65,9 @@ t.fails('a cycle names the field', "field 'recipe.param.again': a table that con
 t.fails('a table nested 100,000 deep is refused',
   "tables nested more than 32 deep (expected at most 32)",
   load, 'local t = {} for i = 1, 100000 do t = { t } end\n' .. grid('param = t,'))
+t.fails('a literal table nested 100,000 deep is refused', 'figures/x.lua: nested too deeply to read (expected tables at most 32 deep)',
+  load, 'return ' .. string.rep('{', 100000) .. string.rep('}', 100000))
+t.fails('an infinite key names its place', "field 'recipe[1e9999]': inf (expected a finite number)", load, grid('[1/0] = 1,'))
 t.fails('a function is refused', "field 'recipe.lr': a function (expected text, a finite number, true or false, or a table)",
   load, grid('lr = print or tostring,'))
 t.fails('a boolean key is refused', "field 'recipe': a key that is true or false (expected a name or an index)",
