@@ -208,7 +208,7 @@ stage('figures', { 'opts' }, { 'env', 'figs', 'placed', 'warnings', 'fig_jobs', 
   -- A kind raises error(msg, 0) from jobs() for what only the whole set of figures can tell
   -- (a map naming a figure that does not exist): one line, like every other bad input.
   local jok, fig_jobs, all_jobs = pcall(figures.jobs, figs, env, placed)
-  if not jok then return nil, tostring(fig_jobs) end
+  if not jok then return nil, require('pipeline.driver.quote').text(tostring(fig_jobs), 1000) end
   for _, j in ipairs(all_jobs) do by_id[j.id] = j end
   b.fig_jobs, b.all_jobs = fig_jobs, all_jobs
 end)

@@ -2,6 +2,7 @@
 -- (size, mtime, inode) so that an unchanged file is never read twice, and the rule that no path
 -- named by an author may leave the project.
 local sys = require 'fvsys'
+local quote = require 'pipeline.driver.quote'
 
 local M = {}
 
@@ -31,13 +32,15 @@ function M.write_atomic(path, data)
   return true
 end
 
--- The last n lines of a text file (one string), and all its lines.
+-- The last n lines of a text file (one string), and all its lines. The tail is for messages
+-- (a failed job's log): each of its lines is escaped, since a tool may echo an author's text.
 function M.tail(path, n)
   local s = M.read(path) or ''
   local lines = {}
   for l in s:gmatch('[^\n]+') do lines[#lines + 1] = l end
-  local from = math.max(1, #lines - n + 1)
-  return table.concat(lines, '\n', from), lines
+  local shown = {}
+  for i = math.max(1, #lines - n + 1), #lines do shown[#shown + 1] = quote.text(lines[i], 1000) end
+  return table.concat(shown, '\n'), lines
 end
 
 function M.exists(path) return sys.stat(path) ~= nil end
@@ -104,7 +107,13 @@ end
 function M.safe_path(base, rel)
   if type(rel) ~= 'string' or rel == '' then return nil, 'expected a non-empty relative path' end
   if rel:sub(1, 1) == '/' then return nil, "absolute paths are not allowed (expected a path relative to " .. base .. "/)" end
-  if rel:find('\\', 1, true) or rel:find('%z') then return nil, 'invalid characters in path' end
+  -- A backslash is a separator elsewhere; a control character would be echoed into messages and
+  -- pages. Neither names a file an author means.
+  if rel:find('\\', 1, true) then return nil, "invalid character '\\' in path (expected '/' between names)" end
+  local c = rel:match('[%c\127]')
+  if c then
+    return nil, "invalid character '" .. quote.text(c) .. "' in path (expected printable characters)"
+  end
   local parts = {}
   for p in (base .. '/' .. rel):gmatch('[^/]+') do
     if p == '..' then

@@ -1,6 +1,9 @@
 -- json: encode Lua values as JSON (keys sorted, so the same table gives the same bytes) and
--- decode JSON text. Errors name the byte offset.
+-- decode JSON text. Errors name the byte offset. Both refuse nesting deeper than M.max_depth:
+-- recursion that deep would end in Lua's "C stack overflow" instead of a message.
 local M = {}
+
+M.max_depth = 200
 
 local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
                   ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -19,21 +22,27 @@ local function is_array(t)
   return true
 end
 
-local function encode(v, out)
+-- open: the tables being encoded around v (a cycle would never end); depth: how many.
+local function encode(v, out, open, depth)
   local t = type(v)
   if t == 'nil' then out[#out + 1] = 'null'
   elseif t == 'boolean' then out[#out + 1] = tostring(v)
   elseif t == 'number' then
-    if v ~= v or v == math.huge or v == -math.huge then error('json: cannot encode ' .. tostring(v)) end
+    -- NaN's sign (tostring gives "nan" or "-nan") says nothing to a reader.
+    if v ~= v then error('json: cannot encode NaN (expected a finite number)', 0) end
+    if v == math.huge or v == -math.huge then error('json: cannot encode ' .. tostring(v) .. ' (expected a finite number)', 0) end
     out[#out + 1] = math.type(v) == 'integer' and tostring(v) or string.format('%.17g', v)
   elseif t == 'string' then out[#out + 1] = encode_string(v)
   elseif t == 'table' then
+    if open[v] then error('json: cannot encode a table that contains itself', 0) end
+    if depth >= M.max_depth then error(string.format('json: cannot encode tables nested more than %d deep', M.max_depth), 0) end
+    open[v] = true
     if next(v) == nil and getmetatable(v) ~= M.object_mt then out[#out + 1] = '[]'
     elseif is_array(v) and getmetatable(v) ~= M.object_mt then
       out[#out + 1] = '['
       for i = 1, #v do
         if i > 1 then out[#out + 1] = ',' end
-        encode(v[i], out)
+        encode(v[i], out, open, depth + 1)
       end
       out[#out + 1] = ']'
     else
@@ -45,12 +54,13 @@ local function encode(v, out)
         if i > 1 then out[#out + 1] = ',' end
         out[#out + 1] = encode_string(k)
         out[#out + 1] = ':'
-        encode(v[k], out)
+        encode(v[k], out, open, depth + 1)
       end
       out[#out + 1] = '}'
     end
+    open[v] = nil
   else
-    error('json: cannot encode a ' .. t)
+    error('json: cannot encode a ' .. t, 0)
   end
 end
 
@@ -59,7 +69,7 @@ M.object_mt = {}
 
 function M.encode(v)
   local out = {}
-  encode(v, out)
+  encode(v, out, {}, 0)
   return table.concat(out)
 end
 
@@ -68,6 +78,11 @@ function M.decode(s)
   local function fail(what) error(string.format('json: %s at byte %d', what, pos), 0) end
   local function ws() pos = s:find('[^ \t\r\n]', pos) or #s + 1 end
   local value
+  local depth = 0
+  local function nest()
+    depth = depth + 1
+    if depth > M.max_depth then fail(string.format('nested more than %d deep', M.max_depth)) end
+  end
   local function str()
     local out = {}
     pos = pos + 1
@@ -103,10 +118,11 @@ function M.decode(s)
     ws()
     local c = s:sub(pos, pos)
     if c == '{' then
+      nest()
       pos = pos + 1
       local t = setmetatable({}, M.object_mt)
       ws()
-      if s:sub(pos, pos) == '}' then pos = pos + 1; return t end
+      if s:sub(pos, pos) == '}' then pos = pos + 1; depth = depth - 1; return t end
       while true do
         ws()
         if s:sub(pos, pos) ~= '"' then fail('expected a key') end
@@ -117,22 +133,23 @@ function M.decode(s)
         t[k] = value()
         ws()
         local d = s:sub(pos, pos)
+        if d ~= '}' and d ~= ',' then fail("expected ',' or '}'") end
         pos = pos + 1
-        if d == '}' then return t end
-        if d ~= ',' then fail("expected ',' or '}'") end
+        if d == '}' then depth = depth - 1; return t end
       end
     elseif c == '[' then
+      nest()
       pos = pos + 1
       local t = {}
       ws()
-      if s:sub(pos, pos) == ']' then pos = pos + 1; return t end
+      if s:sub(pos, pos) == ']' then pos = pos + 1; depth = depth - 1; return t end
       while true do
         t[#t + 1] = value()
         ws()
         local d = s:sub(pos, pos)
+        if d ~= ']' and d ~= ',' then fail("expected ',' or ']'") end
         pos = pos + 1
-        if d == ']' then return t end
-        if d ~= ',' then fail("expected ',' or ']'") end
+        if d == ']' then depth = depth - 1; return t end
       end
     elseif c == '"' then return str()
     elseif s:sub(pos, pos + 3) == 'true' then pos = pos + 4; return true

@@ -4,9 +4,29 @@
 -- libraries (string, table, math, utf8, and ipairs/pairs/tostring...), no I/O. Errors name the
 -- file and the line of the field at fault: "figures/hero.lua:4: field 'caption': expected a
 -- string (got number)".
+--
+-- A manifest is code, so it runs in a child process under limits (M.limits; see fvsys.isolate
+-- for why a process): it must finish within a few seconds of wall-clock time and allocate at
+-- most a few hundred MB, and what it returns must be data: a tree of tables (no cycles, not too
+-- deep, not too many values) of text, finite numbers and booleans. The child sends that tree
+-- back as a Lua literal; the kinds check the copy. Ctrl-C stops the child at once.
+local fs = require 'pipeline.driver.fs'
+local quote = require 'pipeline.driver.quote'
+
 local M = {}
 
 M.kinds = {} -- kind name -> module (pipeline/kinds/<kind>.lua), filled by build.lua
+
+-- What a manifest may use. Today's manifests are a few KB, run in a millisecond and return a
+-- few hundred values: these leave a hundredfold margin and stop a runaway one early.
+M.limits = {
+  file_bytes = 1 << 20,     -- the source file
+  seconds = 5,              -- wall-clock time to return its table
+  memory = 256 << 20,       -- bytes it may allocate
+  depth = 32,               -- tables within tables
+  values = 100000,          -- values in the returned tree, keys included
+  text = 16 << 20,          -- bytes of text in it (the copy this process holds)
+}
 
 -- Copies of the library tables: a manifest that assigns string.format = ... changes its own
 -- copy, not the driver's (found by tests/fuzz/fuzz_manifest, which loads many manifests in one
@@ -52,6 +72,8 @@ function Ctx:line(path)
   local pos, nth = 1, nil
   for seg in path:gmatch('[^.]+') do
     local name, idx = seg:match('^([%w_]+)%[(%d+)%]$')
+    -- Deeper indexes ("t[1][1]", a table in a table) are not one per line: the name's line.
+    if not name then name = seg:match('^([%w_]+)%[') end
     pos = line_of(self.src, name or seg, pos, nth)
     nth = idx and tonumber(idx) or nil
   end
@@ -60,8 +82,10 @@ function Ctx:line(path)
   return math.min(pos, math.max(1, lines))
 end
 
+-- The whole message is escaped: the path and a kind's message may echo the author's keys and text.
 function Ctx:fail(path, msg)
-  error({ manifest_error = string.format('%s:%d: field \'%s\': %s', self.file, self:line(path), path, msg) }, 0)
+  error({ manifest_error = string.format('%s:%d: field \'%s\': %s', quote.text(self.file), self:line(path),
+                                         quote.text(path, 120), quote.text(msg, 300)) }, 0)
 end
 
 local type_names = { string = 'a string', number = 'a number', table = 'a table', boolean = 'true or false' }
@@ -82,26 +106,138 @@ end
 -- Every field a manifest may have: common ones here, the rest from its kind's `fields`.
 local common = { kind = true, id = true, caption = true, alt = true, width = true, title = true }
 
+-- The path of key k inside the field at `path`, as Ctx:line reads it: "recipe.steps", "cells[2]".
+local function child_path(path, k)
+  if math.type(k) == 'integer' then return path .. '[' .. k .. ']' end
+  local name = type(k) == 'string' and k:match('^[%a_][%w_]*$') and k or string.format('[%q]', k)
+  if path == '' then return name end
+  return name:sub(1, 1) == '[' and path .. name or path .. '.' .. name
+end
+
+local data_types = 'text, a finite number, true or false, or a table'
+
+-- The value a manifest returned, as a Lua literal, after checking that it is data (see the top
+-- of this file). Runs in the sandbox's child. Raises ctx:fail naming the field at fault.
+local function serialize(v, ctx)
+  local count, bytes, limits, out, open = 0, 0, M.limits, {}, {}
+  local function value(x, path, depth)
+    count = count + 1
+    if count > limits.values then
+      ctx:fail(path, string.format('more than %d values in the manifest (expected fewer)', limits.values))
+    end
+    local t = type(x)
+    if t == 'number' then
+      if x ~= x then ctx:fail(path, 'NaN (expected a finite number)') end
+      if x == math.huge or x == -math.huge then ctx:fail(path, tostring(x) .. ' (expected a finite number)') end
+      out[#out + 1] = string.format('%q', x) -- exact: integers stay integers, floats hexadecimal
+    elseif t == 'string' or t == 'boolean' then
+      bytes = bytes + (t == 'string' and #x or 0)
+      if bytes > limits.text then
+        ctx:fail(path, string.format('more than %s of text in the manifest (expected less)', fs.human_size(limits.text)))
+      end
+      out[#out + 1] = string.format('%q', x)
+    elseif t == 'table' then
+      if open[x] then ctx:fail(path, 'a table that contains itself (expected a tree of tables, without cycles)') end
+      if depth >= limits.depth then
+        ctx:fail(path, string.format('tables nested more than %d deep (expected at most %d)', limits.depth, limits.depth))
+      end
+      open[x] = true
+      out[#out + 1] = '{'
+      for k, e in next, x do -- next, not pairs: no metamethod of the author's runs here
+        local kt = type(k)
+        if kt ~= 'string' and kt ~= 'number' then
+          ctx:fail(path, 'a key that is ' .. (kt == 'boolean' and 'true or false' or 'a ' .. kt) .. ' (expected a name or an index)')
+        end
+        local kp = child_path(path, k)
+        out[#out + 1] = '['
+        value(k, kp, depth + 1)
+        out[#out + 1] = ']='
+        value(e, kp, depth + 1)
+        out[#out + 1] = ','
+      end
+      out[#out + 1] = '}'
+      open[x] = nil
+    else
+      ctx:fail(path, string.format('a %s (expected %s)', t, data_types))
+    end
+  end
+  value(v, '', 0)
+  return table.concat(out)
+end
+
+-- The same contract as fvsys.isolate, in this process and without limits: for a harness that
+-- loads many manifests and limits them itself (tests/fuzz/fuzz_manifest).
+function M.in_process(fn)
+  local ok, r = pcall(fn)
+  if ok then return 'ok', r end
+  return 'error', tostring(r)
+end
+
+-- How a manifest is run: in a child process with limits (fvsys.isolate), or M.in_process.
+M.isolate = function(fn, seconds, bytes) return require('fvsys').isolate(fn, seconds, bytes) end
+
+local function sandbox_message(file, what)
+  return string.format('%s: %s (expected a manifest that returns a table)', quote.text(file), what)
+end
+
+-- Runs the manifest's chunk under the limits. Returns its table (a checked copy) or nil, message.
+local function evaluate(file, chunk, ctx)
+  local function run()
+    local ok, m = pcall(chunk)
+    -- A runtime error (the sandbox has no io, os or require): Lua's message names file and line.
+    if not ok then error(quote.text(m, 300) .. ' (expected Lua returning a table, without io, os or require)', 0) end
+    if type(m) ~= 'table' then error(quote.text(file) .. ':1: manifest must return a table (got ' .. type(m) .. ')', 0) end
+    local sok, text = pcall(serialize, m, ctx)
+    if not sok then error(type(text) == 'table' and text.manifest_error or text, 0) end
+    return text
+  end
+  local limits = M.limits
+  local status, text = M.isolate(run, limits.seconds, limits.memory)
+  if status == 'ok' then
+    -- Our own literal, at most limits.depth deep: it loads.
+    return assert(load('return ' .. text, '=' .. file .. ' (copy)', 't', {}))()
+  elseif status == 'error' then return nil, text
+  elseif status == 'timeout' then return nil, sandbox_message(file, string.format('did not finish within %g s', limits.seconds))
+  elseif status == 'memory' then return nil, sandbox_message(file, string.format('used more than %s of memory', fs.human_size(limits.memory)))
+  elseif status == 'interrupted' then return nil, quote.text(file) .. ': interrupted'
+  elseif status == 'crashed' then return nil, sandbox_message(file, 'stopped unexpectedly (' .. tostring(text) .. ')')
+  end
+  return nil, tostring(text) -- isolate could not start the child: its message names why
+end
+
 -- Loads one manifest. Returns the validated table (with .id, .file, .src, .kindmod), or nil and
 -- one line of error.
 function M.load(file, id)
   -- The manifest itself must not be a symlink out of the project: the build reads only the project.
   local dir, base = file:match('^(.*)/([^/]+)$')
-  if dir and not dir:find('^/') and require('pipeline.driver.fs').root then
-    local ok, why = require('pipeline.driver.fs').safe_path(dir, base)
-    if not ok then return nil, file .. ': ' .. why end
+  if dir and not dir:find('^/') and fs.root then
+    local ok, why = fs.safe_path(dir, base)
+    if not ok then return nil, quote.text(file) .. ': ' .. why end
   end
   local f, err = io.open(file, 'rb')
-  if not f then return nil, err end
+  if not f then return nil, quote.text(err) end
+  -- Limits first: the size before the bytes are read.
+  local size = f:seek('end')
+  if not size or size > M.limits.file_bytes then
+    f:close()
+    return nil, string.format('%s: %s (expected a manifest of at most %s)', quote.text(file),
+                              fs.human_size(size or 0), fs.human_size(M.limits.file_bytes))
+  end
+  f:seek('set')
   local src = f:read('a')
   f:close()
   local chunk, perr = load(src, '=' .. file, 't', sandbox())
-  if not chunk then return nil, perr .. ' (expected Lua returning a table)' end
-  local ok, m = pcall(chunk)
-  -- A runtime error (the sandbox has no io, os or require): Lua's message names file and line.
-  if not ok then return nil, tostring(m) .. ' (expected Lua returning a table, without io, os or require)' end
-  if type(m) ~= 'table' then return nil, file .. ':1: manifest must return a table (got ' .. type(m) .. ')' end
+  if not chunk then
+    -- Lua's parser recurses once per nested bracket: too deep, it stops with "C stack overflow"
+    -- and a traceback of the driver, which say nothing to the author.
+    if perr:find('C stack overflow', 1, true) or perr:find('C levels', 1, true) then
+      return nil, string.format('%s: nested too deeply to read (expected tables at most %d deep)', quote.text(file), M.limits.depth)
+    end
+    return nil, quote.text(perr:match('^[^\n]*'), 300) .. ' (expected Lua returning a table)'
+  end
   local ctx = setmetatable({ file = file, src = src }, Ctx)
+  local m, eerr = evaluate(file, chunk, ctx)
+  if not m then return nil, eerr end
   local vok, verr = pcall(function()
     local kind = ctx:field(m, 'kind', 'string', true)
     local mod = M.kinds[kind]
@@ -111,7 +247,7 @@ function M.load(file, id)
       table.sort(names)
       ctx:fail('kind', string.format("unknown kind '%s' (expected one of: %s)", kind, table.concat(names, ', ')))
     end
-    if m.id ~= nil and m.id ~= id then
+    if ctx:field(m, 'id', 'string', false) and m.id ~= id then
       ctx:fail('id', string.format("'%s' does not match the file name (expected '%s' or no id)", tostring(m.id), id))
     end
     ctx:field(m, 'caption', 'string', true)

@@ -28,6 +28,19 @@ function M.check(r, ctx, path)
       ctx:fail(path .. '.' .. k, string.format('expected a %s (got %s)',
         type(want) == 'table' and 'string or table' or want, type(v)))
     end
+    -- batch and snapshots decide how many outputs a job lists (one per image and snapshot):
+    -- their ranges (pipeline/fv/RECIPE.md) are checked before any job is made.
+    if k == 'batch' and (math.type(v) ~= 'integer' or v < 1 or v > 64) then
+      ctx:fail(path .. '.batch', 'expected a whole number from 1 to 64')
+    end
+    if k == 'snapshots' then
+      if #v > 1024 then ctx:fail(path .. '.snapshots', #v .. ' steps (expected at most 1024)') end
+      for i, s in pairs(v) do
+        if math.type(i) ~= 'integer' or i < 1 or i > #v or math.type(s) ~= 'integer' or s < 0 or s > 1000000 then
+          ctx:fail(path .. '.snapshots', 'expected a list of whole numbers from 0 to 1000000')
+        end
+      end
+    end
   end
 end
 

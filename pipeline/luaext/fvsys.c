@@ -1,6 +1,7 @@
 /* fvsys — the small system library the Lua build driver needs and Lua 5.4 lacks: spawning and
  * reaping processes, SHA-256, file status and times, directories, atomic renames, a monotonic clock,
- * terminal facts and signal flags. (Debian's lua-posix is built for Lua 5.1–5.3 only.)
+ * terminal facts, signal flags, and running a function in a child process under limits (for the
+ * figure manifests, which are code written by authors). (Debian's lua-posix is built for Lua 5.1–5.3 only.)
  *
  * Conventions (as Lua's own liolib): expected failures return nil plus a message naming the
  * path; misuse (wrong argument types) raises a Lua error through luaL_check*. */
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -448,6 +450,156 @@ static int l_interrupted(lua_State *L)
     return 1;
 }
 
+/* isolate(fn, seconds, bytes): runs fn() in a forked child whose Lua allocations are capped at
+ * `bytes` more than the state holds now, and which is killed after `seconds` of wall-clock time
+ * or when this process gets SIGINT/SIGTERM/SIGHUP (catch_signals). fn returns a string, which
+ * is all that comes back. Returns one of:
+ *   "ok", string | "error", message | "memory" | "timeout" | "interrupted" | "crashed", message
+ *
+ * Why a child: the code may spend hours inside one C call (a backtracking string.find), where no
+ * Lua hook ever runs, and only a process can be stopped there at any moment and leave nothing
+ * behind. Why a capped allocator and not RLIMIT_AS: every allocation the sandbox can make goes
+ * through Lua's allocator, so the cap is exact and ends in a catchable "not enough memory";
+ * an address-space limit would also count the mappings of sanitizer builds (the fuzzers) and kill
+ * them at start. An alarm in the child is the backstop that ends it if this process is killed
+ * before it can. */
+struct cap {
+    lua_Alloc f;
+    void *ud;
+    size_t used, limit;
+    int hit;
+};
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct cap *c = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize > old && c->used + (nsize - old) > c->limit) {
+        c->hit = 1;
+        return NULL;
+    }
+    void *p = c->f(c->ud, ptr, osize, nsize);
+    if (p || nsize == 0) c->used = c->used - old + nsize;
+    return p;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The child: runs fn (at stack index 1) and writes one status byte ('R' result, 'E' error,
+ * 'M' memory) and the text. Never returns. */
+static void isolate_child(lua_State *L, int fd, unsigned seconds, size_t bytes)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    alarm(seconds + 1);
+    static struct cap c;
+    c.f = lua_getallocf(L, &c.ud);
+    c.used = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+    c.limit = c.used + bytes;
+    lua_setallocf(L, capped_alloc, &c);
+    lua_pushvalue(L, 1);
+    int rc = lua_pcall(L, 0, 1, 0);
+    char tag = rc == LUA_OK ? 'R' : 'E';
+    size_t n = 0;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (!s) {
+        s = rc == LUA_OK ? "isolate: the function returned no string" : "(an error that is not a string)";
+        n = strlen(s);
+        tag = 'E';
+    }
+    if (rc == LUA_ERRMEM || c.hit) tag = 'M';
+    int bad = write_all(fd, &tag, 1) != 0 || (tag != 'M' && write_all(fd, s, n) != 0);
+    _exit(bad ? 1 : 0);
+}
+
+static int l_isolate(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_Number secs = luaL_checknumber(L, 2);
+    lua_Integer bytes = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, secs > 0 && secs < 86400, 2, "expected seconds in (0, 86400)");
+    luaL_argcheck(L, bytes > 0, 3, "expected a positive number of bytes");
+    lua_settop(L, 1);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return fail(L, "cannot make a pipe", "isolate");
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return fail(L, "cannot fork", "isolate");
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        isolate_child(L, fds[1], (unsigned)secs, (size_t)bytes);
+    }
+    close(fds[1]);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    const char *why = NULL;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double spent = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (got_signal) why = "interrupted";
+        else if (spent >= secs) why = "timeout";
+        if (why) break;
+        /* A short wait, so that a signal is seen within a tenth of a second even if it came
+         * between the check above and the poll. */
+        struct pollfd p = {fds[0], POLLIN, 0};
+        int r = poll(&p, 1, 100);
+        if (r <= 0) continue; /* timeout or EINTR: check again */
+        if (len == cap) {
+            /* The child's output is bounded by its own cap; more means it is not ours. */
+            if (cap > (size_t)bytes + 1) { why = "memory"; break; }
+            char *more = realloc(buf, cap = cap ? cap * 2 : 4096);
+            if (!more) { why = "memory"; break; }
+            buf = more;
+        }
+        ssize_t got = read(fds[0], buf + len, cap - len);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        len += (size_t)got;
+    }
+    close(fds[0]);
+    if (why) kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!why && WIFSIGNALED(status)) why = WTERMSIG(status) == SIGALRM ? "timeout" : NULL;
+    /* Ctrl-C reaches the whole process group: the child may have died of it before we saw it. */
+    if (!why && len == 0 && got_signal) why = "interrupted";
+    if (why) {
+        free(buf);
+        lua_pushstring(L, why);
+        return 1;
+    }
+    if (len == 0 || (buf[0] != 'R' && buf[0] != 'E' && buf[0] != 'M')) {
+        free(buf);
+        lua_pushstring(L, "crashed");
+        if (WIFSIGNALED(status)) lua_pushfstring(L, "killed by signal %d", WTERMSIG(status));
+        else lua_pushfstring(L, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 2;
+    }
+    int n = buf[0] == 'M' ? 1 : 2;
+    lua_pushstring(L, buf[0] == 'R' ? "ok" : buf[0] == 'E' ? "error" : "memory");
+    if (n == 2) lua_pushlstring(L, buf + 1, len - 1);
+    free(buf);
+    return n;
+}
+
 /* lock(path) -> true | nil, msg: takes an exclusive lock on path (created if needed) for the
  * rest of this process's life, without waiting. The descriptor is close-on-exec, so children do
  * not inherit the lock and a killed driver's lock dies with it. */
@@ -479,7 +631,8 @@ static const luaL_Reg fvsys_lib[] = {
     {"sleep", l_sleep},         {"isatty", l_isatty},
     {"term_width", l_term_width}, {"ncpu", l_ncpu},
     {"getpid", l_getpid},       {"catch_signals", l_catch_signals},
-    {"interrupted", l_interrupted}, {NULL, NULL}};
+    {"interrupted", l_interrupted}, {"isolate", l_isolate},
+    {NULL, NULL}};
 
 int luaopen_fvsys(lua_State *L);
 

@@ -14,7 +14,8 @@ function M.load(dir)
     local id = name:match('^(.*)%.lua$')
     if id then
       if not id:match('^[%w_-]+$') then
-        return nil, string.format("%s/%s: figure id '%s' (expected letters, digits, '-' and '_' only)", dir, name, id)
+        local q = require('pipeline.driver.quote').text
+        return nil, string.format("%s/%s: figure id '%s' (expected letters, digits, '-' and '_' only)", dir, q(name), q(id))
       end
       local m, err = manifest.load(dir .. '/' .. name, id)
       if not m then return nil, err end

@@ -79,6 +79,8 @@ static const char setup[] =
     "local fs = require 'pipeline.driver.fs'\n"
     "fs.root = root\n"
     "local manifest = require 'pipeline.driver.manifest'\n"
+    /* Here, not in a child process: the child's coverage and memory would not reach us. */
+    "manifest.isolate = manifest.in_process\n"
     "for _, n in ipairs(sys.listdir(root .. '/pipeline/kinds') or {}) do\n"
     "  local kind = n:match('^(.-)%.lua$')\n"
     "  if kind then manifest.kinds[kind] = require('pipeline.kinds.' .. kind) end\n"

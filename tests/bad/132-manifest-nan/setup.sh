@@ -1,0 +1,2 @@
+# Runs in the case's working copy of the built fixture site.
+sed -i 's/columns = 2/columns = 0\/0/' figures/pair.lua

@@ -1,0 +1,46 @@
+-- test_json: pipeline/driver/json.lua — encoding (sorted keys, escapes, refusals) and decoding
+-- (values, escapes, errors naming the byte).
+local t = require 'lib'
+local json = require 'pipeline.driver.json'
+
+-- Encoding: the same table gives the same bytes; strings are escaped.
+t.eq('encode sorts keys', '{"a":1,"b":[true,false],"c":"x"}', json.encode({ c = 'x', a = 1, b = { true, false } }))
+t.eq('encode escapes quotes and controls', '"a\\"b\\\\c\\n\\u0001"', json.encode('a"b\\c\n\1'))
+t.eq('encode keeps a float exact', '0.10000000000000001', json.encode(0.1))
+t.eq('empty table is an array', '[]', json.encode({}))
+t.eq('object_mt makes an empty object', '{}', json.encode(setmetatable({}, json.object_mt)))
+
+-- Decoding.
+local v = json.decode(' {"a": [1, 2.5, -3e2], "b": "\\u00e9\\n", "c": null, "d": true} ')
+t.ok('decode object and array', v and v.a[1] == 1 and v.a[2] == 2.5 and v.a[3] == -300 and v.d == true)
+t.eq('decode escapes', '\195\169\n', v and v.b)
+t.eq('decode integers as integers', 'integer', math.type(v and v.a[1]))
+t.eq('decode a surrogate pair', '\240\159\152\128', json.decode('"\\ud83d\\ude00"'))
+t.fails('decode names the byte of an error', "json: expected ',' or ']' at byte 4", json.decode, '[1 2]')
+t.fails('decode refuses trailing text', 'json: trailing text at byte 4', json.decode, '1  x')
+t.fails('decode refuses an unterminated string', 'unterminated string', json.decode, '"abc')
+t.fails('decode refuses a bare word', 'unexpected character', json.decode, 'nul')
+
+-- Refusals that name json (their callers add the file): never Lua's own position or a crash.
+t.fails('encode refuses NaN', 'json: cannot encode NaN (expected a finite number)', json.encode, { x = 0 / 0 })
+t.fails('encode refuses -NaN', 'json: cannot encode NaN (expected a finite number)', json.encode, { x = -(0 / 0) })
+t.fails('encode refuses Inf', 'json: cannot encode inf (expected a finite number)', json.encode, { 1 / 0 })
+t.fails('encode refuses a function', 'json: cannot encode a function', json.encode, { print })
+local cyc = {}
+cyc.self = { cyc }
+t.fails('encode refuses a cycle', 'json: cannot encode a table that contains itself', json.encode, cyc)
+local ok_nan, msg_nan = pcall(json.encode, 0 / 0)
+t.ok('the message has no Lua position', not ok_nan and not tostring(msg_nan):find('json.lua', 1, true), msg_nan)
+local shared = { 1 }
+t.eq('a table used twice is not a cycle', '[[1],[1]]', json.encode({ shared, shared }))
+local deep = {}
+for _ = 1, 100000 do deep = { deep } end
+t.fails('encode refuses nesting 100,000 deep', 'json: cannot encode tables nested more than 200 deep', json.encode, deep)
+local ok199 = {}
+for _ = 1, 199 do ok199 = { ok199 } end
+t.ok('encode takes nesting 200 deep', pcall(json.encode, ok199))
+t.fails('decode refuses nesting 100,000 deep', 'json: nested more than 200 deep at byte 201', json.decode, string.rep('[', 100000))
+t.ok('decode takes nesting 200 deep', json.decode(string.rep('[', 200) .. string.rep(']', 200)) ~= nil)
+t.ok('decode takes 300 arrays one after another', json.decode('[' .. string.rep('[[]],', 299) .. '[[]]]') ~= nil)
+
+t.finish()
