@@ -32,7 +32,8 @@ int outdir_begin(const char *out_dir, char **tmp, err *e)
     char *t = xasprintf("%s.tmp.%d", out_dir, (int)getpid());
     rm_tree(t);
     if (mkdir(t, 0755) != 0) {
-        err_set(e, "%s: cannot create: %s", t, strerror(errno));
+        /* named by out_dir, the path the caller gave, not by the scratch name with its pid */
+        err_set(e, "%s: cannot create: %s", out_dir, strerror(errno));
         free(t);
         return -1;
     }

@@ -1,7 +1,7 @@
 /* outdir — output directories published all at once: a tool writes its files into a scratch
  * directory beside the destination and renames it into place at the end, so a reader (a later
  * stage, the cache) sees the previous complete directory or the new complete one, never a part.
- * fv-train and fv-examples use it. */
+ * fv-train, fv-examples and fv-render use it. */
 #ifndef FV_OUTDIR_H
 #define FV_OUTDIR_H
 

@@ -3,19 +3,18 @@
 #include "fv_render.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fv_objective.h"
 #include "fv_opt.h"
 #include "nn.h"
+#include "outdir.h"
 #include "png_io.h"
 
 /* An activation objective bound to a plan output. */
@@ -34,13 +33,6 @@ typedef struct net_ctx {
     int batch;
     double *vals;  /* (n_objs, batch) values of the last evaluation */
 } net_ctx;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Evaluates every activation objective on the plan's outputs and accumulates their gradients;
  * returns the weighted sum. With measure_all, values are computed for every batch element (also
@@ -88,16 +80,6 @@ static int net_eval(void *vctx, const float *x, int n, int h, int w, float *dx, 
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 /* Image (N,H,W,3, 0..1) element b -> PNG in dir/name. */
 static int write_png(const char *dir, const char *name, const float *img, int b, int h, int w, err *e)
 {
@@ -115,26 +97,6 @@ static int write_png(const char *dir, const char *name, const float *img, int b,
     free(data);
     free(path);
     free(im.pixels);
-    return rc;
-}
-
-/* Replaces out_dir by tmp_dir (rename; an existing out_dir is moved aside first, then removed, or
- * put back when tmp_dir cannot take its place). */
-static int publish(const char *tmp_dir, const char *out_dir, err *e)
-{
-    if (rename(tmp_dir, out_dir) == 0) return 0;
-    if (errno != ENOTEMPTY && errno != EEXIST) return err_set(e, "%s: cannot publish: %s", out_dir, strerror(errno));
-    char *old = xasprintf("%s.old.%d", out_dir, (int)getpid());
-    int rc = 0;
-    if (rename(out_dir, old) != 0) {
-        rc = err_set(e, "%s: cannot replace: %s", out_dir, strerror(errno));
-    } else if (rename(tmp_dir, out_dir) != 0) {
-        rc = err_set(e, "%s: cannot replace: %s", out_dir, strerror(errno));
-        rename(old, out_dir); /* the previous version back: a failed run leaves out_dir as it was */
-    } else {
-        rm_tree(old);
-    }
-    free(old);
     return rc;
 }
 
@@ -171,7 +133,7 @@ static void render_init(render *rd, const fv_recipe *r)
     memset(rd, 0, sizeof *rd);
     rd->r = r;
     rd->rp = r->path;
-    rd->t0 = now();
+    rd->t0 = now_seconds();
     rd->outputs = xcalloc((size_t)r->n_objs, sizeof *rd->outputs);
     rd->out_of = xcalloc((size_t)r->n_objs, sizeof *rd->out_of);
     rd->nc.objs = xcalloc((size_t)r->n_objs, sizeof *rd->nc.objs);
@@ -328,26 +290,6 @@ static int check_shapes(render *rd, err *e)
     return 0;
 }
 
-/* Creates "<out>.tmp.<pid>" (and out_dir's parent): only the parent is created, <out> itself
- * appears by rename when everything is written. */
-static int make_tmp_dir(render *rd, const char *out_dir, err *e)
-{
-    char *parent = xstrdup(out_dir);
-    char *slash = strrchr(parent, '/');
-    int prc = 0;
-    if (slash && slash != parent) {
-        *slash = 0;
-        prc = mkdir_p(parent, e);
-    }
-    free(parent);
-    if (prc != 0) return -1;
-    rd->tmp_dir = xasprintf("%s.tmp.%d", out_dir, (int)getpid());
-    rm_tree(rd->tmp_dir);
-    /* named by out_dir, the path the caller gave, not by the temporary name with its pid */
-    if (mkdir(rd->tmp_dir, 0755) != 0) return err_set(e, "%s: cannot create: %s", out_dir, strerror(errno));
-    return 0;
-}
-
 /* Writes the images after `step` steps as step<SSSS>_<b>.png and lists them in the sidecar. */
 static int write_snapshot(render *rd, int step, err *e)
 {
@@ -378,7 +320,7 @@ static int optimize(render *rd, int progress, err *e)
     rd->img = xmalloc(sizeof(float) * (size_t)r->batch * r->size * r->size * 3);
     rd->img_vals = xcalloc((size_t)(rd->n_img > 0 ? rd->n_img : 1) * r->batch, sizeof(double));
     int snap = 0;
-    double value = 0, t_loop = now();
+    double value = 0, t_loop = now_seconds();
     for (int step = 0; step <= r->steps; step++) {
         if (snap < r->n_snapshots && r->snapshots[snap] == step) {
             if (write_snapshot(rd, step, e) != 0) return -1;
@@ -390,7 +332,7 @@ static int optimize(render *rd, int progress, err *e)
         if (step % r->log_every == 0 || step == r->steps - 1) {
             json_array_append_new(rd->curve, json_pack("[i,f]", step, value));
             if (progress) {
-                double el = now() - t_loop, left = el / (step + 1) * (r->steps - step - 1);
+                double el = now_seconds() - t_loop, left = el / (step + 1) * (r->steps - step - 1);
                 fprintf(stderr, "fv-render: step %d/%d  objective %.5g  %.0fs left\n", step + 1, r->steps, value, left);
             }
         }
@@ -479,7 +421,7 @@ static int write_sidecar(render *rd, json_t *finals, double total, int threads, 
                              "tool", "fv-render 1", "recipe", recipe, "model_sha256", nn_model_sha256(rd->model),
                              "net_input", rd->th, rd->tw, "macs_per_forward", nn_plan_macs(rd->plan), "curve", rd->curve,
                              "images", rd->images, "snapshots", rd->snaps, "final", "objective", total, "objectives",
-                             finals, "wall_seconds", now() - rd->t0, "threads", threads);
+                             finals, "wall_seconds", now_seconds() - rd->t0, "threads", threads);
     char *text = json_dumps(side, JSON_SORT_KEYS | JSON_INDENT(1) | JSON_REAL_PRECISION(9));
     json_decref(side);
     char *sp = xasprintf("%s/render.json", rd->tmp_dir);
@@ -500,12 +442,12 @@ fv_render_status fv_render(const fv_recipe *r, const char *out_dir, const fv_ren
         st = FV_RENDER_FAILED;
         json_t *finals = NULL;
         double total = 0;
-        if (make_tmp_dir(&rd, out_dir, e) == 0 && optimize(&rd, o->progress, e) == 0 &&
+        if (outdir_begin(out_dir, &rd.tmp_dir, e) == 0 && optimize(&rd, o->progress, e) == 0 &&
             measure_final(&rd, &finals, &total, e) == 0 && write_images(&rd, e) == 0 &&
-            write_sidecar(&rd, finals, total, o->threads, e) == 0 && publish(rd.tmp_dir, out_dir, e) == 0)
+            write_sidecar(&rd, finals, total, o->threads, e) == 0 && outdir_publish(rd.tmp_dir, out_dir, e) == 0)
             st = FV_RENDER_OK;
         json_decref(finals);
-        if (st != FV_RENDER_OK && rd.tmp_dir) rm_tree(rd.tmp_dir);
+        if (st != FV_RENDER_OK) outdir_abort(rd.tmp_dir);
     }
     render_free(&rd);
     return st;
