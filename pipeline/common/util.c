@@ -15,10 +15,22 @@
 int err_set(err *e, const char *fmt, ...)
 {
     if (e) {
+        char raw[sizeof e->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        /* A message echoes paths, keys and values from the input: a new line or a terminal escape
+         * in them would forge lines or repaint the user's terminal, so control characters are
+         * written as \n, \t or \xNN (the message stays one line). */
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *)raw; *p && o + 5 < sizeof e->msg; p++) {
+            if (*p >= 0x20 && *p != 0x7f) e->msg[o++] = (char)*p;
+            else if (*p == '\n') o += (size_t)snprintf(e->msg + o, 3, "\\n");
+            else if (*p == '\t') o += (size_t)snprintf(e->msg + o, 3, "\\t");
+            else o += (size_t)snprintf(e->msg + o, 5, "\\x%02x", *p);
+        }
+        e->msg[o] = 0;
     }
     return -1;
 }

@@ -14,7 +14,8 @@ typedef struct err {
     char msg[1024];
 } err;
 
-/* Formats the error message into e (printf-style); always returns -1 so callers can
+/* Formats the error message into e (printf-style; control characters escaped, so it stays one
+ * line whatever the arguments hold); always returns -1 so callers can
  * `return err_set(e, ...)`. e may be NULL. */
 int err_set(err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

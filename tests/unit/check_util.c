@@ -22,6 +22,23 @@ static int cpu_has_sha(void)
 static int cpu_has_sha(void) { return 0; }
 #endif
 
+/* A message stays one line whatever a path or key holds: control characters come out escaped. */
+START_TEST(error_escapes)
+{
+    err e;
+    ck_assert_int_eq(err_set(&e, "%s: bad", "a\nb\tc\033[2Jd\x7f"), -1);
+    ck_assert_str_eq(e.msg, "a\\nb\\tc\\x1b[2Jd\\x7f: bad");
+    ck_assert_int_eq(err_set(&e, "%s", "caf\xc3\xa9"), -1); /* UTF-8 is text, not control */
+    ck_assert_str_eq(e.msg, "caf\xc3\xa9");
+    char longs[3000];
+    memset(longs, '\n', sizeof longs - 1);
+    longs[sizeof longs - 1] = 0;
+    err_set(&e, "%s", longs); /* escapes grow the text: cut, still terminated */
+    ck_assert_uint_lt(strlen(e.msg), sizeof e.msg);
+    ck_assert_int_eq(e.msg[0], '\\');
+}
+END_TEST
+
 START_TEST(utf8_cases)
 {
     int line, col;
@@ -177,6 +194,7 @@ int main(void)
     Suite *s = suite_create("util");
     TCase *t = tcase_create("utf8");
     tcase_add_test(t, utf8_cases);
+    tcase_add_test(t, error_escapes);
     suite_add_tcase(s, t);
     t = tcase_create("files");
     tcase_add_test(t, atomic_write);
