@@ -38,7 +38,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 # objs(sources): the object files of a list of sources in this variant.
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c
+COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c pipeline/common/pool.c
 COMMON_OBJS := $(call objs,$(COMMON_SRCS))
 # png_io is shared by several modules, so it is defined here, before the fragments that use it.
 PNG_OBJS := $(call objs,pipeline/png/png_io.c)
@@ -54,6 +54,11 @@ UNIT_TESTS += $(BIN)/check_util
 $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+UNIT_TESTS += $(BIN)/check_pool
+$(BIN)/check_pool: $(call objs,tests/unit/check_pool.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) -pthread
 
 include tests/fuzz/fuzz.mk
 

@@ -7,7 +7,7 @@
 
 #include "fmnist.h"
 #include "nn.h"
-#include "nn_ops.h"
+#include "nn_train.h"
 
 static const char usage[] =
     "usage: fv-train [options] OUT_DIR\n"
