@@ -25,6 +25,9 @@ BIN := $(OUT)/bin
 PKGS := libcmark jansson libpng lua5.4 check zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+# Include paths: pipeline/common (and tests/unit's check_run.h) for everyone; each module's
+# fragment gives its own objects (and its unit tests') -Ipipeline/<itself> plus the public
+# directories of what it depends on, so a module reaches only the headers it may use.
 CPPFLAGS += -D_GNU_SOURCE -Ipipeline/common -Itests/unit
 # No path of the checkout in the binaries (debug info names sources relative to it): the same
 # sources give the same tools, and so the same cache keys, wherever they are built.
@@ -43,7 +46,7 @@ COMMON_OBJS := $(call objs,$(COMMON_SRCS))
 # png_io is shared by several modules, so it is defined here, before the fragments that use it.
 PNG_OBJS := $(call objs,pipeline/png/png_io.c)
 PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
-CPPFLAGS += -Ipipeline/png
+$(OBJ)/pipeline/png/%.o: CPPFLAGS += -Ipipeline/png
 
 # Fragments in dependency order: the engine first (the renderer and the trainer link its objects,
 # and prerequisites are expanded when a fragment is read).

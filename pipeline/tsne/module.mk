@@ -8,7 +8,8 @@ TSNE_SRCS := pipeline/tsne/tsne.c pipeline/tsne/tsne_fft.c pipeline/tsne/tsne_kn
 TSNE_OBJS := $(call objs,$(TSNE_SRCS))
 TSNE_GRID_OBJS := $(call objs,pipeline/tsne/tsne_grid.c)
 TSNE_LIBS := $(shell pkg-config --libs fftw3f openblas jansson 2>/dev/null) -pthread -lm
-CPPFLAGS += -Ipipeline/tsne -Ipipeline/idx
+$(OBJ)/pipeline/tsne/%.o $(call objs,tests/unit/check_tsne.c tests/unit/check_tsne_grid.c): \
+  CPPFLAGS += -Ipipeline/tsne -Ipipeline/idx
 $(TSNE_OBJS) $(call objs,pipeline/tsne/tsne_main.c tests/unit/check_tsne.c): \
   CFLAGS += -fopenmp-simd $(shell pkg-config --cflags fftw3f openblas 2>/dev/null)
 

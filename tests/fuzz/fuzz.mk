@@ -18,7 +18,9 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 # clang does not know gcc's "#pragma GCC optimize" (nn_kern.h): not a warning here.
 FUZZ_CFLAGS := $(WARN) -Wno-unknown-pragmas -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) \
                $(shell pkg-config --cflags openblas 2>/dev/null) -pthread
-FUZZ_CPPFLAGS := $(CPPFLAGS) -Ipipeline/luaext -DFUZZ_ROOT='"$(CURDIR)"'
+# the harness reaches into the modules it fuzzes (nn's internal headers too, for its sources)
+FUZZ_CPPFLAGS := $(CPPFLAGS) -Ipipeline/luaext -Ipipeline/page -Ipipeline/fv -Ipipeline/png -Ipipeline/nn \
+                 -Ipipeline/nn/internal -Ipipeline/idx -Ipipeline/tsne -DFUZZ_ROOT='"$(CURDIR)"'
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
 
 # The nn kernels are linked for their symbols only (the targets fuzz the loader, not the kernels);
