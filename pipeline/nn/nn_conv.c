@@ -125,9 +125,9 @@ void nn_axis_taps(int i0, int len, int pad, int kn, int d, int s, int on, int *c
     for (int i = i0; i < i0 + len; i++) {
         int c = 0, *k = tk + (size_t)(i - i0) * kn, *o = to + (size_t)(i - i0) * kn;
         for (int t = 0; t < kn; t++) {
-            int u = i + pad - t * d;
-            if (u < 0 || u % s || u / s >= on) continue;
-            k[c] = t, o[c++] = u / s;
+            int u = nn_tap_out(i, pad, t, d, s, on);
+            if (u < 0) continue;
+            k[c] = t, o[c++] = u;
         }
         cnt[i - i0] = c;
     }
@@ -216,15 +216,11 @@ static void col2im_rows_any(void *vc, int r0, int r1)
         for (int ix = 0; ix < g->w; ix++) {
             float *restrict d = k->y + ((size_t)r * g->w + ix) * g->cin;
             for (int ky = 0; ky < g->kh; ky++) {
-                int ty = iy + g->pt - ky * g->dh;
-                if (ty < 0 || ty % g->sh) continue;
-                int oy = ty / g->sh;
-                if (oy >= g->oh) continue;
+                int oy = nn_tap_out(iy, g->pt, ky, g->dh, g->sh, g->oh);
+                if (oy < 0) continue;
                 for (int kx = 0; kx < g->kw; kx++) {
-                    int tx = ix + g->pl - kx * g->dw;
-                    if (tx < 0 || tx % g->sw) continue;
-                    int ox = tx / g->sw;
-                    if (ox >= g->ow) continue;
+                    int ox = nn_tap_out(ix, g->pl, kx, g->dw, g->sw, g->ow);
+                    if (ox < 0) continue;
                     const float *restrict s = k->x + (((size_t)n * g->oh + oy) * g->ow + ox) * K
                                               + (size_t)(ky * g->kw + kx) * g->cin;
                     for (int c = 0; c < g->cin; c++) d[c] += s[c];

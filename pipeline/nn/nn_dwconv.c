@@ -246,15 +246,11 @@ static void dw_bwd_rows_any(void *vc, int r0, int r1)
         for (int ix = 0; ix < g->w; ix++) {
             float *restrict d = k->y + ((size_t)r * g->w + ix) * C;
             for (int ky = 0; ky < g->kh; ky++) {
-                int ty = iy + g->pt - ky * g->dh;
-                if (ty < 0 || ty % g->sh) continue;
-                int oy = ty / g->sh;
-                if (oy >= g->oh) continue;
+                int oy = nn_tap_out(iy, g->pt, ky, g->dh, g->sh, g->oh);
+                if (oy < 0) continue;
                 for (int kx = 0; kx < g->kw; kx++) {
-                    int tx = ix + g->pl - kx * g->dw;
-                    if (tx < 0 || tx % g->sw) continue;
-                    int ox = tx / g->sw;
-                    if (ox >= g->ow) continue;
+                    int ox = nn_tap_out(ix, g->pl, kx, g->dw, g->sw, g->ow);
+                    if (ox < 0) continue;
                     const float *restrict s = k->x + (((size_t)n * g->oh + oy) * g->ow + ox) * g->cout;
                     const float *restrict wk = k->w + (size_t)(ky * g->kw + kx) * g->cout;
                     for (int c = 0; c < C; c++)

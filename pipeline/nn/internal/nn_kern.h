@@ -56,6 +56,15 @@ typedef float v4 __attribute__((vector_size(16)));
  * the plain loops. */
 #define DW_MAXT 64
 
+/* The output index o whose kernel tap t reaches input index i along one axis (o * s - pad + t * d
+ * == i, 0 <= o < on), or -1 if there is none: a gather's tap test. */
+static inline int nn_tap_out(int i, int pad, int t, int d, int s, int on)
+{
+    int u = i + pad - t * d;
+    if (u < 0 || u % s || u / s >= on) return -1;
+    return u / s;
+}
+
 /* For an input index i in [i0, i0 + len) of a gather along one axis (col2im, a depthwise input
  * gradient), the cnt[i - i0] kernel taps t in ascending order, with their output index o, such
  * that o * s - pad + t * d == i and 0 <= o < on: pair j at tk[(i - i0) * kn + j], to[...].
