@@ -25,6 +25,9 @@ BIN := $(OUT)/bin
 PKGS := libcmark jansson libpng lua5.4 check zlib libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+# Include paths: pipeline/common (and tests/unit's check_run.h) for everyone; each module's
+# fragment gives its own objects (and its unit tests') -Ipipeline/<itself> plus the public
+# directories of what it depends on, so a module reaches only the headers it may use.
 CPPFLAGS += -D_GNU_SOURCE -Ipipeline/common -Itests/unit
 # No path of the checkout in the binaries (debug info names sources relative to it): the same
 # sources give the same tools, and so the same cache keys, wherever they are built.
@@ -38,7 +41,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 # objs(sources): the object files of a list of sources in this variant.
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c
+COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c pipeline/common/pool.c
 COMMON_SRCS += pipeline/common/fvf.c pipeline/common/outdir.c
 COMMON_OBJS := $(call objs,$(COMMON_SRCS))
 # The common rng needs libm, so only the modules that draw random numbers (fv, fmnist, tsne) link it.
@@ -46,7 +49,7 @@ RNG_OBJS := $(call objs,pipeline/common/rng.c)
 # png_io is shared by several modules, so it is defined here, before the fragments that use it.
 PNG_OBJS := $(call objs,pipeline/png/png_io.c)
 PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
-CPPFLAGS += -Ipipeline/png
+$(OBJ)/pipeline/png/%.o: CPPFLAGS += -Ipipeline/png
 
 # Fragments in dependency order: the engine first (the renderer and the trainer link its objects,
 # and prerequisites are expanded when a fragment is read).
@@ -68,6 +71,11 @@ UNIT_TESTS += $(BIN)/check_util
 $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+UNIT_TESTS += $(BIN)/check_pool
+$(BIN)/check_pool: $(call objs,tests/unit/check_pool.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) -pthread
 
 include tests/fuzz/fuzz.mk
 

@@ -3,7 +3,7 @@
 ASSET_SRCS := pipeline/asset/asset.c pipeline/asset/svg.c
 ASSET_OBJS := $(call objs,$(ASSET_SRCS))
 ASSET_LIBS := $(shell pkg-config --libs libturbojpeg libxml-2.0 2>/dev/null)
-CPPFLAGS += -Ipipeline/asset -Ipipeline/png
+$(OBJ)/pipeline/asset/%.o $(call objs,tests/unit/check_asset.c): CPPFLAGS += -Ipipeline/asset -Ipipeline/png
 
 TOOLS += $(BIN)/fv-asset
 $(BIN)/fv-asset: $(call objs,pipeline/asset/asset_main.c) $(ASSET_OBJS) $(PNG_OBJS) $(COMMON_OBJS)

@@ -14,7 +14,7 @@
  * Training: Adam on shuffled minibatches. A minibatch is cut into fixed chunks of images; each
  * chunk's convolutions (forward, then backward) run on one thread in a workspace of their own,
  * while the dense layers run once on the whole minibatch, their products cut into parts by the
- * sizes alone (nn_ops_parallel). The convolutions' products are single-threaded OpenBLAS sgemm
+ * sizes alone (pool_for_chunks). The convolutions' products are single-threaded OpenBLAS sgemm
  * on im2col matrices or, where the CPU has AMX and the caller asks (fmnist_train_opts.fast_gemm),
  * bf16x3 products on AMX tiles that read the input in place (about 1e-5 relative).
  *
@@ -103,7 +103,7 @@ double fmnist_net_loss(fmnist_net *net, const float *x, const int *y, int n, flo
 void fmnist_net_forward(fmnist_net *net, const float *x, int n, float *logits);
 
 /* Predicted class of each of the n images of set s from index 0 (pred: n ints, caller-owned);
- * runs on nn_ops_threads() threads. Returns the number of correct predictions. */
+ * runs on pool_threads() threads. Returns the number of correct predictions. */
 int fmnist_net_predict(fmnist_net *net, const fmnist_set *s, int *pred);
 
 /* Training options. */
@@ -128,7 +128,7 @@ typedef struct fmnist_train_report {
 
 /* Trains net on `train` for o->epochs epochs (a fresh shuffle of the training set per epoch;
  * the last minibatch of an epoch may be smaller), evaluating on `test` (may be NULL) after each
- * epoch. Threads: nn_ops_threads() (set nn_set_threads first); OpenBLAS is set to 1 thread while
+ * epoch. Threads: pool_threads() (set nn_set_threads first); OpenBLAS is set to 1 thread while
  * training. Fills *rep. Returns 0, or -1 with e for bad options. */
 int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *test, const fmnist_train_opts *o,
                  fmnist_train_report *rep, err *e);

@@ -6,7 +6,8 @@
 #define FV_FMNIST_IMPL_H
 
 #include "fmnist.h"
-#include "nn_ops.h"
+#include "nn_train.h"
+#include "pool.h"
 
 /* The twelve parameter tensors, in the order of the flat array (fmnist_net_params). */
 enum { T_W1, T_B1, T_W2, T_B2, T_W3, T_B3, T_W4, T_B4, T_WF1, T_BF1, T_WF2, T_BF2, N_T };

@@ -1,5 +1,5 @@
 /* fmnist_pass — the network's forward and backward passes over a workspace that holds every
- * buffer of a pass (see fmnist_impl.h). The kernels are the nn engine's (nn_ops.h): products on
+ * buffer of a pass (see fmnist_impl.h). The kernels are the nn engine's (nn_train.h): products on
  * OpenBLAS sgemm, or on AMX tiles where the CPU has them and training asked for them
  * (nn_ops_set_fast_gemm); a pass runs on the calling thread. */
 #include "fmnist_impl.h"

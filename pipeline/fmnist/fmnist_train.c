@@ -70,10 +70,10 @@ static void conv_bwd_slots(void *ctx, int lo, int hi) { conv_slots(ctx, lo, hi, 
 /* One minibatch's gradient (into cgrad) and summed loss. */
 static double train_step(job *j)
 {
-    nn_ops_parallel(j->n_slots, conv_fwd_slots, j);
+    pool_for_chunks(j->n_slots, POOL_JOBS, conv_fwd_slots, j);
     fmnist_fwd_head(j->net, j->head, j->n);
     double loss = fmnist_bwd_head(j->net, j->head, j->n, 1.0f / (float)j->n, j->cgrad[0]);
-    nn_ops_parallel(j->n_slots, conv_bwd_slots, j);
+    pool_for_chunks(j->n_slots, POOL_JOBS, conv_bwd_slots, j);
     return loss;
 }
 
@@ -129,14 +129,14 @@ static void predict_slots(void *ctx, int lo, int hi)
 
 static int slots_for_threads(void)
 {
-    int t = nn_ops_threads();
+    int t = pool_threads();
     return t < 1 ? 1 : t > 64 ? 64 : t;
 }
 
 static int predict_with(fmnist_net *net, const fmnist_set *s, int *pred, fmnist_ws **slots, int n_slots, int chunk)
 {
     job j = {.net = net, .set = s, .slots = slots, .n_slots = n_slots, .chunk = chunk, .pred = pred};
-    nn_ops_parallel(n_slots, predict_slots, &j);
+    pool_for_chunks(n_slots, POOL_JOBS, predict_slots, &j);
     int correct = 0;
     for (int k = 0; k < n_slots; k++) correct += j.correct_slot[k];
     return correct;
@@ -148,7 +148,7 @@ int fmnist_net_predict(fmnist_net *net, const fmnist_set *s, int *pred)
     fmnist_ws **slots = xcalloc((size_t)n_slots, sizeof *slots);
     nn_ops_set_blas_threads(1);
     int correct = predict_with(net, s, pred, slots, n_slots, chunk);
-    nn_ops_set_blas_threads(nn_ops_threads());
+    nn_ops_set_blas_threads(pool_threads());
     for (int k = 0; k < n_slots; k++) fmnist_ws_free(slots[k]);
     free(slots);
     return correct;
@@ -203,7 +203,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
             double bc1 = 1.0 - pow(0.9, (double)step), bc2 = 1.0 - pow(0.999, (double)step);
             j.lr_t = (float)(o->lr / bc1 * sqrt(bc2));
             j.eps_t = (float)(1e-8 * sqrt(bc2));
-            nn_ops_parallel(256, adam_parts, &j);
+            pool_for_chunks(256, POOL_JOBS, adam_parts, &j);
             if (o->log && o->log_every > 0 && (b + 1) % o->log_every == 0 && b + 1 < steps_per_epoch) {
                 double el = now_seconds() - t0, left = el / (b + 1) * (steps_per_epoch - b - 1) +
                                                 (t_train + el) / (ep + (b + 1.0) / steps_per_epoch) *
@@ -236,7 +236,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     }
     rep->seconds = t_train;
     nn_ops_set_fast_gemm(0);
-    nn_ops_set_blas_threads(nn_ops_threads());
+    nn_ops_set_blas_threads(pool_threads());
     for (int k = 0; k < n_slots; k++) fmnist_ws_free(j.slots[k]);
     free(j.slots);
     for (int c = 0; c < max_ch; c++) fmnist_ws_free(j.cws[c]);

@@ -9,7 +9,9 @@ FMNIST_OBJS := $(call objs,pipeline/fmnist/fmnist_data.c pipeline/fmnist/fmnist_
 FMNIST_DEPS := $(FMNIST_OBJS) $(NN_OBJS) $(call objs,pipeline/idx/idx.c) \
                $(PNG_OBJS) $(RNG_OBJS) $(COMMON_OBJS)
 FMNIST_LINK = $(NN_LIBS) $(IDX_LIBS) $(PNG_LIBS) $(shell pkg-config --libs jansson 2>/dev/null) -lm
-CPPFLAGS += -Ipipeline/fmnist
+# nn's public headers only (nn.h, nn_train.h): its internal/ ones are not on this path.
+$(OBJ)/pipeline/fmnist/%.o $(call objs,tests/unit/check_fmnist.c): \
+  CPPFLAGS += -Ipipeline/fmnist -Ipipeline/nn -Ipipeline/idx -Ipipeline/png
 # Adam's sqrtf vectorizes only without errno (nothing here reads errno after a math call).
 $(call objs,pipeline/fmnist/fmnist_train.c): CFLAGS += -fno-math-errno
 

@@ -7,7 +7,7 @@
 
 #include "fmnist.h"
 #include "nn.h"
-#include "nn_ops.h"
+#include "nn_train.h"
 #include "outdir.h"
 
 static const char usage[] =

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fv_objective.h"
-#include "nn_ops.h"
+#include "pool.h"
 
 struct fv_opt {
     fv_opt_config c;
@@ -113,7 +113,7 @@ static void par_items(void *ctx, int i0, int i1)
 static void par_run(par_job *j, size_t count)
 {
     size_t blocks = count / PAR_BLOCK, tail = blocks * PAR_BLOCK;
-    if (blocks) nn_ops_parallel((int)blocks, par_items, j);
+    if (blocks) pool_for_chunks((int)blocks, POOL_JOBS, par_items, j);
     if (tail == count) return;
     par_job t = *j;
     t.a += tail;

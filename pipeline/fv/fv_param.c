@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn_ops.h"
+#include "pool.h"
 
 /* FFTW's planner is not thread-safe: every plan creation and destruction goes through this lock. */
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -266,9 +266,9 @@ static void unique_forward(fv_param *p)
         memcpy(p->pre, p->values, sizeof(float) * (size_t)c->n * hw * pc);
         return;
     }
-    nn_ops_parallel(2 * c->n * p->pc, fourier_forward_cols, p);
-    nn_ops_parallel(2 * c->n * p->pc, fourier_forward_rows, p);
-    nn_ops_parallel((int)hw, planes_to_pre, p);
+    pool_for_chunks(2 * c->n * p->pc, POOL_JOBS, fourier_forward_cols, p);
+    pool_for_chunks(2 * c->n * p->pc, POOL_JOBS, fourier_forward_rows, p);
+    pool_for_chunks((int)hw, POOL_JOBS, planes_to_pre, p);
 }
 
 /* Pass 1 of the gradient: the half's rows of item i's channel of dpre, real to complex. */
@@ -330,8 +330,8 @@ static void unique_backward(fv_param *p)
         memcpy(p->grad, p->dpre, sizeof(float) * (size_t)c->n * hw * pc);
         return;
     }
-    nn_ops_parallel(2 * c->n * p->pc, fourier_backward_rows, p);
-    nn_ops_parallel(2 * c->n * p->pc, fourier_backward_cols, p);
+    pool_for_chunks(2 * c->n * p->pc, POOL_JOBS, fourier_backward_rows, p);
+    pool_for_chunks(2 * c->n * p->pc, POOL_JOBS, fourier_backward_cols, p);
 }
 
 static void shared_forward(fv_param *p, const shared_part *s)
@@ -446,7 +446,7 @@ void fv_param_forward(fv_param *p, float *img)
     unique_forward(p);
     for (int i = 0; i < c->n_shared; i++) shared_forward(p, &p->shared[i]);
     color_fwd_job j = {p, img};
-    nn_ops_parallel((int)npix, color_forward, &j);
+    pool_for_chunks((int)npix, POOL_JOBS, color_forward, &j);
 }
 
 typedef struct color_bwd_job {
@@ -486,7 +486,7 @@ void fv_param_backward(fv_param *p, const float *dimg)
     const fv_param_config *c = &p->c;
     size_t npix = (size_t)c->n * c->h * c->w;
     color_bwd_job j = {p, dimg};
-    nn_ops_parallel((int)npix, color_backward, &j);
+    pool_for_chunks((int)npix, POOL_JOBS, color_backward, &j);
     unique_backward(p);
     for (int i = 0; i < c->n_shared; i++) shared_backward(p, &p->shared[i]);
 }

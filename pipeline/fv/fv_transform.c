@@ -5,7 +5,7 @@
  * into the rows and columns it computes; the same values as op by op, in fewer passes.
  *
  * Scale and rotate (bilinear resampling, the costly ops) run on the engine's thread pool
- * (nn_ops_parallel): the forward pass by output rows, each pixel computed alone; the backward
+ * (pool_for_chunks): the forward pass by output rows, each pixel computed alone; the backward
  * pass, a scatter, by AFFINE_BLOCKS fixed blocks of output rows, each into its own buffer over
  * the band of input rows it touches, and the blocks are then summed in block order. Blocks fixed
  * by the size, not by the thread count, so the result is the same for any number of threads. */
@@ -18,7 +18,7 @@
 #include <immintrin.h>
 #endif
 
-#include "nn_ops.h"
+#include "pool.h"
 
 #define AFFINE_BLOCKS 8
 
@@ -536,7 +536,7 @@ static void affine_forward(const op_state *s, const window *wd, int n, const flo
 {
     affine_job j = {.s = s, .wd = *wd, .a = affine_of(s), .n = n, .in = in, .out = out,
                     .plane = (size_t)wd->sh * wd->sw * 3};
-    nn_ops_parallel(wd->oh, affine_forward_rows, &j);
+    pool_for_chunks(wd->oh, POOL_JOBS, affine_forward_rows, &j);
 }
 
 /* Block k's share of the backward scatter: output rows [k oh / B, (k+1) oh / B) of the op (those
@@ -603,8 +603,8 @@ static void affine_backward(const fv_transform *t, const op_state *s, const wind
 {
     affine_job j = {.s = s, .wd = *wd, .a = affine_of(s), .n = n, .dout = dout, .din = din, .blk = t->blk,
                     .plane = (size_t)wd->sh * wd->sw * 3};
-    nn_ops_parallel(AFFINE_BLOCKS, affine_backward_blocks, &j);
-    nn_ops_parallel(wd->sh, affine_backward_sum, &j);
+    pool_for_chunks(AFFINE_BLOCKS, POOL_JOBS, affine_backward_blocks, &j);
+    pool_for_chunks(wd->sh, POOL_JOBS, affine_backward_sum, &j);
 }
 
 static int is_identity(const op_state *s)

@@ -5,7 +5,9 @@ FV_SRCS := pipeline/fv/fv_param.c pipeline/fv/fv_transform.c \
 FV_OBJS := $(call objs,$(FV_SRCS)) $(RNG_OBJS)
 FV_LIBS := $(shell pkg-config --libs fftw3f openblas jansson 2>/dev/null) -lpthread -lm
 CFLAGS += $(shell pkg-config --cflags fftw3f openblas 2>/dev/null)
-CPPFLAGS += -Ipipeline/fv -Ipipeline/nn
+# nn's public headers only (nn.h): its internal/ ones are not on this path.
+$(OBJ)/pipeline/fv/%.o $(call objs,tests/unit/check_fv.c tests/unit/check_fv_render.c): \
+  CPPFLAGS += -Ipipeline/fv -Ipipeline/nn -Ipipeline/png
 
 UNIT_TESTS += $(BIN)/check_fv
 $(BIN)/check_fv: $(call objs,tests/unit/check_fv.c) $(FV_OBJS) $(NN_OBJS) $(COMMON_OBJS)

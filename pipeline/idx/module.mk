@@ -2,7 +2,7 @@
 # classifier read the dataset through it.
 IDX_OBJS := $(call objs,pipeline/idx/idx.c)
 IDX_LIBS := $(shell pkg-config --libs zlib 2>/dev/null)
-CPPFLAGS += -Ipipeline/idx
+$(OBJ)/pipeline/idx/%.o $(call objs,tests/unit/check_idx.c): CPPFLAGS += -Ipipeline/idx
 
 UNIT_TESTS += $(BIN)/check_idx
 $(BIN)/check_idx: $(call objs,tests/unit/check_idx.c) $(IDX_OBJS) $(COMMON_OBJS)

@@ -1,10 +1,14 @@
 # nn — the neural-network engine (TF.js graph models, forward + input gradient) and fv-nn.
-# OpenBLAS for sgemm, or AMX tiles where the CPU has them (nn_amx); a pthread pool of its own for
-# the engine's loops.
-NN_SRCS := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
+# OpenBLAS for sgemm, or AMX tiles where the CPU has them (nn_amx); the common pool (pool.h) for
+# the engine's loops. The kernels (nn_ops.h) are one file per kind of op.
+NN_KERN_SRCS := pipeline/nn/nn_conv.c pipeline/nn/nn_dwconv.c pipeline/nn/nn_eltwise.c pipeline/nn/nn_pool2d.c \
+                pipeline/nn/nn_loss.c
+NN_SRCS := pipeline/nn/nn.c $(NN_KERN_SRCS) pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
 NN_OBJS := $(call objs,$(NN_SRCS))
 NN_LIBS := $(shell pkg-config --libs jansson openblas 2>/dev/null) -pthread -lm
-CPPFLAGS += -Ipipeline/nn
+# internal/: the kernels' headers (nn_ops.h and what they share), for nn's own objects and tests.
+$(OBJ)/pipeline/nn/%.o $(call objs,tests/unit/check_nn.c tests/unit/check_nn_amx.c tests/unit/check_nn_simd.c): \
+  CPPFLAGS += -Ipipeline/nn -Ipipeline/nn/internal -Ipipeline/png
 $(NN_OBJS) $(call objs,tests/unit/check_nn.c tests/unit/check_nn_simd.c pipeline/nn/nn_main.c): \
   CFLAGS += -pthread $(shell pkg-config --cflags openblas 2>/dev/null)
 

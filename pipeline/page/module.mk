@@ -3,7 +3,7 @@ PAGE_SRCS := pipeline/page/page.c pipeline/page/frontmatter.c pipeline/page/bib.
              pipeline/page/mdext.c pipeline/page/template.c pipeline/page/katex.c pipeline/page/url.c
 PAGE_OBJS := $(call objs,$(PAGE_SRCS))
 PAGE_LIBS := $(shell pkg-config --libs libcmark jansson 2>/dev/null)
-CPPFLAGS += -Ipipeline/page
+$(OBJ)/pipeline/page/%.o $(call objs,tests/unit/check_page.c): CPPFLAGS += -Ipipeline/page
 
 TOOLS += $(BIN)/fv-page
 $(BIN)/fv-page: $(call objs,pipeline/page/page_main.c) $(PAGE_OBJS) $(COMMON_OBJS)

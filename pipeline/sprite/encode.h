@@ -30,7 +30,7 @@ typedef enum encode_format {
 typedef struct encode_options {
     double target;    /* SSIM target (default 0.97) */
     unsigned formats; /* bit 1u << f for each allowed encode_format (default: all) */
-    int threads;      /* threads for SSIM (0: FV_THREADS or the cores) */
+    int threads;      /* SSIM: 1 on the calling thread, else the common pool's threads (pool.h) */
     int quant_speed;  /* libimagequant speed 1..10 for the final palettes (default 10, the
                        * searches' own; 4, pngquant's default, saves about 5 % in 1.7x the time) */
 } encode_options;

@@ -5,7 +5,8 @@
 SPRITE_PKGS := imagequant libwebp libturbojpeg
 CFLAGS += $(shell pkg-config --cflags $(SPRITE_PKGS) 2>/dev/null)
 SPRITE_LIBS := $(shell pkg-config --libs $(SPRITE_PKGS) jansson 2>/dev/null) -lpthread -lm
-CPPFLAGS += -Ipipeline/sprite
+$(OBJ)/pipeline/sprite/%.o $(call objs,tests/unit/check_pack.c tests/unit/check_ssim.c tests/unit/check_encode.c): \
+  CPPFLAGS += -Ipipeline/sprite -Ipipeline/png
 
 PACK_OBJS := $(call objs,pipeline/sprite/pack.c)
 SSIM_OBJS := $(call objs,pipeline/sprite/ssim.c)

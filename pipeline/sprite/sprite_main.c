@@ -1,7 +1,6 @@
 /* fv-sprite — spritesheets: packing frames and encoding sheets to a perceptual budget.
  * A thin main over sprite.h / pack.h / encode.h; see --help. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "encode.h"
 #include "pack.h"
 #include "png_io.h"
+#include "pool.h"
 #include "ssim.h"
 #include "sprite.h"
 
@@ -174,40 +174,31 @@ static void encode_one_sheet(sheet_job *j)
     png_io_image_free(&img);
 }
 
-/* Sheets are independent: with several threads, each takes the next sheet (the SSIM inside a
- * sheet then runs on the thread's share of the cores), largest file first, so that a big sheet
- * does not start last and run alone. Results do not depend on the order: every sheet's search is
- * deterministic and SSIM's sum is fixed-order (ssim.h). */
+/* Sheets are independent: each is a chunk of one pool loop, taken largest file first, so that a
+ * big sheet does not start last and run alone. The threads then belong to the sheets: a sheet's
+ * SSIM runs inline on its thread (pool.h: a loop inside a loop runs inline), except when there is
+ * one sheet, whose SSIM has the pool to itself. Results do not depend on the order: every sheet's
+ * search is deterministic and SSIM's sum is fixed-order (ssim.h). */
 typedef struct sheet_pool {
     sheet_job *jobs;
     const int *order;
-    int n, next;
-    pthread_mutex_t mu;
 } sheet_pool;
 
-static void *sheet_worker(void *arg)
+/* pool body: the sheets order[i0..i1). */
+static void encode_sheets(void *ctx, int i0, int i1)
 {
-    sheet_pool *p = arg;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        int i = p->next++;
-        pthread_mutex_unlock(&p->mu);
-        if (i >= p->n) return NULL;
-        encode_one_sheet(&p->jobs[p->order[i]]);
-    }
+    sheet_pool *p = ctx;
+    for (int i = i0; i < i1; i++) encode_one_sheet(&p->jobs[p->order[i]]);
 }
 
 /* Encodes each lossless sheet; all are encoded before any is written. */
 static int cmd_encode(const char *outdir, char **sheets, int n, const sprite_options *o, int table)
 {
     err e = {{0}};
-    int threads = o->enc.threads > 0 ? o->enc.threads : ssim_threads();
-    int workers = threads < n ? threads : n;
     sheet_job *jobs = xcalloc((size_t)n, sizeof *jobs);
     for (int i = 0; i < n; i++) {
         jobs[i].path = sheets[i];
         jobs[i].enc = o->enc;
-        jobs[i].enc.threads = threads / workers > 0 ? threads / workers : 1;
     }
     int *order = xcalloc((size_t)n, sizeof *order);
     off_t *size = xcalloc((size_t)n, sizeof *size);
@@ -218,15 +209,8 @@ static int cmd_encode(const char *outdir, char **sheets, int n, const sprite_opt
         for (; k > 0 && size[order[k - 1]] < size[i]; k--) order[k] = order[k - 1];
         order[k] = i;
     }
-    sheet_pool pool = {jobs, order, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    pthread_t *tid = xcalloc((size_t)workers, sizeof *tid);
-    int *started = xcalloc((size_t)workers, sizeof *started);
-    for (int t = 1; t < workers; t++) started[t] = pthread_create(&tid[t], NULL, sheet_worker, &pool) == 0;
-    sheet_worker(&pool);
-    for (int t = 1; t < workers; t++)
-        if (started[t]) pthread_join(tid[t], NULL);
-    free(tid);
-    free(started);
+    sheet_pool pool = {jobs, order};
+    pool_for_chunks(n, n, encode_sheets, &pool); /* a chunk per sheet */
     free(order);
     free(size);
 
@@ -331,6 +315,7 @@ int main(int argc, char **argv)
     }
     sprite_options o;
     sprite_options_default(&o);
+    pool_set_threads(o.enc.threads > 0 ? o.enc.threads : ssim_threads()); /* SSIM's and the sheets' */
     int table = 0;
     const char *cmd = argc >= 2 ? argv[1] : "";
     if ((!strcmp(cmd, "build") || !strcmp(cmd, "pack")) && argc >= 4) {

@@ -2,10 +2,10 @@
  * by row: each input row is filtered horizontally once into a ring of 11 rows, and each output row
  * combines the ring vertically, so memory is 11 rows and not five whole images (a 4096^2 sheet
  * would otherwise need 1.3 GB). The output is cut into fixed tiles of BAND rows x TILE_W columns
- * that go to threads (sheets are often 128 pixels tall: bands alone would leave one thread
- * busy); each tile re-reads the 10 rows and columns of overlap. Pixel values are centred (minus
- * 128) before the squares so that float keeps the variances exact enough; the means are shifted
- * back for the luminance term.
+ * that go to the common pool's threads (sheets are often 128 pixels tall: bands alone would
+ * leave one thread busy); each tile re-reads the 10 rows and columns of overlap. Pixel values are
+ * centred (minus 128) before the squares so that float keeps the variances exact enough; the
+ * means are shifted back for the luminance term.
  *
  * Speed: rows keep their channels interleaved, so every loop is contiguous; each filter is one
  * pass over its output with all 11 taps in the expression (the sum stays in a register instead
@@ -19,8 +19,9 @@
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 #include "ssim.h"
 
+#include "pool.h"
+
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -138,19 +139,11 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) st
     j->sum = sum;
 }
 
-/* A thread's share: bands first, first + step, ... */
-typedef struct worker {
-    job *jobs;
-    int nb, first, step;
-    pthread_t tid;
-    int started;
-} worker;
-
-static void *run_worker(void *arg)
+/* pool body: tiles [k0, k1). */
+static void run_tiles(void *ctx, int k0, int k1)
 {
-    worker *w = arg;
-    for (int k = w->first; k < w->nb; k += w->step) run_tile(&w->jobs[k]);
-    return NULL;
+    job *jobs = ctx;
+    for (int k = k0; k < k1; k++) run_tile(&jobs[k]);
 }
 
 int ssim_threads(void)
@@ -171,11 +164,9 @@ int ssim_compute(const uint8_t *a, const uint8_t *b, int width, int height, int 
     for (int k = 0; k < WIN; k++) gs += g[k] = expf(-(float)((k - R) * (k - R)) / (2 * 1.5f * 1.5f));
     for (int k = 0; k < WIN; k++) g[k] /= gs;
     int rows = height - 2 * R, cols = width - 2 * R;
-    if (threads <= 0) threads = ssim_threads();
     /* Fixed tiles, summed in tile order, so that the result does not depend on the thread
      * count. */
     int nby = (rows + BAND - 1) / BAND, nbx = (cols + TILE_W - 1) / TILE_W, nb = nby * nbx;
-    if (threads > nb) threads = nb;
     job *jobs = xcalloc((size_t)nb, sizeof *jobs);
     for (int k = 0; k < nb; k++) {
         int by = k / nbx, bx = k % nbx;
@@ -183,20 +174,12 @@ int ssim_compute(const uint8_t *a, const uint8_t *b, int width, int height, int 
         jobs[k] = (job){a, b, width, height, channels, R + by * BAND, y1 < R + rows ? y1 : R + rows,
                         R + bx * TILE_W, x1 < R + cols ? x1 : R + cols, g, 0};
     }
-    worker *ws = xcalloc((size_t)threads, sizeof *ws);
-    for (int t = 0; t < threads; t++) {
-        ws[t] = (worker){jobs, nb, t, threads, 0, 0};
-        /* a thread that cannot start runs inline instead */
-        if (t > 0) ws[t].started = pthread_create(&ws[t].tid, NULL, run_worker, &ws[t]) == 0;
-        if (t > 0 && !ws[t].started) run_worker(&ws[t]);
-    }
-    run_worker(&ws[0]);
-    for (int t = 1; t < threads; t++)
-        if (ws[t].started) pthread_join(ws[t].tid, NULL);
+    /* each tile a chunk of its own, so that a thread that finishes early takes the next */
+    if (threads == 1) run_tiles(jobs, 0, nb);
+    else pool_for_chunks(nb, nb, run_tiles, jobs);
     double sum = 0;
     for (int k = 0; k < nb; k++) sum += jobs[k].sum;
     *out = sum / ((double)cols * rows * channels);
     free(jobs);
-    free(ws);
     return 0;
 }

@@ -16,8 +16,10 @@
 #include "util.h"
 
 /* Mean SSIM of a and b: both width x height x channels bytes, interleaved, row-major, channels
- * 1..4 (4: RGBA, see above). Both sides must be at least 11 pixels. `threads` share the tiles
- * (0: FV_THREADS or the number of cores). Returns 0 with *out in [-1, 1], or -1 with e. */
+ * 1..4 (4: RGBA, see above). Both sides must be at least 11 pixels. threads 1: on the calling
+ * thread; otherwise the tiles go to the common pool (pool.h: as many threads as pool_set_threads
+ * gave it; inline when called from inside a pool loop). The value does not depend on the threads.
+ * Returns 0 with *out in [-1, 1], or -1 with e. */
 int ssim_compute(const uint8_t *a, const uint8_t *b, int width, int height, int channels, int threads,
                  double *out, err *e);
 

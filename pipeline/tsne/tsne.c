@@ -5,7 +5,6 @@
 #include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -16,16 +15,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pool.h"
 #include "tsne_fft.h"
 #include "tsne_knn.h"
 #include "tsne_pca.h"
 #include "rng.h"
 
-/* Below these sizes loops run on one thread: a parallel region costs a barrier, and on a busy
- * machine (other jobs on the same cores) a barrier waits for a descheduled thread; measured
- * 4-5x slower than serial on 600 points with 2 threads under load. */
+/* Below these sizes loops run on one thread: a parallel loop costs a join, and on a busy machine
+ * (other jobs on the same cores) a join waits for a descheduled thread; measured 4-5x slower
+ * than serial on 600 points with 2 threads under load. */
 #define PAR_POINTS 4096
 #define PAR_PAIRS 1500
+
+/* fn(ctx, lo, hi) over the rows [0, n): on the common pool (pool.h) from `from` rows on, else on
+ * this thread. Every loop here writes each row's results apart and sums them afterwards in row
+ * order, so no value depends on the threads. */
+static void rows_for(size_t n, size_t from, pool_fn fn, void *ctx)
+{
+    if (n >= from) pool_for_chunks((int)n, POOL_JOBS, fn, ctx);
+    else if (n > 0) fn(ctx, 0, (int)n);
+}
 
 void tsne_params_default(tsne_params *p)
 {
@@ -71,8 +80,7 @@ int tsne_check(const tsne_params *p, size_t n, err *e)
 
 void tsne_set_threads(int n)
 {
-    if (n < 1) n = 1;
-    omp_set_num_threads(n);
+    pool_set_threads(n);
     /* OpenBLAS runs single-threaded inside our own parallel loops over fixed blocks: its own
      * threads would split sums differently for different thread counts (and oversubscribe). */
     openblas_set_num_threads(1);
@@ -166,6 +174,28 @@ static size_t merge_row(const entry *own, size_t k, const entry *b, const entry 
     return m;
 }
 
+/* Rows of the merge in symmetrize: pass 0 counts each row's length into ptr[i + 1], pass 1 writes
+ * the rows at ptr[i]. */
+typedef struct merge_job {
+    const entry *own, *tr;
+    const size_t *tstart;
+    size_t K;
+    float scale;
+    sparse_p *s;
+    int pass;
+} merge_job;
+
+static void merge_rows(void *ctx, int lo, int hi)
+{
+    const merge_job *j = ctx;
+    sparse_p *s = j->s;
+    for (size_t i = (size_t)lo; i < (size_t)hi; i++) {
+        const entry *b = j->tr + j->tstart[i], *be = j->tr + j->tstart[i + 1];
+        if (j->pass == 0) s->ptr[i + 1] = merge_row(j->own + i * j->K, j->K, b, be, j->scale, NULL, NULL);
+        else merge_row(j->own + i * j->K, j->K, b, be, j->scale, s->col + s->ptr[i], s->val + s->ptr[i]);
+    }
+}
+
 /* P = (P_cond + P_cond^T) / (2n) from the (n, k) neighbour lists and conditional p. Row i of
  * P_cond^T is built by a counting sort over the rows of nb, so it comes out ordered by column;
  * transposing that back the same way gives row i of P_cond (its own k neighbours) ordered by
@@ -208,16 +238,27 @@ static void symmetrize(size_t n, int k, const int32_t *nb, const double *pc, spa
             s->col = xmalloc(sizeof(int32_t) * s->nnz);
             s->val = xmalloc(sizeof(float) * s->nnz);
         }
-#pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
-        for (size_t i = 0; i < n; i++) {
-            const entry *b = tr + tstart[i], *be = tr + tstart[i + 1];
-            if (pass == 0) s->ptr[i + 1] = merge_row(own + i * K, K, b, be, scale, NULL, NULL);
-            else merge_row(own + i * K, K, b, be, scale, s->col + s->ptr[i], s->val + s->ptr[i]);
-        }
+        merge_job mj = {own, tr, tstart, K, scale, s, pass};
+        rows_for(n, PAR_POINTS, merge_rows, &mj);
     }
     free(tstart);
     free(tr);
     free(own);
+}
+
+/* Rows of the calibration: d2 and pc (n, k), each row's p_{j|i} from its distances. */
+typedef struct calib_job {
+    const float *d2;
+    double *pc;
+    int k;
+    double perplexity;
+} calib_job;
+
+static void calibrate_rows(void *ctx, int lo, int hi)
+{
+    const calib_job *j = ctx;
+    const size_t K = (size_t)j->k;
+    for (size_t i = (size_t)lo; i < (size_t)hi; i++) calibrate_row(j->d2 + i * K, j->k, j->perplexity, j->pc + i * K);
 }
 
 /* Sparse P over the k = floor(3 * perplexity) exact nearest neighbours. */
@@ -234,8 +275,8 @@ static void sparse_affinities(const float *x, size_t n, int d, double perplexity
     tsne_knn(x, n, d, k, nb, d2);
     double t1 = now_seconds();
     double *pc = xmalloc(sizeof(double) * n * K);
-#pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
-    for (size_t i = 0; i < n; i++) calibrate_row(d2 + i * K, k, perplexity, pc + i * K);
+    calib_job cj = {d2, pc, k, perplexity};
+    rows_for(n, PAR_POINTS, calibrate_rows, &cj);
     double t2 = now_seconds();
     symmetrize(n, k, nb, pc, s);
     double t3 = now_seconds();
@@ -249,6 +290,39 @@ static void sparse_affinities(const float *x, size_t n, int d, double perplexity
     free(pc);
 }
 
+/* Rows of the dense conditional P: from the Gram matrix g (upper triangle, (n, n)), row i's
+ * distances to the others, calibrated, into p (n, n) with p_ii = 0. */
+typedef struct dense_job {
+    const float *g;
+    double *p;
+    size_t n;
+    double perplexity;
+} dense_job;
+
+static void dense_rows(void *ctx, int lo, int hi)
+{
+    const dense_job *J = ctx;
+    const size_t n = J->n;
+    const float *g = J->g;
+    double *p = J->p;
+    float *row = xmalloc(sizeof(float) * n);
+    double *pr = xmalloc(sizeof(double) * n);
+    for (size_t i = (size_t)lo; i < (size_t)hi; i++) {
+        size_t m = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i) continue;
+            float gij = j > i ? g[i * n + j] : g[j * n + i];
+            float v = g[i * n + i] + g[j * n + j] - 2 * gij;
+            row[m++] = v > 0 ? v : 0;
+        }
+        calibrate_row(row, (int)m, J->perplexity, pr);
+        m = 0;
+        for (size_t j = 0; j < n; j++) p[i * n + j] = j == i ? 0 : pr[m++];
+    }
+    free(row);
+    free(pr);
+}
+
 /* Dense symmetric P (n, n) over all pairs, for the exact method. */
 static double *dense_affinities(const float *x, size_t n, int d, double perplexity)
 {
@@ -256,26 +330,8 @@ static double *dense_affinities(const float *x, size_t n, int d, double perplexi
     float *g = xmalloc(sizeof(float) * n * n);
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, d, 1.0f, x, d, 0.0f, g, (int)n);
     double *p = xmalloc(sizeof(double) * n * n);
-#pragma omp parallel if (n >= PAR_PAIRS)
-    {
-        float *row = xmalloc(sizeof(float) * n);
-        double *pr = xmalloc(sizeof(double) * n);
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            size_t m = 0;
-            for (size_t j = 0; j < n; j++) {
-                if (j == i) continue;
-                float gij = j > i ? g[i * n + j] : g[j * n + i];
-                float v = g[i * n + i] + g[j * n + j] - 2 * gij;
-                row[m++] = v > 0 ? v : 0;
-            }
-            calibrate_row(row, (int)m, perplexity, pr);
-            m = 0;
-            for (size_t j = 0; j < n; j++) p[i * n + j] = j == i ? 0 : pr[m++];
-        }
-        free(row);
-        free(pr);
-    }
+    dense_job dj = {g, p, n, perplexity};
+    rows_for(n, PAR_PAIRS, dense_rows, &dj);
     free(g);
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++) {
@@ -468,140 +524,15 @@ static void team_help(team *t, int w)
     }
 }
 
-/* ---- a small thread pool for the gradient iterations ----
- * libgomp's idle threads spin before they sleep; on a shared machine (more runnable threads than
- * cores) a spinning thread takes the core from the thread doing the serial work between
- * parallel steps, and 1000 iterations with 2 threads ran slower than with 1. These threads spin
- * only briefly, yielding the core after the first pauses (POOL_SPIN: the gap between two
- * iterations is a few microseconds, while a sleep and a wake through the kernel cost tens of
- * them, every iteration: 6 % of a 10,000-point run), then block on a condition variable; an
- * iteration has one start and one join. The caller wakes sleepers only when there
- * are some: a helper counts itself asleep and then checks for a new job, the caller publishes
- * the job and then checks for sleepers (both sequentially consistent), so at least one of the two
- * sees the other. */
-#define POOL_SPIN 100e-6 /* seconds */
-
-typedef struct pool {
-    int n; /* threads, the caller included */
-    pthread_t *th;
-    pthread_mutex_t mu;
-    pthread_cond_t go;
-    _Atomic unsigned gen; /* job number */
-    _Atomic int pending;  /* workers still in the current job */
-    _Atomic int sleepers; /* helpers blocked (or about to block) on go */
-    _Atomic int quit;
-    void (*fn)(void *ctx, int worker);
-    void *ctx;
-    struct team tm; /* the repulsion's helpers (grad_fft) */
-} pool;
-
-typedef struct pool_arg {
-    pool *p;
-    int id;
-} pool_arg;
-
-/* Waits until job number seen is not current any more (or quit); returns 0 on quit. */
-static int pool_wait_job(pool *p, unsigned seen)
-{
-    double t0 = now_seconds();
-    for (int spins = 1;; spins++) {
-        if (atomic_load(&p->gen) != seen || atomic_load(&p->quit)) break;
-        if (spins < 1024) cpu_relax();
-        else sched_yield(); /* a thread that waits for a core gets it */
-        if (spins % 64 == 0 && now_seconds() - t0 > POOL_SPIN) {
-            pthread_mutex_lock(&p->mu);
-            atomic_fetch_add(&p->sleepers, 1);
-            while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->go, &p->mu);
-            atomic_fetch_sub(&p->sleepers, 1);
-            pthread_mutex_unlock(&p->mu);
-            break;
-        }
-    }
-    return !atomic_load(&p->quit);
-}
-
-static void *pool_main(void *arg)
-{
-    pool_arg *a = arg;
-    pool *p = a->p;
-    unsigned seen = 0;
-    while (pool_wait_job(p, seen)) {
-        seen = atomic_load(&p->gen);
-        p->fn(p->ctx, a->id);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
-    }
-    free(a);
-    return NULL;
-}
-
-/* A pool of n threads in all (n - 1 started here; n < 2: none). */
-static pool *pool_new(int n)
-{
-    pool *p = xcalloc(1, sizeof *p);
-    p->n = n < 1 ? 1 : n;
-    p->tm.pub.run = team_run;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    p->th = xmalloc(sizeof(pthread_t) * (size_t)p->n);
-    for (int i = 1; i < p->n; i++) {
-        pool_arg *a = xmalloc(sizeof *a);
-        a->p = p;
-        a->id = i;
-        if (pthread_create(&p->th[i], NULL, pool_main, a) != 0) {
-            /* No more threads: run with those started. */
-            free(a);
-            p->n = i;
-            break;
-        }
-    }
-    p->tm.pub.workers = p->n;
-    return p;
-}
-
-/* Wakes the helpers that sleep (after a new job or quit was published). */
-static void pool_wake(pool *p)
-{
-    if (atomic_load(&p->sleepers) == 0) return;
-    pthread_mutex_lock(&p->mu);
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-}
-
-static void pool_free(pool *p)
-{
-    if (!p) return;
-    atomic_store(&p->quit, 1);
-    pool_wake(p);
-    for (int i = 1; i < p->n; i++) pthread_join(p->th[i], NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->go);
-    free(p->th);
-    free(p);
-}
-
-/* Runs fn(ctx, worker) on every thread of the pool (worker 0: the caller); returns when all are
- * done. The job's fn and ctx are written before its number is published (and read after). */
-static void pool_run(pool *p, void (*fn)(void *, int), void *ctx)
-{
-    if (p->n > 1) {
-        p->fn = fn;
-        p->ctx = ctx;
-        atomic_store(&p->pending, p->n - 1);
-        atomic_fetch_add(&p->gen, 1);
-        pool_wake(p);
-    }
-    fn(ctx, 0);
-    if (p->n > 1)
-        for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
-            if (spins < 4096) cpu_relax();
-            else sched_yield();
-        }
-}
-
-/* One gradient evaluation shared by the pool: worker 0 computes the repulsion, its loops shared
- * with the others through the team once they have taken the blocks of attractive rows; then it
- * takes the blocks left. Blocks and items are fixed, so each point's sums are the same for any
- * thread count. */
+/* One gradient evaluation is one loop of the common pool (pool.h) over the workers, a chunk each:
+ * worker 0, the caller's chunk (run first, on the calling thread), computes the repulsion, its
+ * loops shared with the others through the team once they have taken the blocks of attractive
+ * rows; then it takes the blocks left. Blocks and items are fixed, so each point's sums are the
+ * same for any thread count. Helpers wait for nothing but worker 0's "over", so a helper's chunk
+ * that runs late, or on a thread that already ran another (fewer threads than workers), only
+ * finds the work done. (Not OpenMP: libgomp's idle threads spin for long, and on a shared machine
+ * 1000 iterations with 2 threads ran slower than with 1; the pool's workers spin briefly, then
+ * sleep.) */
 #define GRAD_BLOCK 256
 #define MAX_WORKERS 256
 
@@ -727,12 +658,18 @@ static void grad_worker(void *ctx, int w)
     if (j->tm) team_help(j->tm, w);
 }
 
+/* pool body: workers [w0, w1) of a gradient evaluation. */
+static void grad_workers(void *ctx, int w0, int w1)
+{
+    for (int w = w0; w < w1; w++) grad_worker(ctx, w);
+}
+
 /* grad = exag * sum_j p_ij w_ij (y_i - y_j) - rep_i / Z for the sparse P at y; returns Z. yf,
  * att: (n, 2) scratch; yf must hold y in float if yf_fresh. With st (whose y is y), grad is not
  * stored: the step is taken instead, leaving yf fresh for the next call.
  * Adds to tacc[0] the seconds of the repulsive part and to tacc[1] those of the attractive part
  * (summed over the threads that ran it: thread-seconds). */
-static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y, double exag, double *rep, float *yf,
+static double grad_fft(const sparse_p *s, tsne_fft *f, team *tm, const double *y, double exag, double *rep, float *yf,
                        int yf_fresh, float *att, double *grad, const step_args *st, double *tacc)
 {
     size_t n = s->n;
@@ -752,57 +689,96 @@ static double grad_fft(const sparse_p *s, tsne_fft *f, pool *pl, const double *y
     j.exag = exag;
     j.grad = grad;
     j.st = st;
-    if (pl->n > 1) {
-        j.tm = &pl->tm;
+    const int workers = tm->pub.workers;
+    if (workers > 1) {
+        j.tm = tm;
         j.tm->fill = attract_block;
         j.tm->fctx = &j;
-        atomic_store_explicit(&pl->tm.over, 0, memory_order_relaxed);
+        atomic_store_explicit(&j.tm->over, 0, memory_order_relaxed);
+        pool_for_chunks(workers, 1, grad_workers, &j);
+        j.tm->fctx = NULL; /* j ends here */
+    } else {
+        grad_worker(&j, 0);
     }
-    pool_run(pl, grad_worker, &j);
     tacc[0] += j.t_rep;
-    for (int w = 0; w < pl->n && w < MAX_WORKERS; w++) tacc[1] += j.t_att[w];
+    for (int w = 0; w < workers && w < MAX_WORKERS; w++) tacc[1] += j.t_att[w];
     return j.z;
 }
 
-/* Exact gradient over all pairs (dense P, (n, n)); returns Z. rowz: n scratch. */
-static double grad_exact(const double *p, size_t n, const double *y, double exag, double *rowz, double *grad)
+/* The per-row loops of the exact method and of the KL divergence: each row's result into its own
+ * slot (rowz, grad, part), summed afterwards in row order. */
+typedef struct pair_job {
+    const double *p; /* dense P (n, n), or NULL */
+    const sparse_p *s;
+    const double *y;
+    size_t n;
+    double exag, z;
+    double *rowz, *grad, *part;
+} pair_job;
+
+/* rowz[i] = sum_{j != i} w_ij, w_ij = 1 / (1 + |y_i - y_j|^2). */
+static void z_rows(void *ctx, int lo, int hi)
 {
-#pragma omp parallel for schedule(static) if (n >= PAR_PAIRS)
-    for (size_t i = 0; i < n; i++) {
+    const pair_job *J = ctx;
+    const double *y = J->y;
+    for (size_t i = (size_t)lo; i < (size_t)hi; i++) {
         double s = 0;
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = 0; j < J->n; j++) {
             if (j == i) continue;
             double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
             s += 1.0 / (1.0 + dx * dx + dy * dy);
         }
-        rowz[i] = s;
+        J->rowz[i] = s;
     }
+}
+
+/* Z = sum_{i != j} w_ij over all pairs; rowz: n scratch. */
+static double exact_z(size_t n, const double *y, double *rowz)
+{
+    pair_job J = {.y = y, .n = n, .rowz = rowz};
+    rows_for(n, PAR_PAIRS, z_rows, &J);
     double z = 0;
     for (size_t i = 0; i < n; i++) z += rowz[i];
-#pragma omp parallel for schedule(static) if (n >= PAR_PAIRS)
-    for (size_t i = 0; i < n; i++) {
+    return z;
+}
+
+/* grad_i = sum_j (exag p_ij - w_ij / Z) w_ij (y_i - y_j). */
+static void grad_rows(void *ctx, int lo, int hi)
+{
+    const pair_job *J = ctx;
+    const double *y = J->y, *p = J->p;
+    const size_t n = J->n;
+    for (size_t i = (size_t)lo; i < (size_t)hi; i++) {
         double gx = 0, gy = 0;
         for (size_t j = 0; j < n; j++) {
             if (j == i) continue;
             double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
             double w = 1.0 / (1.0 + dx * dx + dy * dy);
-            double m = (exag * p[i * n + j] - w / z) * w;
+            double m = (J->exag * p[i * n + j] - w / J->z) * w;
             gx += m * dx;
             gy += m * dy;
         }
-        grad[2 * i] = gx;
-        grad[2 * i + 1] = gy;
+        J->grad[2 * i] = gx;
+        J->grad[2 * i + 1] = gy;
     }
-    return z;
 }
 
-/* KL(P || Q) for sparse P with normalisation z: sum p log p - sum p log w + log z (sum p = 1). */
-static double kl_sparse(const sparse_p *s, const double *y, double z)
+/* Exact gradient over all pairs (dense P, (n, n)); returns Z. rowz: n scratch. */
+static double grad_exact(const double *p, size_t n, const double *y, double exag, double *rowz, double *grad)
 {
-    size_t n = s->n;
-    double *part = xmalloc(sizeof(double) * n), kl = 0;
-#pragma omp parallel for schedule(static) if (n >= PAR_POINTS)
-    for (size_t i = 0; i < n; i++) {
+    pair_job J = {.p = p, .y = y, .n = n, .exag = exag, .grad = grad};
+    J.z = exact_z(n, y, rowz);
+    rows_for(n, PAR_PAIRS, grad_rows, &J);
+    return J.z;
+}
+
+/* part[i] = sum_j p_ij (log p_ij + log(1 + |y_i - y_j|^2)) over row i of the sparse P. */
+static void kl_sparse_rows(void *ctx, int lo, int hi)
+{
+    const pair_job *J = ctx;
+    const sparse_p *s = J->s;
+    const double *y = J->y;
+    for (size_t i = (size_t)lo; i < (size_t)hi; i++) {
         double a = 0;
         for (size_t t = s->ptr[i]; t < s->ptr[i + 1]; t++) {
             size_t j = (size_t)s->col[t];
@@ -811,8 +787,17 @@ static double kl_sparse(const sparse_p *s, const double *y, double z)
             double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
             a += p * (log(p) + log1p(dx * dx + dy * dy));
         }
-        part[i] = a;
+        J->part[i] = a;
     }
+}
+
+/* KL(P || Q) for sparse P with normalisation z: sum p log p - sum p log w + log z (sum p = 1). */
+static double kl_sparse(const sparse_p *s, const double *y, double z)
+{
+    size_t n = s->n;
+    double *part = xmalloc(sizeof(double) * n), kl = 0;
+    pair_job J = {.s = s, .y = y, .n = n, .part = part};
+    rows_for(n, PAR_POINTS, kl_sparse_rows, &J);
     for (size_t i = 0; i < n; i++) kl += part[i];
     free(part);
     double psum = 0;
@@ -820,40 +805,32 @@ static double kl_sparse(const sparse_p *s, const double *y, double z)
     return kl + psum * log(z);
 }
 
-static double kl_dense(const double *p, size_t n, const double *y, double z)
+/* part[i] = sum_j p_ij (log p_ij + log(1 + |y_i - y_j|^2) + log Z) over row i of the dense P. */
+static void kl_dense_rows(void *ctx, int lo, int hi)
 {
-    double *part = xmalloc(sizeof(double) * n), kl = 0;
-#pragma omp parallel for schedule(static) if (n >= PAR_PAIRS)
-    for (size_t i = 0; i < n; i++) {
+    const pair_job *J = ctx;
+    const double *y = J->y, *p = J->p;
+    const size_t n = J->n;
+    for (size_t i = (size_t)lo; i < (size_t)hi; i++) {
         double a = 0;
         for (size_t j = 0; j < n; j++) {
             double pij = p[i * n + j];
             if (j == i || pij <= 0) continue;
             double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
-            a += pij * (log(pij) + log1p(dx * dx + dy * dy) + log(z));
+            a += pij * (log(pij) + log1p(dx * dx + dy * dy) + log(J->z));
         }
-        part[i] = a;
+        J->part[i] = a;
     }
+}
+
+static double kl_dense(const double *p, size_t n, const double *y, double z)
+{
+    double *part = xmalloc(sizeof(double) * n), kl = 0;
+    pair_job J = {.p = p, .y = y, .n = n, .z = z, .part = part};
+    rows_for(n, PAR_PAIRS, kl_dense_rows, &J);
     for (size_t i = 0; i < n; i++) kl += part[i];
     free(part);
     return kl;
-}
-
-static double exact_z(size_t n, const double *y, double *rowz)
-{
-#pragma omp parallel for schedule(static) if (n >= PAR_PAIRS)
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (size_t j = 0; j < n; j++) {
-            if (j == i) continue;
-            double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
-            s += 1.0 / (1.0 + dx * dx + dy * dy);
-        }
-        rowz[i] = s;
-    }
-    double z = 0;
-    for (size_t i = 0; i < n; i++) z += rowz[i];
-    return z;
 }
 
 /* ---- initialisation ---- */
@@ -900,7 +877,7 @@ typedef struct model {
     double *scratch; /* (n, 2) */
     float *yf, *att; /* fft: (n, 2) each, for the attractive forces */
     int yf_fresh;    /* fft: yf holds the embedding model_step left (its next y) */
-    pool *pool;      /* fft: the threads of the gradient iterations */
+    team tm;         /* fft: the workers of the gradient iterations (tm.pub.workers of them) */
     double t_grad[2]; /* seconds in the gradient: repulsive, attractive */
 } model;
 
@@ -912,7 +889,6 @@ static void model_free(model *m)
     free(m->scratch);
     free(m->yf);
     free(m->att);
-    pool_free(m->pool);
 }
 
 static void model_build(const float *x, size_t n, int d, const tsne_params *p, model *m, tsne_stats *st)
@@ -931,8 +907,10 @@ static void model_build(const float *x, size_t n, int d, const tsne_params *p, m
         sparse_affinities(x, n, d, p->perplexity, &m->sp, &st->k, st);
         m->fft = tsne_fft_new(p->interp_points, p->min_intervals, p->interval_size);
         m->yf = xmalloc(sizeof(float) * 2 * n);
-        /* Small runs stay on one thread (see PAR_POINTS); the repulsion inside the pool is serial. */
-        m->pool = pool_new(n >= PAR_POINTS ? omp_get_max_threads() : 1);
+        /* Small runs stay on one thread (see PAR_POINTS); the repulsion inside the gradient's loop
+         * is serial (the team shares its loops). */
+        m->tm.pub.run = team_run;
+        m->tm.pub.workers = n >= PAR_POINTS ? pool_threads() : 1;
         tsne_fft_set_parallel(m->fft, 0);
         m->att = xmalloc(sizeof(float) * 2 * n);
     }
@@ -947,7 +925,7 @@ static double model_grad(model *m, size_t n, const double *y, double exag, doubl
         return z;
     }
     m->yf_fresh = 0;
-    return grad_fft(&m->sp, m->fft, m->pool, y, exag, m->scratch, m->yf, 0, m->att, grad, NULL, m->t_grad);
+    return grad_fft(&m->sp, m->fft, &m->tm, y, exag, m->scratch, m->yf, 0, m->att, grad, NULL, m->t_grad);
 }
 
 /* One descent step at y with exaggeration exag (grad: (n, 2) scratch). The fft method takes it
@@ -959,7 +937,7 @@ static void model_step(model *m, size_t n, double exag, const step_args *st, dou
         step_grad(st, n, grad);
         return;
     }
-    grad_fft(&m->sp, m->fft, m->pool, st->y, exag, m->scratch, m->yf, m->yf_fresh, m->att, NULL, st, m->t_grad);
+    grad_fft(&m->sp, m->fft, &m->tm, st->y, exag, m->scratch, m->yf, m->yf_fresh, m->att, NULL, st, m->t_grad);
     m->yf_fresh = 1;
 }
 

@@ -99,8 +99,9 @@ int tsne_kl(const float *x, size_t n, int d, const tsne_params *p, const float *
  * components, scaled so that the first has standard deviation 1e-4. out: n x 2. Returns 0 or -1. */
 int tsne_pca_init(const float *x, size_t n, int d, float *out, err *e);
 
-/* Sets the thread count of the module's OpenMP loops (n < 1: 1); OpenBLAS is set to one thread,
- * as the module calls it per fixed block inside those loops (results independent of n). */
+/* Sets the thread count of the module's loops, on the common pool (pool_set_threads; n < 1: 1);
+ * OpenBLAS is set to one thread, as the module calls it per fixed block inside those loops
+ * (results independent of n). */
 void tsne_set_threads(int n);
 
 /* The thread count from env FV_THREADS (a positive integer), else the number of online cores;

@@ -26,10 +26,10 @@
 #include <fftw3.h>
 #include <immintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "util.h"
 
 /* Parallel loops only from this many points on (see PAR_POINTS in tsne.c). */
@@ -195,10 +195,30 @@ static void ensure_grids(tsne_fft *f, int g, int len)
     if (!f->row_fwd || !f->col_fwd || !f->col_inv || !f->row_inv) abort(); /* FFTW cannot plan a 1-D size: a bug */
 }
 
-/* fn(f, item, worker) for every item in [0, n): on the team's threads when there is one, on
- * OpenMP's when parallel (par), else on this thread. Each item writes its own outputs, computed
- * the same way whoever runs it, so no result depends on the threads. */
+/* fn(f, item, worker) for every item in [0, n): on the team's threads when there is one, on the
+ * common pool's (pool.h) when parallel (par), else on this thread. Each item writes its own
+ * outputs, computed the same way whoever runs it, so no result depends on the threads. */
 typedef void (*item_fn)(void *f, int item, int worker);
+
+typedef struct loop_job {
+    tsne_fft *f;
+    int n, workers;
+    item_fn fn;
+} loop_job;
+
+/* pool body: workers [w0, w1), worker w running items [w n / workers, (w + 1) n / workers) (so
+ * that each worker's scratch, colbuf[w], is used by one thread at a time). */
+static void loop_workers(void *ctx, int w0, int w1)
+{
+    const loop_job *j = ctx;
+    for (int w = w0; w < w1; w++) {
+        int i0 = (int)((long)j->n * w / j->workers), i1 = (int)((long)j->n * (w + 1) / j->workers);
+        for (int i = i0; i < i1; i++) j->fn(j->f, i, w);
+    }
+}
+
+/* Workers the loops may use (per-worker scratch). */
+static int workers(const tsne_fft *f) { return f->team ? f->team->workers : pool_threads(); }
 
 static void loop(tsne_fft *f, int n, item_fn fn, int par)
 {
@@ -206,12 +226,13 @@ static void loop(tsne_fft *f, int n, item_fn fn, int par)
         f->team->run(f->team, n, fn, f);
         return;
     }
-#pragma omp parallel for schedule(static) if (par)
-    for (int i = 0; i < n; i++) fn(f, i, omp_get_thread_num());
+    if (!par) {
+        for (int i = 0; i < n; i++) fn(f, i, 0);
+        return;
+    }
+    loop_job j = {f, n, workers(f), fn};
+    pool_for_chunks(j.workers, 1, loop_workers, &j);
 }
-
-/* Workers the loops may use (per-worker scratch). */
-static int workers(const tsne_fft *f) { return f->team ? f->team->workers : omp_get_max_threads(); }
 
 /* Row pass of a forward 2-D transform, batch b: rows of f->in (real, stride ls) to spec. */
 static void row_item(void *vf, int b, int w)
@@ -478,6 +499,29 @@ static double euler_b2(int m, int len)
     return 1.0 / (re * re + im * im);
 }
 
+typedef struct kernel_job {
+    float *kr;
+    size_t ls;
+    int len;
+    double h;
+} kernel_job;
+
+/* pool body: rows [a0, a1) of the sampled kernel (see kernel). */
+static void kernel_rows(void *ctx, int a0, int a1)
+{
+    const kernel_job *j = ctx;
+    const int len = j->len, half = len / 2;
+    const double h = j->h;
+    for (int a = a0; a < a1; a++) {
+        int da = a < half ? a : a - len;
+        for (int b = 0; b < len; b++) {
+            int db = b < half ? b : b - len;
+            double v = (a == half || b == half) ? 0 : 1.0 / (1.0 + h * h * ((double)da * da + (double)db * db));
+            j->kr[(size_t)a * j->ls + (size_t)b] = (float)v;
+        }
+    }
+}
+
 /* The kernel spectrum for node spacing h: w sampled at the node offsets, wrapped for a circular
  * convolution of length len (entry a holds offset a or a - len, whichever is below len / 2 in
  * magnitude; offset len / 2 is zero), transformed, scaled by 1 / len^2 and |b|^2. */
@@ -485,15 +529,9 @@ static void kernel(tsne_fft *f, double h, int par)
 {
     const int len = f->len, half = len / 2;
     float *kr = f->pot;
-#pragma omp parallel for schedule(static) if (par)
-    for (int a = 0; a < len; a++) {
-        int da = a < half ? a : a - len;
-        for (int b = 0; b < len; b++) {
-            int db = b < half ? b : b - len;
-            double v = (a == half || b == half) ? 0 : 1.0 / (1.0 + h * h * ((double)da * da + (double)db * db));
-            kr[(size_t)a * f->ls + (size_t)b] = (float)v;
-        }
-    }
+    kernel_job kj = {kr, f->ls, len, h};
+    if (par) pool_for_chunks(len, POOL_JOBS, kernel_rows, &kj);
+    else kernel_rows(&kj, 0, len);
     rows_forward(f, kr, len, par);
     /* The kernel is real and even: its spectrum is real, so only that part is kept. */
     column_pass(f, len, 1, par);
@@ -649,7 +687,7 @@ double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep)
     /* Spread unit charges: a band of node rows per worker (each band scans every point), each
      * adding in point order the contributions that fall in it: every node's sum has the same
      * order however the rows are banded. */
-    f->nbands = f->team ? f->team->workers : par ? omp_get_max_threads() : 1;
+    f->nbands = f->team ? f->team->workers : par ? pool_threads() : 1;
     loop(f, f->nbands, spread_item, par);
     double t1 = now_seconds();
 

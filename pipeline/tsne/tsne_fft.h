@@ -28,17 +28,17 @@ tsne_fft *tsne_fft_new(int interp_points, int min_intervals, double interval_siz
 void tsne_fft_free(tsne_fft *f);
 
 /* y: (n, 2) row-major. rep: caller-allocated (n, 2), receives sum_j w_ij^2 (y_i - y_j) (not yet
- * divided by Z). Returns Z = sum_{i != j} w_ij. Uses the OpenMP threads already set, or a team
- * (tsne_fft_set_team); the result does not depend on their number. */
+ * divided by Z). Returns Z = sum_{i != j} w_ij. Uses the common pool's threads (pool.h), or a
+ * team (tsne_fft_set_team); the result does not depend on their number. */
 double tsne_fft_repulsion(tsne_fft *f, const double *y, size_t n, double *rep);
 
 /* on = 0: later calls run on the calling thread only (for a caller that keeps the other threads
- * busy); on = 1 (the default): they use the OpenMP threads from 4096 points on. */
+ * busy); on = 1 (the default): they use the common pool's threads from 4096 points on. */
 void tsne_fft_set_parallel(tsne_fft *f, int on);
 
 /* A team of threads the caller lends to the next calls: run(t, n, fn, ctx) calls fn(ctx, item,
  * worker) once for every item in [0, n), on its threads (worker in [0, workers)), and returns when
- * all are done. Each call's loops then go to the team instead of OpenMP; the results are the same
+ * all are done. Each call's loops then go to the team instead of the pool; the results are the same
  * bytes. NULL: back to set_parallel's choice. */
 typedef struct tsne_team tsne_team;
 struct tsne_team {

@@ -9,14 +9,16 @@
  * threshold. Pairs are ordered by (distance, index), a total order, so the k nearest are the
  * same whatever order they arrive in. When all the buffers would pass SYM_BYTES (a very large
  * k), query blocks go against all references instead (knn_query_blocks), with buffers per
- * thread. */
+ * worker. Threads: the common pool's (pool.h), a team of workers taking tasks in turn (team). */
 #include "tsne_knn.h"
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
 #include "util.h"
 
 /* Query rows and reference rows per block: the (QB, RB) distance block (1 MB) stays in cache. */
@@ -306,46 +308,135 @@ static void finish_query(const knn_job *J, size_t q, cand *c, int m, float thr, 
     }
 }
 
-/* Query blocks (QB) against every reference block (RB), each thread with its own buffers: for a
- * k too large for the symmetric search's buffers. Threads take whole query blocks and call a
+/* The threads of a search: nw workers, each with its own buffers (slot w of g, cbuf, thr, cnt and
+ * scratch), taking the tasks [0, ntasks) of one step in turn through an atomic counter (the next
+ * task to whoever is free). Steps run one after the other: a step starts once the last is done. */
+enum { STEP_QUERIES, STEP_DIAGONAL, STEP_ROUND, STEP_FINISH };
+#define FQ 256 /* queries per task of STEP_FINISH */
+
+typedef struct team {
+    const knn_job *J;
+    int32_t *idx;
+    float *dist2;
+    int nw, step, round, ntasks;
+    atomic_int next;
+    float **g;         /* per worker: the block of products */
+    cand **cbuf;       /* per worker (STEP_QUERIES): QB query buffers */
+    cand **scratch;    /* per worker: cap keys of scratch (AVX-512 only, else NULL) */
+} team;
+
+static void query_block(const team *T, int w, int qb);
+static void pair_task(const knn_job *J, int a, int b, float *g, cand *scratch);
+
+/* Task t of the current step on worker w's buffers. */
+static void team_task(team *T, int w, int t)
+{
+    const knn_job *J = T->J;
+    const int nblk = (int)((J->n + SB - 1) / SB), nbp = nblk + (nblk & 1);
+    switch (T->step) {
+    case STEP_QUERIES:
+        query_block(T, w, t);
+        break;
+    case STEP_DIAGONAL:
+        pair_task(J, t, t, T->g[w], T->scratch[w]);
+        break;
+    case STEP_ROUND: {
+        /* round r of the circle method: block nbp - 1 fixed, the others rotating */
+        int r = T->round, a = t == 0 ? nbp - 1 : (r + t) % (nbp - 1), b = (r - t + nbp - 1) % (nbp - 1);
+        if (a < nblk && b < nblk) pair_task(J, a < b ? a : b, a < b ? b : a, T->g[w], T->scratch[w]);
+        break;
+    }
+    default: /* STEP_FINISH */
+        for (size_t q = (size_t)t * FQ; q < J->n && q < (size_t)(t + 1) * FQ; q++)
+            finish_query(J, q, J->cbuf + q * (size_t)J->cap, J->cnt[q], J->thr[q], T->scratch[w], T->idx, T->dist2);
+    }
+}
+
+/* pool body: workers [w0, w1), the first's buffers (one thread runs a chunk) taking tasks until
+ * none is left. */
+static void team_workers(void *ctx, int w0, int w1)
+{
+    team *T = ctx;
+    (void)w1;
+    for (int t; (t = atomic_fetch_add_explicit(&T->next, 1, memory_order_relaxed)) < T->ntasks;) team_task(T, w0, t);
+}
+
+/* Runs step `step` (round `round`) of ntasks tasks on the team, on the common pool. */
+static void team_step(team *T, int step, int round, int ntasks)
+{
+    T->step = step, T->round = round, T->ntasks = ntasks;
+    atomic_store_explicit(&T->next, 0, memory_order_relaxed);
+    if (T->nw > 1) pool_for_chunks(T->nw, 1, team_workers, T);
+    else team_workers(T, 0, 1);
+}
+
+/* A team of nw workers for J (one below PAR_POINTS points), each with a (rows, cols) block of
+ * products, scratch, and with qbuf query buffers of QB (query blocks only). */
+static void team_init(team *T, const knn_job *J, int32_t *idx, float *dist2, size_t rows, size_t cols, int qbuf)
+{
+    memset(T, 0, sizeof *T);
+    T->J = J, T->idx = idx, T->dist2 = dist2;
+    T->nw = J->n >= PAR_POINTS ? pool_threads() : 1;
+    T->g = xcalloc((size_t)T->nw, sizeof *T->g);
+    T->cbuf = xcalloc((size_t)T->nw, sizeof *T->cbuf);
+    T->scratch = xcalloc((size_t)T->nw, sizeof *T->scratch);
+    for (int w = 0; w < T->nw; w++) {
+        T->g[w] = xmalloc(sizeof(float) * rows * cols);
+        if (qbuf) T->cbuf[w] = xmalloc(sizeof(cand) * QB * (size_t)J->cap);
+        if (J->v4) T->scratch[w] = xmalloc(sizeof(cand) * (size_t)J->cap);
+    }
+}
+
+static void team_free(team *T)
+{
+    for (int w = 0; w < T->nw; w++) {
+        free(T->g[w]);
+        free(T->cbuf[w]);
+        free(T->scratch[w]);
+    }
+    free(T->g);
+    free(T->cbuf);
+    free(T->scratch);
+}
+
+/* Query blocks (QB) against every reference block (RB), each worker with its own buffers: for a
+ * k too large for the symmetric search's buffers. Workers take whole query blocks and call a
  * single-threaded sgemm per block pair: the blocks are the same for any thread count, and so are
  * the distances (a multi-threaded sgemm may split its sums differently with more threads). */
-static void knn_query_blocks(const knn_job *J, int32_t *idx, float *dist2)
+static void query_block(const team *T, int w, int qb)
 {
+    const knn_job *J = T->J;
     const size_t n = J->n, D = (size_t)J->d;
     const int k = J->k, cap = J->cap, d = J->d, v4 = J->v4;
-    const int nqb = (int)((n + QB - 1) / QB);
-#pragma omp parallel if (n >= PAR_POINTS)
-    {
-        float *g = xmalloc(sizeof(float) * QB * RB), thr[QB];
-        cand *cbuf = xmalloc(sizeof(cand) * QB * (size_t)cap), *scratch = v4 ? xmalloc(sizeof(cand) * (size_t)cap) : NULL;
-        int cnt[QB];
-#pragma omp for schedule(dynamic, 1)
-        for (int qb = 0; qb < nqb; qb++) {
-            size_t q0 = (size_t)qb * QB;
-            int nq = (int)(n - q0 < QB ? n - q0 : QB);
-            for (int a = 0; a < nq; a++) {
-                thr[a] = 3.0e38f;
-                cnt[a] = 0;
-            }
-            for (size_t r0 = 0; r0 < n; r0 += RB) {
-                int nr = (int)(n - r0 < RB ? n - r0 : RB);
-                /* g = Xq Xr^T: (nq, nr) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nr, d, 1.0f, J->x + q0 * D, d, J->x + r0 * D,
-                            d, 0.0f, g, nr);
-                for (int a = 0; a < nq; a++)
-                    cnt[a] = (v4 ? scan_row_v4 : scan_row)(g + (size_t)a * (size_t)nr, J->norm + r0, nr,
-                                                           J->norm[q0 + (size_t)a], (int32_t)r0,
-                                                           (int32_t)(q0 + (size_t)a), k, cap,
-                                                           cbuf + (size_t)a * (size_t)cap, cnt[a], &thr[a], scratch);
-            }
-            for (int a = 0; a < nq; a++)
-                finish_query(J, q0 + (size_t)a, cbuf + (size_t)a * (size_t)cap, cnt[a], thr[a], scratch, idx, dist2);
-        }
-        free(g);
-        free(cbuf);
-        free(scratch);
+    float *g = T->g[w], thr[QB];
+    cand *cbuf = T->cbuf[w], *scratch = T->scratch[w];
+    int cnt[QB];
+    size_t q0 = (size_t)qb * QB;
+    int nq = (int)(n - q0 < QB ? n - q0 : QB);
+    for (int a = 0; a < nq; a++) {
+        thr[a] = 3.0e38f;
+        cnt[a] = 0;
     }
+    for (size_t r0 = 0; r0 < n; r0 += RB) {
+        int nr = (int)(n - r0 < RB ? n - r0 : RB);
+        /* g = Xq Xr^T: (nq, nr) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nr, d, 1.0f, J->x + q0 * D, d, J->x + r0 * D, d, 0.0f,
+                    g, nr);
+        for (int a = 0; a < nq; a++)
+            cnt[a] = (v4 ? scan_row_v4 : scan_row)(g + (size_t)a * (size_t)nr, J->norm + r0, nr, J->norm[q0 + (size_t)a],
+                                                   (int32_t)r0, (int32_t)(q0 + (size_t)a), k, cap,
+                                                   cbuf + (size_t)a * (size_t)cap, cnt[a], &thr[a], scratch);
+    }
+    for (int a = 0; a < nq; a++)
+        finish_query(J, q0 + (size_t)a, cbuf + (size_t)a * (size_t)cap, cnt[a], thr[a], scratch, T->idx, T->dist2);
+}
+
+static void knn_query_blocks(const knn_job *J, int32_t *idx, float *dist2)
+{
+    team T;
+    team_init(&T, J, idx, dist2, QB, RB, 1);
+    team_step(&T, STEP_QUERIES, 0, (int)((J->n + QB - 1) / QB));
+    team_free(&T);
 }
 
 /* Blocks a < b of the symmetric search: g = X_a X_b^T (one single-threaded sgemm), its rows
@@ -375,32 +466,20 @@ static void pair_task(const knn_job *J, int a, int b, float *g, cand *scratch)
 
 /* The symmetric search: each pair of blocks once, half the products of knn_query_blocks. The
  * pairs are played in rounds of a round-robin tournament (circle method: block nbp - 1 fixed, the
- * others rotating), so that within a round no two tasks touch the same block's queries and the
- * threads need no locks; a round starts once the last one is done. The diagonal blocks are a
- * round of their own. Each query sees its references in the same order for any thread count. */
+ * others rotating; team_task), so that within a round no two tasks touch the same block's
+ * queries and the threads need no locks; a round starts once the last one is done. The diagonal
+ * blocks are a round of their own. Each query sees its references in the same order for any
+ * thread count. */
 static void knn_rounds(const knn_job *J, int32_t *idx, float *dist2)
 {
     const size_t n = J->n;
     const int nblk = (int)((n + SB - 1) / SB), nbp = nblk + (nblk & 1);
-#pragma omp parallel if (n >= PAR_POINTS)
-    {
-        float *g = xmalloc(sizeof(float) * SB * SB);
-        cand *scratch = J->v4 ? xmalloc(sizeof(cand) * (size_t)J->cap) : NULL;
-#pragma omp for schedule(dynamic, 1)
-        for (int a = 0; a < nblk; a++) pair_task(J, a, a, g, scratch);
-        for (int r = 0; r < nbp - 1; r++) {
-#pragma omp for schedule(dynamic, 1)
-            for (int s = 0; s < nbp / 2; s++) {
-                int a = s == 0 ? nbp - 1 : (r + s) % (nbp - 1), b = (r - s + nbp - 1) % (nbp - 1);
-                if (a < nblk && b < nblk) pair_task(J, a < b ? a : b, a < b ? b : a, g, scratch);
-            }
-        }
-#pragma omp for schedule(static)
-        for (size_t q = 0; q < n; q++)
-            finish_query(J, q, J->cbuf + q * (size_t)J->cap, J->cnt[q], J->thr[q], scratch, idx, dist2);
-        free(g);
-        free(scratch);
-    }
+    team T;
+    team_init(&T, J, idx, dist2, SB, SB, 0);
+    team_step(&T, STEP_DIAGONAL, 0, nblk);
+    for (int r = 0; r < nbp - 1; r++) team_step(&T, STEP_ROUND, r, nbp / 2);
+    team_step(&T, STEP_FINISH, 0, (int)((n + FQ - 1) / FQ));
+    team_free(&T);
 }
 
 void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2)

@@ -14,7 +14,7 @@
 /* For each of the n points of x (n x d, row-major), finds its k nearest other points (itself
  * excluded; 1 <= k <= n-1). Outputs, caller-allocated, n x k row-major: idx the neighbours'
  * indices, dist2 their squared distances, both in increasing distance (ties by lower index).
- * Uses the OpenMP / OpenBLAS thread counts already set. */
+ * Uses the common pool's threads (pool.h); OpenBLAS is called single-threaded per block. */
 void tsne_knn(const float *x, size_t n, int d, int k, int32_t *idx, float *dist2);
 
 /* on: the scan takes its portable (AVX2 or plain) loop even where the AVX-512 one runs, so that

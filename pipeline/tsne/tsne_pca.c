@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pool.h"
+
 /* LAPACK's symmetric eigensolver from OpenBLAS (Debian ships no lapacke.h for it). The three
  * trailing size_t are the hidden lengths of the character arguments gfortran expects. */
 void dsyevr_(const char *jobz, const char *range, const char *uplo, const int *n, double *a, const int *lda,
@@ -63,6 +65,60 @@ static double sign_of_largest(const double *v, size_t m)
     return best < 0 ? -1.0 : 1.0;
 }
 
+/* Loops on the common pool (pool.h) only from this much work (multiply-adds) on. */
+#define PAR_WORK 50000000
+/* The covariance's accumulators (fixed, so the sums do not depend on the threads), and the rows
+ * of a block of centred rows. */
+#define NACC 4
+#define COV_ROWS 2048
+/* Rows per block of the scores' products. */
+#define SCORE_ROWS 4096
+
+typedef struct cov_job {
+    const float *x, *meanf;
+    size_t n;
+    int d;
+    size_t B, nblk;
+    float *acc; /* (NACC, d, d) */
+} cov_job;
+
+/* pool body: accumulators [q0, q1), accumulator q += the blocks q, q + NACC, ... of centred rows
+ * (each block one single-threaded ssyrk). */
+static void cov_accumulators(void *ctx, int q0, int q1)
+{
+    const cov_job *j = ctx;
+    const size_t D = (size_t)j->d, B = j->B, n = j->n;
+    float *blk = xmalloc(sizeof(float) * B * D);
+    for (int q = q0; q < q1; q++)
+        for (size_t bi = (size_t)q; bi < j->nblk; bi += NACC) {
+            size_t i0 = bi * B, nb = n - i0 < B ? n - i0 : B;
+            for (size_t i = 0; i < nb; i++)
+                for (size_t c = 0; c < D; c++) blk[i * D + c] = j->x[(i0 + i) * D + c] - j->meanf[c];
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, j->d, (int)nb, 1.0f, blk, j->d, 1.0f,
+                        j->acc + (size_t)q * D * D, j->d);
+        }
+    free(blk);
+}
+
+typedef struct score_job {
+    const float *x, *v;
+    float *out;
+    size_t n;
+    int d, k;
+} score_job;
+
+/* pool body: blocks [b0, b1) of SCORE_ROWS rows, out = x v (one single-threaded sgemm each). */
+static void score_blocks(void *ctx, int b0, int b1)
+{
+    const score_job *j = ctx;
+    const size_t D = (size_t)j->d, K = (size_t)j->k;
+    for (size_t i0 = (size_t)b0 * SCORE_ROWS; i0 < j->n && i0 < (size_t)b1 * SCORE_ROWS; i0 += SCORE_ROWS) {
+        size_t nb = j->n - i0 < SCORE_ROWS ? j->n - i0 : SCORE_ROWS;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, j->k, j->d, 1.0f, j->x + i0 * D, j->d, j->v,
+                    j->k, 0.0f, j->out + i0 * K, j->k);
+    }
+}
+
 int tsne_pca(const float *x, size_t n, int d, int k, float *out, err *e)
 {
     const size_t D = (size_t)d, K = (size_t)k;
@@ -78,21 +134,11 @@ int tsne_pca(const float *x, size_t n, int d, int k, float *out, err *e)
         /* Covariance (up to 1/n) C = Xc^T Xc, accumulated over blocks of centred rows: (d, d).
          * Block b goes to accumulator b % NACC, the accumulators run in parallel and are summed
          * in order: the same sums for any thread count (OpenBLAS itself runs single-threaded). */
-        enum { NACC = 4 };
-        const size_t B = 2048, nblk = (n + B - 1) / B;
+        const size_t B = COV_ROWS, nblk = (n + B - 1) / B;
         float *acc = xcalloc(NACC * D * D, sizeof(float));
-#pragma omp parallel for schedule(static, 1) if (n * D * D >= 50000000)
-        for (int q = 0; q < NACC; q++) {
-            float *blk = xmalloc(sizeof(float) * B * D);
-            for (size_t bi = (size_t)q; bi < nblk; bi += NACC) {
-                size_t i0 = bi * B, nb = n - i0 < B ? n - i0 : B;
-                for (size_t i = 0; i < nb; i++)
-                    for (size_t j = 0; j < D; j++) blk[i * D + j] = x[(i0 + i) * D + j] - meanf[j];
-                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, d, (int)nb, 1.0f, blk, d, 1.0f, acc + (size_t)q * D * D,
-                            d);
-            }
-            free(blk);
-        }
+        cov_job cj = {x, meanf, n, d, B, nblk, acc};
+        if (n * D * D >= PAR_WORK) pool_for_chunks(NACC, NACC, cov_accumulators, &cj);
+        else cov_accumulators(&cj, 0, NACC);
         double *c = xcalloc(D * D, sizeof(double));
         for (int q = 0; q < NACC; q++)
             for (size_t t = 0; t < D * D; t++) c[t] += acc[(size_t)q * D * D + t];
@@ -113,13 +159,10 @@ int tsne_pca(const float *x, size_t n, int d, int k, float *out, err *e)
                 }
             }
             /* scores = X V - mean V: (n, k), by fixed blocks of rows in parallel */
-            const size_t SB = 4096;
-#pragma omp parallel for schedule(static) if (n * D * K >= 50000000)
-            for (size_t i0 = 0; i0 < n; i0 += SB) {
-                size_t nb = n - i0 < SB ? n - i0 : SB;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, k, d, 1.0f, x + i0 * D, d, v, k, 0.0f,
-                            out + i0 * K, k);
-            }
+            score_job sj = {x, v, out, n, d, k};
+            int nsb = (int)((n + SCORE_ROWS - 1) / SCORE_ROWS);
+            if (n * D * K >= PAR_WORK) pool_for_chunks(nsb, POOL_JOBS, score_blocks, &sj);
+            else score_blocks(&sj, 0, nsb);
             for (size_t i = 0; i < n; i++)
                 for (size_t cc = 0; cc < K; cc++) out[i * K + cc] -= (float)shift[cc];
             free(v);

@@ -15,18 +15,20 @@ FUZZ_SECONDS ?= 60
 FUZZ_OUT := build/fuzz
 FUZZ_OBJ := $(FUZZ_OUT)/obj
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-# clang does not know gcc's "#pragma GCC optimize" (nn_ops.c): not a warning here.
+# clang does not know gcc's "#pragma GCC optimize" (nn_kern.h): not a warning here.
 FUZZ_CFLAGS := $(WARN) -Wno-unknown-pragmas -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) \
                $(shell pkg-config --cflags openblas 2>/dev/null) -pthread
-FUZZ_CPPFLAGS := $(CPPFLAGS) -Ipipeline/luaext -DFUZZ_ROOT='"$(CURDIR)"'
+# the harness reaches into the modules it fuzzes (nn's internal headers too, for its sources)
+FUZZ_CPPFLAGS := $(CPPFLAGS) -Ipipeline/luaext -Ipipeline/page -Ipipeline/fv -Ipipeline/png -Ipipeline/asset -Ipipeline/nn \
+                 -Ipipeline/nn/internal -Ipipeline/idx -Ipipeline/tsne -DFUZZ_ROOT='"$(CURDIR)"'
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
 
-# nn_ops.c is linked for its symbols only (the targets fuzz the loader, not the kernels); its
-# warnings are the gcc build's business, and clang's differ (-Wpsabi on its vector code).
-$(FUZZ_OBJ)/pipeline/nn/nn_ops.o: FUZZ_CFLAGS += -w
+# The nn kernels are linked for their symbols only (the targets fuzz the loader, not the kernels);
+# their warnings are the gcc build's business, and clang's differ (-Wpsabi on their vector code).
+$(patsubst %.c,$(FUZZ_OBJ)/%.o,$(NN_KERN_SRCS)): FUZZ_CFLAGS += -w
 
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
-FUZZ_COMMON := $(call fuzz_objs,pipeline/common/util.c pipeline/common/sha256.c pipeline/common/fvf.c)
+FUZZ_COMMON := $(call fuzz_objs,$(COMMON_SRCS))
 
 FUZZ_TARGETS := mdext page bib recipe manifest png nn_json nn_bin idx tsne_io svg
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))
@@ -40,8 +42,8 @@ FUZZ_SRCS_bib := pipeline/page/bib.c pipeline/page/url.c
 FUZZ_SRCS_recipe := pipeline/fv/fv_recipe.c
 FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c
 FUZZ_SRCS_png := pipeline/png/png_io.c
-FUZZ_SRCS_nn_json := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
-FUZZ_SRCS_nn_bin := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
+FUZZ_SRCS_nn_json := $(NN_SRCS)
+FUZZ_SRCS_nn_bin := $(NN_SRCS)
 FUZZ_SRCS_idx := pipeline/idx/idx.c
 FUZZ_SRCS_tsne_io := pipeline/tsne/tsne_io.c pipeline/idx/idx.c
 FUZZ_SRCS_svg := pipeline/asset/svg.c

@@ -16,7 +16,7 @@
 #include "examples.h"
 #include "fmnist.h"
 #include "nn.h"
-#include "nn_ops.h"
+#include "nn_train.h"
 
 static const char *data_dir(void)
 {

@@ -12,7 +12,7 @@
 #include "fv_param.h"
 #include "fv_recipe.h"
 #include "fv_transform.h"
-#include "nn_ops.h"
+#include "pool.h"
 #include "rng.h"
 
 /* ---- finite differences ---------------------------------------------------------------------- */
@@ -275,7 +275,7 @@ START_TEST(transform_blocks_and_threads)
     const double sc[2] = {0.9, 1}, deg[2] = {0, 17.0};
     float *res[2][2];
     for (int run = 0; run < 2; run++) {
-        nn_ops_set_threads(run ? 3 : 1);
+        pool_set_threads(run ? 3 : 1);
         fv_transform *t;
         err e = {{0}};
         ck_assert_msg(fv_transform_new(ops, 2, n, h, w, &t, &e) == 0, "%s", e.msg);
@@ -319,7 +319,7 @@ START_TEST(transform_blocks_and_threads)
         free(r);
         fv_transform_free(t);
     }
-    nn_ops_set_threads(1);
+    pool_set_threads(1);
     for (int run = 0; run < 2; run++) free(res[run][0]), free(res[run][1]);
 }
 END_TEST
