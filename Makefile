@@ -49,7 +49,7 @@ RNG_OBJS := $(call objs,pipeline/common/rng.c)
 # png_io is shared by several modules, so it is defined here, before the fragments that use it.
 PNG_OBJS := $(call objs,pipeline/png/png_io.c)
 PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null)
-$(OBJ)/pipeline/png/%.o: CPPFLAGS += -Ipipeline/png
+$(OBJ)/pipeline/png/%.o $(call objs,tests/unit/check_png_io.c): CPPFLAGS += -Ipipeline/png
 
 # Fragments in dependency order: the engine first (the renderer and the trainer link its objects,
 # and prerequisites are expanded when a fragment is read).
