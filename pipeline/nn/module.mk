@@ -1,7 +1,8 @@
 # nn — the neural-network engine (TF.js graph models, forward + input gradient) and fv-nn.
 # OpenBLAS for sgemm, or AMX tiles where the CPU has them (nn_amx); a pthread pool of its own for
 # the engine's loops.
-NN_SRCS := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
+NN_SRCS := pipeline/nn/nn_load.c pipeline/nn/nn_model.c pipeline/nn/nn_plan.c pipeline/nn/nn_fuse.c \
+  pipeline/nn/nn_exec.c pipeline/nn/nn_photo.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
 NN_OBJS := $(call objs,$(NN_SRCS))
 NN_LIBS := $(shell pkg-config --libs jansson openblas 2>/dev/null) -pthread -lm
 CPPFLAGS += -Ipipeline/nn

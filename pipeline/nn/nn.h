@@ -31,7 +31,7 @@
  *
  * Kernels: on a CPU with AVX-512 a plan runs its convolutions on kernels of its own (nn_simd.h:
  * the weights packed once, as float16 where that is exact, bias, activation and a residual Add
- * fused in), and fuses a hard swish or Relu with the depthwise convolution next to it (nn.c:
+ * fused in), and fuses a hard swish or Relu with the depthwise convolution next to it (nn_fuse.c:
  * fuse_residuals, fuse_gates, fuse_hswish); elsewhere it takes OpenBLAS and portable loops. The
  * two give the same values to float rounding (the tests compare them), each the same bytes for
  * any thread count.
@@ -39,10 +39,9 @@
  * Errors: fallible functions return 0 or -1 and fill the caller's `err` with one line naming the
  * file, field or node and what was expected.
  *
- * Extensibility (not implemented yet): weight gradients will be added as per-parameter gradient
- * buffers of a plan (nn_plan_param_grad), and models built in code through a builder that appends
- * nodes to an empty nn_model; the node/step representation already keeps parameters as separate
- * tensors for that reason. */
+ * Files: nn_load.c reads model.json and its weights, nn_model.c answers questions about the
+ * graph, nn_plan.c and nn_fuse.c make a plan, nn_exec.c runs it, nn_photo.c feeds it photos;
+ * nn_graph.h and nn_steps.h are their shared internal types, nn_ops.h the kernels. */
 #ifndef FV_NN_H
 #define FV_NN_H
 

@@ -40,8 +40,8 @@ FUZZ_SRCS_bib := pipeline/page/bib.c
 FUZZ_SRCS_recipe := pipeline/fv/fv_recipe.c
 FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c
 FUZZ_SRCS_png := pipeline/png/png_io.c
-FUZZ_SRCS_nn_json := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
-FUZZ_SRCS_nn_bin := pipeline/nn/nn.c pipeline/nn/nn_ops.c pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
+FUZZ_SRCS_nn_json := $(NN_SRCS)
+FUZZ_SRCS_nn_bin := $(NN_SRCS)
 FUZZ_SRCS_idx := pipeline/idx/idx.c
 FUZZ_SRCS_tsne_io := pipeline/tsne/tsne_io.c pipeline/idx/idx.c
 
