@@ -97,6 +97,17 @@ const char *nn_model_input_name(const nn_model *m);
  * unknown dimension. Returns 0, or -1 if the model has no placeholder with a 4-D shape. */
 int nn_model_input_shape(const nn_model *m, int shape[4]);
 
+/* Limits of a plan, checked in 64-bit arithmetic before anything is allocated, so that a model
+ * whose sizes would overflow (a 100000x100000 input, a huge stride or Resize) is refused with its
+ * node named instead of overflowing or exhausting memory: at most NN_MAX_TENSOR_ELEMENTS floats in
+ * any one tensor (1 GiB; mbv3-coco's largest at 2048x2048 is 2^26), kernel windows (with their
+ * dilation) and strides of at most NN_MAX_WINDOW, and at most NN_MAX_PLAN_BYTES for the plan's
+ * activations, their gradients and the convolution scratch together (16 GiB; mbv3-coco at
+ * 2048x2048 needs some 10). */
+#define NN_MAX_TENSOR_ELEMENTS (1LL << 28)
+#define NN_MAX_WINDOW (1 << 24)
+#define NN_MAX_PLAN_BYTES (1LL << 34)
+
 /* Builds a plan computing `outputs` (n_outputs >= 1 node names, each optionally with ":preact")
  * from the Placeholder `input_name` (NULL: the model's placeholder) for an input of shape
  * (batch, h, w, C), C taken from the graph. Only the nodes the outputs depend on are kept; an
@@ -104,7 +115,8 @@ int nn_model_input_shape(const nn_model *m, int shape[4]);
  * sizes baked into the graph for its native input size are scaled with the actual input size.
  * All activation buffers are allocated here, gradient buffers at the first nn_plan_backward.
  * On success *out is owned by the caller (nn_plan_free) and borrows m, which must outlive it.
- * Returns 0 or -1 with e (unknown node, unsupported op, shapes that do not fit). */
+ * Returns 0 or -1 with e (unknown node, unsupported op, shapes that do not fit, sizes beyond the
+ * limits above). */
 int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
                 const char *const *outputs, int n_outputs, nn_plan **out, err *e);
 

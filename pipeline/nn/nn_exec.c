@@ -54,16 +54,10 @@ int nn_plan_forward(nn_plan *p, err *e)
         case K_MEAN:
             nn_mean_hw_fwd(x->shape[0], x->shape[1], x->shape[2], x->shape[3], x->val, o->val);
             break;
-        case K_CONCAT: {
-            const float *xs[64];
-            int cs[64];
-            for (int j = 0; j < s->n_in && j < 64; j++) {
-                xs[j] = p->t[s->in[j]].val;
-                cs[j] = p->t[s->in[j]].shape[3];
-            }
-            nn_concat_fwd(s->n_in, xs, cs, (size_t)o->shape[0] * o->shape[1] * o->shape[2], o->val);
+        case K_CONCAT:
+            for (int j = 0; j < s->n_in; j++) s->xs[j] = p->t[s->in[j]].val;
+            nn_concat_fwd(s->n_in, s->xs, s->cs, (size_t)o->shape[0] * o->shape[1] * o->shape[2], o->val);
             break;
-        }
         case K_RESIZE: {
             const node *nd = &p->m->nodes[s->node];
             nn_resize_fwd(x->shape[0], x->shape[1], x->shape[2], x->shape[3], x->val, s->oh, s->ow,
@@ -171,16 +165,10 @@ int nn_plan_backward(nn_plan *p, err *e)
         case K_MEAN:
             if (dx) nn_mean_hw_bwd(x->shape[0], x->shape[1], x->shape[2], x->shape[3], o->grad, dx);
             break;
-        case K_CONCAT: {
-            float *dxs[64];
-            int cs[64];
-            for (int j = 0; j < s->n_in && j < 64; j++) {
-                dxs[j] = p->t[s->in[j]].grad;
-                cs[j] = p->t[s->in[j]].shape[3];
-            }
-            nn_concat_bwd(s->n_in, dxs, cs, (size_t)o->shape[0] * o->shape[1] * o->shape[2], o->grad);
+        case K_CONCAT:
+            for (int j = 0; j < s->n_in; j++) s->dxs[j] = p->t[s->in[j]].grad;
+            nn_concat_bwd(s->n_in, s->dxs, s->cs, (size_t)o->shape[0] * o->shape[1] * o->shape[2], o->grad);
             break;
-        }
         case K_RESIZE: {
             const node *nd = &p->m->nodes[s->node];
             if (dx)

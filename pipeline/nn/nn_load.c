@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ static int attr_ilist(json_t *jn, const char *k, int *out, int max)
     if (!json_is_array(l) || (int)json_array_size(l) > max) return -1;
     for (size_t i = 0; i < json_array_size(l); i++) {
         long v;
-        if (json_int(json_array_get(l, i), &v) != 0) return -1;
+        if (json_int(json_array_get(l, i), &v) != 0 || v < INT_MIN || v > INT_MAX) return -1;
         out[i] = (int)v;
     }
     return (int)json_array_size(l);
@@ -135,7 +136,7 @@ static int parse_shape(json_t *ts, int *shape, int max)
         long v;
         json_t *sz = json_object_get(json_array_get(dims, i), "size");
         if (!sz) v = -1;
-        else if (json_int(sz, &v) != 0) return -1;
+        else if (json_int(sz, &v) != 0 || v < INT_MIN || v > INT_MAX) return -1;
         shape[i] = (int)v;
     }
     return (int)json_array_size(dims);
@@ -241,6 +242,29 @@ static float half_to_float(uint16_t h)
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+/* Index of the first NaN or infinity among n little-endian float16 (f16) or float32 values at p,
+ * or n if all are finite: their exponent bits all ones. */
+static size_t first_not_finite(const unsigned char *p, size_t n, int f16)
+{
+    for (size_t i = 0; i < n; i++) {
+        int all_ones = f16 ? (p[2 * i + 1] & 0x7c) == 0x7c
+                           : (p[4 * i + 3] & 0x7f) == 0x7f && (p[4 * i + 2] & 0x80) == 0x80;
+        if (all_ones) return i;
+    }
+    return n;
+}
+
+/* "NaN", "+Inf" or "-Inf" for a non-finite float16 / float32 at p (little-endian). */
+static const char *half_kind(const unsigned char *p)
+{
+    return (p[1] & 0x03) || p[0] ? "NaN" : (p[1] & 0x80) ? "-Inf" : "+Inf";
+}
+
+static const char *float_kind(const unsigned char *p)
+{
+    return (p[2] & 0x7f) || p[1] || p[0] ? "NaN" : (p[3] & 0x80) ? "-Inf" : "+Inf";
 }
 
 static void fmt_shape(char *out, size_t cap, const int *shape, int rank)
@@ -368,8 +392,15 @@ static int load_weights(nn_model *m, json_t *nodes_js, json_t *manifest, const c
                                            "its Const node's tensorShape %s", jb, name, a, bytes, b);
                         }
                     }
-                    if (dtype == DT_FLOAT) nf += count;
-                    else ni += count;
+                    if (dtype == DT_FLOAT) {
+                        size_t bad = first_not_finite(bin + off, count, f16);
+                        if (bad < count)
+                            return err_set(e, "%s: weight '%s': element %zu is %s (expected finite numbers)", bin_name,
+                                           name, bad, f16 ? half_kind(bin + off + 2 * bad) : float_kind(bin + off + 4 * bad));
+                        nf += count;
+                    } else {
+                        ni += count;
+                    }
                 } else if (nd && nd->kind == K_CONST) {
                     nd->dtype = dtype;
                     nd->rank = rank;

@@ -50,22 +50,47 @@ int nn_reshape_supported(const nn_model *m, const node *nd)
     return unknown <= 1;
 }
 
-static int computable(nn_model *m, int i, int depth)
+/* Whether node i and all its ancestors can run, memoized in node.computable. The walk keeps its
+ * own stack (a chain of 400000 nodes overflowed the C stack when it recursed). A node being
+ * walked counts as not computable, which is what a node on a cycle must get. */
+static int computable(nn_model *m, int root)
 {
-    node *nd = &m->nodes[i];
-    if (nd->computable >= 0) return nd->computable;
-    if (depth > 100000) return 0;
-    nd->computable = 0; /* also breaks cycles */
-    if (nd->kind == K_OTHER || nd->bad) return 0;
-    if (nd->kind == K_RESHAPE && !nn_reshape_supported(m, nd)) return 0;
-    for (int k = 0; k < nd->n_in; k++)
-        if (nd->in_port[k] != 0 || !computable(m, nd->in[k], depth + 1)) return 0;
-    return nd->computable = 1;
+    if (m->nodes[root].computable >= 0) return m->nodes[root].computable;
+    int *stk = NULL, *next = NULL, top = 0, cap = 0;
+    for (int i = root; i >= 0;) {
+        if (top == cap) {
+            cap = cap ? 2 * cap : 64;
+            stk = xrealloc(stk, sizeof(int) * (size_t)cap);
+            next = xrealloc(next, sizeof(int) * (size_t)cap);
+        }
+        m->nodes[i].computable = 0;
+        stk[top] = i, next[top] = 0, top++;
+        /* walk until a node of unknown value is met (pushed next round) or all is known */
+        for (i = -1; top > 0 && i < 0;) {
+            node *nd = &m->nodes[stk[top - 1]];
+            int k = next[top - 1];
+            if (k == 0 && (nd->kind == K_OTHER || nd->bad || (nd->kind == K_RESHAPE && !nn_reshape_supported(m, nd)))) {
+                top--; /* stays 0 */
+            } else if (k == nd->n_in) {
+                nd->computable = 1;
+                top--;
+            } else if (nd->in_port[k] != 0 || m->nodes[nd->in[k]].computable == 0) {
+                top--;
+            } else if (m->nodes[nd->in[k]].computable == 1) {
+                next[top - 1]++;
+            } else {
+                i = nd->in[k]; /* looked at again once it is known */
+            }
+        }
+    }
+    free(stk);
+    free(next);
+    return m->nodes[root].computable;
 }
 
 int nn_model_node_computable(const nn_model *m, int i)
 {
-    return computable((nn_model *)m, i, 0);
+    return computable((nn_model *)m, i);
 }
 
 void nn_model_free(nn_model *m)

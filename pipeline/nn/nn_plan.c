@@ -3,6 +3,7 @@
  * the input size and checks the weights against it; turns nodes into steps over tensors whose
  * buffers are allocated once; then fuses neighbouring steps (nn_fuse.c). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,17 +14,18 @@ typedef struct builder {
     nn_model *m;
     int input; /* placeholder node */
     int *order, n_order;
+    int *stk, *next; /* visit's stack: nodes, and the next input of each to look at */
     char *mark;   /* 0 new, 1 visiting, 2 done */
     char *split;  /* fused activation emitted as a step of its own (":preact" requested) */
     int (*sh)[4]; /* per-node shape for the current size */
     int (*native)[4];
 } builder;
 
-static int visit(builder *b, int i, err *e)
+/* Marks node i visiting, after the checks that it can run at all. */
+static int enter(builder *b, int i, err *e)
 {
     nn_model *m = b->m;
     node *nd = &m->nodes[i];
-    if (b->mark[i] == 2) return 0;
     if (b->mark[i] == 1) return err_set(e, "%s: node '%s': the graph has a cycle", m->json_base, nd->name);
     b->mark[i] = 1;
     if (nd->kind == K_PLACEHOLDER && i != b->input)
@@ -34,14 +36,36 @@ static int visit(builder *b, int i, err *e)
                        nd->op);
     if (nd->bad)
         return err_set(e, "%s: node '%s' (%s): unsupported %s", m->json_base, nd->name, nd->op, nd->bad);
-    for (int k = 0; k < nd->n_in; k++) {
+    return 0;
+}
+
+/* Appends node i and its ancestors not yet there to b->order, inputs before the nodes reading
+ * them (depth first, inputs in order). The walk keeps its own stack, b->stk (a chain of 400000
+ * nodes overflowed the C stack when it recursed): a node is on it at most once (mark 1). */
+static int visit(builder *b, int i, err *e)
+{
+    nn_model *m = b->m;
+    if (b->mark[i] == 2) return 0;
+    if (enter(b, i, e) != 0) return -1;
+    int top = 0;
+    b->stk[top] = i, b->next[top] = 0, top++;
+    while (top > 0) {
+        int j = b->stk[top - 1], k = b->next[top - 1]++;
+        const node *nd = &m->nodes[j];
+        if (k == nd->n_in) {
+            b->mark[j] = 2;
+            b->order[b->n_order++] = j;
+            top--;
+            continue;
+        }
         if (nd->in_port[k] != 0)
             return err_set(e, "%s: node '%s': input %d reads output %d of '%s' (only output 0 is supported)",
                            m->json_base, nd->name, k, nd->in_port[k], m->nodes[nd->in[k]].name);
-        if (visit(b, nd->in[k], e) != 0) return -1;
+        int c = nd->in[k];
+        if (b->mark[c] == 2) continue;
+        if (enter(b, c, e) != 0) return -1;
+        b->stk[top] = c, b->next[top] = 0, top++;
     }
-    b->mark[i] = 2;
-    b->order[b->n_order++] = i;
     return 0;
 }
 
@@ -125,8 +149,11 @@ static int node_geom(builder *b, const node *nd, const int ish[4], nn_geom *g, e
         if (w->shape[2] != g->cin)
             return err_set(e, "%s: node '%s': filter '%s' expects %d input channels but the input has %d", jb,
                            nd->name, w->name, w->shape[2], g->cin);
-        g->kh = w->shape[0], g->kw = w->shape[1];
-        g->cout = nd->kind == K_CONV ? w->shape[3] : w->shape[2] * w->shape[3];
+        long long cout = nd->kind == K_CONV ? w->shape[3] : (long long)w->shape[2] * w->shape[3];
+        if (cout > NN_MAX_TENSOR_ELEMENTS)
+            return err_set(e, "%s: node '%s': filter '%s' makes %lld output channels (expected at most %lld)", jb,
+                           nd->name, w->name, cout, NN_MAX_TENSOR_ELEMENTS);
+        g->kh = w->shape[0], g->kw = w->shape[1], g->cout = (int)cout;
         if (nd->has_bias) {
             const node *bias = const_in(b, nd, 2, DT_FLOAT, "bias", e);
             if (!bias) return -1;
@@ -135,9 +162,38 @@ static int node_geom(builder *b, const node *nd, const int ish[4], nn_geom *g, e
                                bias->count, g->cout);
         }
     }
+    /* nn_geom_pad computes in int: sizes bounded here so that it cannot overflow (the input's
+     * sides are at most NN_MAX_TENSOR_ELEMENTS) */
+    long long ekh = (long long)(g->kh - 1) * g->dh + 1, ekw = (long long)(g->kw - 1) * g->dw + 1;
+    if (g->kh < 1 || g->kw < 1 || g->cout < 1)
+        return err_set(e, "%s: node '%s': a %dx%d window with %d output channels (expected at least 1x1 and 1)", jb,
+                       nd->name, g->kh, g->kw, g->cout);
+    if (ekh > NN_MAX_WINDOW || ekw > NN_MAX_WINDOW || g->sh > NN_MAX_WINDOW || g->sw > NN_MAX_WINDOW)
+        return err_set(e, "%s: node '%s': window %lldx%lld (with its dilation), strides %dx%d (expected each at "
+                       "most %d)", jb, nd->name, ekh, ekw, g->sh, g->sw, NN_MAX_WINDOW);
     if (nn_geom_pad(g, nd->same) != 0)
         return err_set(e, "%s: node '%s': a %dx%d input is too small for its %dx%d window", jb, nd->name, g->h,
                        g->w, g->kh, g->kw);
+    return 0;
+}
+
+/* The shape inferred for node nd: every dimension at least 1, and at most NN_MAX_TENSOR_ELEMENTS
+ * values in all (counted in 64 bits: a 100000x100000 input is 3e10). */
+static int check_size(const builder *b, const node *nd, const int s[4], err *e)
+{
+    long long n = 1;
+    for (int d = 0; d < 4; d++) {
+        if (s[d] < 1)
+            return err_set(e, "%s: node '%s': shape [%d,%d,%d,%d] is empty (expected every dimension >= 1)",
+                           b->m->json_base, nd->name, s[0], s[1], s[2], s[3]);
+        n *= s[d]; /* < 2^28 * 2^31 */
+        if (n > NN_MAX_TENSOR_ELEMENTS) break;
+    }
+    if (n > NN_MAX_TENSOR_ELEMENTS) {
+        long double all = (long double)s[0] * s[1] * s[2] * s[3];
+        return err_set(e, "%s: node '%s': shape [%d,%d,%d,%d] is %.0Lf values (expected at most %lld in one tensor)",
+                       b->m->json_base, nd->name, s[0], s[1], s[2], s[3], all, NN_MAX_TENSOR_ELEMENTS);
+    }
     return 0;
 }
 
@@ -213,7 +269,8 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
                 else if (v < 1)
                     return err_set(e, "%s: node '%s': shape[%d] = %d (expected a positive size, or -1 once)", jb,
                                    nd->name, d, v);
-                else known *= v;
+                else if ((known *= v) > per)
+                    break; /* cannot match, and further products could overflow */
                 t[rank == 2 ? 3 : d] = v;
             }
             if (shp->i32[0] != -1 && shp->i32[0] != x[0])
@@ -249,7 +306,7 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
             if (ax->count != 1 || (ax->i32[0] != 3 && ax->i32[0] != -1))
                 return err_set(e, "%s: node '%s': ConcatV2 supports only the channel axis (3 or -1)", jb, nd->name);
             memcpy(s, b->sh[nd->in[0]], sizeof(int) * 4);
-            s[3] = 0;
+            long long channels = 0;
             for (int k = 0; k < nd->n_in - 1; k++) {
                 const int *x = b->sh[nd->in[k]];
                 if (m->nodes[nd->in[k]].kind == K_CONST)
@@ -258,8 +315,13 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
                     return err_set(e, "%s: node '%s': input '%s' is %dx%d but input '%s' is %dx%d (for this model "
                                    "the input size must be a multiple of 32)", jb, nd->name,
                                    m->nodes[nd->in[k]].name, x[1], x[2], m->nodes[nd->in[0]].name, s[1], s[2]);
-                s[3] += x[3];
+                channels += x[3];
+                if (channels > NN_MAX_TENSOR_ELEMENTS)
+                    return err_set(e, "%s: node '%s': more than %lld channels from its first %d inputs (expected at "
+                                   "most %lld values in one tensor)", jb, nd->name, NN_MAX_TENSOR_ELEMENTS, k + 1,
+                                   NN_MAX_TENSOR_ELEMENTS);
             }
+            s[3] = (int)channels;
             break;
         }
         case K_RESIZE: {
@@ -274,8 +336,12 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
             } else {
                 /* the size was baked for the native input: keep the same up-sampling factor */
                 const int *ni = b->native[nd->in[0]];
-                s[1] = (int)lround((double)sz->i32[0] * b->sh[nd->in[0]][1] / ni[1]);
-                s[2] = (int)lround((double)sz->i32[1] * b->sh[nd->in[0]][2] / ni[2]);
+                double rh = round((double)sz->i32[0] * b->sh[nd->in[0]][1] / ni[1]);
+                double rw = round((double)sz->i32[1] * b->sh[nd->in[0]][2] / ni[2]);
+                if (rh > NN_MAX_TENSOR_ELEMENTS || rw > NN_MAX_TENSOR_ELEMENTS)
+                    return err_set(e, "%s: node '%s': size %.0fx%.0f at this input size (expected at most %lld values in "
+                                   "one tensor)", jb, nd->name, rh, rw, NN_MAX_TENSOR_ELEMENTS);
+                s[1] = (int)rh, s[2] = (int)rw;
                 if (s[1] < 1) s[1] = 1;
                 if (s[2] < 1) s[2] = 1;
             }
@@ -284,6 +350,7 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
         default:
             return err_set(e, "%s: node '%s': op '%s' is not supported by the nn engine", jb, nd->name, nd->op);
         }
+        if (check_size(b, nd, s, e) != 0) return -1;
     }
     return 0;
 }
@@ -335,18 +402,29 @@ float *nn_arena_alloc(size_t n)
 {
     size_t bytes = (sizeof(float) * n + 63) / 64 * 64;
     float *a = aligned_alloc(64, bytes);
-    if (!a)
-        xmalloc((size_t)-1); /* out of memory: reported and aborted as xmalloc does */
-    else
-        memset(a, 0, bytes);
+    if (!a) { /* reported and aborted as xmalloc does */
+        fprintf(stderr, "fatal: out of memory (asked for %zu bytes)\n", bytes);
+        abort();
+    }
+    memset(a, 0, bytes);
     return a;
+}
+
+static size_t tensor_size(const int s[4]) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
+
+/* Bytes of the plan's activations and gradients (as big, allocated at the first backward) and
+ * of col_n floats of convolution scratch. Each tensor is within NN_MAX_TENSOR_ELEMENTS, so this
+ * cannot wrap for any graph that fits in memory. */
+static size_t plan_bytes(const nn_plan *p, size_t col_n)
+{
+    return sizeof(float) * (2 * (p->arena_n + 16) + col_n + 1);
 }
 
 static int add_tensor(nn_plan *p, const int shape[4], int is_const, const float *val)
 {
     tensor *t = &p->t[p->n_t];
     memcpy(t->shape, shape, sizeof(int) * 4);
-    t->size = (size_t)shape[0] * shape[1] * shape[2] * shape[3];
+    t->size = tensor_size(shape);
     t->is_const = is_const;
     t->val = (float *)val;
     if (!is_const) {
@@ -392,6 +470,8 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     }
     b.order = xcalloc((size_t)m->n, sizeof(int));
     b.mark = xcalloc((size_t)m->n, 1);
+    b.stk = xcalloc((size_t)m->n, sizeof(int));
+    b.next = xcalloc((size_t)m->n, sizeof(int));
     b.split = xcalloc((size_t)m->n, 1);
     b.sh = xcalloc((size_t)m->n, sizeof *b.sh);
     b.native = NULL;
@@ -456,7 +536,17 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     pre_of = xmalloc(sizeof(int) * (size_t)m->n);
     for (int i = 0; i < m->n; i++) tensor_of[i] = pre_of[i] = -1;
     size_t col_n = 0;
-    for (int oi = 0; oi < b.n_order; oi++) {
+    for (int oi = 0; oi <= b.n_order; oi++) {
+        /* the memory so far, before it is allocated: a limit instead of an abort */
+        size_t bytes = plan_bytes(p, col_n);
+        if (oi == b.n_order)
+            for (int k = 0; k < n_outputs; k++) bytes += sizeof(float) * (size_t)tensor_size(b.sh[out_node[k]]);
+        if (bytes > NN_MAX_PLAN_BYTES) {
+            err_set(e, "%s: node '%s': the plan needs %zu bytes up to this node (expected at most %lld: a smaller "
+                    "input or batch)", jb, m->nodes[b.order[oi > 0 ? oi - 1 : 0]].name, bytes, NN_MAX_PLAN_BYTES);
+            goto fail;
+        }
+        if (oi == b.n_order) break;
         int i = b.order[oi];
         node *nd = &m->nodes[i];
         int *s = b.sh[i];
@@ -512,6 +602,12 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         int o = add_tensor(p, s, 0, NULL);
         step *st = add_step(p, skind, i, nd->op, o, n_data);
         for (int k = 0; k < n_data; k++) st->in[k] = tensor_of[nd->in[k]];
+        if (nd->kind == K_CONCAT) {
+            st->cs = xcalloc((size_t)n_data, sizeof *st->cs);
+            st->xs = xcalloc((size_t)n_data, sizeof *st->xs);
+            st->dxs = xcalloc((size_t)n_data, sizeof *st->dxs);
+            for (int k = 0; k < n_data; k++) st->cs[k] = p->t[st->in[k]].shape[3];
+        }
         st->act = nd->kind == K_RELU ? NN_ACT_RELU : nd->kind == K_RELU6 ? NN_ACT_RELU6 : nd->act;
         if (nd->kind == K_CONV || nd->kind == K_DWCONV || nd->kind == K_MAXPOOL || nd->kind == K_MATMUL) {
             node_geom(&b, nd, b.sh[nd->in[0]], &st->g, e);
@@ -565,6 +661,8 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     free(out_kind);
     free(b.order);
     free(b.mark);
+    free(b.stk);
+    free(b.next);
     free(b.split);
     free(b.sh);
     free(b.native);
@@ -585,6 +683,8 @@ fail:
     free(out_kind);
     free(b.order);
     free(b.mark);
+    free(b.stk);
+    free(b.next);
     free(b.split);
     free(b.sh);
     free(b.native);
@@ -595,7 +695,10 @@ fail:
 void nn_plan_free(nn_plan *p)
 {
     if (!p) return;
-    for (int k = 0; k < p->n_s; k++) free(p->s[k].in), nn_conv_pack_free(p->s[k].pk);
+    for (int k = 0; k < p->n_s; k++) {
+        free(p->s[k].in), nn_conv_pack_free(p->s[k].pk);
+        free(p->s[k].cs), free(p->s[k].xs), free(p->s[k].dxs);
+    }
     for (int k = 0; k < p->n_out; k++) free(p->out_grad[k]);
     free(p->out_grad);
     free(p->out_t);

@@ -38,6 +38,11 @@ typedef struct step {
      * hs_t (constants ha, hc), whose own K_HSWISH step then skips its forward (fwd_skip) */
     int hs_t, fwd_skip;
     int oh, ow;     /* ResizeBilinear */
+    /* K_CONCAT: the channels of each input, and room for the pointers to their values and
+     * gradients the kernels take (as many as the node has inputs) */
+    int *cs;
+    const float **xs;
+    float **dxs;
     float ha, hc;   /* hard swish (c*x) * relu6(x + a) */
 } step;
 
