@@ -410,6 +410,22 @@ float *nn_arena_alloc(size_t n)
     return a;
 }
 
+size_t nn_plan_max_bytes = NN_MAX_PLAN_BYTES;
+
+/* A convolution step's multiply-adds into p->macs, and its im2col scratch into *col_n (the
+ * largest of the plan's); a depthwise one has no scratch, other steps count nothing. */
+static void count_conv(nn_plan *p, const step *st, int kind, size_t *col_n)
+{
+    const nn_geom *g = &st->g;
+    if (kind == K_CONV) {
+        size_t cn = nn_conv_col_size(g);
+        if (cn > *col_n) *col_n = cn;
+        p->macs += (double)g->n * g->oh * g->ow * g->kh * g->kw * g->cin * g->cout;
+    } else if (kind == K_DWCONV) {
+        p->macs += (double)g->n * g->oh * g->ow * g->kh * g->kw * g->cout;
+    }
+}
+
 static size_t tensor_size(const int s[4]) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
 
 /* Bytes of the plan's activations and gradients (as big, allocated at the first backward) and
@@ -449,6 +465,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
                 const char *const *outputs, int n_outputs, nn_plan **out, err *e)
 {
     const char *jb = m->json_base;
+    int rc = -1;
     builder b = {0};
     nn_plan *p = xcalloc(1, sizeof *p);
     int *out_node = xcalloc((size_t)n_outputs + 1, sizeof(int));
@@ -541,9 +558,9 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         size_t bytes = plan_bytes(p, col_n);
         if (oi == b.n_order)
             for (int k = 0; k < n_outputs; k++) bytes += sizeof(float) * (size_t)tensor_size(b.sh[out_node[k]]);
-        if (bytes > NN_MAX_PLAN_BYTES) {
-            err_set(e, "%s: node '%s': the plan needs %zu bytes up to this node (expected at most %lld: a smaller "
-                    "input or batch)", jb, m->nodes[b.order[oi > 0 ? oi - 1 : 0]].name, bytes, NN_MAX_PLAN_BYTES);
+        if (bytes > nn_plan_max_bytes) {
+            err_set(e, "%s: node '%s': the plan needs %zu bytes up to this node (expected at most %zu: a smaller "
+                    "input or batch)", jb, m->nodes[b.order[oi > 0 ? oi - 1 : 0]].name, bytes, nn_plan_max_bytes);
             goto fail;
         }
         if (oi == b.n_order) break;
@@ -590,13 +607,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
             sa->in[0] = pre;
             sa->act = nd->act;
             tensor_of[i] = o;
-            if (skind == K_CONV) {
-                size_t cn = nn_conv_col_size(&st->g);
-                if (cn > col_n) col_n = cn;
-                p->macs += (double)st->g.n * st->g.oh * st->g.ow * st->g.kh * st->g.kw * st->g.cin * st->g.cout;
-            } else {
-                p->macs += (double)st->g.n * st->g.oh * st->g.ow * st->g.kh * st->g.kw * st->g.cout;
-            }
+            count_conv(p, st, skind, &col_n);
             continue;
         }
         int o = add_tensor(p, s, 0, NULL);
@@ -615,13 +626,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
                 st->w = m->nodes[nd->in[1]].f;
                 st->b = nd->has_bias ? m->nodes[nd->in[2]].f : NULL;
             }
-            if (skind == K_CONV) {
-                size_t cn = nn_conv_col_size(&st->g);
-                if (cn > col_n) col_n = cn;
-                p->macs += (double)st->g.n * st->g.oh * st->g.ow * st->g.kh * st->g.kw * st->g.cin * st->g.cout;
-            } else if (nd->kind == K_DWCONV) {
-                p->macs += (double)st->g.n * st->g.oh * st->g.ow * st->g.kh * st->g.kw * st->g.cout;
-            }
+            count_conv(p, st, skind, &col_n);
         }
         if (nd->kind == K_RESIZE) {
             st->oh = s[1], st->ow = s[2];
@@ -652,27 +657,14 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         p->out_grad[k] = xcalloc(p->t[p->out_t[k]].size, sizeof(float));
         p->t[p->out_t[k]].zero_step = -1;
     }
-    free(tensor_of);
-    free(pre_of);
-    free(uses);
-    free(hsw_x);
-    free(hsw_ac);
-    free(out_node);
-    free(out_kind);
-    free(b.order);
-    free(b.mark);
-    free(b.stk);
-    free(b.next);
-    free(b.split);
-    free(b.sh);
-    free(b.native);
     for (int k = 0; k < p->n_s; k++)
         if (p->s[k].kind == K_CONV) p->s[k].pk = nn_conv_pack_new(&p->s[k].g, p->s[k].w);
     nn_fuse_residuals(p);
     nn_fuse_gates(p);
     nn_fuse_hswish(p);
     *out = p;
-    return 0;
+    p = NULL;
+    rc = 0;
 fail:
     free(tensor_of);
     free(pre_of);
@@ -689,7 +681,7 @@ fail:
     free(b.sh);
     free(b.native);
     nn_plan_free(p);
-    return -1;
+    return rc;
 }
 
 void nn_plan_free(nn_plan *p)
