@@ -93,6 +93,15 @@ static int need_inputs(builder *b, const node *nd, int n, err *e)
     return 0;
 }
 
+/* At least n inputs, the first an activation (not a constant). */
+static int need_data_input(builder *b, const node *nd, int n, err *e)
+{
+    if (need_inputs(b, nd, n, e) != 0) return -1;
+    if (b->m->nodes[nd->in[0]].kind == K_CONST)
+        return err_set(e, "%s: node '%s': a constant input is not supported", b->m->json_base, nd->name);
+    return 0;
+}
+
 /* Shape of a data input: an activation, or a float constant right-aligned to 4-D. */
 static int data_shape(builder *b, const node *nd, int k, int out[4], err *e)
 {
@@ -133,13 +142,6 @@ static int node_geom(builder *b, const node *nd, const int ish[4], nn_geom *g, e
             return err_set(e, "%s: node '%s': matrix '%s' expects %d inputs but the input has %d", jb, nd->name,
                            w->name, w->shape[0], g->cin);
         g->kh = g->kw = 1, g->cout = w->shape[1];
-        if (nd->has_bias) {
-            const node *bias = const_in(b, nd, 2, DT_FLOAT, "bias", e);
-            if (!bias) return -1;
-            if ((int)bias->count != g->cout)
-                return err_set(e, "%s: node '%s': bias '%s' has %zu values (expected %d)", jb, nd->name, bias->name,
-                               bias->count, g->cout);
-        }
     } else {
         if (need_inputs(b, nd, nd->has_bias ? 3 : 2, e) != 0) return -1;
         const node *w = const_in(b, nd, 1, DT_FLOAT, "filter", e);
@@ -154,13 +156,13 @@ static int node_geom(builder *b, const node *nd, const int ish[4], nn_geom *g, e
             return err_set(e, "%s: node '%s': filter '%s' makes %lld output channels (expected at most %lld)", jb,
                            nd->name, w->name, cout, NN_MAX_TENSOR_ELEMENTS);
         g->kh = w->shape[0], g->kw = w->shape[1], g->cout = (int)cout;
-        if (nd->has_bias) {
-            const node *bias = const_in(b, nd, 2, DT_FLOAT, "bias", e);
-            if (!bias) return -1;
-            if ((int)bias->count != g->cout)
-                return err_set(e, "%s: node '%s': bias '%s' has %zu values (expected %d)", jb, nd->name, bias->name,
-                               bias->count, g->cout);
-        }
+    }
+    if (nd->kind != K_MAXPOOL && nd->has_bias) {
+        const node *bias = const_in(b, nd, 2, DT_FLOAT, "bias", e);
+        if (!bias) return -1;
+        if ((int)bias->count != g->cout)
+            return err_set(e, "%s: node '%s': bias '%s' has %zu values (expected %d)", jb, nd->name, bias->name,
+                           bias->count, g->cout);
     }
     /* nn_geom_pad computes in int: sizes bounded here so that it cannot overflow (the input's
      * sides are at most NN_MAX_TENSOR_ELEMENTS) */
@@ -222,9 +224,7 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
         case K_DWCONV:
         case K_MAXPOOL:
         case K_MATMUL:
-            if (need_inputs(b, nd, 1, e) != 0) return -1;
-            if (m->nodes[nd->in[0]].kind == K_CONST)
-                return err_set(e, "%s: node '%s': a constant input is not supported", jb, nd->name);
+            if (need_data_input(b, nd, 1, e) != 0) return -1;
             if (node_geom(b, nd, b->sh[nd->in[0]], &g, e) != 0) return -1;
             s[0] = g.n, s[1] = g.oh, s[2] = g.ow, s[3] = g.cout;
             break;
@@ -245,17 +245,13 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
         case K_RELU6:
         case K_SIGMOID:
         case K_IDENTITY:
-            if (need_inputs(b, nd, 1, e) != 0) return -1;
-            if (m->nodes[nd->in[0]].kind == K_CONST)
-                return err_set(e, "%s: node '%s': a constant input is not supported", jb, nd->name);
+            if (need_data_input(b, nd, 1, e) != 0) return -1;
             memcpy(s, b->sh[nd->in[0]], sizeof(int) * 4);
             break;
         case K_RESHAPE: {
             /* NHWC is row-major, so a reshape that keeps the batch dimension moves no data; ranks
              * 2 ([batch, features] -> (n,1,1,features)) and 4 are supported */
-            if (need_inputs(b, nd, 2, e) != 0) return -1;
-            if (m->nodes[nd->in[0]].kind == K_CONST)
-                return err_set(e, "%s: node '%s': a constant input is not supported", jb, nd->name);
+            if (need_data_input(b, nd, 2, e) != 0) return -1;
             const node *shp = const_in(b, nd, 1, DT_INT32, "shape", e);
             if (!shp) return -1;
             const int *x = b->sh[nd->in[0]];
