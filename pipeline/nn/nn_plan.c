@@ -281,7 +281,7 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
             break;
         }
         case K_MEAN: {
-            if (need_inputs(b, nd, 2, e) != 0) return -1;
+            if (need_data_input(b, nd, 2, e) != 0) return -1;
             const node *ax = const_in(b, nd, 1, DT_INT32, "reduction_indices", e);
             if (!ax) return -1;
             int hw = 0;
@@ -321,7 +321,7 @@ static int infer_shapes(builder *b, int batch, int h, int w, err *e)
             break;
         }
         case K_RESIZE: {
-            if (need_inputs(b, nd, 2, e) != 0) return -1;
+            if (need_data_input(b, nd, 2, e) != 0) return -1;
             const node *sz = const_in(b, nd, 1, DT_INT32, "size", e);
             if (!sz) return -1;
             if (sz->count != 2 || sz->i32[0] < 1 || sz->i32[1] < 1)

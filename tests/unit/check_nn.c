@@ -1267,6 +1267,34 @@ START_TEST(size_limits)
 }
 END_TEST
 
+/* A Resize or Mean whose data input is a Const (no tensor of its own in the plan) is refused: it
+ * read tensor -1 (tests/fuzz/regressions/nn_graph/resize-of-valueless-const). */
+START_TEST(const_data_inputs)
+{
+    make_tmp();
+    int32_t v[4] = {4, 4, 1, 2};
+    buf b = {0};
+    placeholder_json(&b, 1);
+    buf_puts(&b, ",{\"name\":\"k\",\"op\":\"Const\"},{\"name\":\"size\",\"op\":\"Const\"},{\"name\":\"axes\",\"op\":\"Const\"},"
+                 "{\"name\":\"up\",\"op\":\"ResizeBilinear\",\"input\":[\"k\",\"size\"]},"
+                 "{\"name\":\"mean\",\"op\":\"Mean\",\"input\":[\"k\",\"axes\"],\"attr\":{\"keep_dims\":{\"b\":true}}}");
+    nn_model *m = load_graph(b.data, "{\"name\":\"size\",\"shape\":[2],\"dtype\":\"int32\"},"
+                                     "{\"name\":\"axes\",\"shape\":[2],\"dtype\":\"int32\"}", v, sizeof v);
+    buf_free(&b);
+    const char *names[2] = {"up", "mean"};
+    for (int k = 0; k < 2; k++) {
+        nn_plan *p = NULL;
+        err e = {{0}};
+        char want[128];
+        snprintf(want, sizeof want, "m.json: node '%s': a constant input is not supported", names[k]);
+        ck_assert_int_eq(nn_plan_new(m, NULL, 1, 2, 2, &names[k], 1, &p, &e), -1);
+        ck_assert_str_eq(e.msg, want);
+    }
+    nn_model_free(m);
+    rm_tmp();
+}
+END_TEST
+
 int main(void)
 {
     nn_set_threads(1);
@@ -1309,6 +1337,7 @@ int main(void)
     tcase_add_test(t, concat_many_inputs);
     tcase_add_test(t, deep_chain);
     tcase_add_test(t, size_limits);
+    tcase_add_test(t, const_data_inputs);
     suite_add_tcase(s, t);
     return check_run(s);
 }
