@@ -103,10 +103,13 @@ int nn_model_input_shape(const nn_model *m, int shape[4]);
  * any one tensor (1 GiB; mbv3-coco's largest at 2048x2048 is 2^26), kernel windows (with their
  * dilation) and strides of at most NN_MAX_WINDOW, and at most NN_MAX_PLAN_BYTES for the plan's
  * activations, their gradients and the convolution scratch together (16 GiB; mbv3-coco at
- * 2048x2048 needs some 10). */
+ * 2048x2048 needs some 10), and at most NN_MAX_PLAN_WORK multiply-adds and pooling taps in one
+ * forward pass (2^38, some 2.7e11; mbv3-coco at 2048x2048 needs 2e10), so that a
+ * 100000-tap window is refused rather than run for hours. */
 #define NN_MAX_TENSOR_ELEMENTS (1LL << 28)
 #define NN_MAX_WINDOW (1 << 24)
 #define NN_MAX_PLAN_BYTES (1LL << 34)
+#define NN_MAX_PLAN_WORK (1LL << 38)
 
 /* Builds a plan computing `outputs` (n_outputs >= 1 node names, each optionally with ":preact")
  * from the Placeholder `input_name` (NULL: the model's placeholder) for an input of shape

@@ -407,18 +407,24 @@ float *nn_arena_alloc(size_t n)
 }
 
 size_t nn_plan_max_bytes = NN_MAX_PLAN_BYTES;
+double nn_plan_max_work = (double)NN_MAX_PLAN_WORK;
 
-/* A convolution step's multiply-adds into p->macs, and its im2col scratch into *col_n (the
- * largest of the plan's); a depthwise one has no scratch, other steps count nothing. */
-static void count_conv(nn_plan *p, const step *st, int kind, size_t *col_n)
+/* A convolution step's multiply-adds into p->macs and *work, a pooling step's taps into *work,
+ * and a convolution's im2col scratch into *col_n (the largest of the plan's). */
+static void count_conv(nn_plan *p, const step *st, int kind, size_t *col_n, double *work)
 {
     const nn_geom *g = &st->g;
+    double taps = (double)g->n * g->oh * g->ow * g->kh * g->kw * g->cout;
     if (kind == K_CONV) {
         size_t cn = nn_conv_col_size(g);
         if (cn > *col_n) *col_n = cn;
-        p->macs += (double)g->n * g->oh * g->ow * g->kh * g->kw * g->cin * g->cout;
+        p->macs += taps * g->cin;
+        *work += taps * g->cin;
     } else if (kind == K_DWCONV) {
-        p->macs += (double)g->n * g->oh * g->ow * g->kh * g->kw * g->cout;
+        p->macs += taps;
+        *work += taps;
+    } else if (kind == K_MAXPOOL) {
+        *work += taps;
     }
 }
 
@@ -549,6 +555,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     pre_of = xmalloc(sizeof(int) * (size_t)m->n);
     for (int i = 0; i < m->n; i++) tensor_of[i] = pre_of[i] = -1;
     size_t col_n = 0;
+    double work = 0;
     for (int oi = 0; oi <= b.n_order; oi++) {
         /* the memory so far, before it is allocated: a limit instead of an abort */
         size_t bytes = plan_bytes(p, col_n);
@@ -557,6 +564,12 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
         if (bytes > nn_plan_max_bytes) {
             err_set(e, "%s: node '%s': the plan needs %zu bytes up to this node (expected at most %zu: a smaller "
                     "input or batch)", jb, m->nodes[b.order[oi > 0 ? oi - 1 : 0]].name, bytes, nn_plan_max_bytes);
+            goto fail;
+        }
+        if (work > nn_plan_max_work) {
+            err_set(e, "%s: node '%s': a forward pass needs %.3g multiply-adds and pooling taps up to this node "
+                    "(expected at most %.3g: a smaller window, input or batch)", jb,
+                    m->nodes[b.order[oi > 0 ? oi - 1 : 0]].name, work, nn_plan_max_work);
             goto fail;
         }
         if (oi == b.n_order) break;
@@ -603,7 +616,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
             sa->in[0] = pre;
             sa->act = nd->act;
             tensor_of[i] = o;
-            count_conv(p, st, skind, &col_n);
+            count_conv(p, st, skind, &col_n, &work);
             continue;
         }
         int o = add_tensor(p, s, 0, NULL);
@@ -622,7 +635,7 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
                 st->w = m->nodes[nd->in[1]].f;
                 st->b = nd->has_bias ? m->nodes[nd->in[2]].f : NULL;
             }
-            count_conv(p, st, skind, &col_n);
+            count_conv(p, st, skind, &col_n, &work);
         }
         if (nd->kind == K_RESIZE) {
             st->oh = s[1], st->ow = s[2];

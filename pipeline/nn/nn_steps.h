@@ -65,6 +65,8 @@ struct nn_plan {
 /* The plan's memory limit, NN_MAX_PLAN_BYTES; lowered by the fuzz target (tests/fuzz/fuzz_nn_graph.c)
  * so that the plans it makes fit its own memory limit. */
 extern size_t nn_plan_max_bytes;
+/* The same for NN_MAX_PLAN_WORK. */
+extern double nn_plan_max_work;
 
 /* The fusions nn_plan_new applies to a finished plan, in this order (see nn_fuse.c). */
 void nn_fuse_residuals(nn_plan *p);

@@ -10,6 +10,7 @@ case asks for is 'out'. Kinds:
   resize-huge        out = ResizeBilinear(input, [100000, 100000])
   stride-huge        out = Conv2D 1x1 with strides [1,2147483647,2147483647,1]
   dilation-huge      out = Conv2D 3x3 SAME with dilations [1,1073741824,1,1]
+  pool-window-huge   out = MaxPool SAME with ksize [1,1000000,1000000,1] (16 outputs of 10^12 taps each)
   nan-weight         out = Conv2D 1x1 whose float32 filter holds a NaN (element 4)
   inf-weight-f16     out = Conv2D 1x1 whose float16 filter holds -Inf (element 0)
   concat-channels    input (1,1,1,4194304), out = ConcatV2 of the input 100 times
@@ -57,6 +58,10 @@ def model(kind):
         return [inp, const("w", [3, 3, 3, 2], "DT_FLOAT"),
                 conv("out", ["input", "w"], dilations=(1, 1073741824, 1, 1), padding="SAME")], \
                [f32("w", [3, 3, 3, 2], [0.5] * 54)]
+    if kind == "pool-window-huge":
+        return [inp, {"name": "out", "op": "MaxPool", "input": ["input"], "attr": {
+            "ksize": ilist(1, 1000000, 1000000, 1), "strides": ilist(1, 1, 1, 1), "padding": {"s": b64("SAME")},
+            "data_format": {"s": b64("NHWC")}}}], []
     if kind == "nan-weight":
         return [inp] + filt + [conv("out", ["input", "w"])], [f32("w", [1, 1, 3, 2], [0.5, 1, 2, 3, float("nan"), 5])]
     if kind == "inf-weight-f16":

@@ -8,7 +8,8 @@
  * Const weights of the shapes the ops need (or nearly), and sizes, strides, windows and Reshape
  * or Resize targets that are either small or extreme (0, -1, 2^31 - 1, 100000...). Checked beyond
  * "no crash, no leak, no UB": every failure is one line naming m.json or m.bin. Plans are held to
- * 64 MB (nn_plan_max_bytes) so that what the engine accepts fits the fuzzer's memory limit. */
+ * 64 MB and 10^8 multiply-adds (nn_plan_max_bytes, nn_plan_max_work) so that what the engine
+ * accepts fits the fuzzer's memory and time limits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     nn_set_threads(1);
     nn_plan_max_bytes = 64u << 20;
+    nn_plan_max_work = 1e8; /* a fraction of a second under the sanitizers */
     return 0;
 }
 
