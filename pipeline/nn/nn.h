@@ -31,7 +31,7 @@
  *
  * Kernels: on a CPU with AVX-512 a plan runs its convolutions on kernels of its own (nn_simd.h:
  * the weights packed once, as float16 where that is exact, bias, activation and a residual Add
- * fused in), and fuses a hard swish or Relu with the depthwise convolution next to it (nn.c:
+ * fused in), and fuses a hard swish or Relu with the depthwise convolution next to it (nn_fuse.c:
  * fuse_residuals, fuse_gates, fuse_hswish); elsewhere it takes OpenBLAS and portable loops. The
  * two give the same values to float rounding (the tests compare them), each the same bytes for
  * any thread count.
@@ -39,10 +39,9 @@
  * Errors: fallible functions return 0 or -1 and fill the caller's `err` with one line naming the
  * file, field or node and what was expected.
  *
- * Extensibility (not implemented yet): weight gradients will be added as per-parameter gradient
- * buffers of a plan (nn_plan_param_grad), and models built in code through a builder that appends
- * nodes to an empty nn_model; the node/step representation already keeps parameters as separate
- * tensors for that reason. */
+ * Files: nn_load.c reads model.json and its weights, nn_model.c answers questions about the
+ * graph, nn_plan.c and nn_fuse.c make a plan, nn_exec.c runs it, nn_photo.c feeds it photos;
+ * nn_graph.h and nn_steps.h are their shared internal types, nn_ops.h the kernels. */
 #ifndef FV_NN_H
 #define FV_NN_H
 
@@ -98,6 +97,20 @@ const char *nn_model_input_name(const nn_model *m);
  * unknown dimension. Returns 0, or -1 if the model has no placeholder with a 4-D shape. */
 int nn_model_input_shape(const nn_model *m, int shape[4]);
 
+/* Limits of a plan, checked in 64-bit arithmetic before anything is allocated, so that a model
+ * whose sizes would overflow (a 100000x100000 input, a huge stride or Resize) is refused with its
+ * node named instead of overflowing or exhausting memory: at most NN_MAX_TENSOR_ELEMENTS floats in
+ * any one tensor (1 GiB; mbv3-coco's largest at 2048x2048 is 2^26), kernel windows (with their
+ * dilation) and strides of at most NN_MAX_WINDOW, and at most NN_MAX_PLAN_BYTES for the plan's
+ * activations, their gradients and the convolution scratch together (16 GiB; mbv3-coco at
+ * 2048x2048 needs some 10), and at most NN_MAX_PLAN_WORK multiply-adds and pooling taps in one
+ * forward pass (2^38, some 2.7e11; mbv3-coco at 2048x2048 needs 2e10), so that a
+ * 100000-tap window is refused rather than run for hours. */
+#define NN_MAX_TENSOR_ELEMENTS (1LL << 28)
+#define NN_MAX_WINDOW (1 << 24)
+#define NN_MAX_PLAN_BYTES (1LL << 34)
+#define NN_MAX_PLAN_WORK (1LL << 38)
+
 /* Builds a plan computing `outputs` (n_outputs >= 1 node names, each optionally with ":preact")
  * from the Placeholder `input_name` (NULL: the model's placeholder) for an input of shape
  * (batch, h, w, C), C taken from the graph. Only the nodes the outputs depend on are kept; an
@@ -105,7 +118,8 @@ int nn_model_input_shape(const nn_model *m, int shape[4]);
  * sizes baked into the graph for its native input size are scaled with the actual input size.
  * All activation buffers are allocated here, gradient buffers at the first nn_plan_backward.
  * On success *out is owned by the caller (nn_plan_free) and borrows m, which must outlive it.
- * Returns 0 or -1 with e (unknown node, unsupported op, shapes that do not fit). */
+ * Returns 0 or -1 with e (unknown node, unsupported op, shapes that do not fit, sizes beyond the
+ * limits above). */
 int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
                 const char *const *outputs, int n_outputs, nn_plan **out, err *e);
 

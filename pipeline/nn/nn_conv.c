@@ -589,7 +589,6 @@ void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, flo
 
 /* --- settings ------------------------------------------------------------------------------ */
 
-void nn_ops_set_threads(int n) { pool_set_threads(n); }
 
 void nn_ops_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 

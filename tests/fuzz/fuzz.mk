@@ -30,7 +30,7 @@ $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(NN_KERN_SRCS)): FUZZ_CFLAGS += -w
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
 FUZZ_COMMON := $(call fuzz_objs,$(COMMON_SRCS))
 
-FUZZ_TARGETS := mdext page bib recipe manifest png nn_json nn_bin idx tsne_io svg
+FUZZ_TARGETS := mdext page bib recipe manifest png nn_json nn_bin nn_graph idx tsne_io svg
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))
 
 # The module sources of each target (katex.c is left out of page: the target has a stub, so
@@ -44,6 +44,7 @@ FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c
 FUZZ_SRCS_png := pipeline/png/png_io.c
 FUZZ_SRCS_nn_json := $(NN_SRCS)
 FUZZ_SRCS_nn_bin := $(NN_SRCS)
+FUZZ_SRCS_nn_graph := $(NN_SRCS)
 FUZZ_SRCS_idx := pipeline/idx/idx.c
 FUZZ_SRCS_tsne_io := pipeline/tsne/tsne_io.c pipeline/idx/idx.c
 FUZZ_SRCS_svg := pipeline/asset/svg.c
@@ -56,6 +57,7 @@ FUZZ_LIBS_manifest := $(shell pkg-config --libs lua5.4 2>/dev/null) -lm
 FUZZ_LIBS_png := $(shell pkg-config --libs libpng 2>/dev/null)
 FUZZ_LIBS_nn_json := $(shell pkg-config --libs jansson openblas 2>/dev/null) -lm
 FUZZ_LIBS_nn_bin := $(FUZZ_LIBS_nn_json)
+FUZZ_LIBS_nn_graph := $(FUZZ_LIBS_nn_json)
 FUZZ_LIBS_idx := $(shell pkg-config --libs zlib 2>/dev/null)
 FUZZ_LIBS_tsne_io := $(shell pkg-config --libs zlib 2>/dev/null) -lm
 FUZZ_LIBS_svg := $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lm

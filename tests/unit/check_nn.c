@@ -1112,6 +1112,190 @@ START_TEST(bad_plans)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------------
+ * (5) Graphs of any size: as many inputs and nodes as a model declares, sizes beyond the limits
+ * refused before anything is allocated */
+
+/* Writes tmpdir/m.json (a graph model of the given nodes, the JSON text of modelTopology.node's
+ * elements, and of weightsManifest[0].weights) and tmpdir/m.bin, and loads them. */
+static nn_model *load_graph(const char *nodes, const char *weights, const void *bin, size_t bin_len)
+{
+    buf b = {0};
+    buf_printf(&b, "{\"format\":\"graph-model\",\"modelTopology\":{\"node\":[%s]},"
+                   "\"weightsManifest\":[{\"paths\":[\"m.bin\"],\"weights\":[%s]}]}", nodes, weights);
+    write_tmp("m.json", b.data, b.len);
+    write_tmp("m.bin", bin, bin_len);
+    buf_free(&b);
+    char *jp = NULL, *bp = NULL;
+    ck_assert_int_ne(asprintf(&jp, "%s/m.json", tmpdir), -1);
+    ck_assert_int_ne(asprintf(&bp, "%s/m.bin", tmpdir), -1);
+    nn_model *m = NULL;
+    err e = {{0}};
+    ck_assert_msg(nn_model_load_tfjs(jp, bp, &m, &e) == 0, "%s", e.msg);
+    free(jp);
+    free(bp);
+    return m;
+}
+
+static void placeholder_json(buf *b, int c)
+{
+    buf_printf(b, "{\"name\":\"input\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":[{\"size\":\"-1\"},"
+                  "{\"size\":\"2\"},{\"size\":\"2\"},{\"size\":\"%d\"}]}}}}", c);
+}
+
+/* input -> n nodes of op `op` (the first of op first_op), "n0" .. "n<n-1>", each reading the one before. */
+static nn_model *chain_model(int n, const char *first_op, int c)
+{
+    buf b = {0};
+    placeholder_json(&b, c);
+    for (int i = 0; i < n; i++) {
+        char prev[16] = "input";
+        if (i) snprintf(prev, sizeof prev, "n%d", i - 1);
+        buf_printf(&b, ",{\"name\":\"n%d\",\"op\":\"%s\",\"input\":[\"%s\"]}", i, i ? "Relu" : first_op, prev);
+    }
+    nn_model *m = load_graph(b.data, "", "", 0);
+    buf_free(&b);
+    return m;
+}
+
+/* A ConcatV2 of 100 inputs (the fixed arrays of 64 in the executor overflowed the stack): the
+ * input and its Relu alternately, forward and backward against values worked out by hand. */
+START_TEST(concat_many_inputs)
+{
+    enum { K = 100 };
+    make_tmp();
+    buf b = {0};
+    placeholder_json(&b, 3);
+    buf_puts(&b, ",{\"name\":\"relu\",\"op\":\"Relu\",\"input\":[\"input\"]},{\"name\":\"axis\",\"op\":\"Const\"},"
+                 "{\"name\":\"cat\",\"op\":\"ConcatV2\",\"input\":[");
+    for (int k = 0; k < K; k++) buf_printf(&b, "\"%s\",", k % 2 ? "relu" : "input");
+    buf_puts(&b, "\"axis\"]}");
+    int32_t axis = 3;
+    nn_model *m = load_graph(b.data, "{\"name\":\"axis\",\"shape\":[],\"dtype\":\"int32\"}", &axis, 4);
+    buf_free(&b);
+    nn_plan *p = NULL;
+    err e = {{0}};
+    const char *out[1] = {"cat"};
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 2, 2, out, 1, &p, &e) == 0, "%s", e.msg);
+    float *x = nn_plan_input(p);
+    for (int i = 0; i < 12; i++) x[i] = (float)(i % 2 ? i : -i);
+    ck_assert_int_eq(nn_plan_forward(p, &e), 0);
+    int sh[4];
+    const float *y = nn_plan_output(p, 0, sh);
+    ck_assert_int_eq(sh[3], 3 * K);
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < 3; c++) {
+                float v = x[r * 3 + c];
+                ck_assert_float_eq(y[(r * K + k) * 3 + c], k % 2 && v < 0 ? 0.0f : v);
+            }
+    /* dL/dy of slot k is k+1: dx = 1+3+...+99 = 2500, plus 2+4+...+100 = 2550 where x > 0 */
+    float *g = nn_plan_output_grad(p, 0);
+    for (int r = 0; r < 4; r++)
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < 3; c++) g[(r * K + k) * 3 + c] = (float)(k + 1);
+    ck_assert_int_eq(nn_plan_backward(p, &e), 0);
+    const float *dx = nn_plan_input_grad(p);
+    for (int i = 0; i < 12; i++) ck_assert_float_eq(dx[i], x[i] > 0 ? 5050.0f : 2500.0f);
+    nn_plan_free(p);
+    nn_model_free(m);
+    rm_tmp();
+}
+END_TEST
+
+/* A chain of 400000 nodes (the recursive graph walks overflowed the C stack): computable, planned,
+ * run forward and backward; and a chain whose far end cannot run is not computable. */
+START_TEST(deep_chain)
+{
+    enum { N = 400000 };
+    make_tmp();
+    nn_model *m = chain_model(N, "Relu", 1);
+    ck_assert_int_eq(nn_model_n_nodes(m), N + 1);
+    ck_assert_int_eq(nn_model_node_computable(m, nn_model_find(m, "n399999")), 1);
+    nn_plan *p = NULL;
+    err e = {{0}};
+    const char *out[1] = {"n399999"};
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 2, 2, out, 1, &p, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(nn_plan_n_steps(p), N);
+    float *x = nn_plan_input(p);
+    const float xs[4] = {-1, 2, 0.5f, -3};
+    memcpy(x, xs, sizeof xs);
+    ck_assert_int_eq(nn_plan_forward(p, &e), 0);
+    const float *y = nn_plan_output(p, 0, NULL);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(y[i], xs[i] > 0 ? xs[i] : 0.0f);
+    float *g = nn_plan_output_grad(p, 0);
+    for (int i = 0; i < 4; i++) g[i] = 1;
+    ck_assert_int_eq(nn_plan_backward(p, &e), 0);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(nn_plan_input_grad(p)[i], xs[i] > 0 ? 1.0f : 0.0f);
+    nn_plan_free(p);
+    nn_model_free(m);
+    m = chain_model(1000, "FancyOp", 1);
+    for (int i = 0; i < 1000; i += 999) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        ck_assert_int_eq(nn_model_node_computable(m, nn_model_find(m, name)), 0);
+    }
+    ck_assert_int_eq(nn_model_node_computable(m, nn_model_find(m, "input")), 1);
+    nn_model_free(m);
+    rm_tmp();
+}
+END_TEST
+
+/* Sizes beyond nn.h's limits are refused with the node named, before any allocation (a
+ * 100000x100000 input asked malloc for SIZE_MAX bytes and aborted). */
+START_TEST(size_limits)
+{
+    make_tmp();
+    nn_model *m = chain_model(11, "Relu", 3);
+    nn_plan *p = NULL;
+    err e = {{0}};
+    const char *out[1] = {"n10"};
+    ck_assert_int_eq(nn_plan_new(m, NULL, 1, 100000, 100000, out, 1, &p, &e), -1);
+    ck_assert_str_eq(e.msg, "m.json: node 'input': shape [1,100000,100000,3] is 30000000000 values (expected at "
+                            "most 268435456 in one tensor)");
+    ck_assert_int_eq(nn_plan_new(m, NULL, 2147483647, 2147483647, 2147483647, out, 1, &p, &e), -1);
+    ck_assert_msg(strstr(e.msg, "node 'input': shape [2147483647,2147483647,2147483647,3] is "), "%s", e.msg);
+    /* each tensor within the limit (201 M values), the eleven with their gradients not */
+    ck_assert_int_eq(nn_plan_new(m, NULL, 1, 8192, 8192, out, 1, &p, &e), -1);
+    ck_assert_msg(strstr(e.msg, "m.json: node 'n9': the plan needs ") && strstr(e.msg, "(expected at most 17179869184"),
+                  "%s", e.msg);
+    ck_assert_ptr_null(p);
+    /* the same model at a size within the limits */
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 64, 64, out, 1, &p, &e) == 0, "%s", e.msg);
+    nn_plan_free(p);
+    nn_model_free(m);
+    rm_tmp();
+}
+END_TEST
+
+/* A Resize or Mean whose data input is a Const (no tensor of its own in the plan) is refused: it
+ * read tensor -1 (tests/fuzz/regressions/nn_graph/resize-of-valueless-const). */
+START_TEST(const_data_inputs)
+{
+    make_tmp();
+    int32_t v[4] = {4, 4, 1, 2};
+    buf b = {0};
+    placeholder_json(&b, 1);
+    buf_puts(&b, ",{\"name\":\"k\",\"op\":\"Const\"},{\"name\":\"size\",\"op\":\"Const\"},{\"name\":\"axes\",\"op\":\"Const\"},"
+                 "{\"name\":\"up\",\"op\":\"ResizeBilinear\",\"input\":[\"k\",\"size\"]},"
+                 "{\"name\":\"mean\",\"op\":\"Mean\",\"input\":[\"k\",\"axes\"],\"attr\":{\"keep_dims\":{\"b\":true}}}");
+    nn_model *m = load_graph(b.data, "{\"name\":\"size\",\"shape\":[2],\"dtype\":\"int32\"},"
+                                     "{\"name\":\"axes\",\"shape\":[2],\"dtype\":\"int32\"}", v, sizeof v);
+    buf_free(&b);
+    const char *names[2] = {"up", "mean"};
+    for (int k = 0; k < 2; k++) {
+        nn_plan *p = NULL;
+        err e = {{0}};
+        char want[128];
+        snprintf(want, sizeof want, "m.json: node '%s': a constant input is not supported", names[k]);
+        ck_assert_int_eq(nn_plan_new(m, NULL, 1, 2, 2, &names[k], 1, &p, &e), -1);
+        ck_assert_str_eq(e.msg, want);
+    }
+    nn_model_free(m);
+    rm_tmp();
+}
+END_TEST
+
 int main(void)
 {
     nn_set_threads(1);
@@ -1148,6 +1332,13 @@ int main(void)
     t = tcase_create("bad_input");
     tcase_add_test(t, bad_models);
     tcase_add_test(t, bad_plans);
+    suite_add_tcase(s, t);
+    t = tcase_create("graph_sizes");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, concat_many_inputs);
+    tcase_add_test(t, deep_chain);
+    tcase_add_test(t, size_limits);
+    tcase_add_test(t, const_data_inputs);
     suite_add_tcase(s, t);
     return check_run(s);
 }

@@ -1,6 +1,6 @@
 /* nn_ops — the kernels of the nn engine: forward and input-gradient of each op on plain NHWC
- * float32 arrays. Internal to pipeline/nn (nn.c schedules them; the unit tests check each one
- * against finite differences). No allocation: callers pass every buffer.
+ * float32 arrays. Internal to pipeline/nn (nn_plan.c and nn_exec.c schedule them; the unit
+ * tests check each one against finite differences). No allocation: callers pass every buffer.
  *
  * Conventions: "fwd" writes its output (overwrites); "bwd" ADDS the gradient with respect to its
  * input(s) into dx (so several consumers of a tensor can accumulate), unless it takes an `add`
@@ -117,7 +117,5 @@ void nn_resize_bwd(int n, int h, int w, int c, float *dx, int oh, int ow, int al
 /* d[0..n) = s (add 0) or += s (add 1), split across the pool. */
 void nn_accumulate(float *d, const float *s, size_t n, int add);
 
-/* Sets the common pool's thread count (pool_set_threads), for nn_set_threads. */
-void nn_ops_set_threads(int n);
 
 #endif

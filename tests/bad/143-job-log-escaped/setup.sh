@@ -4,3 +4,4 @@
 cp "$FIX/kinds/figures/g.lua" figures/g.lua
 sed -i 's#{ kind = "channel", channel = 1 }#{ kind = "channel", channel = 1, layer = "nope\\27[2J" }#' figures/g.lua
 grep -q nope figures/g.lua
+printf '\n{{figure g}}\n' >> content/article.md # placed, so that it is rendered
