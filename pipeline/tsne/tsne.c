@@ -433,6 +433,8 @@ static int attract_v4(void)
 
 void tsne_set_portable(int on) { g_attract_portable = on != 0; }
 
+const char *tsne_kernels(void) { return attract_v4() ? "avx512+fftw" : "portable+fftw"; }
+
 /* ---- a team for the repulsion's loops (tsne_fft_set_team) ----
  * The repulsion's steps depend on each other, but each step is a loop over independent items
  * (blocks of points, bands and batches of grid rows and columns). Worker 0 runs the steps; for

@@ -90,6 +90,10 @@ int tsne_gradient(const float *x, size_t n, int d, const tsne_params *p, const d
  * AVX-512 one runs, so that tests cover both; off (the default): the fastest loop the CPU has. */
 void tsne_set_portable(int on);
 
+/* Which loops run (for the sidecar JSON and the benchmarks' INFO lines): "avx512+fftw" where the
+ * CPU has AVX-512 and tsne_set_portable is off, else "portable+fftw". A static string. */
+const char *tsne_kernels(void);
+
 /* KL divergence of the embedding y (n x 2) for the input x under p's perplexity and method
  * (exact: dense P and Q; fft: kNN P, interpolated normalisation), as tsne_run reports it.
  * Returns 0 and *kl, or -1 with e. */

@@ -289,6 +289,7 @@ int main(int argc, char **argv)
     json_object_set_new(js, "n", json_integer((json_int_t)x.n));
     json_object_set_new(js, "d", json_integer(x.d));
     json_object_set_new(js, "kl_divergence", json_real(st.kl));
+    json_object_set_new(js, "kernels", json_string(tsne_kernels()));
     json_t *set = json_object();
     json_object_set_new(set, "method", json_string(method_name(st.method)));
     json_object_set_new(set, "perplexity", json_real(p.perplexity));

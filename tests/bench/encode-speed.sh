@@ -1,6 +1,7 @@
 # BENCH encode-speed: seconds to encode all sheets, ours (fv-sprite encode: the whole search over
 # formats and qualities) against `pngquant --quality=65-90` alone on each sheet, both with
-# FV_THREADS = OMP_NUM_THREADS threads (pngquant's libimagequant uses OpenMP). Best of 3 runs each.
+# FV_THREADS = OMP_NUM_THREADS threads (pngquant's libimagequant uses OpenMP). The minimum of BENCH_RUNS
+# runs each, interleaved (tests/bench/bench_lib.sh); the INFO line gives the CPU and the spread.
 # Goal: not slower (ratio >= 1).
 . "$ROOT/tests/bench/sprite_lib.sh"
 ours_run() { rm -rf "$W/ours"; "$BIN/fv-sprite" encode "$W/ours" "$W"/sheets/*.png >/dev/null; }
@@ -11,16 +12,19 @@ peer_run() {
     rc=$?; [ $rc -eq 0 ] || [ $rc -eq 99 ] || return 1 # 99: quality not reachable, still a full run
   done
 }
-best() { # best of 3, seconds
-  local b="" t0 t1 d
-  for _ in 1 2 3; do
-    t0=$(now); "$@" || { echo "bench: $1 failed" >&2; exit 1; }; t1=$(now)
-    d=$(echo "$t1 - $t0" | bc -l)
-    if [ -z "$b" ] || [ "$(echo "$d < $b" | bc -l)" = 1 ]; then b=$d; fi
-  done
-  echo "$b"
+. "$ROOT/tests/bench/bench_lib.sh"
+timed() { # seconds of one run
+  local t0 t1
+  t0=$(bench_now); "$@" || { echo "bench: $1 failed" >&2; exit 1; }; t1=$(bench_now)
+  echo "$t1 - $t0" | bc -l
 }
-ours=$(best ours_run)
-peer=$(best peer_run)
+o=(); p=()
+for _ in $(seq "$BENCH_RUNS"); do
+  x=$(timed ours_run) || exit 1; o+=("$x")
+  x=$(timed peer_run) || exit 1; p+=("$x")
+done
+ours=$(bench_min "${o[@]}")
+peer=$(bench_min "${p[@]}")
 printf 'BENCH encode-speed ours=%.2fs peer=%.2fs ratio=%.2f sheets=%d threads=%d\n' "$ours" "$peer" \
   "$(echo "$peer / $ours" | bc -l)" "$(ls "$W"/sheets/*.png | wc -l)" "$THREADS"
+bench_info encode-speed "libimagequant+libwebp+libjpeg-turbo+libpng" "ours=$(bench_range "${o[@]}")s" "peer=$(bench_range "${p[@]}")s"
