@@ -10,6 +10,7 @@
 --
 -- A cell with a batch shows all its images, side by side, in its column.
 local html = require 'pipeline.driver.html'
+local render = require 'pipeline.driver.render'
 
 local M = {}
 
@@ -23,10 +24,7 @@ function M.validate(m, ctx)
   for i, c in ipairs(cols) do
     local p = 'columns[' .. i .. ']'
     if type(c) ~= 'table' then ctx:fail(p, 'expected a table') end
-    ctx:field(c, 'title', 'string', true, p .. '.title')
-    ctx:field(c, 'text', 'string', true, p .. '.text')
-    ctx:field(c, 'alt', 'string', true, p .. '.alt')
-    ctx:field(c, 'figure', 'string', true, p .. '.figure')
+    for _, k in ipairs({ 'title', 'text', 'alt', 'figure' }) do ctx:field(c, k, 'string', true, p .. '.' .. k) end
     local cell = ctx:field(c, 'cell', 'number', true, p .. '.cell')
     if math.type(cell) ~= 'integer' or cell < 1 then ctx:fail(p .. '.cell', 'expected a whole number from 1') end
   end
@@ -61,13 +59,8 @@ function M.jobs(m, env)
   return jobs
 end
 
-function M.frames(m, env)
-  local list = {}
-  for _, c in ipairs(m.columns) do
-    for b = 0, c.n - 1 do list[#list + 1] = string.format('%s/image_%d.png', env.job_dir(c.job), b) end
-  end
-  return list
-end
+-- Each column's images ({ job, n } like a render part).
+function M.frames(m, env) return render.images(env, m.columns) end
 
 function M.html(m, env, frame)
   local out = { string.format('<div class="overview" style="--cols: %d">', #m.columns) }
