@@ -16,7 +16,8 @@
 
 #include "util.h"
 
-typedef enum mx_kind { MX_MATH_INLINE, MX_MATH_DISPLAY, MX_CITE, MX_FOOTREF, MX_FIGURE, MX_FIGREF } mx_kind;
+/* MX_TABLE items are added by the page for pipe tables (pipetable.h), after the scan. */
+typedef enum mx_kind { MX_MATH_INLINE, MX_MATH_DISPLAY, MX_CITE, MX_FOOTREF, MX_FIGURE, MX_FIGREF, MX_TABLE } mx_kind;
 
 typedef struct mx_item {
     mx_kind kind;

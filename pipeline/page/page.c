@@ -15,6 +15,7 @@
 #include "frontmatter.h"
 #include "katex.h"
 #include "mdext.h"
+#include "pipetable.h"
 #include "template.h"
 #include "url.h"
 
@@ -510,7 +511,7 @@ static int expand_block(source *s, cmark_node *para)
     int idx = mdext_placeholder(lit, strlen(lit), &used);
     if (idx < 0 || lit[used] || idx >= s->doc.n_items) return 0;
     mx_kind k = s->doc.items[idx].kind;
-    if (k != MX_MATH_DISPLAY && k != MX_FIGURE) return 0;
+    if (k != MX_MATH_DISPLAY && k != MX_FIGURE && k != MX_TABLE) return 0;
     cmark_node *h = cmark_node_new(CMARK_NODE_HTML_BLOCK);
     cmark_node_set_literal(h, s->item_html[idx]);
     cmark_node_replace(para, h);
@@ -617,6 +618,62 @@ static char *render_inline(page *pg, source *s, const char *md, int unsafe)
         html[n - 7] = 0;
     }
     return html;
+}
+
+/* Pipe tables of the body (pipetable.h): each becomes a block item whose cells are rendered as
+ * the body's inline Markdown (citations, math, figure references work in them). The table's
+ * first line gives way to the item's placeholder and its other lines are left blank, so line
+ * numbers still lead back to the file. */
+static int tables_html(page *pg, err *e)
+{
+    static const char *const align[] = {"", " style=\"text-align: left\"", " style=\"text-align: center\"",
+                                        " style=\"text-align: right\""};
+    source *s = &pg->body;
+    pt_table *t = NULL;
+    int nt = 0;
+    if (pipetable_scan(s->doc.md, s->path, s->doc.md_lines, s->doc.n_md_lines, &t, &nt, e) != 0) return -1;
+    if (!nt) return 0;
+    s->doc.items = xrealloc(s->doc.items, sizeof *s->doc.items * (size_t)(s->doc.n_items + nt));
+    s->item_html = xrealloc(s->item_html, sizeof *s->item_html * (size_t)(s->doc.n_items + nt + 1));
+    buf md = {0};
+    const char *p = s->doc.md;
+    int line = 1;
+    for (int k = 0; k < nt; k++) {
+        int idx = s->doc.n_items++;
+        s->doc.items[idx] = (mx_item){MX_TABLE, mdext_source_line(s->doc.md_lines, s->doc.n_md_lines, t[k].first_line),
+                                      xstrdup("table")};
+        buf b = {0};
+        buf_puts(&b, "<div class=\"md-table\"><table>\n");
+        for (int r = 0; r < t[k].rows; r++) {
+            const char *tag = r == 0 ? "th" : "td";
+            buf_puts(&b, r == 0 ? "<thead>\n<tr>" : "<tr>");
+            for (int c = 0; c < t[k].cols; c++) {
+                char *cell = render_inline(pg, s, t[k].cells[(size_t)r * t[k].cols + c], 1);
+                buf_printf(&b, "<%s%s>%s</%s>", tag, align[t[k].align[c]], cell, tag);
+                free(cell);
+            }
+            buf_puts(&b, r == 0 ? "</tr>\n</thead>\n<tbody>\n" : "</tr>\n");
+        }
+        buf_puts(&b, "</tbody>\n</table></div>");
+        s->item_html[idx] = buf_detach(&b);
+        /* copy the lines before the table, then its placeholder and blank lines */
+        for (; line < t[k].first_line; line++) {
+            const char *q = strchr(p, '\n');
+            buf_put(&md, p, (size_t)(q - p) + 1);
+            p = q + 1;
+        }
+        for (int i = 0; i < t[k].n_lines; i++, line++) {
+            if (i == 0) buf_printf(&md, "\x02%d\x03", idx);
+            buf_putc(&md, '\n');
+            const char *q = strchr(p, '\n');
+            p = q ? q + 1 : p + strlen(p);
+        }
+    }
+    buf_puts(&md, p);
+    free(s->doc.md);
+    s->doc.md = buf_detach(&md);
+    pipetable_free(t, nt);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- sections */
@@ -798,6 +855,7 @@ int page_build(const page_opts *o, char **html_out, err *e)
     inline_items(&pg, &pg.body);
     footnotes_html(&pg);
     figures_html(&pg);
+    if (tables_html(&pg, e) != 0) goto done;
     /* Reserve the ids of the generated sections before headings claim theirs. */
     free(claim_id(&pg, "references"));
     free(claim_id(&pg, "notes-title"));

@@ -3,7 +3,8 @@
  *
  * Inputs (page_opts):
  *   article   content/article.md: front matter (see frontmatter.h) + Markdown with the
- *             extensions of mdext.h (math, citations, footnotes, figures).
+ *             extensions of mdext.h (math, citations, footnotes, figures) and pipe tables
+ *             (pipetable.h), whose cells may use them inline.
  *   bib       content/references.bib (may be absent when nothing is cited).
  *   figures   a JSON file written by the build driver from figures/<id>.lua:
  *             {"figures": {"<id>": {"source": "figures/<id>.lua", "kind": "images",

@@ -54,6 +54,21 @@ expect_eq "sidecar: recipe with defaults, hash, curve, finals" "6 pad 64 4 5" "$
 size=$(/usr/bin/python3 -c "from PIL import Image; print(Image.open('$T/tiny/image_1.png').size)" 2>&1)
 expect_eq "image size" "(32, 32)" "$size"
 
+# The diversity measurement (RECIPE.md): identical images (sd 0, no steps: both uniform grey)
+# have Gram matrices of cosine similarity 1, so the final diversity value is -1; ten steps
+# pushing two random starts apart leave it above -1, and the channel's values are per image.
+recipe same '"layer": "'$EARLY'", "size": 32, "steps": 0, "batch": 2, "param": {"sd": 0},
+  "objectives": [{"kind": "channel", "channel": 3}, {"kind": "diversity", "weight": 5}]'
+expect_ok "diversity of copies" "$R" "$T/same.json" "$T/same"
+sed 's/"steps": 0/"steps": 10/; s/"sd": 0/"sd": 0.5/' "$T/same.json" >"$T/apart.json"
+expect_ok "diversity apart" "$R" "$T/apart.json" "$T/apart"
+div=$(/usr/bin/python3 -c "
+import json
+a, b = (json.load(open('$T/' + n + '/render.json'))['final']['objectives'] for n in ('same', 'apart'))
+print('%.6f %d %d %s %s' % (a[1]['values'][0], len(a[0]['values']), len(a[1]['values']),
+      a[0]['values'][0] == a[0]['values'][1], -1 < b[1]['values'][0] < -0.0))" 2>&1)
+expect_eq "diversity value: minus the Gram cosine (copies -1, apart above)" "-1.000000 2 1 True True" "$div"
+
 # Same recipe, same bytes; a different seed, different bytes.
 expect_ok "rerun" "$R" "$T/tiny.json" "$T/tiny2"
 if cmp -s "$T/tiny/image_0.png" "$T/tiny2/image_0.png" && cmp -s "$T/tiny/step0006_1.png" "$T/tiny2/step0006_1.png"; then

@@ -1,4 +1,4 @@
-# The figure kinds that render with fv-render (grid, progress, interpolation), through the
+# The figure kinds that render with fv-render (grid, measured, overview, progress, interpolation…), through the
 # driver on a small fixture project (tests/fixtures/kinds) with --quick: published files, their
 # HTML, a cached rebuild, and manifest errors with their lines.
 . "$ROOT/tests/cli/lib.sh"
@@ -11,17 +11,18 @@ run_cmd build
 expect_eq "render kinds build" 0 "$T_RC"
 [ "$T_RC" -ne 0 ] && printf '%s\n' "$T_ERR" | tail -5
 H=$P/build/article/index.html
-for f in g p i c m x; do
+for f in g p i c m x w o; do
   sheet=$(ls "$P/build/article/sprites/$f/" 2>/dev/null | grep -E '^sheet-0\.(webp|png|jpg)$')
   [ -n "$sheet" ] && t_ok "figure $f packed into a sheet ($sheet)" || t_fail "figure $f packed into a sheet"
 done
-# Frames: g 1+2, p 3, i 3 (view and strip share them), c 5, n 5 (c's images on the map).
-# x: 1 optimized + 4 top + 5 spectrum (a top image may also be a spectrum point: counted once each use)
-expect_eq "every rendered image is a sprite frame" 33 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
+# Frames: g 1+2, p 3, i 3 (view and strip share them), c 5, n 5 (c's images on the map), w 2+2,
+# o 1+2 (g's and w's images). x: 1 optimized + 4 top + 5 spectrum (a top image may also be a
+# spectrum point: counted once each use)
+expect_eq "every rendered image is a sprite frame" 40 "$(grep -o 'data-frame="' "$H" | wc -l | tr -d ' ')"
 # Interactions (templates/assets/article.js): every frame but the strip copies and the map zooms,
 # with its label; the examples toggle starts hidden (no script shows both); the map is an fv-pan.
-expect_eq "frames that zoom (g 3, p 3, i 3, c 5, x 10)" 24 "$(grep -o 'class="sprite[a-z ]*fv-zoom' "$H" | wc -l | tr -d ' ')"
-expect_eq "each zoom frame has a label" 24 "$(grep -o 'data-label="[^"]' "$H" | wc -l | tr -d ' ')"
+expect_eq "frames that zoom (g 3, p 3, i 3, c 5, x 10, w 4, o 3)" 31 "$(grep -o 'class="sprite[a-z ]*fv-zoom' "$H" | wc -l | tr -d ' ')"
+expect_eq "each zoom frame has a label" 31 "$(grep -o 'data-label="[^"]' "$H" | wc -l | tr -d ' ')"
 grep -q 'data-label="step 4"' "$H" && grep -q 'data-label="channel 7"' "$H" && grep -q 'data-label="unit 3, optimized"' "$H" \
   && t_ok "zoom labels name step, channel and unit" || t_fail "zoom labels name step, channel and unit"
 grep -q '<div class="ex-toggle" role="group" aria-label="Show for each unit" hidden><button type="button" data-show="both" aria-pressed="true">' "$H" \
@@ -32,7 +33,7 @@ case $T_ERR in *"sprites: g sheet-0."*"ssim 0.97"*) t_ok "the sprite table repor
 grep -q 'type="range" min="0" max="2"' "$H" && t_ok "interpolation has its slider" || t_fail "interpolation has its slider"
 grep -q '<polyline points=' "$H" && t_ok "progress draws its curve" || t_fail "progress draws its curve"
 grep -q 'alt="channel 2, diverse (2 of 2)"' "$H" && t_ok "batch cells name each image" || t_fail "batch cells name each image"
-[ "$(grep -c '<tr><td>' "$H")" -eq 7 ] && t_ok "the recipes appendix lists every render" || t_fail "the recipes appendix lists every render" "$(grep -c '<tr><td>' "$H") rows"
+[ "$(grep -c '<tr><td>' "$H")" -eq 9 ] && t_ok "the recipes appendix lists every render" || t_fail "the recipes appendix lists every render" "$(grep -c '<tr><td>' "$H") rows"
 grep -q 'sha256 of its JSON and weights <code>d82f7efb' "$H" && t_ok "the appendix names the model's sha256" || t_fail "the appendix names the model's sha256"
 grep -q 'Model <sup>2</sup> fmnist-cnn: the Fashion-MNIST classifier' "$H" && grep -q 'x.lua</code> — 1 render, model <sup>2</sup>' "$H" \
   && t_ok "the appendix names the classifier as the model of the examples' render" \
@@ -45,6 +46,25 @@ grep -q 'class="fv-pan channelmap"' "$H" && [ "$(grep -o 'grid-row: [0-9]*; grid
   && ! grep -q 'sprites:n' <<<"$T_ERR" && t_ok "the channel map reuses the channels figure's sheet" \
   || t_fail "the channel map reuses the channels figure's sheet" "$(ls "$P/build/article/sprites")"
 case $T_ERR in *"render:n:"*) t_fail "the channel map renders nothing of its own" "$T_ERR" ;; *) t_ok "the channel map renders nothing of its own" ;; esac
+# measured: each label ends with the Gram similarity and mean activation of its render.json.
+want=$(/usr/bin/python3 - "$P/.cache/objects" <<'PY'
+import glob, json, sys
+out = {}
+for f in glob.glob(sys.argv[1] + '/*/render.json'):
+    d = json.load(open(f))
+    o = d['recipe']['objectives']
+    if len(o) == 2 and o[1]['kind'] == 'diversity' and d['recipe']['batch'] == 2 and o[0].get('channel') == 2:
+        ch, div = d['final']['objectives'][0]['values'], d['final']['objectives'][1]['values'][0]
+        out[o[1]['weight']] = 'Gram similarity %.2f, activation %.2f' % (-div, sum(ch) / len(ch))
+print('weight 0.01: %s|weight 100: %s' % (out.get(0.01), out.get(100)))
+PY
+)
+got=$(grep -o '<span class="label">weight [^<]*</span>' "$H" | sed 's/<[^>]*>//g' | paste -sd'|')
+expect_eq "measured labels: Gram similarity and activation from render.json" "$want" "$got"
+grep -q '<div class="overview" style="--cols: 2">' "$H" && grep -q '<div class="title">Diversity</div><div class="pics" style="--n: 2">' "$H" \
+  && grep -q '<p class="text">A batch kept apart.</p>' "$H" && t_ok "overview: a column per idea, title, pictures, text" \
+  || t_fail "overview: a column per idea, title, pictures, text"
+case $T_ERR in *"render:o:"*) t_fail "the overview renders nothing of its own" "$T_ERR" ;; *) t_ok "the overview renders nothing of its own" ;; esac
 run_cmd build
 expect_eq "rebuild with nothing changed is silent" "" "$T_ERR"
 # --only a job that depends on others (the map's grid: embedding, profile, renders) takes them too.
@@ -70,4 +90,7 @@ bad "channel map grid too small" "figures/n.lua: field 'channels': 5 channels do
 bad "channel map perplexity too large" "figures/n.lua: field 'perplexity': 2 is too large for 5 channels (expected at most 1.33)" 's/perplexity = 1/perplexity = 2/' n.lua
 bad "t-SNE grid too large" "figures/m.lua:1: field 'rows': expected a whole number from 4 to 100" 's/rows = 8/rows = 800/' m.lua
 bad "channel out of range (from fv-render)" "objectives[0].channel: 9999 out of range" 's/channel = 4/channel = 9999/' p.lua
+bad "measured cell without a diversity objective" "figures/w.lua:11: field 'cells[2].recipe.objectives': 0 objectives of kind diversity (expected exactly one: the label reports its measurement)" 's/{ kind = "diversity", weight = 100 }/{ kind = "l1" }/' w.lua
+bad "overview of a figure that is not a grid" "figures/o.lua: field 'columns[1].figure': no figure 'p' of kind grid or measured (expected the id of one)" 's/figure = "g"/figure = "p"/' o.lua
+bad "overview cell out of range" "figures/o.lua: field 'columns[2].cell': 5, but figure 'w' has 2 cells (expected 1 to 2)" 's/cell = 2/cell = 5/' o.lua
 finish

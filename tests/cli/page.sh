@@ -32,6 +32,38 @@ echo '{{titel}}' >>"$TMPDIR_T/t.html"
 expect_fail "unknown template variable" "t.html:20: unknown variable 'titel'" \
   "$BIN/fv-page" --article "$F/content/article.md" --bib "$F/content/references.bib" --figures "$ROOT/tests/fixtures/page/figures.json" --template "$TMPDIR_T/t.html" --out "$TMPDIR_T/out"
 
+# Pipe tables: cells are the article's inline Markdown (citations, math, code), `:` aligns, `\|`
+# is a bar in a cell; a table inside fenced code stays code; a row of the wrong width is one line.
+awk 'NR==1, /^---$/ && NR > 1' "$F/content/article.md" >"$TMPDIR_T/tab.md"
+cat >>"$TMPDIR_T/tab.md" <<'MD'
+
+Before.
+
+| technique | what it does | cited |
+| :-- | :-: | --: |
+| L1 | pulls *pixels* to grey, `a\|b` | [@erhan2009] |
+| TV | $x^2$ | none |
+
+```
+| not | a table |
+| --- | --- |
+```
+MD
+rm -rf "$TMPDIR_T/out"
+expect_ok "fv-page renders a pipe table" page "$TMPDIR_T/tab.md"
+got=$(tr -d '\n' <"$TMPDIR_T/out/index.html")
+case $got in
+  *'<div class="md-table"><table><thead><tr><th style="text-align: left">technique</th><th style="text-align: center">what it does</th><th style="text-align: right">cited</th></tr></thead><tbody><tr><td style="text-align: left">L1</td><td style="text-align: center">pulls <em>pixels</em> to grey, <code>a|b</code></td><td style="text-align: right"><span class="cite">[<a href="#ref-erhan2009">'*) t_ok "table: header, alignment, inline Markdown, escaped bar, citation" ;;
+  *) t_fail "table: header, alignment, inline Markdown, escaped bar, citation" ;;
+esac
+case $got in *'<td style="text-align: center"><span class="katex">'*) t_ok "table: math in a cell" ;; *) t_fail "table: math in a cell" ;; esac
+case $got in *'<pre><code>| not | a table |'*) t_ok "table: fenced code left alone" ;; *) t_fail "table: fenced code left alone" ;; esac
+n=$(grep -n '^| TV' "$TMPDIR_T/tab.md" | cut -d: -f1)
+sed -i 's/^| TV | \$x^2\$ | none |$/| TV | two |/' "$TMPDIR_T/tab.md"
+rm -rf "$TMPDIR_T/out"
+expect_fail "table row of the wrong width" "tab.md:$n: table row has 2 cells (expected 3, as the delimiter row below the header)" page "$TMPDIR_T/tab.md"
+[ -e "$TMPDIR_T/out/index.html" ] && t_fail "nothing written for a bad table" || t_ok "nothing written for a bad table"
+
 expect_ok "fv-asset --help" "$BIN/fv-asset" --help
 expect_fail "fv-asset usage" "usage: fv-asset" "$BIN/fv-asset" one
 expect_ok "fv-asset publishes a PNG" "$BIN/fv-asset" "$F/content/images/gradient.png" "$TMPDIR_T" g.png

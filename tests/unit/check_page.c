@@ -11,6 +11,7 @@
 #include "frontmatter.h"
 #include "mdext.h"
 #include "page.h"
+#include "pipetable.h"
 #include "template.h"
 #include "url.h"
 
@@ -342,6 +343,57 @@ START_TEST(page_golden)
 }
 END_TEST
 
+/* ------------------------------------------------------------ pipe tables */
+
+START_TEST(pipetable_found)
+{
+    const char *md = "Para\nText | with a bar\n| --- |\n\n"   /* no blank line before: not a table */
+                     "a | b\n:-- | --:\n x \\| y | `c` \n\n"   /* outer pipes optional, \\| a bar */
+                     "```\n| p | q |\n| - | - |\n```\n\n"      /* fenced: code */
+                     "    | i | j |\n    | - | - |\n\n"        /* indented: code */
+                     "| h |\n| :-: |\n| 1 |\n| 2 |\nafter\n";  /* one column; runs to the blank line */
+    int lines[40];
+    for (int i = 0; i < 40; i++) lines[i] = 100 + i;
+    pt_table *t = NULL;
+    int n = -1;
+    err e = {{0}};
+    ck_assert_int_eq(pipetable_scan(md, "a.md", lines, 40, &t, &n, &e), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(t[0].first_line, 5);
+    ck_assert_int_eq(t[0].n_lines, 3);
+    ck_assert_int_eq(t[0].cols, 2);
+    ck_assert_int_eq(t[0].rows, 2);
+    ck_assert_int_eq(t[0].align[0], PT_LEFT);
+    ck_assert_int_eq(t[0].align[1], PT_RIGHT);
+    ck_assert_str_eq(t[0].cells[0], "a");
+    ck_assert_str_eq(t[0].cells[1], "b");
+    ck_assert_str_eq(t[0].cells[2], "x | y");
+    ck_assert_str_eq(t[0].cells[3], "`c`");
+    ck_assert_int_eq(t[1].first_line, 17);
+    ck_assert_int_eq(t[1].n_lines, 5);
+    ck_assert_int_eq(t[1].cols, 1);
+    ck_assert_int_eq(t[1].rows, 4);
+    ck_assert_int_eq(t[1].align[0], PT_CENTER);
+    ck_assert_str_eq(t[1].cells[3], "after");
+    pipetable_free(t, n);
+    ck_assert_int_eq(pipetable_scan("plain text\n\n- a | b\n", "a.md", NULL, 0, &t, &n, &e), 0);
+    ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+START_TEST(pipetable_errors)
+{
+    int lines[] = {10, 11, 12, 13};
+    pt_table *t = NULL;
+    int n = 0;
+    err e = {{0}};
+    ck_assert_int_eq(pipetable_scan("| a | b |\n| - | - |\n| 1 | 2 | 3 |\n", "a.md", lines, 4, &t, &n, &e), -1);
+    ck_assert_str_eq(e.msg, "a.md:12: table row has 3 cells (expected 2, as the delimiter row below the header)");
+    ck_assert_int_eq(pipetable_scan("| a | b | c |\n| - | - |\n", "a.md", NULL, 0, &t, &n, &e), -1);
+    ck_assert_str_eq(e.msg, "a.md:1: table row has 3 cells (expected 2, as the delimiter row below the header)");
+}
+END_TEST
+
 static Suite *page_suite(void)
 {
     Suite *s = suite_create("page");
@@ -357,6 +409,10 @@ static Suite *page_suite(void)
     t = tcase_create("mdext");
     tcase_add_test(t, mdext_items);
     tcase_add_test(t, mdext_errors);
+    suite_add_tcase(s, t);
+    t = tcase_create("pipetable");
+    tcase_add_test(t, pipetable_found);
+    tcase_add_test(t, pipetable_errors);
     suite_add_tcase(s, t);
     t = tcase_create("url");
     tcase_add_test(t, url_policy);
