@@ -89,7 +89,9 @@ function M.html(m, env, frame)
   end
   f:close()
   local report = env.read_json(env.job_dir(m.jobs.embed) .. '/tsne.json')
-  local out = { string.format('<div class="fv-pan channelmap" tabindex="0" role="group" aria-label="%s">',
+  -- No tabindex here: the script makes the map focusable when it makes it pan and zoom (without
+  -- script a tab stop would do nothing).
+  local out = { string.format('<div class="fv-pan channelmap" role="group" aria-label="%s">',
                               require("pipeline.driver.html").text(m.alt)),
                 string.format('<div class="fv-pan-layer" style="--rows: %d; --cols: %d">', m.rows, m.cols) }
   local k = 0

@@ -49,6 +49,10 @@ typedef struct page {
     bib_db *bib;
     int *cite_num; /* [bib_count]: 0 if not cited yet */
     int *cite_order, n_cited;
+    /* [bib_count]: where a reference's back link returns to: the id on the first citation of it
+     * in the text or a caption, else the footnote that cites it (fnref-N). */
+    char **cite_id;
+    int *cite_fn;
     figure *figs;
     int n_figs, n_placed;
     int *foot_num; /* [body.doc.n_defs] */
@@ -78,6 +82,10 @@ static void page_free(page *pg)
     bib_free(pg->bib);
     free(pg->cite_num);
     free(pg->cite_order);
+    if (pg->cite_id)
+        for (int i = 0; i < (pg->bib ? bib_count(pg->bib) : 0); i++) free(pg->cite_id[i]);
+    free(pg->cite_id);
+    free(pg->cite_fn);
     for (int i = 0; i < pg->n_figs; i++) {
         figure *f = &pg->figs[i];
         free(f->id);
@@ -302,6 +310,8 @@ static int number_all(page *pg, err *e)
     int nb = pg->bib ? bib_count(pg->bib) : 0;
     pg->cite_num = xcalloc((size_t)nb + 1, sizeof(int));
     pg->cite_order = xcalloc((size_t)nb + 1, sizeof(int));
+    pg->cite_id = xcalloc((size_t)nb + 1, sizeof(char *));
+    pg->cite_fn = xcalloc((size_t)nb + 1, sizeof(int));
     pg->foot_num = xcalloc((size_t)s->doc.n_defs + 1, sizeof(int));
     for (int i = 0; i < s->doc.n_items; i++) {
         mx_item *it = &s->doc.items[i];
@@ -362,7 +372,9 @@ static int number_all(page *pg, err *e)
 
 /* ---------------------------------------------------------------- item HTML */
 
-static void cite_html(page *pg, const char *keys_joined, buf *b)
+/* fn: the footnote number when the citation stands in a footnote (whose HTML appears twice, in
+ * its preview and in the notes, so it carries no id), else 0. */
+static void cite_html(page *pg, const char *keys_joined, int fn, buf *b)
 {
     char *keys = xstrdup(keys_joined);
     buf preview = {0};
@@ -370,7 +382,17 @@ static void cite_html(page *pg, const char *keys_joined, buf *b)
     int first = 1;
     for (char *k = strtok(keys, ";"); k; k = strtok(NULL, ";")) {
         int i = bib_find(pg->bib, k);
-        buf_printf(b, "%s<a href=\"#ref-%s\">%d</a>", first ? "" : ", ", k, pg->cite_num[i]);
+        char *idattr = xstrdup("");
+        if (fn && !pg->cite_fn[i]) pg->cite_fn[i] = fn;
+        if (!fn && !pg->cite_id[i]) {
+            char *base = xasprintf("cite-%s", k);
+            pg->cite_id[i] = claim_id(pg, base);
+            free(base);
+            free(idattr);
+            idattr = xasprintf(" id=\"%s\"", pg->cite_id[i]);
+        }
+        buf_printf(b, "%s<a href=\"#ref-%s\"%s>%d</a>", first ? "" : ", ", k, idattr, pg->cite_num[i]);
+        free(idattr);
         buf_printf(&preview, "<span class=\"cite-item\"><span class=\"cite-n\">[%d]</span> ", pg->cite_num[i]);
         bib_render_html(pg->bib, i, &preview);
         buf_puts(&preview, "</span>");
@@ -437,14 +459,25 @@ static int render_math(page *pg, err *e)
 /* Inline items (citations, figure references) of one source. */
 static void inline_items(page *pg, source *s)
 {
+    /* The footnote each item stands in (0: none), from the placeholders in the definitions. */
+    int *in_fn = xcalloc((size_t)s->doc.n_items + 1, sizeof(int));
+    for (int d = 0; d < s->doc.n_defs; d++) {
+        const char *md = s->doc.defs[d].md ? s->doc.defs[d].md : "";
+        for (const char *p = md; *p; p++) {
+            size_t used;
+            int k = *p == '\x02' ? mdext_placeholder(p, strlen(p), &used) : -1;
+            if (k >= 0 && k < s->doc.n_items && pg->foot_num) in_fn[k] = pg->foot_num[d];
+        }
+    }
     for (int i = 0; i < s->doc.n_items; i++) {
         mx_item *it = &s->doc.items[i];
         buf b = {0};
-        if (it->kind == MX_CITE) cite_html(pg, it->text, &b);
+        if (it->kind == MX_CITE) cite_html(pg, it->text, in_fn[i], &b);
         else if (it->kind == MX_FIGREF) figref_html(pg, it->text, &b);
         else continue;
         s->item_html[i] = buf_detach(&b);
     }
+    free(in_fn);
 }
 
 /* ---------------------------------------------------------------- Markdown rendering */
@@ -530,7 +563,9 @@ static void heading_ids(page *pg, cmark_node *h)
     char *id = claim_id(pg, slug);
     free(slug);
     cmark_node *cb = cmark_node_new(CMARK_NODE_CUSTOM_BLOCK);
-    char *enter = xasprintf("<h%d id=\"%s\"><a class=\"anchor\" href=\"#%s\" aria-hidden=\"true\"></a>", level, id, id);
+    /* The "#" link is a pointer convenience (copy a section's address); hidden from assistive
+     * technology and out of the tab order, as the contents list gives the same by keyboard. */
+    char *enter = xasprintf("<h%d id=\"%s\"><a class=\"anchor\" href=\"#%s\" aria-hidden=\"true\" tabindex=\"-1\"></a>", level, id, id);
     char *exit_ = xasprintf("</h%d>", level);
     cmark_node_set_on_enter(cb, enter);
     cmark_node_set_on_exit(cb, exit_);
@@ -542,6 +577,20 @@ static void heading_ids(page *pg, cmark_node *h)
     cmark_node_free(h);
     pg->heads = xrealloc(pg->heads, sizeof(heading) * (size_t)(pg->n_heads + 1));
     pg->heads[pg->n_heads++] = (heading){level, id, buf_detach(&text)};
+}
+
+/* A margin note (<aside> in the article) is a note on the text, not a landmark of the page: a
+ * page with two unlabelled complementary landmarks has landmarks a screen reader cannot tell
+ * apart (axe-core's landmark-unique). An <aside> the author gave a role keeps it. */
+static void aside_note(cmark_node *html)
+{
+    const char *lit = cmark_node_get_literal(html);
+    if (!lit || strncmp(lit, "<aside", 6) != 0 || (lit[6] != '>' && lit[6] != ' ' && lit[6] != '\n')) return;
+    const char *end = strchr(lit, '>');
+    if (!end || memmem(lit, (size_t)(end - lit), "role=", 5)) return;
+    char *with = xasprintf("<aside role=\"note\"%s", lit + 6);
+    cmark_node_set_literal(html, with);
+    free(with);
 }
 
 /* Renders Markdown with placeholders to HTML. unsafe: raw HTML allowed (the article only).
@@ -561,6 +610,7 @@ static char *render_md(page *pg, source *s, const char *md, int unsafe, int with
         if (ev != CMARK_EVENT_ENTER) continue;
         cmark_node *node = cmark_iter_get_node(it);
         cmark_node_type t = cmark_node_get_type(node);
+        if (unsafe && t == CMARK_NODE_HTML_BLOCK) aside_note(node);
         if (!unsafe && (t == CMARK_NODE_HTML_INLINE || t == CMARK_NODE_HTML_BLOCK)) {
             if (n == cap) todo = xrealloc(todo, sizeof *todo * (cap = cap ? 2 * cap : 64));
             todo[n++] = node;
@@ -744,6 +794,10 @@ static char *references_section(page *pg)
         int i = pg->cite_order[k];
         buf_printf(&b, "<li id=\"ref-%s\">", bib_key(pg->bib, i));
         bib_render_html(pg->bib, i, &b);
+        /* A reader who followed a citation here (a tap on a phone) gets back to where it was. */
+        char *back = pg->cite_id[i] ? xstrdup(pg->cite_id[i]) : xasprintf("fnref-%d", pg->cite_fn[i]);
+        buf_printf(&b, " <a class=\"ref-back\" href=\"#%s\" aria-label=\"Back to the text\">↩</a>", back);
+        free(back);
         buf_puts(&b, "</li>\n");
     }
     buf_puts(&b, "</ol>\n</section>");

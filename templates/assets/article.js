@@ -9,9 +9,12 @@
 //       data-label="shown above the enlarged frame" alt="…"></span>
 //   or a plain <img class="fv-zoom" data-label="…">; the images of the "images" kind
 //   (.fig-images .image img, labelled by their .label) zoom too. The script makes each one
-//   focusable (tabindex=0, role=button); hover (mouse), tap (touch) or Enter/Space (keyboard)
-//   shows it enlarged in one popover kept inside the viewport; Escape, leaving or tapping
-//   elsewhere closes it. Frames inside an .fv-pan do not zoom (the map zooms as a whole).
+//   focusable (role=button); hover (mouse, after a short rest of the pointer and never while the
+//   wheel scrolls), tap (touch) or Enter/Space (keyboard) shows it enlarged in one popover kept
+//   inside the viewport; Escape, leaving, moving the focus away or tapping elsewhere closes it.
+//   The frames of one <figure> are one tab stop (roving tabindex): arrow keys move between them
+//   (left/right in reading order, up/down to the nearest frame of the next row), Home and End
+//   to the first and last. Frames inside an .fv-pan do not zoom (the map zooms as a whole).
 //
 //   Toggle: <div class="ex-toggle" role="group" hidden><button type="button" data-show="A"
 //     aria-pressed="true">…</button>…</div> directly followed by <div class="examples"
@@ -23,15 +26,25 @@
 //   The layer gets `transform: translate(X%, Y%) scale(S)` (origin top left; percentages of
 //   its own size, so the view survives resizes), bounded so that it always covers the
 //   container (1 <= S <= data-pan-max, default 8). The script makes the container focusable,
-//   adds +, − and reset buttons (.fv-pan-controls, data-pan="in|out|reset") and sets
-//   data-pan-scale on it. Drag (mouse, pen, one finger) pans; pinch, and the wheel around the
+//   wraps it in a <div class="fv-pan-wrap"> whose first child is a bar of +, − and reset
+//   buttons (.fv-pan-controls, data-pan="in|out|reset"; over the map's corner and sticking to
+//   the window's top on wide screens, a row above the map on phones) and sets data-pan-scale
+//   on the container. Drag (mouse, pen, one finger) pans; pinch, and the wheel around the
 //   pointer, zoom; double-click zooms in. Keys while the map has focus: arrows pan, + and −
 //   zoom, 0 resets. The plain wheel zooms only once the map has focus (a click gives it) or
-//   with Ctrl/⌘ held (a trackpad pinch), so scrolling the page past the map is never trapped.
+//   with Ctrl/⌘ held (a trackpad pinch), and a plain wheel that would zoom past the limits
+//   (out at 1, in at the maximum) scrolls the page: scrolling past the map is never trapped.
+//
+//   Citation and footnote previews (.cite / .fnref > .preview, shown by the stylesheet on hover
+//   and focus): the script moves a preview in from the viewport's edges, and on a touch screen
+//   the first tap on a reference shows its preview, the second follows the link.
 (function () {
   'use strict';
   var reduceMotion = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)');
   function clamp(v, lo, hi) { return Math.max(lo, Math.min(hi, v)); }
+  // Keeps one visible tab stop in each figure's frames (set by the zoom's roving tab stops
+  // below; the slider and the toggle change which frames are visible).
+  var refreshStops = function () {};
 
   // Interpolation sliders: the range input picks the frame shown in the large view. A range
   // input already works with mouse, touch and keyboard (arrows, Home, End).
@@ -43,6 +56,7 @@
       var k = Number(input.value);
       frames.forEach(function (img, i) { img.classList.toggle('on', i === k); });
       view.setAttribute('data-frame-shown', String(k));
+      refreshStops();
     }
     input.addEventListener('input', show);
     input.addEventListener('change', show);
@@ -53,6 +67,24 @@
   var pop = null;      // the one popover, made on first use
   var current = null;  // the element whose enlargement is shown
   var lastPointer = 'mouse';
+  // Hover opens after the pointer rests HOVER_MS on a frame, and not before the wheel has been
+  // still as long: a reader scrolling past a grid does not get a popover under the pointer.
+  var HOVER_MS = 150;
+  var hoverTimer = 0, hoverEl = null, lastWheel = -Infinity;
+  window.addEventListener('wheel', function () { lastWheel = Date.now(); }, { passive: true, capture: true });
+  function hoverStart(el) {
+    clearTimeout(hoverTimer);
+    hoverEl = el;
+    hoverTimer = setTimeout(function tick() {
+      if (hoverEl !== el) return;
+      var still = Date.now() - lastWheel;
+      if (still < HOVER_MS) { hoverTimer = setTimeout(tick, HOVER_MS - still); return; }
+      openZoom(el);
+    }, HOVER_MS);
+  }
+  function hoverEnd(el) {
+    if (hoverEl === el) { clearTimeout(hoverTimer); hoverEl = null; }
+  }
 
   function zoomImg(el) { return el.tagName === 'IMG' ? el : el.querySelector('img'); }
 
@@ -144,20 +176,61 @@
     requestAnimationFrame(function () { if (current === el) pop.classList.add('open'); });
   }
 
+  // Roving tab stops: the zoomable frames of a figure (or a lone frame) are one group with one
+  // tab stop, the last frame focused; 210 frames were 210 stops.
+  var groups = new Map();
+  function groupOf(el) { return el.closest('figure') || el; }
+  function shown(el) { return el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'; }
+  function members(g) { return groups.get(g).filter(shown); }
+  function setStop(g, el) {
+    groups.get(g).forEach(function (o) { o.setAttribute('tabindex', o === el ? '0' : '-1'); });
+  }
+  refreshStops = function () {
+    groups.forEach(function (list, g) {
+      var stop = list.filter(function (o) { return o.getAttribute('tabindex') === '0'; })[0];
+      if (!stop || !shown(stop)) setStop(g, members(g)[0] || list[0]);
+    });
+  };
+  // The frame an arrow key (or Home, End) moves to from el, or null.
+  function nextFrame(el, key) {
+    var list = members(groupOf(el)), i = list.indexOf(el);
+    if (key === 'ArrowRight') return list[i + 1] || null;
+    if (key === 'ArrowLeft') return i > 0 ? list[i - 1] : null;
+    if (key === 'Home') return list[0];
+    if (key === 'End') return list[list.length - 1];
+    if (key !== 'ArrowDown' && key !== 'ArrowUp') return null;
+    // Up and down: the nearest row in that direction, then the frame nearest in x.
+    var down = key === 'ArrowDown', r = el.getBoundingClientRect(), cx = r.left + r.width / 2;
+    var rows = list.map(function (o) {
+      var q = o.getBoundingClientRect();
+      return { el: o, gap: down ? q.top - r.bottom : r.top - q.bottom, dx: Math.abs(q.left + q.width / 2 - cx) };
+    }).filter(function (c) { return c.el !== el && c.gap > -r.height / 2; });
+    if (!rows.length) return null;
+    var near = Math.min.apply(null, rows.map(function (c) { return c.gap; }));
+    return rows.filter(function (c) { return c.gap < near + r.height / 2; })
+      .sort(function (a, b) { return a.dx - b.dx; })[0].el;
+  }
+
   var zoomables = [];
   document.querySelectorAll('.fv-zoom, .fig-images .image img').forEach(function (el) {
     if (el.closest('.fv-pan')) return;
     zoomables.push(el);
-    el.setAttribute('tabindex', '0');
+    var g = groupOf(el);
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(el);
+    el.setAttribute('tabindex', '-1');
     el.setAttribute('role', 'button');
     el.setAttribute('aria-expanded', 'false');
     el.classList.add('fv-zoomable');
+    el.addEventListener('focus', function () { setStop(g, el); });
     el.addEventListener('pointerenter', function (ev) {
       lastPointer = ev.pointerType;
-      if (ev.pointerType === 'mouse') openZoom(el);
+      if (ev.pointerType === 'mouse') hoverStart(el);
     });
     el.addEventListener('pointerleave', function (ev) {
-      if (ev.pointerType === 'mouse' && current === el) closeZoom();
+      if (ev.pointerType !== 'mouse') return;
+      hoverEnd(el);
+      if (current === el) closeZoom();
     });
     el.addEventListener('pointerdown', function (ev) { lastPointer = ev.pointerType; });
     // A tap (touch, pen) toggles; a mouse already opened it by hovering.
@@ -173,10 +246,20 @@
         ev.preventDefault();
         ev.stopPropagation();
         closeZoom();
+      } else if (!ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+        var to = nextFrame(el, ev.key);
+        if (!to) return;
+        ev.preventDefault();
+        var wasOpen = current === el;
+        to.focus(); // el's blur closes its enlargement; the new frame's is shown if el's was
+        if (wasOpen) openZoom(to);
       }
     });
-    el.addEventListener('blur', function () { if (current === el && lastPointer !== 'mouse') closeZoom(); });
+    // Focus moving on (Tab, a click elsewhere) closes the enlargement: it would cover the next
+    // control. However the frame was opened (a mouse hover too: the focus left it all the same).
+    el.addEventListener('blur', function () { if (current === el) closeZoom(); });
   });
+  refreshStops();
   if (zoomables.length) {
     document.addEventListener('pointerdown', function (ev) {
       if (current && !current.contains(ev.target)) closeZoom();
@@ -195,6 +278,7 @@
       b.addEventListener('click', function () {
         target.setAttribute('data-show', b.getAttribute('data-show'));
         buttons.forEach(function (o) { o.setAttribute('aria-pressed', o === b ? 'true' : 'false'); });
+        refreshStops();
       });
     });
     group.hidden = false;
@@ -220,7 +304,13 @@
     bar.innerHTML = '<button type="button" data-pan="in" aria-label="Zoom in">+</button>'
       + '<button type="button" data-pan="out" aria-label="Zoom out">−</button>'
       + '<button type="button" data-pan="reset" aria-label="Reset the view">⟲</button>';
-    box.appendChild(bar);
+    // The bar sits before the map in a wrapper (see the stylesheet): outside the map's clipping,
+    // so it can stick to the window's top over a tall map and sit above the map on a phone.
+    var wrap = document.createElement('div');
+    wrap.className = 'fv-pan-wrap';
+    box.parentNode.insertBefore(wrap, box);
+    wrap.appendChild(bar);
+    wrap.appendChild(box);
     box.appendChild(help);
     box.setAttribute('aria-describedby', help.id);
     layer.querySelectorAll('img').forEach(function (img) { img.draggable = false; });
@@ -274,16 +364,21 @@
       if (moved) ev.preventDefault();
     });
     box.addEventListener('wheel', function (ev) {
-      if (!(ev.ctrlKey || ev.metaKey || document.activeElement === box || box.contains(document.activeElement))) {
+      var pinch = ev.ctrlKey || ev.metaKey;
+      if (!(pinch || wrap.contains(document.activeElement))) {
         box.classList.add('hint');
         clearTimeout(box._hint);
         box._hint = setTimeout(function () { box.classList.remove('hint'); }, 1500);
         return;
       }
-      ev.preventDefault();
       var p = local(ev);
       var d = ev.deltaMode === 1 ? ev.deltaY * 16 : ev.deltaY;
-      zoomAt(Math.exp(-clamp(d, -100, 100) / 300), p.u, p.v, false);
+      var k = Math.exp(-clamp(d, -100, 100) / 300);
+      // At the limit the plain wheel is the page's: out at scale 1 (the map is as small as it
+      // gets), in at the maximum. A pinch (Ctrl) is kept from zooming the whole page.
+      if (!pinch && ((k < 1 && s <= 1) || (k > 1 && s >= max))) return;
+      ev.preventDefault();
+      zoomAt(k, p.u, p.v, false);
     }, { passive: false });
     box.addEventListener('dblclick', function (ev) {
       if (ev.target.closest('.fv-pan-controls')) return;
@@ -327,6 +422,39 @@
     box.addEventListener('pointercancel', up);
     box.addEventListener('dragstart', function (ev) { ev.preventDefault(); });
     apply(false);
+  });
+
+  // ---- Citation and footnote previews ------------------------------------------------------
+  // Each preview is moved in from the viewport's edges when it opens (on phones the stylesheet
+  // makes it a sheet along the bottom instead, and the nudge has no effect there).
+  document.querySelectorAll('.cite, .fnref').forEach(function (ref) {
+    var p = ref.querySelector(':scope > .preview');
+    if (!p) return;
+    function fit() {
+      p.style.removeProperty('--nudge');
+      var r = p.getBoundingClientRect(), vw = document.documentElement.clientWidth;
+      if (!r.width) return;
+      var dx = r.left < 8 ? 8 - r.left : r.right > vw - 8 ? vw - 8 - r.right : 0;
+      if (dx) p.style.setProperty('--nudge', Math.round(dx) + 'px');
+    }
+    ref.addEventListener('mouseenter', fit);
+    ref.addEventListener('focusin', fit);
+  });
+  // Touch: the first tap on a reference focuses it, which shows its preview; a second tap on
+  // the focused reference follows the link (the references have links back to the text).
+  // (Whether it had the focus is taken at pointerdown: the tap itself focuses the link.)
+  var REF = '.cite > a, .fnref > a';
+  var tapType = '', tapHadFocus = false;
+  document.addEventListener('pointerdown', function (ev) {
+    tapType = ev.pointerType;
+    var a = ev.target.closest && ev.target.closest(REF);
+    tapHadFocus = !!a && document.activeElement === a;
+  }, true);
+  document.addEventListener('click', function (ev) {
+    var a = ev.target.closest && ev.target.closest(REF);
+    if (!a || tapType !== 'touch' || tapHadFocus) return;
+    ev.preventDefault();
+    a.focus();
   });
 
   // Escape closes a citation or footnote preview opened by keyboard focus.

@@ -10,13 +10,17 @@
 // shows (the swapped-in images loaded and not blank; without script both are shown); the
 // t-SNE map pans and zooms by wheel, drag, keyboard and buttons, stays bounded, and reset
 // restores it; focus is visible; reduced motion turns transitions off; no horizontal scroll
-// at 375 px. Prints "ok   name" / "FAIL name" lines and "N passed, N failed"; exits non-zero
-// on failure.
+// at 375 px; axe-core finds no violation (tests/browser/axe.js), at both widths and without
+// script; what a reader meets around the controls (tests/browser/reader.js). Prints
+// "ok   name" / "FAIL name" lines (and INFO lines) and "N passed, N failed"; exits non-zero on
+// failure.
 'use strict';
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
 const { chromium } = require(path.join(__dirname, '..', '..', 'node_modules', 'playwright-core'));
+const axe = require('./axe');
+const reader = require('./reader');
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic'];
@@ -66,8 +70,9 @@ function popState() {
 // Hover, tap (phone), Enter and Escape on the frames that zoom.
 async function zoomChecks(page, name, touch) {
   const n = await page.$$eval('.fv-zoomable', (a) => a.length);
+  // Focusable: the tab stop of their figure (0) or reached by arrow keys from it (-1).
   check(`${name}: frames that zoom are focusable buttons`, n > 0 && await page.$$eval('.fv-zoomable',
-    (a) => a.every((e) => e.tabIndex === 0 && e.getAttribute('role') === 'button')), `${n} frames`);
+    (a) => a.every((e) => (e.tabIndex === 0 || e.getAttribute('tabindex') === '-1') && e.getAttribute('role') === 'button')), `${n} frames`);
   if (!n) return;
   // The last frame of the first grid sits at the right edge: its enlargement must be moved in.
   // On a phone every frame is blown up to nearly the screen's width, so the edges are tight.
@@ -75,6 +80,8 @@ async function zoomChecks(page, name, touch) {
   await el.scrollIntoViewIfNeeded();
   const box = await el.boundingBox();
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  // Hover opens once the pointer has rested (reader.hoverDelay checks the delay itself).
+  await page.waitForFunction(() => { const p = document.querySelector('.fv-zoom-pop'); return p && !p.hidden; }, null, { timeout: 5000 }).catch(() => {});
   let st = await page.evaluate(popState);
   check(`${name}: hovering a frame shows it enlarged`, st.open && st.width >= Math.min(1.5 * box.width, st.vw - 16) && st.loaded,
     JSON.stringify(st) + ` frame width ${box.width}`);
@@ -157,7 +164,9 @@ async function panChecks(page, name) {
       return { tf: l.style.transform, scale: Number(b.getAttribute('data-pan-scale')),
         covers: lr.left <= br.left + 1 && lr.top <= br.top + 1 && lr.right >= br.right - 1 && lr.bottom >= br.bottom - 1 };
     });
-    const controls = await m.$$('.fv-pan-controls button[data-pan]');
+    // The buttons are in the wrapper the script puts around the map (beside it, not inside).
+    const wrap = await m.evaluateHandle((b) => b.closest('.fv-pan-wrap') || b);
+    const controls = await wrap.$$('.fv-pan-controls button[data-pan]');
     check(`${t} has its +, − and reset buttons`, controls.length === 3 && await m.getAttribute('tabindex') === '0', `${controls.length} buttons`);
     if (controls.length !== 3) continue;
     const settle = () => page.waitForTimeout(300); // past a button's or key's 0.18 s transition
@@ -216,13 +225,13 @@ async function panChecks(page, name) {
     await m.screenshot({ path: path.join(shotDir, `map${i + 1}-zoomed-${name}.png`) });
     await page.keyboard.press('-');
     check(`${t}: − zooms out`, (await view()).scale < v5.scale);
-    await m.$eval('[data-pan="reset"]', (x) => x.click());
+    await wrap.$eval('[data-pan="reset"]', (x) => x.click());
     await settle();
     const v6 = await view();
     check(`${t}: reset restores the view`, v6.tf === '' && v6.scale === 1 && v6.covers, JSON.stringify(v6));
-    await m.$eval('[data-pan="in"]', (x) => x.click());
+    await wrap.$eval('[data-pan="in"]', (x) => x.click());
     check(`${t}: the + button zooms in`, (await view()).scale > 1);
-    await m.$eval('[data-pan="reset"]', (x) => x.click());
+    await wrap.$eval('[data-pan="reset"]', (x) => x.click());
   }
 }
 
@@ -317,9 +326,19 @@ function serve(root) {
       check(`${name}: slider ${i + 1} changes the frame (keyboard)`, before !== null && after !== before, `${before} -> ${after}`);
     }
 
+    // Before any control is touched: the page as it loads.
+    const faults = await axe.violations(page);
+    check(`${name}: axe-core finds no accessibility violation`, faults.length === 0, axe.describe(faults));
     await zoomChecks(page, name, phone);
     await toggleChecks(page, name);
     await panChecks(page, name);
+    await reader.tabCloses(page, name, check);
+    await reader.roving(page, name, check);
+    await reader.wheelPastMap(page, name, check);
+    await reader.previews(page, name, phone, check);
+    await reader.mapControls(page, name, phone, check);
+    await reader.sliderTarget(page, name, phone, check);
+    if (!phone) await reader.print(page, name, check);
     // Reduced motion: the popover's and the map's transitions are off on the phone (which asks).
     const dur = await page.evaluate(() => {
       const l = document.querySelector('.fv-pan-layer');
@@ -361,8 +380,12 @@ function serve(root) {
       return { toggle: vis('.ex-toggle'), opt: vis('.examples .ex-opt'), top: vis('.examples .ex-top'), rows: document.querySelectorAll('.examples .ex-row').length };
     });
     check('no script: the examples show both, without a toggle', st.rows > 0 && st.toggle === 0 && st.opt === st.rows && st.top === st.rows, JSON.stringify(st));
+    await reader.noScript(page, check);
     await ctx.close();
+    const faults = await axe.violationsWithoutScript(browser, base + 'index.html');
+    check('no script: axe-core finds no accessibility violation', faults.length === 0, axe.describe(faults));
   }
+  await reader.hoverDelay(browser, base + 'index.html', check);
   await browser.close();
   server.close();
   console.log(`${passed} passed, ${failed} failed`);

@@ -9,7 +9,7 @@ run_cmd sh -c "cd '$P' && lua5.4 '$ROOT/build.lua' --quick"
 expect_eq "the test article builds" 0 "$T_RC"
 [ "$T_RC" -ne 0 ] && printf '%s\n' "$T_ERR"
 out=$(node "$ROOT/tests/browser/check.js" "$P/build/article" "$ROOT/build/screenshots" 2>&1)
-printf '%s\n' "$out" | grep -E '^(ok|FAIL|     )'
+printf '%s\n' "$out" | grep -E '^(ok|FAIL|INFO|     )'
 line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$')
 if [ -z "$line" ]; then
   t_fail "browser test ran" "$(printf '%s' "$out" | tail -5)"
