@@ -184,7 +184,7 @@ function M.build(a)
         .. 'how strongly each responds, on average, to every other channel\'s visualization (its own left out). '
         .. 'Neighbours respond to the same images. %d channels, perplexity %g, KL divergence %.3f, a %d × %d grid.</p>',
         rep.n or l.shown, l.perplexity, rep.kl_divergence or 0, l.rows, l.cols),
-      string.format('<div class="map" role="group" aria-label="t-SNE map of the channels of %s" style="--rows:%d;--cols:%d">%s</div></section></main>',
+      string.format('<div class="map" tabindex="0" role="region" aria-label="t-SNE map of the channels of %s" style="--rows:%d;--cols:%d">%s</div></section></main>',
         esc(l.name), l.rows, l.cols, table.concat(mapcells)) }
     out[#out + 1] = { dest = href(l), text = page(a.tpl, '../../', l.name .. ' — atlas', table.concat(lb, '\n'), 'layerpage') }
 
@@ -239,7 +239,7 @@ function M.build(a)
           .. 'half its minimum, zero, half its maximum and its maximum.</figcaption></figure>'
         rows[#rows + 1] = recipe_rows(rj(l.of[c].vis[1]), l.of[c].vis[2], 'optimized')
       end
-      cb[#cb + 1] = '<div class="scroll">' .. RECIPE_HEAD .. table.concat(rows) .. '</tbody></table></div></main>'
+      cb[#cb + 1] = '<div class="scroll" tabindex="0" role="region" aria-label="Recipes of the images">' .. RECIPE_HEAD .. table.concat(rows) .. '</tbody></table></div></main>'
       out[#out + 1] = { dest = href(l, c), text = page(a.tpl, '../../', string.format('%s channel %d — atlas', l.name, c),
         table.concat(cb, '\n'), 'chanpage') }
     end
