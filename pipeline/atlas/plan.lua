@@ -14,6 +14,10 @@ local quote = require 'pipeline.driver.quote'
 
 local M = {}
 
+-- The quick atlas (tests) renders tinier than the quick article: pictures that are not blank and
+-- go through every stage, in seconds.
+local QUICK = { size = 32, steps = 8 }
+
 M.fields = { detector = true, classifier = true, quick_channels = true }
 
 local function check_layers(ctx, net, path)
@@ -144,7 +148,8 @@ end
 -- div = {job, first b} }.
 local function detector_jobs(m, l, env)
   local jobs, n = {}, l.shown
-  local base = render.merge(m.detector.recipe, { layer = l.node, transforms = l.transforms or m.detector.recipe.transforms })
+  local base = render.merge(m.detector.recipe, { layer = l.node, transforms = l.transforms or m.detector.recipe.transforms },
+    env.quick and QUICK or nil)
   for start = 0, n - 1, 4 do
     local k = math.min(4, n - start)
     local objs = {}
@@ -194,7 +199,7 @@ local function classifier_jobs(m, l, env, train)
     for _, o in ipairs(m.classifier.recipe.objectives or {}) do objs[#objs + 1] = o end
     local j = render.job(fig(l), env, string.format('vis%04d', start),
       render.merge(m.classifier.recipe, { layer = l.node, transforms = l.transforms or m.classifier.recipe.transforms,
-                                          batch = k, objectives = objs }), model)
+                                          batch = k, objectives = objs }, env.quick and { steps = QUICK.steps } or nil), model)
     j.kind = 'render'
     jobs[#jobs + 1] = j
     l.vis[#l.vis + 1] = { job = j.id, n = k }
@@ -205,7 +210,8 @@ local function classifier_jobs(m, l, env, train)
   l.jobs.examples = string.format('atlas:%s/%s:examples', l.net, l.name)
   jobs[#jobs + 1] = { id = l.jobs.examples, deps = { train.id },
     argv = { env.bin .. '/fv-examples', '--layer', l.node, '--k', tostring(m.classifier.k or 6),
-             '--channels', table.concat(chans, ','), '{dep:' .. train.id .. '}', '{out}' },
+             '--channels', table.concat(chans, ','), '--limit', env.quick and '1000' or '10000',
+             '{dep:' .. train.id .. '}', '{out}' },
     tools = { env.bin .. '/fv-examples' }, inputs = { fmnist.data .. '/t10k-images-idx3-ubyte.gz' },
     outputs = nil, estimate = env.quick and 3 or 10, kind = 'examples' }
   for _, j in ipairs(map_jobs(l, env, '{dep:' .. train.id .. '}', train.id, {})) do jobs[#jobs + 1] = j end
