@@ -61,24 +61,25 @@ function M.default_arch(env)
            fc1 = tonumber(a[5]), logits = 10, M_guess = true }
 end
 
--- Seconds per (image x step x pixel) of recorded render jobs, per layer node and overall: from
--- the cache's entries (each .meta records its job's id and seconds) whose recipes are still in
--- .cache/gen/recipes/. Returns rates = { [layer] = r, all = r, n = recorded jobs }.
-local function recorded_rates(times)
-  local per, all = {}, { s = 0, w = 0 }
-  local n = 0
-  for id, secs in pairs(times) do
-    local fig, name = id:match('^render:([^:]+):(.+)$')
-    if fig and secs > 0 then
-      local text = fs.read(string.format('.cache/gen/recipes/%s/%s.json', fig, name))
-      local r = text and require('pipeline.driver.json').decode(text)
-      if r and r.steps and r.steps >= 64 then
-        local work = (r.batch or 1) * r.steps * (r.size or 128) ^ 2
-        local layer = r.layer or (r.objectives and r.objectives[1] and r.objectives[1].layer) or ''
-        per[layer] = per[layer] or { s = 0, w = 0 }
-        per[layer].s, per[layer].w = per[layer].s + secs, per[layer].w + work
-        all.s, all.w, n = all.s + secs, all.w + work, n + 1
-      end
+-- CPU-seconds per (image x step x pixel) of the render jobs the cache recorded: every entry's
+-- render.json holds its full recipe, its wall time and its threads (the entries of the article
+-- and of earlier atlas runs; the tiny renders of --quick, under 64 steps, are left out: their
+-- start-up dominates). Per layer node, and over all. Returns rates = { [layer] = r, all = r, n = renders }.
+local function recorded_rates()
+  local json = require 'pipeline.driver.json'
+  local per, all, n = {}, { s = 0, w = 0 }, 0
+  for _, key in ipairs(sys.listdir(cache.objects()) or {}) do
+    if n >= 4000 then break end -- plenty for a rate; a large store is not read through
+    local text = fs.read(cache.objects() .. '/' .. key .. '/render.json')
+    local rj = text and json.decode(text)
+    local r = rj and rj.recipe
+    if r and r.steps and r.steps >= 64 and rj.wall_seconds and rj.wall_seconds > 0 then
+      local work = (r.batch or 1) * r.steps * (r.size or 128) ^ 2
+      local secs = rj.wall_seconds * (rj.threads or 1)
+      local layer = r.layer or ''
+      per[layer] = per[layer] or { s = 0, w = 0 }
+      per[layer].s, per[layer].w = per[layer].s + secs, per[layer].w + work
+      all.s, all.w, n = all.s + secs, all.w + work, n + 1
     end
   end
   local rates = { n = n }
@@ -104,7 +105,7 @@ function M.dry_run(a, jobs, times)
   -- The sprite jobs come after the renders: one per layer (thumbnails) and one per channel.
   local nsprite, channels = 0, 0
   for _, l in ipairs(a.layers) do nsprite, channels = nsprite + 1 + l.shown, channels + l.shown end
-  local rates = recorded_rates(times)
+  local rates = recorded_rates()
   local secs, by = 0, {}
   local src = { recorded = 0, fallback = 0 }
   for _, j in ipairs(todo) do
@@ -129,9 +130,10 @@ function M.dry_run(a, jobs, times)
     #a.layers, channels, #todo, #kinds > 0 and table.concat(kinds, ', ') or 'none', #jobs, nsprite))
   io.stdout:write(string.format('atlas: estimated %.1f CPU-hours on this machine (%.1f hours on its %d cores); render times %s\n',
     secs / 3600, secs / 3600 / sys.ncpu(), sys.ncpu(),
-    src.recorded > 0 and string.format('scaled from %d recorded render jobs of the cache (seconds per image x step x pixel, same layer where recorded)%s',
-      rates.n, src.fallback > 0 and string.format('; %d renders by the fallback estimate', src.fallback) or '')
-      or 'by the fallback estimate (no render recorded in .cache/state/times.lua)'))
+    src.recorded > 0 and string.format('scaled from the %d renders the cache recorded (CPU-seconds per image x step x pixel; '
+      .. 'the same layer\'s where recorded, else all of them; other jobs: their recorded time, else a per-kind guess)%s',
+      rates.n, src.fallback > 0 and string.format('; %d renders by the per-kind guess', src.fallback) or '')
+      or 'by the per-kind guess (no render of 64 steps or more in the cache)'))
 end
 
 -- After the renders and examples: the sprite jobs. Returns them.
