@@ -161,7 +161,7 @@ function M.sheet_jobs(a)
   local inputs = { list }
   for _, f in ipairs(fr) do inputs[#inputs + 1] = f.path end
   a.landing_job = 'atlas:landing'
-  jobs[#jobs + 1] = { id = a.landing_job, argv = { env.bin .. '/fv-sprite', 'build', list, '{out}', '--retina' },
+  jobs[#jobs + 1] = { id = a.landing_job, argv = { env.bin .. '/fv-sprite', 'build', list, '{out}', table.unpack(sheets.THUMBS) },
     tools = { env.bin .. '/fv-sprite' }, inputs = inputs, estimate = 1, kind = 'sprite' }
   return jobs
 end

@@ -63,7 +63,7 @@ expect_eq "... exit 2" 2 "$T_RC"
 # The article's door to it (figure kind atlaslink): a link and the atlas's files under atlas/
 # when it is built, else how to build it and no link.
 door() { (cd "$P" && lua5.4 -e "package.path='$ROOT/?.lua;'..package.path; package.cpath='$ROOT/build/$VARIANT/lib/?.so;'..package.cpath
-  local k = require 'pipeline.kinds.atlaslink'; k.dir = '$1'; local h, f = k.html({}); print(#f, h)"); }
+  local k = require 'pipeline.kinds.atlaslink'; k.dir = '$1'; local h, f = k.html({}); print(#f .. ' ' .. h)"); }
 case $(door build/atlas) in "$(find "$A" -type f | wc -l | tr -d ' ') "*'<a href="atlas/index.html">Open the atlas</a>: 12 channels of 3 layers'*) t_ok "the article links the built atlas and carries its files" ;;
   *) t_fail "the article links the built atlas and carries its files" "$(door build/atlas | cut -c1-200)" ;; esac
 case $(door build/none) in "0 "*"<code>make atlas</code> builds it"*) case $(door build/none) in *href*) t_fail "without the atlas the article says how to build it, with no link" ;; *) t_ok "without the atlas the article says how to build it, with no link" ;; esac ;;
