@@ -119,7 +119,7 @@ local function map_jobs(l, env, model_dir, model_dep, model_inputs)
   local base = string.format('atlas:%s/%s', l.net, l.name)
   l.jobs.profile, l.jobs.embed, l.jobs.grid = base .. ':profile', base .. ':embed', base .. ':grid'
   local argv = { env.bin .. '/fv-nn', 'profile', model_dir, '--output', l.node, '--self', '0', '-o', '{out}/profile.fvf' }
-  local deps = { model_dep }
+  local deps = { model_dep } -- none for the detector (nil): its model is an input file
   for _, part in ipairs(l.vis) do
     deps[#deps + 1] = part.job
     for b = 0, part.n - 1 do argv[#argv + 1] = string.format('{dep:%s}/image_%d.png', part.job, b) end
@@ -181,10 +181,7 @@ local function detector_jobs(m, l, env)
     for c = 0, k - 1 do l.of[start + c].div = { j.id, 4 * c } end
   end
   local mj = { env.model_dir .. '/centernet.json', env.model_dir .. '/centernet.bin' }
-  for _, j in ipairs(map_jobs(l, env, env.model_dir, nil, mj)) do
-    table.remove(j.deps, 1) -- no model job: the model is an input file
-    jobs[#jobs + 1] = j
-  end
+  for _, j in ipairs(map_jobs(l, env, env.model_dir, nil, mj)) do jobs[#jobs + 1] = j end
   return jobs
 end
 
