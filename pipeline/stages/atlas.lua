@@ -58,7 +58,7 @@ function M.default_arch(env)
   local a = { (out or ''):match('%-%-arch LIST.-default (%d+),(%d+),(%d+),(%d+),(%d+)') }
   if #a ~= 5 then return nil end
   return { conv1 = tonumber(a[1]), conv2 = tonumber(a[2]), conv3 = tonumber(a[3]), conv4 = tonumber(a[4]),
-           fc1 = tonumber(a[5]), logits = 10, M_guess = true }
+           fc1 = tonumber(a[5]), logits = 10 }
 end
 
 -- CPU-seconds per (image x step x pixel) of the render jobs the cache recorded: every entry's
