@@ -79,12 +79,13 @@ $(BIN)/check_pool: $(call objs,tests/unit/check_pool.c) $(COMMON_OBJS)
 
 include tests/fuzz/fuzz.mk
 
-.PHONY: setup tools article test bench asan-test serve clean lint leakcheck help fuzz fuzz-regress publish
+.PHONY: atlas setup tools article test bench asan-test serve clean lint leakcheck help fuzz fuzz-regress publish
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make article   set up, build the tools, render everything into build/article/"
 	@echo "               (FARM=slurm: run the jobs on a Slurm cluster; ARGS=... more build.lua options)"
+	@echo "make atlas     every channel of every layer into build/atlas/ (LAYERS=..., DRY_RUN=1, FARM=slurm)"
 	@echo "make test      set up, build the tools, run every test"
 	@echo "make bench     run the benchmarks against their peers (NAME=<name> for one)"
 	@echo "make asan-test run the unit and CLI tests under AddressSanitizer + UBSan"
@@ -101,6 +102,11 @@ tools: $(TOOLS)
 article: setup
 	@$(MAKE) --no-print-directory tools
 	@$(LUA) build.lua --jobs $(JOBS) $(if $(FARM),--farm $(FARM)) $(ARGS)
+
+# The atlas (atlas/atlas.lua): its own output, never part of `make article`.
+atlas: setup
+	@$(MAKE) --no-print-directory tools
+	@$(LUA) build.lua --atlas --jobs $(JOBS) $(if $(FARM),--farm $(FARM)) $(if $(LAYERS),--layers '$(LAYERS)') $(if $(DRY_RUN),--dry-run) $(ARGS)
 
 test: setup
 	@$(MAKE) --no-print-directory tools $(UNIT_TESTS)

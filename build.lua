@@ -20,6 +20,11 @@ usage: lua5.4 build.lua [options]
   --quick          the test article: every render with few steps at a small size (its own
                    cache entries; published to build/article/ like the full one)
   --fetch-model    only fetch and verify the model, then exit
+  --atlas          build the atlas (atlas/atlas.lua: every channel of every layer) into
+                   build/atlas/ instead of the article (`make atlas`); with it:
+    --layers LIST  only these layers: names, net/name or Lua patterns, comma-separated
+                   (expanded_conv_5,extern1 or 'expanded_conv_1[0-4]' or classifier/.*)
+    --dry-run      print the jobs to run and their estimated CPU-hours; run nothing
   --help           this text
 
 On a Slurm cluster (every job that is not cached runs there; see the README):
@@ -79,12 +84,19 @@ local function parse_args()
     elseif a == '--quick' then opts.quick = true
     elseif a == '--times' then opts.times = true
     elseif a == '--fetch-model' then opts.fetch_model = true
+    elseif a == '--atlas' then opts.atlas = true
+    elseif a == '--layers' then opts.layers = value()
+    elseif a == '--dry-run' then opts.dry_run = true
     elseif a == '--farm' then opts.farm = value()
     elseif farm_flags[a] then opts.slurm[farm_flags[a]] = value()
     elseif a == '--help' or a == '-h' then io.stdout:write(usage); return nil, 0
     else io.stderr:write('build: unknown option ' .. a .. '\n' .. usage); return nil, 2 end
     i = i + 1
   end
+  if (opts.layers or opts.dry_run) and not opts.atlas then
+    io.stderr:write('build: --layers and --dry-run need --atlas\n'); return nil, 2
+  end
+  if opts.atlas and opts.only then io.stderr:write('build: --only is for the article, not --atlas\n'); return nil, 2 end
   return opts
 end
 
@@ -104,9 +116,11 @@ local site = require 'pipeline.stages.site'
 -- run(b) returns nothing (or true) to go on, a number to end with that exit code (nothing left to do, or
 -- an error it reported), or nil and one line of error (exit 1, or 130 after Ctrl-C).
 -- only(b): whether the stage runs in this build (default: always).
+-- mode: the build a stage belongs to ('article' or 'atlas'; nil: both), set before each group.
 local stages = {}
+local mode
 local function stage(name, needs, gives, run, only)
-  stages[#stages + 1] = { name = name, needs = needs, gives = gives, run = run, only = only }
+  stages[#stages + 1] = { name = name, needs = needs, gives = gives, run = run, only = only, mode = mode }
 end
 
 -- The project is the current directory (Lua has no chdir); tools and scripts come from root,
@@ -184,6 +198,7 @@ stage('model', { 'real' }, {}, function(b)
 end)
 
 -- Figure kinds (each pipeline/kinds/<kind>.lua is one), the manifests, and their jobs.
+mode = 'article'
 stage('figures', { 'opts' }, { 'env', 'figs', 'placed', 'warnings', 'fig_jobs', 'all_jobs', 'by_id' }, function(b)
   for _, n in ipairs(sys.listdir(root .. '/pipeline/kinds') or {}) do
     local kind = n:match('^(.*)%.lua$')
@@ -320,6 +335,10 @@ stage('summary', { 'published' }, {}, function(b)
   end
 end, function(b) return b.published end)
 
+mode = 'atlas'
+require('pipeline.stages.atlas').stages(stage, run, root, variant)
+mode = nil
+
 -- The state this build learnt (hash memo, job times), kept for the next.
 local function save_state(b)
   fs.save_memo()
@@ -335,7 +354,7 @@ end
 -- Walks the stages over the build b. Returns the exit code.
 local function walk(b)
   for _, s in ipairs(stages) do
-    if not s.only or s.only(b) then
+    if (not s.mode or s.mode == (b.opts.atlas and 'atlas' or 'article')) and (not s.only or s.only(b)) then
       for _, k in ipairs(s.needs) do assert(b[k] ~= nil, 'stage ' .. s.name .. ' needs ' .. k) end
       local res, err = s.run(b)
       if type(res) == 'number' then return res end

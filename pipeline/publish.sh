@@ -64,7 +64,8 @@ fi
 
 mkdir "$T/site"
 cp -R "$SITE/." "$T/site/"
-[ -n "$atlas" ] && { mkdir "$T/site/atlas"; cp -R "$atlas/." "$T/site/atlas/"; }
+# The article carries the atlas it links to (figure kind atlaslink) when it was built after it.
+[ -n "$atlas" ] && [ ! -e "$T/site/atlas" ] && { mkdir "$T/site/atlas"; cp -R "$atlas/." "$T/site/atlas/"; }
 : >"$T/site/.nojekyll"
 [ -n "$CNAME" ] && printf '%s\n' "$CNAME" >"$T/site/CNAME"
 GIT_WORK_TREE=$T/site git add -A . || die "cannot stage the site"

@@ -1,0 +1,54 @@
+-- The atlas (`make atlas`): every channel of every layer listed here, for both networks. An
+-- author's input like figures/*.lua: what to render and how; pipeline/atlas/ does the rest.
+-- Channel counts come from the models themselves (fv-nn info), never from this file.
+--
+-- Per detector channel: the channel objective (its mean), the neuron objective (the centre
+-- position), and a diversity set of 4; per classifier unit: the optimized image, the top test
+-- images and the activation spectrum (fv-examples). Each layer: a grid and a t-SNE map.
+local bb = "tower_0/MobilenetV3/"
+
+-- Early expand layers end in a ReLU: optimized before it (a dead ReLU at the grey start gives
+-- no gradient). From expanded_conv_6 on they end in hard-swish, whose input is the BatchNorm.
+-- The late layers need Lucid's stronger transforms to give objects rather than texture soup.
+local function expand(i)
+  local relu = i <= 5
+  return {
+    name = "expanded_conv_" .. i,
+    node = bb .. "expanded_conv_" .. i .. (relu and "/expand/Relu:preact" or "/expand/BatchNorm/FusedBatchNorm"),
+    transforms = i >= 12 and "robust" or "default",
+  }
+end
+
+local detector = {}
+for i = 1, 14 do detector[#detector + 1] = expand(i) end
+detector[#detector + 1] = { name = "extern1", node = "tower_0/extern1/BatchNorm/FusedBatchNorm", transforms = "robust" }
+
+return {
+  kind = "atlas",
+  caption = "Every channel of every layer of the two networks of the article, each visualized by "
+    .. "optimizing an image to excite it, as the article's figures are.",
+  detector = {
+    title = "The detector: MobileNetV3 backbone of CenterNet, trained on COCO",
+    layers = detector,
+    -- The article's recipe (pipeline/fv/RECIPE.md); transforms per layer above.
+    recipe = { size = 128, steps = 512, seed = 1 },
+    diversity = { weight = 1 },
+  },
+  classifier = {
+    title = "The classifier: a small CNN trained on Fashion-MNIST by the pipeline",
+    layers = {
+      { name = "conv1", node = "conv1" }, { name = "conv2", node = "conv2" },
+      { name = "conv3", node = "conv3" }, { name = "conv4", node = "conv4" },
+      { name = "fc1", node = "fc1:preact" }, { name = "logits", node = "logits" },
+    },
+    -- As the article's examples figure: grey, 28 px, jitter and rotation, a TV penalty.
+    recipe = {
+      size = 28, steps = 256, seed = 1, lr = 0.05, param = { grey = true },
+      transforms = { { kind = "pad", amount = 4 }, { kind = "jitter", amount = 8 }, { kind = "rotate", degrees = { -8, 8 } } },
+      objectives = { { kind = "tv", weight = 5 } },
+    },
+    k = 6,
+  },
+  -- `--quick` (the tests): this many channels of each layer, rendered tiny.
+  quick_channels = 4,
+}

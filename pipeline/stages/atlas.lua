@@ -1,0 +1,248 @@
+-- Stage "atlas" (`lua5.4 build.lua --atlas`, `make atlas`): every channel of every layer of
+-- atlas/atlas.lua, through the article's driver, cache, sprite packing and publishing
+-- (pipeline/atlas/ plans the jobs and writes the pages), into build/atlas/ by one atomic swap.
+-- Resumes where it stopped: every finished job is a cache entry.
+local sys = require 'fvsys'
+local fs = require 'pipeline.driver.fs'
+local cache = require 'pipeline.driver.cache'
+local manifest = require 'pipeline.driver.manifest'
+local plan = require 'pipeline.atlas.plan'
+local sheets = require 'pipeline.atlas.sheets'
+local pages = require 'pipeline.atlas.pages'
+local site = require 'pipeline.stages.site'
+
+local M = {}
+
+M.manifest = 'atlas/atlas.lua'
+
+-- The manifest and the selected layers. Returns a = { m, layers, env, train }, or nil and one line.
+-- run(jobs, label): the build's runner (only the classifier's training runs here, when a
+-- classifier layer is selected, since its channel counts come from the trained model).
+function M.load(env, opts, run)
+  manifest.kinds.atlas = plan
+  local m, err = manifest.load(M.manifest, 'atlas')
+  if not m then return nil, err end
+  local counts, train = {}, nil
+  local function count(net)
+    if counts[net] then return counts[net] end
+    local c, cerr
+    if net == 'detector' then
+      c, cerr = plan.channels(env.bin, env.model_dir, m.detector.recipe.size or 128)
+    else
+      train = train or require('pipeline.driver.fmnist').train_job(env)
+      if opts.dry_run then
+        local key = cache.key(train, {})
+        local meta = key and cache.lookup(key, train.outputs)
+        if meta then c, cerr = plan.channels(env.bin, cache.entry(meta.key), 28) end
+      else
+        local ok, rerr = run({ train }, 'atlas: classifier')
+        if not ok then error(rerr, 0) end
+        c, cerr = plan.channels(env.bin, train.dir, 28)
+      end
+      -- Not trained yet (a dry run): fv-train's default architecture, as its --help states it.
+      if not c and not cerr then c = M.default_arch(env) end
+    end
+    if not c then error(cerr, 0) end
+    counts[net] = c
+    return c
+  end
+  local ok, layers, lerr = pcall(plan.layers, m, opts.layers, count, opts.quick)
+  if not ok then return nil, layers end
+  if not layers then return nil, lerr end
+  return { m = m, layers = layers, env = env }
+end
+
+-- { node = channels } of the classifier fv-train makes by default (from `fv-train --help`).
+function M.default_arch(env)
+  local _, _, out = require('pipeline.driver.proc').run({ env.bin .. '/fv-train', '--help' }, cache.tmp())
+  local a = { (out or ''):match('%-%-arch LIST.-default (%d+),(%d+),(%d+),(%d+),(%d+)') }
+  if #a ~= 5 then return nil end
+  return { conv1 = tonumber(a[1]), conv2 = tonumber(a[2]), conv3 = tonumber(a[3]), conv4 = tonumber(a[4]),
+           fc1 = tonumber(a[5]), logits = 10 }
+end
+
+-- CPU-seconds per (image x step x pixel) of the render jobs the cache recorded: every entry's
+-- render.json holds its full recipe, its wall time and its threads (the entries of the article
+-- and of earlier atlas runs; the tiny renders of --quick, under 64 steps, are left out: their
+-- start-up dominates). Per layer node, and over all. Returns rates = { [layer] = r, all = r, n = renders }.
+local function recorded_rates()
+  local json = require 'pipeline.driver.json'
+  local per, all, n = {}, { s = 0, w = 0 }, 0
+  for _, key in ipairs(sys.listdir(cache.objects()) or {}) do
+    if n >= 4000 then break end -- plenty for a rate; a large store is not read through
+    local text = fs.read(cache.objects() .. '/' .. key .. '/render.json')
+    local rj = text and json.decode(text)
+    local r = rj and rj.recipe
+    if r and r.steps and r.steps >= 64 and rj.wall_seconds and rj.wall_seconds > 0 then
+      local work = (r.batch or 1) * r.steps * (r.size or 128) ^ 2
+      local secs = rj.wall_seconds * (rj.threads or 1)
+      local layer = r.layer or ''
+      per[layer] = per[layer] or { s = 0, w = 0 }
+      per[layer].s, per[layer].w = per[layer].s + secs, per[layer].w + work
+      all.s, all.w, n = all.s + secs, all.w + work, n + 1
+    end
+  end
+  local rates = { n = n }
+  for k, v in pairs(per) do rates[k] = v.s / v.w end
+  rates.all = all.w > 0 and all.s / all.w or nil
+  return rates
+end
+
+-- Fallback seconds per kind when nothing similar is recorded: measured by hand on this project's
+-- 2-core EPYC (a 128 px, 512-step render of batch 1 takes about 2 s to the middle layer).
+local FALLBACK = { render_per_image_step_px = 2.0 / (512 * 128 * 128), sprite = 0.6, profile = 10, tsne = 3,
+                   gridsnap = 1, examples = 10, train = 240 }
+
+-- --dry-run: jobs not in the cache and their estimated CPU time. Prints, runs nothing.
+function M.dry_run(a, jobs, times)
+  local keys, todo = {}, {}
+  for _, j in ipairs(jobs) do
+    local dk = {}
+    for _, d in ipairs(j.deps or {}) do dk[#dk + 1] = keys[d] end
+    keys[j.id] = cache.key(j, dk)
+    if not cache.lookup(keys[j.id], j.outputs) then todo[#todo + 1] = j end
+  end
+  -- The sprite jobs come after the renders: one per layer (thumbnails) and one per channel.
+  local nsprite, channels = 0, 0
+  for _, l in ipairs(a.layers) do nsprite, channels = nsprite + 1 + l.shown, channels + l.shown end
+  local rates = recorded_rates()
+  local secs, by = 0, {}
+  local src = { recorded = 0, fallback = 0 }
+  for _, j in ipairs(todo) do
+    local s
+    if j.kind == 'render' then
+      local r = j.recipe_used
+      local work = (r.batch or 1) * r.steps * (r.size or 128) ^ 2
+      local rate = rates[r.layer] or rates.all
+      src[rate and 'recorded' or 'fallback'] = src[rate and 'recorded' or 'fallback'] + 1
+      s = work * (rate or FALLBACK.render_per_image_step_px)
+    else
+      s = times[j.id] or FALLBACK[j.kind] or j.estimate or 1
+    end
+    by[j.kind or 'other'] = (by[j.kind or 'other'] or 0) + 1
+    secs = secs + s
+  end
+  secs = secs + nsprite * FALLBACK.sprite
+  local kinds = {}
+  for k, v in pairs(by) do kinds[#kinds + 1] = string.format('%d %s', v, k) end
+  table.sort(kinds)
+  io.stdout:write(string.format('atlas: %d layers, %d channels: %d jobs to run (%s) of %d, plus %d sprite jobs after the renders\n',
+    #a.layers, channels, #todo, #kinds > 0 and table.concat(kinds, ', ') or 'none', #jobs, nsprite))
+  io.stdout:write(string.format('atlas: estimated %.1f CPU-hours on this machine (%.1f hours on its %d cores); render times %s\n',
+    secs / 3600, secs / 3600 / sys.ncpu(), sys.ncpu(),
+    src.recorded > 0 and string.format('scaled from the %d renders the cache recorded (CPU-seconds per image x step x pixel; '
+      .. 'the same layer\'s where recorded, else all of them; other jobs: their recorded time, else a per-kind guess)%s',
+      rates.n, src.fallback > 0 and string.format('; %d renders by the per-kind guess', src.fallback) or '')
+      or 'by the per-kind guess (no render of 64 steps or more in the cache)'))
+end
+
+-- After the renders and examples: the sprite jobs. Returns them.
+function M.sheet_jobs(a)
+  local env = a.env
+  a.examples = {}
+  local function examples_of(l)
+    if l.net ~= 'classifier' then return nil end
+    local by = {}
+    for _, c in ipairs(env.read_json(env.job_dir(l.jobs.examples) .. '/examples.json').channels) do by[c.channel] = c end
+    a.examples[l] = by
+    return by
+  end
+  local jobs = sheets.jobs(a.layers, env, examples_of)
+  -- The landing page's thumbnails: each layer's channel 0, one sheet for all.
+  local fr = {}
+  for _, l in ipairs(a.layers) do
+    fr[#fr + 1] = { id = l.net .. '/' .. l.name, path = string.format('%s/image_%d.png', env.job_dir(l.of[0].vis[1]), l.of[0].vis[2]) }
+  end
+  local lines = {}
+  for _, f in ipairs(fr) do lines[#lines + 1] = f.id .. '\t' .. (f.path:sub(1, 1) == '/' and f.path or fs.root .. '/' .. f.path) end
+  local list = '.cache/gen/atlas/sheets/landing.tsv'
+  local text = table.concat(lines, '\n') .. '\n'
+  if fs.read(list) ~= text then assert(fs.write_atomic(list, text)) end
+  local inputs = { list }
+  for _, f in ipairs(fr) do inputs[#inputs + 1] = f.path end
+  a.landing_job = 'atlas:landing'
+  jobs[#jobs + 1] = { id = a.landing_job, argv = { env.bin .. '/fv-sprite', 'build', list, '{out}', table.unpack(sheets.THUMBS) },
+    tools = { env.bin .. '/fv-sprite' }, inputs = inputs, estimate = 1, kind = 'sprite' }
+  return jobs
+end
+
+-- The pages and the files to publish. Returns files.
+function M.site(a, root)
+  local env, files = a.env, {}
+  a.thumbs, a.sheets, a.grid, a.tsne = {}, {}, {}, {}
+  a.landing = sheets.read(env, a.landing_job, 'landing', files)
+  for _, l in ipairs(a.layers) do
+    local dir = l.net .. '/' .. l.name
+    a.thumbs[l] = sheets.read(env, l.jobs.thumbs, dir .. '/thumbs', files)
+    a.sheets[l] = {}
+    for c = 0, l.shown - 1 do a.sheets[l][c] = sheets.read(env, l.sheet_job[c], string.format('%s/c/%d', dir, c), files) end
+    local cells = {}
+    for line in (fs.read(env.job_dir(l.jobs.grid) .. '/cells.tsv') or ''):gmatch('[^\n]+') do
+      local r, c = line:match('^(%d+)\t(%d+)$')
+      if r then cells[#cells + 1] = { tonumber(r), tonumber(c) } end
+    end
+    a.grid[l] = cells
+    a.tsne[l] = env.read_json(env.job_dir(l.jobs.embed) .. '/tsne.json')
+  end
+  a.tpl = assert(fs.read('templates/atlas/page.html'))
+  for _, p in ipairs(pages.write(pages.build(a), cache.gen() .. '/atlas/pages')) do files[#files + 1] = p end
+  for _, n in ipairs({ 'atlas.css', 'atlas.js' }) do files[#files + 1] = { dest = 'assets/' .. n, src = 'templates/atlas/' .. n } end
+  return files
+end
+
+-- Publishes the site to build/atlas/ (atomically) and prints its size and file count.
+function M.publish(files, out)
+  local res, err = site.publish(files, out)
+  if not res then return nil, err end
+  io.stderr:write(string.format('atlas: %s/ %s: %d files, %s\n', out, res.changed and 'published' or 'unchanged',
+    res.count, fs.human_size(res.bytes)))
+  return res
+end
+
+-- The atlas's stages, added to build.lua's walk after the shared ones (project, farm, cache,
+-- model). stage and run are build.lua's.
+function M.stages(stage, run, root, variant)
+  stage('atlas plan', { 'opts' }, { 'atlas', 'atlas_jobs' }, function(b)
+    local env = { bin = root .. '/build/' .. variant .. '/bin', root = root, model_dir = require('pipeline.stages.model').dir,
+                  quick = b.opts.quick or false }
+    local by_id = {}
+    function env.job_dir(id) return by_id[id].dir end
+    function env.read_json(path)
+      local v, err = require('pipeline.driver.json').decode(fs.read(path) or '')
+      if not v then error(path .. ': ' .. err, 0) end
+      return v
+    end
+    local a, err = M.load(env, b.opts, function(jobs, label)
+      for _, j in ipairs(jobs) do by_id[j.id] = j end
+      return run(b, jobs, label)
+    end)
+    if not a then
+      io.stderr:write(err .. '\n')
+      return (err:find('^atlas: %-%-layers') and 2 or 1)
+    end
+    local jobs = plan.jobs(a.m, a.layers, env)
+    for _, j in ipairs(jobs) do by_id[j.id] = j end
+    a.by_id = by_id
+    b.atlas, b.atlas_jobs = a, jobs
+    if b.opts.dry_run then M.dry_run(a, jobs, b.times); return 0 end
+  end)
+  stage('atlas renders', { 'atlas', 'atlas_jobs' }, {}, function(b) return run(b, b.atlas_jobs, 'atlas') end)
+  stage('atlas sheets', { 'atlas' }, {}, function(b)
+    local ok, jobs = pcall(M.sheet_jobs, b.atlas)
+    if not ok then return nil, jobs end
+    for _, j in ipairs(jobs) do b.atlas.by_id[j.id] = j end
+    return run(b, jobs, 'atlas sheets')
+  end)
+  stage('atlas site', { 'atlas' }, { 'published' }, function(b)
+    local ok, files = pcall(M.site, b.atlas, root)
+    if not ok then return nil, files end
+    local res, err = M.publish(files, 'build/atlas')
+    if not res then return nil, err end
+    b.published = res
+    if b.ran > 0 then
+      io.stderr:write(string.format('atlas: %d jobs (%d cached, %d run) in %.1fs\n', b.ran + b.cached, b.cached, b.ran, sys.clock() - b.t0))
+    end
+  end)
+end
+
+return M
