@@ -417,8 +417,9 @@ static int write_sidecar(render *rd, json_t *finals, double total, int threads, 
     char *rj = fv_recipe_to_json(rd->r);
     json_t *recipe = json_loads(rj, 0, NULL);
     free(rj);
-    json_t *side = json_pack("{s:s, s:o, s:s, s:[i,i], s:f, s:O, s:O, s:O, s:{s:f, s:O}, s:f, s:i}",
+    json_t *side = json_pack("{s:s, s:o, s:s, s:s, s:[i,i], s:f, s:O, s:O, s:O, s:{s:f, s:O}, s:f, s:i}",
                              "tool", "fv-render 1", "recipe", recipe, "model_sha256", nn_model_sha256(rd->model),
+                             "kernels", nn_plan_kernels(rd->plan),
                              "net_input", rd->th, rd->tw, "macs_per_forward", nn_plan_macs(rd->plan), "curve", rd->curve,
                              "images", rd->images, "snapshots", rd->snaps, "final", "objective", total, "objectives",
                              finals, "wall_seconds", now_seconds() - rd->t0, "threads", threads);

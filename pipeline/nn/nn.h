@@ -162,6 +162,16 @@ const float *nn_plan_input_grad(const nn_plan *p);
 /* Multiply-adds of one forward pass of the plan (convolutions and depthwise convolutions). */
 double nn_plan_macs(const nn_plan *p);
 
+/* Which kernels the plan's convolutions run on, as the settings stand now (for a sidecar or a
+ * benchmark's INFO line; a static string): "avx512-f16" (nn_simd.h's products on float16 weights
+ * and its depthwise gathers), "avx512-f32" (weights not exactly float16), "avx512-f16+f32" (some
+ * of each), "amx-bf16x3+avx512" or "amx-bf16x3+portable" (training's AMX products, the depthwise
+ * layers on AVX-512 or the portable loops), "portable+sgemm" (no AVX-512, or switched off:
+ * OpenBLAS's sgemm and the portable loops), "avx512+sgemm" (a plan made with them off, run with
+ * them on: sgemm, and the depthwise layers on AVX-512); "avx512" or "portable" for a plan without
+ * dense convolutions. */
+const char *nn_plan_kernels(const nn_plan *p);
+
 /* Number of steps of the plan (one per kept op), and the node name, op and output shape of
  * step i; strings owned by the model. For listing and debugging. A hard-swish chain
  * (x * relu6(x + 3) / 6, four graph nodes) runs as one step whose op is "HardSwish"; a residual

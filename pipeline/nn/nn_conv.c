@@ -333,6 +333,7 @@ int nn_ops_set_fast_gemm(int on)
 }
 
 int nn_ops_fast_gemm_available(void) { return nn_amx_available(); }
+int nn_ops_fast_gemm(void) { return g_fast_gemm; }
 
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc, const float *bias, int act)
@@ -459,6 +460,8 @@ nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt)
                  (size_t)g->n * hp * wp * g->cin <= nn_conv_col_size(g);
     return pk;
 }
+
+int nn_conv_pack_half(const nn_conv_pack *pk) { return pk->fwd.h != NULL; }
 
 void nn_conv_pack_free(nn_conv_pack *pk)
 {

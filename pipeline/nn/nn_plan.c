@@ -736,6 +736,20 @@ void nn_plan_zero_grad(nn_plan *p)
 
 const float *nn_plan_input_grad(const nn_plan *p) { return p->t[p->in_t].grad; }
 double nn_plan_macs(const nn_plan *p) { return p->macs; }
+
+const char *nn_plan_kernels(const nn_plan *p)
+{
+    int convs = 0, half = 0, full = 0, simd = nn_ops_simd_available();
+    for (int k = 0; k < p->n_s; k++) {
+        if (p->s[k].kind != K_CONV) continue;
+        convs++;
+        if (p->s[k].pk) nn_conv_pack_half(p->s[k].pk) ? half++ : full++;
+    }
+    if (nn_ops_fast_gemm()) return simd ? "amx-bf16x3+avx512" : "amx-bf16x3+portable";
+    if (!convs) return simd ? "avx512" : "portable";
+    if (!half && !full) return simd ? "avx512+sgemm" : "portable+sgemm"; /* packed for all convs or none */
+    return !full ? "avx512-f16" : !half ? "avx512-f32" : "avx512-f16+f32";
+}
 int nn_plan_n_steps(const nn_plan *p) { return p->n_s; }
 
 void nn_plan_step_info(const nn_plan *p, int i, const char **name, const char **op, int shape[4])

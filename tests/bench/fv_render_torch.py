@@ -8,7 +8,13 @@ parameterization with 1/f scaling and Lucid's colour decorrelation, sigmoid, *25
 robust transforms (pad, jitter, scale, rotate: affine_grid + grid_sample, bilinear), channel-mean
 objective, Adam. Prints the seconds of the optimization loop and the final objective.
 
-usage: fv_render_torch.py MODEL_JSON MODEL_BIN LAYER CHANNEL SIZE STEPS THREADS [robust|default]
+Batch mode (tests/bench/fv-render-batch.sh): CHANNEL may be a comma-separated list, one image
+per channel optimized together (as fv-render's recipe with "batch" and one channel objective per
+batch element): one forward and backward pass of the whole batch per step, the same random
+transforms for every image (as fv-render draws them), the objective the sum of each image's
+channel mean.
+
+usage: fv_render_torch.py MODEL_JSON MODEL_BIN LAYER CHANNEL[,CHANNEL...] SIZE STEPS THREADS [robust|default]
 """
 import base64
 import json
@@ -174,7 +180,8 @@ def sample(img, s, deg):
 def main():
     json_path, bin_path, layer, channel, size, steps, threads = sys.argv[1:8]
     preset = sys.argv[8] if len(sys.argv) > 8 else "default"
-    channel, size, steps, threads = int(channel), int(size), int(steps), int(threads)
+    channels = [int(c) for c in channel.split(",")]
+    batch, size, steps, threads = len(channels), int(size), int(steps), int(threads)
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     rng = np.random.default_rng(1)
@@ -185,12 +192,12 @@ def main():
     else:
         pad, j1, scales, rot, j2 = 12, 8, [1, 0.975, 1.025, 0.95, 1.05], 5, 4
     scale = fourier_scale(size, size)
-    spec = (0.01 * torch.randn(1, 3, size, size // 2 + 1, 2)).requires_grad_(True)
+    spec = (0.01 * torch.randn(batch, 3, size, size // 2 + 1, 2)).requires_grad_(True)
     opt = torch.optim.Adam([spec], lr=0.05, betas=(0.9, 0.999), eps=1e-8)
 
     def image():
         z = torch.view_as_complex(spec) * scale
-        t = torch.fft.irfft2(z, s=(size, size)) / 4.0  # (1,3,H,W)
+        t = torch.fft.irfft2(z, s=(size, size)) / 4.0  # (batch,3,H,W)
         t = torch.einsum("ij,njhw->nihw", COLOR, t)
         return torch.sigmoid(t)
 
@@ -204,7 +211,7 @@ def main():
         oy, ox = rng.integers(0, j2 + 1, 2)
         x = x[:, :, oy : oy + x.shape[2] - j2, ox : ox + x.shape[3] - j2]
         act = net((x * 255.0).permute(0, 2, 3, 1))
-        obj = act[:, channel].mean()
+        obj = sum(act[b, c].mean() for b, c in enumerate(channels))
         (-obj).backward()
         opt.step()
     dt = time.time() - t0

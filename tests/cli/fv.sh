@@ -51,6 +51,12 @@ side=$(/usr/bin/python3 -c "
 import json; d = json.load(open('$T/tiny/render.json'))
 print(d['recipe']['steps'], d['recipe']['transforms'][0]['kind'], len(d['model_sha256']), len(d['curve']), len(d['final']['objectives']))" 2>&1)
 expect_eq "sidecar: recipe with defaults, hash, curve, finals" "6 pad 64 4 5" "$side"
+# the kernels that ran: the AVX-512 products on float16 weights where the CPU has them (nn_simd.h)
+f=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+want=avx512-f16
+for u in avx512f avx512dq avx512bw avx512vl; do case $f in *" $u "*) ;; *) want=portable+sgemm ;; esac; done
+kern=$(/usr/bin/python3 -c "import json; print(json.load(open('$T/tiny/render.json'))['kernels'])" 2>&1)
+expect_eq "sidecar: kernels" "$want" "$kern"
 size=$(/usr/bin/python3 -c "from PIL import Image; print(Image.open('$T/tiny/image_1.png').size)" 2>&1)
 expect_eq "image size" "(32, 32)" "$size"
 

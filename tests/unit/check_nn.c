@@ -1112,6 +1112,31 @@ START_TEST(bad_plans)
 }
 END_TEST
 
+/* nn_plan_kernels names the path a plan's convolutions take: the portable loops and sgemm with the
+ * AVX-512 kernels off (on any CPU), the AVX-512 products on float16 weights (mbv3-coco stores them
+ * so) with them on. */
+START_TEST(plan_kernels_named)
+{
+    nn_model *m = load_model();
+    const char *outs[1] = {"tower_0/MobilenetV3/expanded_conv_1/expand/Relu"};
+    nn_plan *p = NULL;
+    err e = {{0}};
+    nn_ops_set_simd(0);
+    ck_assert_msg(nn_plan_new(m, NULL, 1, 32, 32, outs, 1, &p, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(nn_plan_kernels(p), "portable+sgemm");
+    nn_plan_free(p);
+    nn_ops_set_simd(1);
+    int simd = nn_ops_simd_available();
+    if (simd) {
+        ck_assert_msg(nn_plan_new(m, NULL, 1, 32, 32, outs, 1, &p, &e) == 0, "%s", e.msg);
+        ck_assert_str_eq(nn_plan_kernels(p), "avx512-f16");
+        nn_plan_free(p);
+    }
+    nn_model_free(m);
+    if (!simd) CHECK_SKIP("the CPU lacks AVX-512 (F, VL, BW, DQ), or this is valgrind: only the portable name checked");
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------------
  * (5) Graphs of any size: as many inputs and nodes as a model declares, sizes beyond the limits
  * refused before anything is allocated */
@@ -1313,6 +1338,7 @@ int main(void)
     tcase_add_test(t, dwconv_against_direct);
     tcase_add_test(t, grad_binary);
     tcase_add_test(t, grad_unary);
+    tcase_add_test(t, plan_kernels_named);
     suite_add_tcase(s, t);
     t = tcase_create("weight_gradients");
     tcase_add_test(t, grad_conv_weights);
