@@ -66,6 +66,10 @@ $(BIN)/check_fvf: $(call objs,tests/unit/check_fvf.c) $(COMMON_OBJS)
 $(BIN)/check_outdir: $(call objs,tests/unit/check_outdir.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+UNIT_TESTS += $(BIN)/check_budget
+$(BIN)/check_budget: $(call objs,tests/unit/check_budget.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 
 UNIT_TESTS += $(BIN)/check_util
 $(BIN)/check_util: $(call objs,tests/unit/check_util.c) $(COMMON_OBJS)

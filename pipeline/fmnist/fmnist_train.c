@@ -158,13 +158,14 @@ int fmnist_net_predict(fmnist_net *net, const fmnist_set *s, int *pred)
 
 /* Between minibatches: the thread count the build gives this run now (budget.h), and the slots
  * with it (which thread runs a chunk changes no number, so neither does the count). */
-static void follow_budget(job *j)
+static void follow_budget(job *j, FILE *log)
 {
     int t = budget_poll(pool_threads());
     if (t < 1) return;
     nn_set_threads(t);
     nn_ops_set_blas_threads(1);
     j->n_slots = slots_for_threads();
+    if (log) fprintf(log, "fv-train: %d threads (FV_THREADS_FILE)\n", t);
 }
 
 int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *test, const fmnist_train_opts *o,
@@ -210,7 +211,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
             j.idx = perm + (size_t)b * batch;
             j.n = n - b * batch < batch ? n - b * batch : batch;
             j.n_ch = (j.n + chunk - 1) / chunk;
-            follow_budget(&j);
+            follow_budget(&j, o->log);
             loss_sum += train_step(&j);
             step++;
             /* PyTorch's Adam: p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
