@@ -9,13 +9,7 @@ local fs = require 'pipeline.driver.fs'
 local cache = require 'pipeline.driver.cache'
 local runner = require 'pipeline.driver.runner'
 
-local cwd = assert(sys.realpath('.'))
-local W = cwd .. '/work'
-sys.rm_rf(W)
-assert(sys.mkdir_p(W))
-fs.root = W
-cache.dir, cache.local_dir = W .. '/store', W .. '/local'
-for _, d in ipairs({ cache.objects(), cache.tmp(), cache.gen() }) do assert(sys.mkdir_p(d)) end
+local W = t.scratch_store()
 cache.set_places({})
 
 -- A job running shell text `sh` (with {out}); each test's jobs are new (recipe = the test's name).
