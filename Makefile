@@ -42,7 +42,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
 COMMON_SRCS := pipeline/common/util.c pipeline/common/sha256.c pipeline/common/pool.c
-COMMON_SRCS += pipeline/common/fvf.c pipeline/common/outdir.c
+COMMON_SRCS += pipeline/common/fvf.c pipeline/common/outdir.c pipeline/common/budget.c
 COMMON_OBJS := $(call objs,$(COMMON_SRCS))
 # The common rng needs libm, so only the modules that draw random numbers (fv, fmnist, tsne) link it.
 RNG_OBJS := $(call objs,pipeline/common/rng.c)
@@ -64,6 +64,10 @@ $(BIN)/check_fvf: $(call objs,tests/unit/check_fvf.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 $(BIN)/check_outdir: $(call objs,tests/unit/check_outdir.c) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+UNIT_TESTS += $(BIN)/check_budget
+$(BIN)/check_budget: $(call objs,tests/unit/check_budget.c) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
 

@@ -173,10 +173,13 @@ stage('cache', { 'real' }, { 'times' }, function(b)
   cache.clean_tmp()
   sys.catch_signals()
   fs.load_memo(cache.local_dir .. '/state/hashes.lua')
-  b.times = {}
-  local chunk = loadfile(cache.local_dir .. '/state/times.lua', 't', {})
-  local ok, t = pcall(chunk or function() return {} end)
-  if ok and type(t) == 'table' then b.times = t end
+  -- Each job's seconds and CPU seconds when it last ran: its cost, for the order of the jobs.
+  local function state(name)
+    local chunk = loadfile(cache.local_dir .. '/state/' .. name, 't', {})
+    local ok, t = pcall(chunk or function() return {} end)
+    return ok and type(t) == 'table' and t or {}
+  end
+  b.times, b.cpu, b.schedule = state('times.lua'), state('cpu.lua'), {}
   b.state_loaded = true -- from here on, main saves the state however the build ends
 end)
 
@@ -238,7 +241,8 @@ local function run(b, jobs, label)
     f.force, active_farm = b.opts.force, f
   end
   local ok, res = runner.run(jobs, { jobs = b.opts.jobs, force = b.opts.force, verbose = b.opts.verbose,
-                                     times = b.times, label = label, executor = active_farm })
+                                     times = b.times, cpu = b.cpu, schedule = b.schedule, t0 = b.t0, label = label,
+                                     executor = active_farm })
   if not ok then return nil, res end
   b.ran, b.cached = b.ran + res.ran, b.cached + res.cached
   return true
@@ -340,15 +344,23 @@ require('pipeline.stages.atlas').stages(stage, run, root, variant)
 mode = nil
 
 -- The state this build learnt (hash memo, job times), kept for the next.
+-- times.lua and cpu.lua: id -> seconds; schedule.tsv: the jobs the last build that ran any
+-- ran, when they started, their seconds, CPU seconds and threads (runner.lua).
 local function save_state(b)
   fs.save_memo()
-  local keys = {}
-  for k in pairs(b.times) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local out = { 'return {' }
-  for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%.3f,', k, b.times[k]) end
-  out[#out + 1] = '}\n'
-  fs.write_atomic(cache.local_dir .. '/state/times.lua', table.concat(out, '\n'))
+  for name, t in pairs({ ['times.lua'] = b.times, ['cpu.lua'] = b.cpu }) do
+    local keys = {}
+    for k in pairs(t) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local out = { 'return {' }
+    for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%.3f,', k, t[k]) end
+    out[#out + 1] = '}\n'
+    fs.write_atomic(cache.local_dir .. '/state/' .. name, table.concat(out, '\n'))
+  end
+  if #b.schedule > 0 then
+    fs.write_atomic(cache.local_dir .. '/state/schedule.tsv',
+      'job\tstart_s\twall_s\tcpu_s\tthreads\n' .. table.concat(b.schedule, '\n') .. '\n')
+  end
 end
 
 -- Walks the stages over the build b. Returns the exit code.

@@ -24,6 +24,7 @@ function M.train_job(env)
     inputs = inputs,
     outputs = { 'fmnist-cnn.json', 'fmnist-cnn.bin', 'train.jsonl' },
     estimate = env.quick and 10 or 240,
+    threads_file = true, -- fv-train follows FV_THREADS_FILE between minibatches
   }
 end
 

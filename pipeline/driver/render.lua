@@ -115,6 +115,7 @@ function M.job(m, env, name, r, model)
     inputs = inputs,
     outputs = outputs,
     estimate = env.quick and 2 or 60,
+    threads_file = true, -- fv-render follows FV_THREADS_FILE between steps
     recipe_used = r,
   }
 end

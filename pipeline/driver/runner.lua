@@ -1,12 +1,16 @@
 -- runner: runs a list of jobs through the cache, in parallel, with progress, on an executor:
 -- this machine's processes (below) or the Slurm farm (farm.lua), which share this interface:
 --   ex:capacity()          how many more jobs it takes now
---   ex:start(job, argv, waiting)  starts one; argv has {out} left for the executor to fill;
---                          waiting: how many jobs wait besides it (a job alone gets every core)
+--   ex:start(job, argv, upcoming)  starts one; argv has {out} left for the executor to fill;
+--                          upcoming: how many more jobs the runner starts right after it
 --   ex:poll()              looks at what it runs, appending to ex.events (the runner takes
 --                          them): {kind='started', job, progress, log, where},
---                          {kind='done', job, ok, seconds, stored, tmp, msg} and
+--                          {kind='done', job, ok, seconds, cpu, threads, stored, tmp, msg}
+--                          (start: sys.clock() at its start; cpu: user+system seconds;
+--                          threads: "1,2@181.0" = 1, then 2 from 181.0 s after its start) and
 --                          {kind='note', text} (a line for the user)
+--   ex:balance()           (optional) after the runner started what it could: hands the
+--                          cores that ended jobs left to the running jobs that can take them
 --   ex:cancel()            stops everything it started (Ctrl-C); returns when they are gone
 --   ex:withdraw()          (optional) takes back what has not started, after a failure
 --   ex:status()            a few words for the live line (nil for none)
@@ -22,8 +26,18 @@
 --   deps     ids of jobs whose outputs this job reads
 --   recipe   any value that also determines the output (part of the key)
 --   outputs  names of the files the job must write into {out} (nil: whatever it writes)
---   estimate seconds expected when never run before (for the time-left estimate)
+--   estimate seconds expected when never run before (for the time-left estimate and its cost)
+--   threads_file  true when the tool follows env FV_THREADS_FILE while it runs (budget.h)
 -- After run(), job.dir is the cache directory holding its outputs and job.meta its record.
+--
+-- Order and threads: a job's cost is its CPU seconds when it last ran (opts.cpu), else its
+-- seconds (opts.times), else its estimate, else the mean cost of its kind (the id up to its
+-- first ':'). Its priority is its cost plus the longest chain of costs of the jobs that wait on
+-- it; ready jobs start longest chain first (the Fashion-MNIST training before the renders that
+-- could run beside it). The local executor shares the cores among what runs: a job gets
+-- FV_THREADS at its start; a job with threads_file gets a file whose count the executor rewrites
+-- as jobs start and end (more when cores free up, its part again when new jobs start), which its
+-- tool applies between steps. Tools that do not follow a file keep their count to the end.
 local sys = require 'fvsys'
 local cache = require 'pipeline.driver.cache'
 local fs = require 'pipeline.driver.fs'
@@ -31,47 +45,110 @@ local progress = require 'pipeline.driver.progress'
 
 local M = {}
 
--- The local executor: up to `jobs` processes on this machine.
+-- The local executor: up to `jobs` processes on this machine, sharing `cores` (default: the
+-- machine's) among them.
 local Local = {}
 Local.__index = Local
 
-function M.local_executor(jobs, verbose)
-  return setmetatable({ max = jobs, verbose = verbose, running = {}, n = 0, events = {} }, Local)
+function M.local_executor(jobs, verbose, cores)
+  return setmetatable({ max = jobs, verbose = verbose, cores = cores or sys.ncpu(), running = {}, n = 0,
+                        events = {} }, Local)
 end
 
 function Local:capacity() return self.max - self.n end
 
-function Local:start(j, argv, waiting)
+-- Shares the cores among entries {prio, fixed}: a fixed entry keeps its count; the others get
+-- an equal part of what is left (at least 1 each: more jobs than cores run a thread each), and
+-- the remainder goes one thread each to the longest chains. Sets entry.threads.
+function M.share(cores, entries)
+  local free, flex = cores, {}
+  for i, e in ipairs(entries) do
+    if e.fixed then e.threads, free = e.fixed, free - e.fixed else flex[#flex + 1] = e; e.i = i end
+  end
+  if #flex == 0 then return end
+  table.sort(flex, function(a, b) if a.prio ~= b.prio then return a.prio > b.prio end return a.i < b.i end)
+  local base = math.max(1, free // #flex)
+  local extra = math.max(0, free - base * #flex)
+  for k, e in ipairs(flex) do e.threads = base + (k <= extra and 1 or 0) end
+end
+
+-- The running jobs as share() entries (a job that follows no file keeps its count).
+local function entries_of(self)
+  local list = {}
+  for _, r in pairs(self.running) do
+    list[#list + 1] = { prio = r.job.priority or 0, fixed = not r.file and r.threads or nil, r = r }
+  end
+  table.sort(list, function(a, b) return a.r.seq < b.r.seq end) -- ties: the earlier start first
+  return list
+end
+
+-- Gives running job r the count n: its file says so (by rename: the tool never reads half).
+function Local:set_threads(r, n)
+  if n == r.threads then return end
+  r.threads = n
+  r.history[#r.history + 1] = string.format('%d@%.1f', n, sys.clock() - r.t0)
+  fs.write_atomic(r.file, n .. '\n')
+  if self.verbose then io.stderr:write(string.format('threads %s: %d\n', r.job.id, n)) end
+end
+
+function Local:start(j, argv, upcoming)
   local tmp, terr = cache.new_tmp(j.key)
   if not tmp then return nil, terr end
   local log = tmp .. '.log'
-  -- One job alone gets every core; jobs side by side get one thread each, so the machine is
-  -- never oversubscribed (OpenBLAS and OpenMP included).
-  local threads = (self.n == 0 and waiting == 0) and sys.ncpu() or 1
-  local t = tostring(threads)
+  -- Its part of the cores beside what runs and what starts with it (those count as jobs of
+  -- the lowest priority); the running jobs that follow a file give back what it takes.
+  local list = entries_of(self)
+  local me = { prio = j.priority or 0 }
+  list[#list + 1] = me
+  for _ = 1, upcoming or 0 do list[#list + 1] = { prio = -math.huge } end
+  M.share(self.cores, list)
+  for _, e in ipairs(list) do if e.r and e.r.file then self:set_threads(e.r, e.threads) end end
+  local t = tostring(me.threads)
   local env = { FV_THREADS = t, OPENBLAS_NUM_THREADS = t, OMP_NUM_THREADS = t,
                 FV_PROGRESS_FILE = tmp .. '.progress' }
+  local file = j.threads_file and tmp .. '.threads' or nil
+  if file then
+    local ok, err = fs.write_atomic(file, t .. '\n')
+    if not ok then sys.rm_rf(tmp); return nil, err end
+    env.FV_THREADS_FILE = file
+  end
   local a = {}
   for i, s in ipairs(argv) do a[i] = s:gsub('{out}', function() return tmp end) end
-  if self.verbose then io.stderr:write('run ' .. j.id .. ': ' .. table.concat(a, ' ') .. '\n') end
+  if self.verbose then
+    io.stderr:write(string.format('run %s (%s thread%s): %s\n', j.id, t, t == '1' and '' or 's', table.concat(a, ' ')))
+  end
   local pid, err = sys.spawn(a, { stdout = log, stderr = log, env = env })
-  if not pid then sys.rm_rf(tmp); return nil, err end
-  self.running[pid] = { job = j, tmp = tmp, log = log, t0 = sys.clock(), argv = a }
+  if not pid then sys.rm_rf(tmp); if file then os.remove(file) end; return nil, err end
+  self.seq = (self.seq or 0) + 1
+  self.running[pid] = { job = j, tmp = tmp, log = log, t0 = sys.clock(), argv = a, threads = me.threads,
+                        file = file, seq = self.seq,
+                        history = { tostring(me.threads) } }
   self.n = self.n + 1
   self.events[#self.events + 1] = { kind = 'started', job = j, progress = tmp .. '.progress', log = log }
   return true
 end
 
+-- The cores of jobs that ended, to the running jobs that follow a file.
+function Local:balance()
+  if not self.dirty then return end
+  self.dirty = false
+  local list = entries_of(self)
+  M.share(self.cores, list)
+  for _, e in ipairs(list) do if e.r.file then self:set_threads(e.r, e.threads) end end
+end
+
 function Local:poll()
   while true do
-    local pid, code = sys.wait(false)
+    local pid, code, cpu = sys.wait(false)
     if not pid then break end
     local r = self.running[pid]
     if r then
       self.running[pid] = nil
-      self.n = self.n - 1
+      self.n, self.dirty = self.n - 1, true
       os.remove(r.tmp .. '.progress')
-      local ev = { kind = 'done', job = r.job, ok = code == 0, seconds = sys.clock() - r.t0, tmp = r.tmp }
+      if r.file then os.remove(r.file) end
+      local ev = { kind = 'done', job = r.job, ok = code == 0, seconds = sys.clock() - r.t0, tmp = r.tmp,
+                   cpu = cpu, start = r.t0, threads = table.concat(r.history, ',') }
       if code ~= 0 then
         sys.rm_rf(r.tmp)
         local last, lines = fs.tail(r.log, 12)
@@ -91,14 +168,49 @@ end
 function Local:cancel()
   for pid, r in pairs(self.running) do sys.kill(pid); sys.rm_rf(r.tmp) end
   for _ in pairs(self.running) do sys.wait(true) end
-  for _, r in pairs(self.running) do os.remove(r.log); os.remove(r.tmp .. '.progress') end
+  for _, r in pairs(self.running) do
+    os.remove(r.log); os.remove(r.tmp .. '.progress'); if r.file then os.remove(r.file) end
+  end
   self.running, self.n = {}, 0
 end
 
 function Local:status() return nil end
 
+-- The cost of each job of `list` (see the top of this file): id -> seconds.
+function M.costs(list, opts)
+  local cost, kinds = {}, {}
+  local function recorded(id) return (opts.cpu or {})[id] or (opts.times or {})[id] end
+  for id, secs in pairs(opts.times or {}) do
+    local k = kinds[id:match('^[^:]*')] or { sum = 0, n = 0 }
+    kinds[id:match('^[^:]*')] = k
+    k.sum, k.n = k.sum + (recorded(id) or secs), k.n + 1
+  end
+  for _, j in ipairs(list) do
+    local k = kinds[j.id:match('^[^:]*')]
+    cost[j.id] = recorded(j.id) or j.estimate or (k and k.sum / k.n) or 1
+  end
+  return cost
+end
+
+-- Sets job.priority on each job of `list` (in dependency order): its cost plus the longest
+-- chain of costs of the jobs in `list` that wait on it.
+function M.prioritize(list, opts)
+  local cost, after, by_id = M.costs(list, opts), {}, {}
+  for _, j in ipairs(list) do by_id[j.id] = j end
+  for i = #list, 1, -1 do -- a job's dependents come after it, so they are done first
+    local j = list[i]
+    j.priority = cost[j.id] + (after[j.id] or 0)
+    for _, d in ipairs(j.deps or {}) do
+      if by_id[d] then after[d] = math.max(after[d] or 0, j.priority) end
+    end
+  end
+end
+
 -- Runs jobs (in dependency order: deps appear earlier). opts: jobs (parallelism), force,
--- verbose, times (table id -> seconds from earlier runs), label, executor (default: local).
+-- verbose, times (table id -> seconds from earlier runs; this run's are added), cpu (id -> CPU
+-- seconds, likewise), schedule (optional list: a line per job run here, see below), t0 (the
+-- clock its start times count from), label,
+-- executor (default: local).
 -- Returns true, or nil and a message (the first failure) after running jobs have finished.
 function M.run(jobs, opts)
   local by_id, keys, dirs = {}, {}, {}
@@ -136,8 +248,14 @@ function M.run(jobs, opts)
   for _, j in ipairs(todo) do p:add_estimate(j.id, opts.times[j.id] or j.estimate or 1) end
 
   local failure
+  -- Longest chain first (a stable sort: on a tie, the manifests' order).
+  M.prioritize(todo, opts)
   local pending = {}
-  for _, j in ipairs(todo) do pending[#pending + 1] = j end
+  for i, j in ipairs(todo) do pending[#pending + 1] = j; j.order = i end
+  table.sort(pending, function(a, b)
+    if a.priority ~= b.priority then return a.priority > b.priority end
+    return a.order < b.order
+  end)
   local outstanding, withdrawn = 0, false
 
   local function ready(j)
@@ -145,7 +263,7 @@ function M.run(jobs, opts)
     return true
   end
 
-  local function start(j)
+  local function start(j, upcoming)
     -- A tool rebuilt while this build runs would store its results under the old binary's key.
     for _, tool in ipairs(j.tools or {}) do
       if fs.hash(tool) ~= j.tool_hashes[tool] then
@@ -156,7 +274,7 @@ function M.run(jobs, opts)
     for i, a in ipairs(j.argv) do
       argv[i] = a:gsub('{dep:([^}]+)}', function(id) return dirs[id] end)
     end
-    local ok, err = ex:start(j, argv, #pending)
+    local ok, err = ex:start(j, argv, upcoming)
     if not ok then return nil, err end
     outstanding = outstanding + 1
     p:queued(j.id)
@@ -179,22 +297,32 @@ function M.run(jobs, opts)
     j.meta, j.dir = meta, cache.entry(j.key)
     dirs[j.id] = j.dir
     opts.times[j.id] = ev.seconds
+    if opts.cpu and ev.cpu then opts.cpu[j.id] = ev.cpu end
+    -- schedule: id, start (seconds after opts.t0), wall and CPU seconds, threads ("1,2@181.0":
+    -- 1 at its start, 2 from 181.0 s after it)
+    if opts.schedule then
+      opts.schedule[#opts.schedule + 1] = string.format('%s\t%s\t%.1f\t%s\t%s', j.id,
+        ev.start and string.format('%.1f', ev.start - (opts.t0 or 0)) or '-',
+        ev.seconds, ev.cpu and string.format('%.1f', ev.cpu) or '-', ev.threads or '-')
+    end
     p:finished(j.id, ev.seconds)
   end
 
   while true do
-    -- Start what can start (unless something failed: then only drain).
-    local i = 1
-    while not failure and ex:capacity() > 0 and i <= #pending do
-      local j = pending[i]
-      if ready(j) then
-        table.remove(pending, i)
-        local ok, err = start(j)
-        if not ok then failure = j.id .. ': ' .. err end
-      else
-        i = i + 1
+    -- Start what can start, longest chain first (unless something failed: then only drain).
+    if not failure then
+      local go = {}
+      for i, j in ipairs(pending) do if ready(j) then go[#go + 1] = i end end
+      local n = math.min(ex:capacity(), #go)
+      for k = n, 1, -1 do go[k] = table.remove(pending, go[k]) end -- from the end: indices hold
+      for k = 1, n do
+        if failure then table.insert(pending, go[k]) else
+          local ok, err = start(go[k], n - k)
+          if not ok then failure = go[k].id .. ': ' .. err end
+        end
       end
     end
+    if ex.balance then ex:balance() end
     if outstanding == 0 then break end
     ex:poll()
     local events = ex.events

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
+#include "nn.h"
 #include "rng.h"
 
 /* --- parallel jobs ---------------------------------------------------------------------------
@@ -154,6 +156,18 @@ int fmnist_net_predict(fmnist_net *net, const fmnist_set *s, int *pred)
     return correct;
 }
 
+/* Between minibatches: the thread count the build gives this run now (budget.h), and the slots
+ * with it (which thread runs a chunk changes no number, so neither does the count). */
+static void follow_budget(job *j, FILE *log)
+{
+    int t = budget_poll(pool_threads());
+    if (t < 1) return;
+    nn_set_threads(t);
+    nn_ops_set_blas_threads(1);
+    j->n_slots = slots_for_threads();
+    if (log) fprintf(log, "fv-train: %d threads (FV_THREADS_FILE)\n", t);
+}
+
 int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *test, const fmnist_train_opts *o,
                  fmnist_train_report *rep, err *e)
 {
@@ -170,7 +184,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     (void)P;
     job j = {.net = net, .set = train, .n_slots = n_slots, .chunk = chunk, .n_par = np,
              .n_conv = net->off[T_WF1], .b1 = 0.9f, .b2 = 0.999f};
-    j.slots = xcalloc((size_t)n_slots, sizeof *j.slots);
+    j.slots = xcalloc(64, sizeof *j.slots); /* slots_for_threads' most: the count may change */
     j.cws = xcalloc((size_t)max_ch, sizeof *j.cws);
     j.head = fmnist_ws_head(&net->a, batch);
     j.cgrad = xcalloc((size_t)max_ch, sizeof *j.cgrad);
@@ -197,6 +211,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
             j.idx = perm + (size_t)b * batch;
             j.n = n - b * batch < batch ? n - b * batch : batch;
             j.n_ch = (j.n + chunk - 1) / chunk;
+            follow_budget(&j, o->log);
             loss_sum += train_step(&j);
             step++;
             /* PyTorch's Adam: p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) */
@@ -217,7 +232,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
         double secs = now_seconds() - t0;
         t_train += secs;
         double loss = loss_sum / n, acc = -1;
-        if (test && test->n > 0) acc = (double)predict_with(net, test, NULL, j.slots, n_slots, chunk) / test->n;
+        if (test && test->n > 0) acc = (double)predict_with(net, test, NULL, j.slots, j.n_slots, chunk) / test->n;
         if (ep < 64) {
             rep->epoch_seconds[ep] = secs;
             rep->epoch_loss[ep] = loss;
@@ -237,7 +252,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     rep->seconds = t_train;
     nn_ops_set_fast_gemm(0);
     nn_ops_set_blas_threads(pool_threads());
-    for (int k = 0; k < n_slots; k++) fmnist_ws_free(j.slots[k]);
+    for (int k = 0; k < 64; k++) fmnist_ws_free(j.slots[k]);
     free(j.slots);
     for (int c = 0; c < max_ch; c++) fmnist_ws_free(j.cws[c]);
     free(j.cws);

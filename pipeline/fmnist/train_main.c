@@ -30,7 +30,9 @@ static const char usage[] =
     "  --gemm amx|sgemm  where the convolutions' products run: amx (default) on the CPU's AMX\n"
     "                    tiles in bf16x3 (about 1e-5 relative) where it has them, else OpenBLAS;\n"
     "                    sgemm: OpenBLAS in float always. The model metadata records which ran.\n"
-    "Progress goes to stderr. Environment: FV_THREADS thread count (default: number of cores).\n"
+    "Progress goes to stderr. Environment: FV_THREADS thread count (default: number of cores);\n"
+    "FV_THREADS_FILE a file whose count (1..1024) replaces it between minibatches, read at most\n"
+    "every 50 ms (the build's share of the cores; the weights do not depend on the count).\n"
     "Exit codes: 0 ok, 1 bad input (data files), 2 usage, 3 I/O or internal failure\n";
 
 /* parse_int with fv-train's own wording of the error (tests/cli/fmnist.sh checks it). */

@@ -11,11 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "fv_objective.h"
 #include "fv_opt.h"
 #include "nn.h"
 #include "outdir.h"
 #include "png_io.h"
+#include "pool.h"
 
 /* An activation objective bound to a plan output. */
 typedef struct bound_obj {
@@ -327,6 +329,12 @@ static int optimize(render *rd, int progress, err *e)
             snap++;
         }
         if (step == r->steps) break;
+        /* the cores the build gives this render now (budget.h); the bytes do not depend on them */
+        int t = budget_poll(pool_threads());
+        if (t > 0) {
+            nn_set_threads(t);
+            if (progress) fprintf(stderr, "fv-render: %d threads (FV_THREADS_FILE)\n", t);
+        }
         if (fv_opt_step(rd->opt, net_eval, &rd->nc, &value, rd->img_vals, &ne) != 0)
             return err_set(e, "%s: step %d: %s", rd->rp, step, ne.msg);
         if (step % r->log_every == 0 || step == r->steps - 1) {

@@ -16,6 +16,8 @@ static const char usage[] =
     "  --model-dir DIR  read the recipe's model files (their base names) from DIR: for a model\n"
     "               that another job made, such as the trained Fashion-MNIST classifier\n"
     "Environment: FV_THREADS  thread count (default: number of cores)\n"
+    "             FV_THREADS_FILE  a file whose count (1..1024) replaces it between steps, read at\n"
+    "             most every 50 ms (the build's share of the cores; the bytes do not change)\n"
     "Exit codes: 0 ok, 1 bad recipe or model, 2 usage, 3 I/O or internal failure\n";
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -140,15 +141,18 @@ static int l_spawn(lua_State *L)
     return 1;
 }
 
-/* wait(block [, pid]) -> pid, code | nil.  code: exit status, or -signal when killed by a
- * signal. Waits for any child, or for that one. With block false, returns nil at once when no
- * child has finished. An interrupted wait (a signal arrived) returns nil, "interrupted". */
+/* wait(block [, pid]) -> pid, code, cpu | nil.  code: exit status, or -signal when killed by a
+ * signal; cpu: the child's CPU seconds, user + system (its own waited-for children included),
+ * which the build records as a job's cost. Waits for any child, or for that one. With block
+ * false, returns nil at once when no child has finished. An interrupted wait (a signal arrived)
+ * returns nil, "interrupted". */
 static int l_wait(lua_State *L)
 {
     int block = lua_toboolean(L, 1);
     pid_t which = (pid_t)luaL_optinteger(L, 2, -1);
     int status;
-    pid_t pid = waitpid(which, &status, block ? 0 : WNOHANG);
+    struct rusage ru;
+    pid_t pid = wait4(which, &status, block ? 0 : WNOHANG, &ru);
     if (pid <= 0) {
         lua_pushnil(L);
         lua_pushstring(L, pid < 0 && errno == EINTR ? "interrupted" : "none");
@@ -158,7 +162,9 @@ static int l_wait(lua_State *L)
     if (WIFEXITED(status)) lua_pushinteger(L, WEXITSTATUS(status));
     else if (WIFSIGNALED(status)) lua_pushinteger(L, -WTERMSIG(status));
     else lua_pushinteger(L, -1);
-    return 2;
+    lua_pushnumber(L, (lua_Number)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                          (lua_Number)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6);
+    return 3;
 }
 
 static int l_kill(lua_State *L)

@@ -43,6 +43,13 @@ cmp -s "$D/m1/fmnist-cnn.bin" "$D/m2/fmnist-cnn.bin" && t_ok "same weights with 
   || t_fail "same weights with 1 and 2 threads"
 cmp -s "$D/m1/fmnist-cnn.json" "$D/m2/fmnist-cnn.json" && t_ok "same model JSON with 1 and 2 threads" \
   || t_fail "same model JSON with 1 and 2 threads"
+# the thread count changed between minibatches (the build's thread file): still the same bytes
+with_budget "$D/threads" "$TR" $TINY "$D/m4"
+expect_eq "tiny training with a changing thread file: exit 0" 0 "$T_RC"
+case $T_ERR in *"fv-train: 2 threads (FV_THREADS_FILE)"*) t_ok "the thread file's count is applied" ;;
+  *) t_fail "the thread file's count is applied" "$(printf '%s' "$T_ERR" | head -3)" ;; esac
+cmp -s "$D/m1/fmnist-cnn.bin" "$D/m4/fmnist-cnn.bin" && t_ok "same weights while the thread count changes" \
+  || t_fail "same weights while the thread count changes"
 expect_eq "train.jsonl: epoch line and summary" 2 "$(grep -c . "$D/m1/train.jsonl")"
 expect_ok "another seed" env FV_THREADS=2 "$TR" $TINY --seed 2 "$D/m3"
 cmp -s "$D/m1/fmnist-cnn.bin" "$D/m3/fmnist-cnn.bin" && t_fail "another seed gives other weights" \

@@ -83,6 +83,16 @@ sed 's/"size": 32/"seed": 2, "size": 32/' "$T/tiny.json" >"$T/seed2.json"
 expect_ok "other seed" "$R" "$T/seed2.json" "$T/seed2"
 if cmp -s "$T/tiny/image_0.png" "$T/seed2/image_0.png"; then t_fail "seed changes the image"; else t_ok "seed changes the image"; fi
 
+# The thread count changed between steps (the build's thread file): the same bytes as on 2.
+recipe budget '"size": 48, "steps": 40, "batch": 2, "seed": 3, "layer": "'$EARLY'", "objectives": [{"kind": "channel", "channel": 5}]'
+expect_ok "render on 2 threads" "$R" "$T/budget.json" "$T/budget2"
+with_budget "$T/threads" "$R" --progress "$T/budget.json" "$T/budget3"
+expect_eq "render with a changing thread file: exit 0" 0 "$T_RC"
+case $T_ERR in *"fv-render: 2 threads (FV_THREADS_FILE)"*) t_ok "the thread file's count is applied" ;;
+  *) t_fail "the thread file's count is applied" "$(printf '%s' "$T_ERR" | head -3)" ;; esac
+if cmp -s "$T/budget2/image_0.png" "$T/budget3/image_0.png" && cmp -s "$T/budget2/image_1.png" "$T/budget3/image_1.png"; then
+  t_ok "same bytes while the thread count changes"; else t_fail "same bytes while the thread count changes"; fi
+
 # --progress prints step lines; quiet otherwise.
 run_cmd "$R" --progress "$T/tiny.json" "$T/tiny3"
 case $T_ERR in *"step 6/6"*) t_ok "progress lines" ;; *) t_fail "progress lines" "$T_ERR" ;; esac

@@ -34,6 +34,11 @@ lua_eq "spawn: stdout, stderr to files; wait: the exit status" "true 3 out|err|"
   local pid = sys.spawn({"sh", "-c", "echo out; echo err >&2; exit 3"}, {stdout = T .. "/o", stderr = T .. "/e"})
   local p, code = sys.wait(true, pid)
   show(p == pid, code, ((slurp(T .. "/o") .. slurp(T .. "/e")):gsub("\n", "|")))'
+# The third value: the child's CPU seconds (user + system), which the runner records as a cost.
+lua_eq "wait: the child's CPU seconds" "true true" '
+  local pid = sys.spawn({"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"})
+  local _, _, cpu = sys.wait(true, pid)
+  show(math.type(cpu) == "float", cpu > 0 and cpu < 60)'
 lua_eq "spawn: stdin from a file" "abc" '
   local pid = sys.spawn({"cat"}, {stdin = T .. "/abc", stdout = T .. "/cat"})
   sys.wait(true, pid)
@@ -88,7 +93,7 @@ lua_eq "wait: no child at all" "nil none" 'show(sys.wait(true))'
 run_cmd sh -c "trap '' INT; exec env T='$T' lua5.4 -e \"\$1\" -e '
   local pid = sys.spawn({\"sleep\", \"30\"})
   sys.kill(pid, 2)
-  show(select(2, sys.wait(true, pid)))'" sh "$PRELUDE"
+  show((select(2, sys.wait(true, pid))))'" sh "$PRELUDE"
 expect_eq "spawn: children get default signal dispositions" "-2" "$T_OUT"
 
 # --- signals ---

@@ -53,6 +53,19 @@ expect_eq() {
   if [ "$2" = "$3" ]; then t_ok "$1"; else t_fail "$1" "want: $2" "got:  $3"; fi
 }
 
+# with_budget FILE CMD...: runs CMD as the build's runner does a job that follows a thread file
+# (FV_THREADS_FILE=FILE, budget.h), FV_THREADS=1 at its start, while the file's count changes
+# (2, 3, 1, ... by rename, every 20 ms); the file says 2 before CMD starts, so CMD sees a change
+# at its first step whatever the machine's speed. Sets T_RC/T_OUT/T_ERR as run_cmd.
+with_budget() {
+  local f=$1 flip; shift
+  echo 2 >"$f"
+  ( while :; do for n in 2 3 1; do echo $n >"$f.new"; mv "$f.new" "$f"; sleep 0.02; done; done ) &
+  flip=$!
+  run_cmd env FV_THREADS=1 FV_THREADS_FILE="$f" "$@"
+  kill "$flip"; wait "$flip" 2>/dev/null
+}
+
 # t_skip NAME WHY
 t_skip() { T_SKIP=$((T_SKIP + 1)); printf 'skip %s: %s\n' "$1" "$2"; }
 

@@ -34,6 +34,22 @@ function M.fails(name, want, fn, ...)
               'want: ' .. show(want) .. '\n     got:  ' .. show(msg))
 end
 
+-- A scratch project for the driver's modules: ./work made afresh (the suite runs in a directory
+-- of its own), fs.root there, and a cache store of its own in work/store (objects/, tmp/, gen/
+-- as build.lua makes them; local state in work/local). Returns the work directory's path.
+function M.scratch_store()
+  local sys = require 'fvsys'
+  local fs = require 'pipeline.driver.fs'
+  local cache = require 'pipeline.driver.cache'
+  local W = assert(sys.realpath('.')) .. '/work'
+  sys.rm_rf(W)
+  assert(sys.mkdir_p(W))
+  fs.root = W
+  cache.dir, cache.local_dir = W .. '/store', W .. '/local'
+  for _, d in ipairs({ cache.objects(), cache.tmp(), cache.gen() }) do assert(sys.mkdir_p(d)) end
+  return W
+end
+
 function M.finish()
   io.stdout:write(string.format('%d passed, %d failed\n', M.passed, M.failed))
   os.exit(M.failed == 0 and 0 or 1)

@@ -7,19 +7,12 @@ local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
 local cache = require 'pipeline.driver.cache'
 
-local cwd = assert(sys.realpath('.'))
-local W = cwd .. '/work'
-sys.rm_rf(W)
-assert(sys.mkdir_p(W))
-fs.root = W
+-- A store of its own: objects/ and tmp/ as build.lua makes them.
+local W = t.scratch_store()
 local function write(path, text)
   assert(sys.mkdir_p(fs.dirname(path)))
   assert(fs.write_atomic(path, text))
 end
-
--- A store of its own: objects/ and tmp/ as build.lua makes them.
-cache.dir, cache.local_dir = W .. '/store', W .. '/local'
-for _, d in ipairs({ cache.objects(), cache.tmp(), cache.gen() }) do assert(sys.mkdir_p(d)) end
 
 -- ---- keys name no place
 cache.set_places({ { W .. '/a/p', '{project}' }, { W .. '/a', '{root}' }, { W .. '/store', '{cache}' } })
