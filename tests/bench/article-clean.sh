@@ -33,12 +33,14 @@ for i in $(seq "$BENCH_RUNS"); do
     cp "$P/.cache/state/schedule.tsv" "$W/schedule.tsv"
     # the trainer's summary line (train.jsonl) names the products it ran
     gemm=$(tail -qn 1 "$P"/.cache/objects/*/train.jsonl 2>/dev/null | grep -o '"gemm":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+    # and every render's sidecar the kernels the network ran on
+    render=$(cat "$P"/.cache/objects/*/render.json 2>/dev/null | grep -o '"kernels": *"[^"]*"' | cut -d'"' -f4 | sort -u | paste -sd/)
   fi
   rm -rf "$P"
 done
 # The critical path: when the training started, and its threads over its run.
 train=$(awk -F'\t' '$1 == "fmnist:train" { printf "start=%ss wall=%ss threads=%s", $2, $3, $5 }' "$W/schedule.tsv")
 printf 'BENCH article-clean ours=%.1fs peer=%.1fs ratio=%.2f\n' "$best" "$best_peer" "$(echo "$best_peer / $best" | bc -l)"
-bench_info article-clean "train:${gemm:-unknown},render:not-recorded" cores="$cores" wall="$(printf '%.1fs' "$best")" \
+bench_info article-clean "train:${gemm:-unknown},render:${render:-unknown}" cores="$cores" wall="$(printf '%.1fs' "$best")" \
   cpu_total="$(printf '%.1fs' "$best_cpu")" spread="$(bench_range $walls)s" load_at_start="$best_load" \
   train="\"$train\""
