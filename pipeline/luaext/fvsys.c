@@ -199,7 +199,7 @@ static int l_sha256_file(lua_State *L)
 
 static int push_stat(lua_State *L, const struct stat *st)
 {
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 8);
     const char *type = S_ISREG(st->st_mode) ? "file"
                        : S_ISDIR(st->st_mode) ? "dir"
                        : S_ISLNK(st->st_mode) ? "link"
@@ -212,12 +212,18 @@ static int push_stat(lua_State *L, const struct stat *st)
     lua_setfield(L, -2, "mtime_ns");
     lua_pushinteger(L, (lua_Integer)st->st_ino);
     lua_setfield(L, -2, "ino");
+    /* ctime and dev: what a hash memo must also compare (see fs.lua): no user-space call sets
+     * ctime, so any write, even one that restores mtime, changes it. */
+    lua_pushinteger(L, (lua_Integer)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec);
+    lua_setfield(L, -2, "ctime_ns");
+    lua_pushinteger(L, (lua_Integer)st->st_dev);
+    lua_setfield(L, -2, "dev");
     lua_pushinteger(L, (lua_Integer)st->st_mode & 07777);
     lua_setfield(L, -2, "mode");
     return 1;
 }
 
-/* stat(path) / lstat(path) -> {type, size, mtime_ns, ino, mode} | nil, msg */
+/* stat(path) / lstat(path) -> {type, size, mtime_ns, ctime_ns, ino, dev, mode} | nil, msg */
 static int l_stat(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);

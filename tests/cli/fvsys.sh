@@ -129,6 +129,18 @@ lua_eq "stat: type, size, mode, inode, mtime of a file" \
   "file 3 416 $(stat -c %i "$T/abc") $(stat -c %.9Y "$T/abc" | tr -d .)" '
   local s = sys.stat(T .. "/abc")
   show(s.type, s.size, s.mode, s.ino, s.mtime_ns)'
+lua_eq "stat: ctime and device of a file" \
+  "$(stat -c %.9Z "$T/abc" | tr -d .) $(stat -c %d "$T/abc")" '
+  local s = sys.stat(T .. "/abc")
+  show(s.ctime_ns, s.dev)'
+# The hash memo of entries relies on this: a write whose mtime is put back still changes ctime.
+lua_run '
+  local a = sys.stat(T .. "/abc")
+  os.execute("sleep 0.05; printf xyz >" .. T .. "/abc; touch -m -d @" .. (a.mtime_ns // 1000000000) .. "." ..
+             string.format("%09d", a.mtime_ns % 1000000000) .. " " .. T .. "/abc")
+  local b = sys.stat(T .. "/abc")
+  show(b.size == a.size, b.mtime_ns == a.mtime_ns, b.ino == a.ino, b.ctime_ns > a.ctime_ns)'
+expect_eq "stat: a write with mtime restored keeps size, mtime and inode, not ctime" "true true true true" "$T_OUT"
 lua_eq "stat follows a link, lstat does not" "file link dir" \
   'show(sys.stat(T .. "/link").type, sys.lstat(T .. "/link").type, sys.stat(T .. "/d").type)'
 lua_eq "stat: a missing path" "nil $T/none: cannot stat (No such file or directory)" 'show(sys.stat(T .. "/none"))'
