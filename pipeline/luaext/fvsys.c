@@ -223,12 +223,22 @@ static int push_stat(lua_State *L, const struct stat *st)
     return 1;
 }
 
-/* stat(path) / lstat(path) -> {type, size, mtime_ns, ctime_ns, ino, dev, mode} | nil, msg */
+/* stat(path [, fresh]) / lstat(path) -> {type, size, mtime_ns, ctime_ns, ino, dev, mode} | nil, msg
+ * fresh: open the file and fstat it, for a file other machines may write: on NFS, stat may answer
+ * from the attribute cache for up to a minute, while open revalidates (close-to-open). */
 static int l_stat(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     struct stat st;
-    if (stat(path, &st) != 0) return fail(L, "cannot stat", path);
+    if (lua_toboolean(L, 2)) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) return fail(L, "cannot stat", path);
+        int rc = fstat(fd, &st);
+        close(fd);
+        if (rc != 0) return fail(L, "cannot stat", path);
+    } else if (stat(path, &st) != 0) {
+        return fail(L, "cannot stat", path);
+    }
     return push_stat(L, &st);
 }
 

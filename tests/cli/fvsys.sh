@@ -133,6 +133,12 @@ lua_eq "stat: ctime and device of a file" \
   "$(stat -c %.9Z "$T/abc" | tr -d .) $(stat -c %d "$T/abc")" '
   local s = sys.stat(T .. "/abc")
   show(s.ctime_ns, s.dev)'
+lua_eq "stat: fresh (open and fstat) gives the same fields" "true" '
+  local a, b = sys.stat(T .. "/abc"), sys.stat(T .. "/abc", true)
+  local same = true
+  for k, v in pairs(a) do same = same and b[k] == v end
+  show(same)'
+lua_eq "stat: fresh on a missing path" "nil $T/none: cannot stat (No such file or directory)" 'show(sys.stat(T .. "/none", true))'
 # The hash memo of entries relies on this: a write whose mtime is put back still changes ctime.
 lua_run '
   local a = sys.stat(T .. "/abc")
