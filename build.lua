@@ -159,6 +159,7 @@ stage('cache', { 'real' }, { 'times' }, function(b)
   cache.clean_tmp()
   sys.catch_signals()
   fs.load_memo(cache.local_dir .. '/state/hashes.lua')
+  manifest.load_memo(cache.local_dir .. '/state/manifests.lua')
   b.times = {}
   local chunk = loadfile(cache.local_dir .. '/state/times.lua', 't', {})
   local ok, t = pcall(chunk or function() return {} end)
@@ -322,7 +323,8 @@ end, function(b) return b.published end)
 
 -- The state this build learnt (hash memo, job times), kept for the next.
 local function save_state(b)
-  fs.save_memo()
+  fs.save_memo(b.published ~= nil) -- after a whole build, only what it used
+  manifest.save_memo(b.published ~= nil)
   local keys = {}
   for k in pairs(b.times) do keys[#keys + 1] = k end
   table.sort(keys)
