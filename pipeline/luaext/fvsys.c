@@ -271,6 +271,16 @@ static int l_mkdir_p(lua_State *L)
     return 1;
 }
 
+/* link(src, dst): a hard link dst to src's file (link(2)); true | nil, msg. The site reuses the
+ * files of its published version that did not change instead of copying them again. */
+static int l_link(lua_State *L)
+{
+    const char *src = luaL_checkstring(L, 1), *dst = luaL_checkstring(L, 2);
+    if (link(src, dst) != 0) return fail(L, "cannot link to", dst);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* exchange(a, b): atomically swaps two paths (renameat2 RENAME_EXCHANGE), so a published
  * directory is replaced by its new version in one step; readers see the old or the new. */
 static int l_exchange(lua_State *L)
@@ -643,7 +653,8 @@ static const luaL_Reg fvsys_lib[] = {
     {"lstat", l_lstat},         {"mkdir_p", l_mkdir_p},
     {"exchange", l_exchange},   {"rm_rf", l_rm_rf},
     {"listdir", l_listdir},     {"realpath", l_realpath},
-    {"copy", l_copy},           {"clock", l_clock},
+    {"copy", l_copy},           {"link", l_link},
+    {"clock", l_clock},
     {"sleep", l_sleep},         {"isatty", l_isatty},
     {"term_width", l_term_width}, {"ncpu", l_ncpu},
     {"getpid", l_getpid},       {"catch_signals", l_catch_signals},

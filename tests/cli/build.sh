@@ -47,10 +47,20 @@ else
 fi
 
 # --- a one-word edit runs only the page job
+css_ino=$(stat -c %i "$P/build/article/assets/style.css")
 sed -i 's/Same title, distinct id./Same title, different id./' "$P/content/article.md"
 run_cmd build
 case $T_ERR in *"(2 cached, 1 run)"*) t_ok "an edit re-runs only the page" ;; *) t_fail "an edit re-runs only the page" "$T_ERR" ;; esac
 grep -q 'different id' "$P/build/article/index.html" && t_ok "the edit is published" || t_fail "the edit is published"
+expect_eq "a file the edit did not change is the published one, linked, not copied" "$css_ino" "$(stat -c %i "$P/build/article/assets/style.css")"
+# A published file changed in place (its mtime put back) is not carried into the next version.
+css=$P/build/article/assets/style.css
+cp -p "$css" "$TMPDIR_T/css.ref"
+printf '/*X*/' | dd of="$css" bs=1 seek=0 conv=notrunc 2>/dev/null; touch -r "$TMPDIR_T/css.ref" "$css"
+sed -i 's/Same title, different id./Same title, another id./' "$P/content/article.md"
+run_cmd build
+expect_eq "a published file changed in place is copied again from its source" \
+  "$(sha256sum <"$TMPDIR_T/css.ref")" "$(sha256sum <"$css")"
 
 # An edited manifest is checked again, not answered from the memo.
 sed -i 's/Two images,/Two pictures,/' "$P/figures/pair.lua"

@@ -139,6 +139,11 @@ lua_eq "stat: fresh (open and fstat) gives the same fields" "true" '
   for k, v in pairs(a) do same = same and b[k] == v end
   show(same)'
 lua_eq "stat: fresh on a missing path" "nil $T/none: cannot stat (No such file or directory)" 'show(sys.stat(T .. "/none", true))'
+lua_eq "link: a second name for the same file" "true true abc" '
+  local ok = sys.link(T .. "/abc", T .. "/abc.link")
+  show(ok, sys.stat(T .. "/abc.link").ino == sys.stat(T .. "/abc").ino, slurp(T .. "/abc.link"))'
+lua_eq "link: onto an existing name" "nil $T/abc.link: cannot link to (File exists)" 'show(sys.link(T .. "/abc", T .. "/abc.link"))'
+rm -f "$T/abc.link"
 # The hash memo of entries relies on this: a write whose mtime is put back still changes ctime.
 lua_run '
   local a = sys.stat(T .. "/abc")
