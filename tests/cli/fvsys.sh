@@ -99,6 +99,15 @@ lua_eq "catch_signals: SIGTERM and SIGHUP are noted, not fatal" "0 15 1" '
   local term = sys.interrupted()
   sys.kill(sys.getpid(), 1)
   show(before, term, sys.interrupted())'
+# SIGCHLD is caught (bit 17 of SigCgt): a child's exit ends the driver's poll sleep at once.
+lua_eq "catch_signals: SIGCHLD caught, so that a sleep ends when a child exits" "true" '
+  local function caught()
+    local mask = slurp("/proc/self/status"):match("SigCgt:%s*(%x+)")
+    return (tonumber(mask, 16) >> 16) & 1 == 1
+  end
+  local before = caught()
+  sys.catch_signals()
+  show(not before and caught())'
 # A signal during a blocking wait ends the wait, so the driver can stop its jobs.
 lua_eq "wait: a caught signal interrupts it" "nil interrupted 2 true" '
   sys.catch_signals()
