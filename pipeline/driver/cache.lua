@@ -5,8 +5,9 @@
 --   M.dir        the store: objects/ (entries), tmp/ (entries being written), farm/ (queues of
 --                the Slurm farm). FV_CACHE=DIR puts it anywhere (NFS included); by default it is
 --                the project's .cache/.
---   M.local_dir  this checkout's own: the build lock, state/ (hash memo, job times) and gen/ (the
---                files the driver writes for its jobs: recipes, sprite lists, figures.json).
+--   M.local_dir  this checkout's own: the build lock, state/ (hash memo, manifests' memo, job
+--                times) and gen/ (the files the driver writes for its jobs: recipes, sprite
+--                lists, figures.json).
 --
 -- A job's key is the sha256 of everything that determines its output: the hashes of its tools'
 -- binaries, its command line (with placeholders, not temporary paths), its recipe, the content
