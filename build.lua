@@ -331,7 +331,8 @@ local function save_state(b)
   local out = { 'return {' }
   for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%.3f,', k, b.times[k]) end
   out[#out + 1] = '}\n'
-  fs.write_atomic(cache.local_dir .. '/state/times.lua', table.concat(out, '\n'))
+  local text, path = table.concat(out, '\n'), cache.local_dir .. '/state/times.lua'
+  if fs.read(path) ~= text then fs.write_atomic(path, text) end -- a no-op build writes nothing
 end
 
 -- Walks the stages over the build b. Returns the exit code.

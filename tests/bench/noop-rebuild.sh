@@ -15,7 +15,15 @@ for _ in $(seq "$BENCH_RUNS"); do
   x=$(mean_time 5 ours_build); [ -n "$x" ] || exit 1; o+=("$x")
   x=$(mean_time 5 hugo_build); [ -n "$x" ] || exit 1; p+=("$x")
 done
+# CPU seconds, ours and the peer's, once more each (the minimum of BENCH_RUNS, interleaved).
+oc=(); pc=()
+for _ in $(seq "$BENCH_RUNS"); do
+  x=$(mean_cpu 5 ours_build); [ -n "$x" ] || exit 1; oc+=("$x")
+  x=$(mean_cpu 5 hugo_build); [ -n "$x" ] || exit 1; pc+=("$x")
+done
 ours=$(bench_min "${o[@]}")
 peer=$(bench_min "${p[@]}")
 printf 'BENCH noop-rebuild ours=%.3fs peer=%.3fs ratio=%.2f\n' "$ours" "$peer" "$(echo "$peer / $ours" | bc -l)"
-bench_info noop-rebuild lua "ours=$(bench_range "${o[@]}")s" "peer=$(bench_range "${p[@]}")s"
+bench_info noop-rebuild lua "ours=$(bench_range "${o[@]}")s" "peer=$(bench_range "${p[@]}")s" \
+  "cpu_ours=$(bench_min "${oc[@]}")s" "cpu_peer=$(bench_min "${pc[@]}")s" \
+  "cpu_ratio=$(echo "$(bench_min "${pc[@]}") / $(bench_min "${oc[@]}")" | bc -l | xargs printf '%.2f')"
