@@ -80,7 +80,18 @@ local B = { quote = 34, backslash = 92, lbrace = 123, rbrace = 125, lbracket = 9
             colon = 58, comma = 44 }
 local unescape = { b = '\b', f = '\f', n = '\n', r = '\r', t = '\t', ['"'] = '"', ['\\'] = '\\', ['/'] = '/' }
 
+-- The fast path in C (fvsys.json_decode) where the driver's module is loaded: it builds the same
+-- values, and declines anything but plain input (escapes, odd numbers, errors), which the code
+-- below decodes with its messages. M.lua_only: this decoder alone (tests compare the two).
+local has_sys, sys = pcall(require, 'fvsys')
+local fast = has_sys and type(sys) == 'table' and sys.json_decode or nil
+M.lua_only = false
+
 function M.decode(s)
+  if fast and not M.lua_only and type(s) == 'string' then
+    local ok, v = fast(s, M.object_mt, M.max_depth)
+    if ok then return v end
+  end
   local pos = 1
   local function fail(what) error(string.format('json: %s at byte %d', what, pos), 0) end
   local function ws()

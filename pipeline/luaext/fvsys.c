@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "json_decode.h"
 
 extern char **environ;
 
@@ -666,6 +667,7 @@ static const luaL_Reg fvsys_lib[] = {
     {"term_width", l_term_width}, {"ncpu", l_ncpu},
     {"getpid", l_getpid},       {"catch_signals", l_catch_signals},
     {"interrupted", l_interrupted}, {"isolate", l_isolate},
+    {"json_decode", fvsys_json_decode},
     {NULL, NULL}};
 
 int luaopen_fvsys(lua_State *L);
