@@ -173,6 +173,7 @@ stage('cache', { 'real' }, { 'times' }, function(b)
   cache.clean_tmp()
   sys.catch_signals()
   fs.load_memo(cache.local_dir .. '/state/hashes.lua')
+  manifest.load_memo(cache.local_dir .. '/state/manifests.lua')
   -- Each job's seconds and CPU seconds when it last ran: its cost, for the order of the jobs.
   local function state(name)
     local chunk = loadfile(cache.local_dir .. '/state/' .. name, 't', {})
@@ -347,7 +348,8 @@ mode = nil
 -- times.lua and cpu.lua: id -> seconds; schedule.tsv: the jobs the last build that ran any
 -- ran, when they started, their seconds, CPU seconds and threads (runner.lua).
 local function save_state(b)
-  fs.save_memo()
+  fs.save_memo(b.published ~= nil) -- after a whole build, only what it used
+  manifest.save_memo(b.published ~= nil)
   for name, t in pairs({ ['times.lua'] = b.times, ['cpu.lua'] = b.cpu }) do
     local keys = {}
     for k in pairs(t) do keys[#keys + 1] = k end
@@ -355,7 +357,8 @@ local function save_state(b)
     local out = { 'return {' }
     for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%.3f,', k, t[k]) end
     out[#out + 1] = '}\n'
-    fs.write_atomic(cache.local_dir .. '/state/' .. name, table.concat(out, '\n'))
+    local text, path = table.concat(out, '\n'), cache.local_dir .. '/state/' .. name
+    if fs.read(path) ~= text then fs.write_atomic(path, text) end -- a no-op build writes nothing
   end
   if #b.schedule > 0 then
     fs.write_atomic(cache.local_dir .. '/state/schedule.tsv',

@@ -1,15 +1,33 @@
--- fs: files for the build driver — reading, atomic writing, content hashes remembered by
--- (size, mtime, inode) so that an unchanged file is never read twice, and the rule that no path
--- named by an author may leave the project.
+-- fs: files for the build driver — reading, atomic writing, content hashes remembered so that
+-- an unchanged file is never read twice, and the rule that no path named by an author may leave
+-- the project.
+--
+-- The hash memo (.cache/state/hashes.lua) has two kinds of record:
+--   M.hash, M.hash_text  an author's sources, the tools, generated files: trusted while (size,
+--                        mtime, inode) are unchanged, as make, ninja and tup do.
+--   M.hash_checked       files whose bytes must never be trusted on mtime alone (cache entries,
+--                        possibly in a store other machines write; the model): trusted while
+--                        (dev, inode, size, mtime, ctime) are unchanged. No user-space call sets
+--                        ctime: any write, even one whose mtime is put back with `touch -d`,
+--                        changes it (git's index relies on the same).
+-- Racily clean files (git's term): a file changed within the same timestamp tick as it was hashed
+-- keeps every field. So a hash is remembered only for a file whose mtime and ctime are older
+-- than M.racy_ns before the moment it was hashed; a younger file is hashed again next time (and
+-- remembered then). The margin covers the file system's coarse clock and, on a shared store,
+-- the skew between this machine's clock and the file server's.
 local sys = require 'fvsys'
 local quote = require 'pipeline.driver.quote'
 
 local M = {}
 
 M.root = nil          -- absolute project root, set by build.lua
-local hash_memo = {}  -- path -> {size, mtime_ns, ino, sha}
+-- path -> {size, mtime_ns, ino, sha}; 'text:'..path likewise; 'checked:'..path ->
+-- {dev, ino, size, mtime_ns, ctime_ns, sha}
+local hash_memo = {}
 local memo_path = nil
 local memo_dirty = false
+local used = {}       -- the records this build looked at: the only ones saved (no stale paths)
+M.racy_ns = 2 * 1000000000 -- (tests set it below zero to trust files just written)
 
 function M.read(path)
   local f, err = io.open(path, 'rb')
@@ -55,49 +73,93 @@ function M.load_memo(path)
     local ok, t = pcall(chunk)
     if ok and type(t) == 'table' then hash_memo = t end
   end
+  -- A damaged memo costs hashing again, never a wrong hash or a failed save.
+  for k, m in pairs(hash_memo) do
+    local good = type(k) == 'string' and type(m) == 'table' and #m >= 4 and type(m[#m]) == 'string'
+    for i = 1, #m - 1 do good = good and math.type(m[i]) == 'integer' end
+    if not good then hash_memo[k] = nil end
+  end
 end
 
-function M.save_memo()
-  if not memo_dirty or not memo_path then return end
+-- Writes the memo when it changed. prune (after a whole build): only the records this build
+-- used, so that paths of replaced entries and deleted sources do not pile up.
+function M.save_memo(prune)
+  if not memo_path then return end
   local keys = {}
-  for k in pairs(hash_memo) do keys[#keys + 1] = k end
+  for k in pairs(hash_memo) do
+    if used[k] or not prune then keys[#keys + 1] = k else memo_dirty = true end
+  end
+  if not memo_dirty then return end
   table.sort(keys)
   local out = { 'return {\n' }
   for _, k in ipairs(keys) do
-    local m = hash_memo[k]
-    out[#out + 1] = string.format('[%q]={%d,%d,%d,%q},\n', k, m[1], m[2], m[3], m[4])
+    local fields = {}
+    for i, v in ipairs(hash_memo[k]) do fields[i] = string.format(math.type(v) == 'integer' and '%d' or '%q', v) end
+    out[#out + 1] = string.format('[%q]={%s},\n', k, table.concat(fields, ','))
   end
   out[#out + 1] = '}\n'
   M.write_atomic(memo_path, table.concat(out))
   memo_dirty = false
 end
 
+-- Remembers record (its last field the hash) under key, unless the file is racily clean: its
+-- mtime or ctime is within M.racy_ns of `before` (the clock, in ns, read before its stat).
+local function remember(key, st, before, record)
+  if st.mtime_ns < before - M.racy_ns and st.ctime_ns < before - M.racy_ns then
+    hash_memo[key], used[key], memo_dirty = record, true, true
+  elseif hash_memo[key] then
+    hash_memo[key], memo_dirty = nil, true
+  end
+end
+
+-- The clock in the file system's unit, read before a stat: whole seconds, rounded down.
+local function now_ns() return os.time() * 1000000000 end
+
 -- sha256 of a file's content; nil, msg when it cannot be read.
 function M.hash(path)
+  local before = now_ns()
   local st, err = sys.stat(path)
   if not st then return nil, err end
   local m = hash_memo[path]
-  if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then return m[4] end
+  if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then used[path] = true; return m[4] end
   local h, herr = sys.sha256_file(path)
   if not h then return nil, herr end
-  hash_memo[path] = { st.size, st.mtime_ns, st.ino, h }
-  memo_dirty = true
+  remember(path, st, before, { st.size, st.mtime_ns, st.ino, h })
   return h
+end
+
+-- sha256 of a file's content, for files whose bytes must not be trusted on mtime (see the top);
+-- and its size. fresh: the file is in a store other machines write (fvsys.stat's fresh).
+-- Returns sha, size; or nil, msg.
+function M.hash_checked(path, fresh)
+  local before = now_ns()
+  local st, err = sys.stat(path, fresh)
+  if not st then return nil, err end
+  local key = 'checked:' .. path
+  local m = hash_memo[key]
+  if m and m[1] == st.dev and m[2] == st.ino and m[3] == st.size and m[4] == st.mtime_ns and m[5] == st.ctime_ns then
+    used[key] = true
+    return m[6], st.size
+  end
+  local h, herr = sys.sha256_file(path)
+  if not h then return nil, herr end
+  remember(key, st, before, { st.dev, st.ino, st.size, st.mtime_ns, st.ctime_ns, h })
+  return h, st.size
 end
 
 -- sha256 of a text file's content after rewrite(content): for files whose bytes name places
 -- that must not count (the driver's generated files; see cache.portable). Remembered like hash.
 function M.hash_text(path, rewrite)
+  local before = now_ns()
   local st, err = sys.stat(path)
   if not st then return nil, err end
   local mk = 'text:' .. path
   local m = hash_memo[mk]
-  if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then return m[4] end
+  if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then used[mk] = true; return m[4] end
   local s, rerr = M.read(path)
   if not s then return nil, path .. ': ' .. tostring(rerr) end
   local h = sys.sha256(rewrite(s))
-  hash_memo[mk] = { st.size, st.mtime_ns, st.ino, h }
-  memo_dirty = true
+  remember(mk, st, before, { st.size, st.mtime_ns, st.ino, h })
   return h
 end
 

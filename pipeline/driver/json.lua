@@ -73,10 +73,31 @@ function M.encode(v)
   return table.concat(out)
 end
 
+-- Bytes compared as numbers, and strings without escapes cut in one piece: the driver decodes
+-- every figure's records at every build (a no-op build included), about 230 KB.
+local byte, find, sub = string.byte, string.find, string.sub
+local B = { quote = 34, backslash = 92, lbrace = 123, rbrace = 125, lbracket = 91, rbracket = 93,
+            colon = 58, comma = 44 }
+local unescape = { b = '\b', f = '\f', n = '\n', r = '\r', t = '\t', ['"'] = '"', ['\\'] = '\\', ['/'] = '/' }
+
+-- The fast path in C (fvsys.json_decode) where the driver's module is loaded: it builds the same
+-- values, and declines anything but plain input (escapes, odd numbers, errors), which the code
+-- below decodes with its messages. M.lua_only: this decoder alone (tests compare the two).
+local has_sys, sys = pcall(require, 'fvsys')
+local fast = has_sys and type(sys) == 'table' and sys.json_decode or nil
+M.lua_only = false
+
 function M.decode(s)
+  if fast and not M.lua_only and type(s) == 'string' then
+    local ok, v = fast(s, M.object_mt, M.max_depth)
+    if ok then return v end
+  end
   local pos = 1
   local function fail(what) error(string.format('json: %s at byte %d', what, pos), 0) end
-  local function ws() pos = s:find('[^ \t\r\n]', pos) or #s + 1 end
+  local function ws()
+    local c = byte(s, pos)
+    if c == 32 or c == 9 or c == 10 or c == 13 then pos = find(s, '[^ \t\r\n]', pos) or #s + 1 end
+  end
   local value
   local depth = 0
   local function nest()
@@ -84,77 +105,82 @@ function M.decode(s)
     if depth > M.max_depth then fail(string.format('nested more than %d deep', M.max_depth)) end
   end
   local function str()
-    local out = {}
     pos = pos + 1
+    local j = find(s, '["\\]', pos)
+    if j and byte(s, j) == B.quote then -- no escape: the common case
+      local r = sub(s, pos, j - 1)
+      pos = j + 1
+      return r
+    end
+    local out = {}
     while true do
-      local c = s:sub(pos, pos)
-      if c == '' then fail('unterminated string') end
-      if c == '"' then pos = pos + 1; break end
-      if c == '\\' then
-        local e = s:sub(pos + 1, pos + 1)
+      local c = byte(s, pos)
+      if not c then fail('unterminated string') end
+      if c == B.quote then pos = pos + 1; break end
+      if c == B.backslash then
+        local e = sub(s, pos + 1, pos + 1)
         if e == 'u' then
-          local cp = tonumber(s:sub(pos + 2, pos + 5), 16) or fail('bad \\u escape')
+          local cp = tonumber(sub(s, pos + 2, pos + 5), 16) or fail('bad \\u escape')
           pos = pos + 6
-          if cp >= 0xD800 and cp <= 0xDBFF and s:sub(pos, pos + 1) == '\\u' then
-            local lo = tonumber(s:sub(pos + 2, pos + 5), 16) or fail('bad \\u escape')
+          if cp >= 0xD800 and cp <= 0xDBFF and sub(s, pos, pos + 1) == '\\u' then
+            local lo = tonumber(sub(s, pos + 2, pos + 5), 16) or fail('bad \\u escape')
             cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
             pos = pos + 6
           end
           out[#out + 1] = utf8.char(cp)
         else
-          local map = { b = '\b', f = '\f', n = '\n', r = '\r', t = '\t', ['"'] = '"', ['\\'] = '\\', ['/'] = '/' }
-          out[#out + 1] = map[e] or fail('bad escape')
+          out[#out + 1] = unescape[e] or fail('bad escape')
           pos = pos + 2
         end
       else
-        local j = s:find('["\\]', pos) or #s + 1
-        out[#out + 1] = s:sub(pos, j - 1)
-        pos = j
+        local k = find(s, '["\\]', pos) or #s + 1
+        out[#out + 1] = sub(s, pos, k - 1)
+        pos = k
       end
     end
     return table.concat(out)
   end
   function value()
     ws()
-    local c = s:sub(pos, pos)
-    if c == '{' then
+    local c = byte(s, pos)
+    if c == B.lbrace then
       nest()
       pos = pos + 1
       local t = setmetatable({}, M.object_mt)
       ws()
-      if s:sub(pos, pos) == '}' then pos = pos + 1; depth = depth - 1; return t end
+      if byte(s, pos) == B.rbrace then pos = pos + 1; depth = depth - 1; return t end
       while true do
         ws()
-        if s:sub(pos, pos) ~= '"' then fail('expected a key') end
+        if byte(s, pos) ~= B.quote then fail('expected a key') end
         local k = str()
         ws()
-        if s:sub(pos, pos) ~= ':' then fail("expected ':'") end
+        if byte(s, pos) ~= B.colon then fail("expected ':'") end
         pos = pos + 1
         t[k] = value()
         ws()
-        local d = s:sub(pos, pos)
-        if d ~= '}' and d ~= ',' then fail("expected ',' or '}'") end
+        local d = byte(s, pos)
+        if d ~= B.rbrace and d ~= B.comma then fail("expected ',' or '}'") end
         pos = pos + 1
-        if d == '}' then depth = depth - 1; return t end
+        if d == B.rbrace then depth = depth - 1; return t end
       end
-    elseif c == '[' then
+    elseif c == B.lbracket then
       nest()
       pos = pos + 1
       local t = {}
       ws()
-      if s:sub(pos, pos) == ']' then pos = pos + 1; depth = depth - 1; return t end
+      if byte(s, pos) == B.rbracket then pos = pos + 1; depth = depth - 1; return t end
       while true do
         t[#t + 1] = value()
         ws()
-        local d = s:sub(pos, pos)
-        if d ~= ']' and d ~= ',' then fail("expected ',' or ']'") end
+        local d = byte(s, pos)
+        if d ~= B.rbracket and d ~= B.comma then fail("expected ',' or ']'") end
         pos = pos + 1
-        if d == ']' then depth = depth - 1; return t end
+        if d == B.rbracket then depth = depth - 1; return t end
       end
-    elseif c == '"' then return str()
-    elseif s:sub(pos, pos + 3) == 'true' then pos = pos + 4; return true
-    elseif s:sub(pos, pos + 4) == 'false' then pos = pos + 5; return false
-    elseif s:sub(pos, pos + 3) == 'null' then pos = pos + 4; return nil
+    elseif c == B.quote then return str()
+    elseif sub(s, pos, pos + 3) == 'true' then pos = pos + 4; return true
+    elseif sub(s, pos, pos + 4) == 'false' then pos = pos + 5; return false
+    elseif sub(s, pos, pos + 3) == 'null' then pos = pos + 4; return nil
     else
       local num = s:match('^-?%d+%.?%d*[eE]?[-+]?%d*', pos)
       if not num or num == '' then fail('unexpected character') end

@@ -10,10 +10,22 @@
 -- most a few hundred MB, and what it returns must be data: a tree of tables (no cycles, not too
 -- deep, not too many values) of text, finite numbers and booleans. The child sends that tree
 -- back as a Lua literal; the kinds check the copy. Ctrl-C stops the child at once.
+--
+-- What the sandbox offers is pure (math.random and math.randomseed are left out), so that
+-- literal is a function of the manifest's source, its name and the sandbox (SANDBOX, the
+-- limits, Lua's version): it is remembered by their sha256 in .cache/state/manifests.lua
+-- (M.load_memo), and an unchanged manifest costs no process. Only a manifest that ran to its
+-- end is remembered: an error, a timeout or a crash is met again at every build. The kinds'
+-- checks run at every build, on the copy.
 local fs = require 'pipeline.driver.fs'
 local quote = require 'pipeline.driver.quote'
 
 local M = {}
+
+-- Change it whenever sandbox(), serialize() or evaluate() change what a manifest can do or
+-- what its literal holds: remembered literals then no longer match.
+local SANDBOX = 'fv-manifest-sandbox-2'
+local memo, memo_used, memo_path, memo_dirty = {}, {}, nil, false
 
 M.kinds = {} -- kind name -> module (pipeline/kinds/<kind>.lua), filled by build.lua
 
@@ -38,8 +50,10 @@ local function copy(t)
 end
 
 local function sandbox()
+  local m = copy(math)
+  m.random, m.randomseed = nil, nil -- a manifest's result is a function of its source alone
   return {
-    string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
+    string = copy(string), table = copy(table), math = m, utf8 = copy(utf8),
     ipairs = ipairs, pairs = pairs, tostring = tostring, tonumber = tonumber,
     type = type, select = select, next = next,
   }
@@ -192,7 +206,20 @@ local function evaluate(file, chunk, ctx)
     return text
   end
   local limits = M.limits
-  local status, text = M.isolate(run, limits.seconds, limits.memory)
+  local key
+  if memo_path then
+    local l = {}
+    for k, v in pairs(limits) do l[#l + 1] = k .. '=' .. v end
+    table.sort(l)
+    key = require('fvsys').sha256(table.concat({ SANDBOX, _VERSION, table.concat(l, ','), file, ctx.src }, '\0'))
+  end
+  local status, text
+  if key and memo[key] then
+    status, text, memo_used[key] = 'ok', memo[key], true
+  else
+    status, text = M.isolate(run, limits.seconds, limits.memory)
+    if key and status == 'ok' then memo[key], memo_used[key], memo_dirty = text, true, true end
+  end
   if status == 'ok' then
     -- Our own literal, at most limits.depth deep: it loads.
     return assert(load('return ' .. text, '=' .. file .. ' (copy)', 't', {}))()
@@ -203,6 +230,34 @@ local function evaluate(file, chunk, ctx)
   elseif status == 'crashed' then return nil, sandbox_message(file, 'stopped unexpectedly (' .. tostring(text) .. ')')
   end
   return nil, tostring(text) -- isolate could not start the child: its message names why
+end
+
+-- The remembered literals: loaded from path (a damaged file is ignored: the manifests run
+-- again), saved there by M.save_memo(prune) (prune: only those this build used).
+function M.load_memo(path)
+  memo_path, memo = path, {}
+  local chunk = loadfile(path, 't', {})
+  local ok, t = pcall(chunk or error)
+  if ok and type(t) == 'table' then
+    for k, v in pairs(t) do
+      if type(k) == 'string' and type(v) == 'string' then memo[k] = v end
+    end
+  end
+end
+
+function M.save_memo(prune)
+  if not memo_path then return end
+  local keys = {}
+  for k in pairs(memo) do
+    if memo_used[k] or not prune then keys[#keys + 1] = k else memo_dirty = true end
+  end
+  if not memo_dirty then return end
+  table.sort(keys)
+  local out = { 'return {' }
+  for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%q,', k, memo[k]) end
+  out[#out + 1] = '}\n'
+  fs.write_atomic(memo_path, table.concat(out, '\n'))
+  memo_dirty = false
 end
 
 -- Loads one manifest. Returns the validated table (with .id, .file, .src, .kindmod), or nil and

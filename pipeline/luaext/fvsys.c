@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "json_decode.h"
 
 extern char **environ;
 
@@ -205,7 +206,7 @@ static int l_sha256_file(lua_State *L)
 
 static int push_stat(lua_State *L, const struct stat *st)
 {
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 8);
     const char *type = S_ISREG(st->st_mode) ? "file"
                        : S_ISDIR(st->st_mode) ? "dir"
                        : S_ISLNK(st->st_mode) ? "link"
@@ -218,17 +219,33 @@ static int push_stat(lua_State *L, const struct stat *st)
     lua_setfield(L, -2, "mtime_ns");
     lua_pushinteger(L, (lua_Integer)st->st_ino);
     lua_setfield(L, -2, "ino");
+    /* ctime and dev: what a hash memo must also compare (see fs.lua): no user-space call sets
+     * ctime, so any write, even one that restores mtime, changes it. */
+    lua_pushinteger(L, (lua_Integer)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec);
+    lua_setfield(L, -2, "ctime_ns");
+    lua_pushinteger(L, (lua_Integer)st->st_dev);
+    lua_setfield(L, -2, "dev");
     lua_pushinteger(L, (lua_Integer)st->st_mode & 07777);
     lua_setfield(L, -2, "mode");
     return 1;
 }
 
-/* stat(path) / lstat(path) -> {type, size, mtime_ns, ino, mode} | nil, msg */
+/* stat(path [, fresh]) / lstat(path) -> {type, size, mtime_ns, ctime_ns, ino, dev, mode} | nil, msg
+ * fresh: open the file and fstat it, for a file other machines may write: on NFS, stat may answer
+ * from the attribute cache for up to a minute, while open revalidates (close-to-open). */
 static int l_stat(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     struct stat st;
-    if (stat(path, &st) != 0) return fail(L, "cannot stat", path);
+    if (lua_toboolean(L, 2)) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) return fail(L, "cannot stat", path);
+        int rc = fstat(fd, &st);
+        close(fd);
+        if (rc != 0) return fail(L, "cannot stat", path);
+    } else if (stat(path, &st) != 0) {
+        return fail(L, "cannot stat", path);
+    }
     return push_stat(L, &st);
 }
 
@@ -257,6 +274,16 @@ static int l_mkdir_p(lua_State *L)
     int bad = mkdir(p, 0755) != 0 && errno != EEXIST;
     free(p);
     if (bad) return fail(L, "cannot create directory", path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* link(src, dst): a hard link dst to src's file (link(2)); true | nil, msg. The site reuses the
+ * files of its published version that did not change instead of copying them again. */
+static int l_link(lua_State *L)
+{
+    const char *src = luaL_checkstring(L, 1), *dst = luaL_checkstring(L, 2);
+    if (link(src, dst) != 0) return fail(L, "cannot link to", dst);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -435,6 +462,9 @@ static int l_getpid(lua_State *L)
 static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig) { got_signal = sig; }
+/* Nothing to do: its arrival alone ends a sleep (nanosleep is never restarted), so the driver's
+ * poll loop sees a finished job at once rather than at its next tick. */
+static void on_child(int sig) { (void)sig; }
 
 static int l_catch_signals(lua_State *L)
 {
@@ -446,6 +476,10 @@ static int l_catch_signals(lua_State *L)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    /* SA_RESTART: reads, writes and waits go on as if nothing came; sleeps and polls end. */
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
     (void)L;
     return 0;
 }
@@ -633,11 +667,13 @@ static const luaL_Reg fvsys_lib[] = {
     {"lstat", l_lstat},         {"mkdir_p", l_mkdir_p},
     {"exchange", l_exchange},   {"rm_rf", l_rm_rf},
     {"listdir", l_listdir},     {"realpath", l_realpath},
-    {"copy", l_copy},           {"clock", l_clock},
+    {"copy", l_copy},           {"link", l_link},
+    {"clock", l_clock},
     {"sleep", l_sleep},         {"isatty", l_isatty},
     {"term_width", l_term_width}, {"ncpu", l_ncpu},
     {"getpid", l_getpid},       {"catch_signals", l_catch_signals},
     {"interrupted", l_interrupted}, {"isolate", l_isolate},
+    {"json_decode", fvsys_json_decode},
     {NULL, NULL}};
 
 int luaopen_fvsys(lua_State *L);

@@ -110,7 +110,11 @@ function M.write(figs, bodies, path)
     out[m.id] = { source = m.file, kind = m.kind, caption = m.caption, caption_line = m.caption_line,
                   html = bodies[m.id] or '', class = m.width == 'wide' and 'wide' or '' }
   end
-  return fs.write_atomic(path, json.encode({ figures = out }) .. '\n')
+  -- Unchanged, the file is left alone: its inode and mtime stay, so the page job's key takes
+  -- its hash from the memo instead of reading it again.
+  local text = json.encode({ figures = out }) .. '\n'
+  if fs.read(path) == text then return true end
+  return fs.write_atomic(path, text)
 end
 
 return M

@@ -1,7 +1,8 @@
 -- Stage "site": publishes build/article/ — the page, the figures' files, our CSS/JS and
 -- KaTeX's stylesheet and fonts — as one atomic swap: the new version is assembled beside the
 -- old one and exchanged with it in a single rename, so build/article/ is always a complete
--- version. When nothing changed, nothing is touched.
+-- version. When nothing changed, nothing is touched; when something did, the files that did
+-- not are hard links to the published version's (recorded in .article.files), not new copies.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
 
@@ -79,6 +80,28 @@ function M.static_files(root, gen_dir)
   return files
 end
 
+-- The published version's files as recorded when it was published: dest -> {sha256, size,
+-- mtime_ns, ctime_ns, ino} ({} when there is no record, or a damaged one: everything is copied).
+local function read_listing(path)
+  local chunk = loadfile(path, 't', {})
+  local ok, t = pcall(chunk or error)
+  return ok and type(t) == 'table' and t or {}
+end
+
+-- Records out_dir's files (after the swap and the removal of the version before: both change
+-- the ctime of a linked file).
+local function write_listing(path, files, out_dir)
+  local out = { 'return {' }
+  for _, f in ipairs(files) do
+    local st = sys.stat(out_dir .. '/' .. f.dest)
+    if st then
+      out[#out + 1] = string.format('[%q]={%q,%d,%d,%d,%d},', f.dest, f.sha, st.size, st.mtime_ns, st.ctime_ns, st.ino)
+    end
+  end
+  out[#out + 1] = '}\n'
+  fs.write_atomic(path, table.concat(out, '\n'))
+end
+
 -- Publishes files ({dest, src}, or {error} to refuse) to out_dir. Returns {changed, bytes, count} or nil, msg.
 function M.publish(files, out_dir)
   for _, f in ipairs(files) do
@@ -92,6 +115,7 @@ function M.publish(files, out_dir)
     if not h then return nil, err end
     bytes = bytes + sys.stat(f.src).size
     lines[#lines + 1] = f.dest .. ' ' .. h
+    f.sha = h
   end
   local key = sys.sha256(table.concat(lines, '\n'))
   local stamp = fs.dirname(out_dir) .. '/.' .. out_dir:match('[^/]+$') .. '.key'
@@ -105,10 +129,20 @@ function M.publish(files, out_dir)
     if n:sub(1, #base + 5) == base .. '.new.' then sys.rm_rf(fs.dirname(out_dir) .. '/' .. n) end
   end
   local stage = string.format('%s.new.%d', out_dir, sys.getpid())
-  for _, f in ipairs(files) do
+  local listing = fs.dirname(out_dir) .. '/.' .. base .. '.files'
+  local before = read_listing(listing)
+  for i, f in ipairs(files) do
     local dest = stage .. '/' .. f.dest
     assert(sys.mkdir_p(fs.dirname(dest)))
-    local ok, err = sys.copy(f.src, dest)
+    local ok, err
+    -- A file of the published version with the same content, untouched since (its whole stat
+    -- as recorded, ctime included): linked, not copied again.
+    local old, was = out_dir .. '/' .. f.dest, before[f.dest]
+    local st = was and was[1] == f.sha and sys.stat(old)
+    if st and st.size == was[2] and st.mtime_ns == was[3] and st.ctime_ns == was[4] and st.ino == was[5] then
+      ok = sys.link(old, dest)
+    end
+    if not ok then ok, err = sys.copy(f.src, dest) end
     if not ok then sys.rm_rf(stage); return nil, err end
   end
   if sys.stat(out_dir) then
@@ -120,6 +154,7 @@ function M.publish(files, out_dir)
     local ok, err = os.rename(stage, out_dir)
     if not ok then sys.rm_rf(stage); return nil, err end
   end
+  write_listing(listing, files, out_dir)
   fs.write_atomic(stamp, key)
   return { changed = true, bytes = bytes, count = #files }
 end

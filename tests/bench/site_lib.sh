@@ -30,4 +30,14 @@ mean_time() {
   t1=$(now)
   echo "($t1 - $t0) / $n" | bc -l
 }
+# mean CPU seconds (user + system, of every process it started) of N runs of a command: on a
+# shared machine wall time favours a program of many threads (the scheduler shares the cores
+# out by thread), so the INFO lines give this too. Run it in $(...): a fresh shell's count.
+mean_cpu() {
+  local n=$1; shift
+  for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 || { echo "bench: command failed: $*" >&2; exit 1; }; done
+  times >"$W/times" # a builtin into a file: no subshell, whose own count would start at zero
+  tail -n 1 "$W/times" | awk -v n="$n" '{
+    split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.4f\n", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) / n }'
+}
 hugo_build() { rm -rf "$W/hugo/public"; hugo --quiet --source "$W/hugo" --destination "$W/hugo/public"; }

@@ -104,6 +104,15 @@ lua_eq "catch_signals: SIGTERM and SIGHUP are noted, not fatal" "0 15 1" '
   local term = sys.interrupted()
   sys.kill(sys.getpid(), 1)
   show(before, term, sys.interrupted())'
+# SIGCHLD is caught (bit 17 of SigCgt): a child's exit ends the driver's poll sleep at once.
+lua_eq "catch_signals: SIGCHLD caught, so that a sleep ends when a child exits" "true" '
+  local function caught()
+    local mask = slurp("/proc/self/status"):match("SigCgt:%s*(%x+)")
+    return (tonumber(mask, 16) >> 16) & 1 == 1
+  end
+  local before = caught()
+  sys.catch_signals()
+  show(not before and caught())'
 # A signal during a blocking wait ends the wait, so the driver can stop its jobs.
 lua_eq "wait: a caught signal interrupts it" "nil interrupted 2 true" '
   sys.catch_signals()
@@ -134,6 +143,29 @@ lua_eq "stat: type, size, mode, inode, mtime of a file" \
   "file 3 416 $(stat -c %i "$T/abc") $(stat -c %.9Y "$T/abc" | tr -d .)" '
   local s = sys.stat(T .. "/abc")
   show(s.type, s.size, s.mode, s.ino, s.mtime_ns)'
+lua_eq "stat: ctime and device of a file" \
+  "$(stat -c %.9Z "$T/abc" | tr -d .) $(stat -c %d "$T/abc")" '
+  local s = sys.stat(T .. "/abc")
+  show(s.ctime_ns, s.dev)'
+lua_eq "stat: fresh (open and fstat) gives the same fields" "true" '
+  local a, b = sys.stat(T .. "/abc"), sys.stat(T .. "/abc", true)
+  local same = true
+  for k, v in pairs(a) do same = same and b[k] == v end
+  show(same)'
+lua_eq "stat: fresh on a missing path" "nil $T/none: cannot stat (No such file or directory)" 'show(sys.stat(T .. "/none", true))'
+lua_eq "link: a second name for the same file" "true true abc" '
+  local ok = sys.link(T .. "/abc", T .. "/abc.link")
+  show(ok, sys.stat(T .. "/abc.link").ino == sys.stat(T .. "/abc").ino, slurp(T .. "/abc.link"))'
+lua_eq "link: onto an existing name" "nil $T/abc.link: cannot link to (File exists)" 'show(sys.link(T .. "/abc", T .. "/abc.link"))'
+rm -f "$T/abc.link"
+# The hash memo of entries relies on this: a write whose mtime is put back still changes ctime.
+lua_run '
+  local a = sys.stat(T .. "/abc")
+  os.execute("sleep 0.05; printf xyz >" .. T .. "/abc; touch -m -d @" .. (a.mtime_ns // 1000000000) .. "." ..
+             string.format("%09d", a.mtime_ns % 1000000000) .. " " .. T .. "/abc")
+  local b = sys.stat(T .. "/abc")
+  show(b.size == a.size, b.mtime_ns == a.mtime_ns, b.ino == a.ino, b.ctime_ns > a.ctime_ns)'
+expect_eq "stat: a write with mtime restored keeps size, mtime and inode, not ctime" "true true true true" "$T_OUT"
 lua_eq "stat follows a link, lstat does not" "file link dir" \
   'show(sys.stat(T .. "/link").type, sys.lstat(T .. "/link").type, sys.stat(T .. "/d").type)'
 lua_eq "stat: a missing path" "nil $T/none: cannot stat (No such file or directory)" 'show(sys.stat(T .. "/none"))'

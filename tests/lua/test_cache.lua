@@ -1,6 +1,6 @@
 -- test_cache: pipeline/driver/cache.lua — keys that name no place, entries published by rename,
 -- --force's exchange, damaged entries discarded (a byte changed in place with its stat kept
--- included), and which temporary files clean_tmp removes. Runs in a scratch directory of its own
+-- included, with and without the entry memo; its racy rule), and which temporary files clean_tmp removes. Runs in a scratch directory of its own
 -- (tests/cli/lua.sh); everything it makes is under ./work.
 local t = require 'lib'
 local sys = require 'fvsys'
@@ -93,6 +93,8 @@ t.ok('... and the entry is gone', not fs.exists(d1))
 -- The same size, mtime and inode (all the hash memo sees), after a hash that warmed the memo.
 local K2 = string.rep('02', 32)
 local d2 = entry_with(K2, 'twelve bytes')
+local racy_default = fs.racy_ns
+fs.racy_ns = -3600 * 1000000000 -- trust files just written (the racy rule is tested below)
 fs.hash(d2 .. '/a.txt')
 local st0 = sys.stat(d2 .. '/a.txt')
 local f = assert(io.open(d2 .. '/a.txt', 'r+b'))
@@ -103,6 +105,43 @@ t.ok('the flipped file keeps its size, mtime and inode', st1.size == st0.size an
 t.eq('... and the memo still answers the old hash', sys.sha256('twelve bytes'), fs.hash(d2 .. '/a.txt'))
 local m2, n2 = cache.lookup(K2)
 t.ok('a byte changed in place is not served', m2 == nil and n2 and n2:find('was damaged (a.txt)', 1, true), n2)
+
+-- The entry memo (fs.hash_checked): an entry looked up once is served from its files' (dev,
+-- inode, size, mtime, ctime) the next time, yet a byte changed in place with the mtime put back
+-- is still found: the write changed the ctime.
+local memo_file = W .. '/local/hashes.lua'
+fs.load_memo(memo_file)
+local K8 = string.rep('08', 32)
+local d8 = entry_with(K8, 'twelve bytes')
+t.ok('an entry is served', cache.lookup(K8) ~= nil)
+fs.save_memo(true)
+local rec = (loadfile(memo_file, 't', {}) or function() return {} end)()['checked:' .. d8 .. '/a.txt']
+local st8 = sys.stat(d8 .. '/a.txt')
+t.ok('... and its files are remembered with dev, inode, size, mtime and ctime', rec and rec[1] == st8.dev and
+  rec[2] == st8.ino and rec[3] == st8.size and rec[4] == st8.mtime_ns and rec[5] == st8.ctime_ns, rec)
+local real_sha, reads = sys.sha256_file, 0
+sys.sha256_file = function(p) reads = reads + 1; return real_sha(p) end
+t.ok('a second lookup is served', cache.lookup(K8) ~= nil)
+t.eq('... without reading its files', 0, reads)
+os.execute('sleep 0.05') -- past the file system's clock tick (the racy rule's case, tested below)
+f = assert(io.open(d8 .. '/a.txt', 'r+b'))
+f:seek('set', 3); f:write('X'); f:close()
+os.execute(string.format("touch -d @%d.%09d '%s'", st8.mtime_ns // 1000000000, st8.mtime_ns % 1000000000, d8 .. '/a.txt'))
+local st9 = sys.stat(d8 .. '/a.txt')
+t.ok('the flipped file keeps its size, mtime and inode', st9.size == st8.size and st9.mtime_ns == st8.mtime_ns and st9.ino == st8.ino)
+local m8, n8 = cache.lookup(K8)
+t.ok('a byte changed in place with the mtime put back is found through the memo', m8 == nil and n8 and n8:find('was damaged (a.txt)', 1, true), n8)
+t.ok('... by reading the file again', reads >= 1)
+sys.sha256_file = real_sha
+-- Racily clean: a file hashed within racy_ns of its last change is not remembered (a change in
+-- the same clock tick would keep every field); it is hashed again next time.
+fs.racy_ns = racy_default
+local K9 = string.rep('09', 32)
+local d9 = entry_with(K9, 'twelve bytes')
+t.ok('an entry just written is served', cache.lookup(K9) ~= nil)
+fs.save_memo(true)
+local memo9 = (loadfile(memo_file, 't', {}) or function() return {} end)()
+t.eq('... and its files, racily clean, are not remembered', nil, memo9['checked:' .. d9 .. '/a.txt'])
 
 local K3 = string.rep('03', 32)
 local d3 = entry_with(K3, 'x')

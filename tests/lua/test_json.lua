@@ -43,4 +43,31 @@ t.fails('decode refuses nesting 100,000 deep', 'json: nested more than 200 deep 
 t.ok('decode takes nesting 200 deep', json.decode(string.rep('[', 200) .. string.rep(']', 200)) ~= nil)
 t.ok('decode takes 300 arrays one after another', json.decode('[' .. string.rep('[[]],', 299) .. '[[]]]') ~= nil)
 
+-- The C fast path (fvsys.json_decode) builds what the Lua decoder builds, and declines what it
+-- does not take (the Lua decoder then decodes it, with its messages).
+local sys = require 'fvsys'
+t.ok('the fast path takes plain JSON', (sys.json_decode('{"a":[1,2.5,"x"]}', json.object_mt, 200)))
+t.eq('... and declines an escape', false, (sys.json_decode('"a\\n"', json.object_mt, 200)))
+t.eq('... and a syntax error', false, (sys.json_decode('[1,', json.object_mt, 200)))
+t.eq('... and nesting past the limit', false, (sys.json_decode('[[[]]]', json.object_mt, 2)))
+local function same(a, b)
+  if type(a) ~= type(b) or math.type(a) ~= math.type(b) then return false end
+  if type(a) ~= 'table' then return a == b end
+  if getmetatable(a) ~= getmetatable(b) then return false end
+  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+for _, s in ipairs({ '[1,null,2]', '{"a":null,"b":1}', '{"a":1,"a":null}', '{"k":"x\\u00e9\\n"}', '1.0', '1e2', '-0',
+                     '1.5', '1e400', '1.', '1e', '[1e]', '12345678901234567890', '0.1e-2', '{}', '[]', '',
+                     ' [ ] x', 'truex', '[true,false,null]', '{"a":{"b":[{}]}}', '"\1raw control"',
+                     string.rep('[', 201) .. string.rep(']', 201) }) do
+  json.lua_only = true
+  local a, ea = json.decode(s)
+  json.lua_only = false
+  local b, eb = json.decode(s)
+  t.ok('fast path and Lua decoder agree on ' .. string.format('%q', s:sub(1, 24)), same(a, b) and ea == eb,
+       tostring(ea) .. ' / ' .. tostring(eb))
+end
+
 t.finish()

@@ -112,6 +112,29 @@ t.fails('5000 snapshots are refused', "field 'recipe.snapshots': 5000 steps (exp
 t.fails('a snapshot that is not a step is refused', "field 'recipe.snapshots': expected a list of whole numbers from 0 to 1000000",
   load, grid('snapshots = { 0, 2.5 },'))
 
+-- The memo of checked literals: a manifest seen before costs no process, a changed source runs
+-- again, a failure is never remembered; and math.random, whose result is no function of the
+-- source, is out of the sandbox.
+local memo_file = assert(sys.realpath('.')) .. '/manifests.lua'
+manifest.load_memo(memo_file)
+local real_isolate, runs = manifest.isolate, 0
+manifest.isolate = function(...) runs = runs + 1; return real_isolate(...) end
+local m1, m2 = load(grid()), load(grid())
+t.ok('a manifest seen before loads the same', m1 and m2 and m2.kind == 'grid' and m2.caption == m1.caption, m2)
+t.eq('... from the memo, without a second process', 1, runs)
+t.ok('a changed source loads', load(grid('lr = 0.1,')) ~= nil)
+t.eq('... in a process of its own', 2, runs)
+load(grid('lr = 0/0,'))
+t.fails('a manifest that fails, twice', 'NaN (expected a finite number)', load, grid('lr = 0/0,'))
+t.eq('... runs each time (failures are not remembered)', 4, runs)
+manifest.save_memo(true)
+manifest.load_memo(memo_file)
+t.ok('after saving and loading the memo', load(grid()) ~= nil)
+t.eq('... it still answers', 4, runs)
+manifest.isolate = real_isolate
+t.fails('math.random is not in the sandbox', "attempt to call a nil value (field 'random')",
+  load, 'return { kind = "grid", caption = tostring(math.random()) }')
+
 -- In this process (the fuzzer's way) the data checks are the same.
 manifest.isolate = manifest.in_process
 t.fails('in process: NaN names the field', "figures/x.lua:5: field 'recipe.lr': NaN (expected a finite number)", load, grid('lr = 0/0,'))
