@@ -7,6 +7,19 @@ M.data = '/usr/share/datasets/fashion-mnist'
 M.files = { 'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz',
             't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz' }
 
+-- What a render on the classifier starts from: its 28-pixel input (its dense layers need exactly
+-- that), no transforms unless the figure asks.
+M.render_defaults = { size = 28, steps = 256, transforms = 'none', lr = 0.05 }
+
+-- Checks a classifier figure's `units`: 1 to max channel numbers of its layer.
+function M.check_units(m, ctx, max)
+  local units = ctx:field(m, 'units', 'table', true)
+  if #units == 0 or #units > max then ctx:fail('units', 'expected 1 to ' .. max .. ' channel numbers') end
+  for i, u in ipairs(units) do
+    if math.type(u) ~= 'integer' or u < 0 then ctx:fail('units[' .. i .. ']', 'expected a channel number') end
+  end
+end
+
 -- The checkpoints the seed-1 training keeps (the evolution figure's columns), as fv-train
 -- --checkpoints spells them and as the folders it names: the untrained network, a few early
 -- steps (minibatches of 64) and every epoch.

@@ -44,6 +44,19 @@ function M.check(r, ctx, path)
   end
 end
 
+-- Checks manifest m's optional `recipe` field; fixed (optional): names of the fields the figure
+-- sets itself, refused in the recipe (e.g. { 'layer', 'batch' }).
+function M.check_manifest(m, ctx, fixed)
+  if m.recipe == nil then return end
+  ctx:field(m, 'recipe', 'table', false)
+  M.check(m.recipe, ctx, 'recipe')
+  for _, k in ipairs(fixed or {}) do
+    if m.recipe[k] ~= nil then
+      ctx:fail('recipe', table.concat(fixed, ' and ') .. ' come from the figure (expected neither here)')
+    end
+  end
+end
+
 -- A new recipe: the fields of each argument in turn, later ones winning (shallow).
 function M.merge(...)
   local r = {}

@@ -26,16 +26,8 @@ M.fields = { alt = true, layer = true, units = true, recipe = true }
 function M.validate(m, ctx)
   ctx:field(m, 'alt', 'string', true)
   ctx:field(m, 'layer', 'string', true)
-  local units = ctx:field(m, 'units', 'table', true)
-  if #units == 0 or #units > 8 then ctx:fail('units', 'expected 1 to 8 channel numbers') end
-  for i, u in ipairs(units) do
-    if math.type(u) ~= 'integer' or u < 0 then ctx:fail('units[' .. i .. ']', 'expected a channel number') end
-  end
-  if m.recipe ~= nil then
-    ctx:field(m, 'recipe', 'table', false)
-    render.check(m.recipe, ctx, 'recipe')
-    if m.recipe.batch or m.recipe.layer then ctx:fail('recipe', 'layer and batch come from the figure (expected neither here)') end
-  end
+  fmnist.check_units(m, ctx, 8)
+  render.check_manifest(m, ctx, { 'layer', 'batch' })
 end
 
 function M.jobs(m, env)
@@ -44,7 +36,7 @@ function M.jobs(m, env)
   local objs = {}
   for b, u in ipairs(m.units) do objs[#objs + 1] = { kind = 'channel', channel = u, batch = b - 1 } end
   for _, o in ipairs((m.recipe or {}).objectives or {}) do objs[#objs + 1] = o end
-  local r = render.merge({ size = 28, steps = 256, transforms = 'none', lr = 0.05 }, m.recipe,
+  local r = render.merge(fmnist.render_defaults, m.recipe,
     { layer = m.layer, batch = #m.units, objectives = objs })
   local jobs = { train }
   m.columns = {}

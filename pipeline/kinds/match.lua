@@ -33,11 +33,7 @@ function M.validate(m, ctx)
   end
   local show = ctx:field(m, 'show', 'number', false)
   if show and (math.type(show) ~= 'integer' or show < 1 or show > 5) then ctx:fail('show', 'expected a whole number from 1 to 5') end
-  if m.recipe ~= nil then
-    ctx:field(m, 'recipe', 'table', false)
-    render.check(m.recipe, ctx, 'recipe')
-    if m.recipe.batch or m.recipe.layer then ctx:fail('recipe', 'layer and batch come from the figure (expected neither here)') end
-  end
+  render.check_manifest(m, ctx, { 'layer', 'batch' })
 end
 
 -- The features job of one network: its layer's value per test image and unit.
@@ -59,7 +55,7 @@ function M.jobs(m, env)
   local objs = { { kind = 'channel', channel = 0 } }
   for _, o in ipairs((m.recipe or {}).objectives or {}) do objs[#objs + 1] = o end
   local template = render.recipe_file(m, env, 'template',
-    render.merge({ size = 28, steps = 256, transforms = 'none', lr = 0.05 }, m.recipe, { layer = m.layer, objectives = objs }),
+    render.merge(fmnist.render_defaults, m.recipe, { layer = m.layer, objectives = objs }),
     { json = 'fmnist-cnn.json', bin = 'fmnist-cnn.bin', size = true })
   local outputs = { 'match.json' }
   for _, g in ipairs(groups) do
