@@ -73,6 +73,9 @@ end
 
 function M.html(m, env, frame)
   local acc = accuracies(env, m.train_job)
+  for _, c in ipairs(m.columns) do
+    if not acc[c.name] then error(string.format("%s: checkpoint '%s' is not in the training's checkpoints.jsonl", m.file, c.name), 0) end
+  end
   local out = { '<div class="table-wrap evolution" role="group" aria-label="' .. html.attr(m.alt) .. '"><table>',
     '<thead><tr><th scope="col">unit</th>' }
   for _, c in ipairs(m.columns) do out[#out + 1] = '<th scope="col">' .. html.text(label(c.name)) .. '</th>' end
@@ -80,14 +83,14 @@ function M.html(m, env, frame)
   for b, u in ipairs(m.units) do
     out[#out + 1] = string.format('<tr><th scope="row">%d</th>', u)
     for _, c in ipairs(m.columns) do
-      local what = string.format('unit %d, %s (test accuracy %.1f %%)', u, label(c.name), 100 * (acc[c.name] or 0))
+      local what = string.format('unit %d, %s (test accuracy %.1f %%)', u, label(c.name), 100 * acc[c.name])
       out[#out + 1] = '<td>' .. frame(string.format('%s/image_%d.png', env.job_dir(c.job), b - 1),
         { alt = 'Image optimized for ' .. what, class = 'fv-zoom', extra = ' data-label="' .. html.attr(what) .. '"' }) .. '</td>'
     end
     out[#out + 1] = '</tr>'
   end
   out[#out + 1] = '</tbody><tfoot><tr><th scope="row">test accuracy</th>'
-  for _, c in ipairs(m.columns) do out[#out + 1] = string.format('<td>%.1f %%</td>', 100 * (acc[c.name] or 0)) end
+  for _, c in ipairs(m.columns) do out[#out + 1] = string.format('<td>%.1f %%</td>', 100 * acc[c.name]) end
   out[#out + 1] = '</tr></tfoot></table></div>'
   return table.concat(out), {}
 end
