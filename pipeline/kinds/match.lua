@@ -7,6 +7,7 @@
 --
 --   return {
 --     kind = "match", caption = "…",
+--     alt = "What the pairs' images show, for a reader who cannot see them",
 --     layer = "fc1:preact",          -- the layer whose units are matched (and rendered)
 --     seed = 2,                      -- the second network's seed (default 2)
 --     show = 3,                      -- pairs per group: best, middle, worst (default 3)
@@ -21,11 +22,12 @@ local fmnist = require 'pipeline.driver.fmnist'
 
 local M = {}
 
-M.fields = { layer = true, seed = true, show = true, recipe = true }
+M.fields = { alt = true, layer = true, seed = true, show = true, recipe = true }
 
 local groups = { 'best', 'middle', 'worst' }
 
 function M.validate(m, ctx)
+  ctx:field(m, 'alt', 'string', true)
   ctx:field(m, 'layer', 'string', true)
   local seed = ctx:field(m, 'seed', 'number', false)
   if seed and (math.type(seed) ~= 'integer' or seed < 2 or seed > 0x7fffffff) then
@@ -139,7 +141,7 @@ end
 
 function M.html(m, env, frame)
   local match = env.read_json(env.job_dir(m.match_job) .. '/match.json')
-  local out = { '<div class="match">', '<div class="match-pairs">' }
+  local out = { '<div class="match">', '<div class="match-pairs" role="group" aria-label="' .. html.attr(m.alt) .. '">' }
   local where = { best = 'best matched', middle = 'middle', worst = 'worst matched' }
   for _, g in ipairs(groups) do
     out[#out + 1] = string.format('<div class="match-group"><h4>%s</h4>', html.text(g))
@@ -159,8 +161,10 @@ function M.html(m, env, frame)
   end
   out[#out + 1] = '</div>'
   out[#out + 1] = histogram(match)
-  out[#out + 1] = string.format('<p class="match-note">%d units of <code>%s</code> · %d test images · matched correlation: median %.2f, mean %.2f</p>',
-    #match.pairs, html.text(m.layer), match.images, match.median, match.mean)
+  -- 10000 -> 10,000
+  local images = tostring(math.tointeger(match.images)):reverse():gsub('(%d%d%d)', '%1,'):reverse():gsub('^,', '')
+  out[#out + 1] = string.format('<p class="match-note">%d units of <code>%s</code> · %s test images · matched correlation: median %.2f, mean %.2f</p>',
+    #match.pairs, html.text(m.layer), images, match.median, match.mean)
   out[#out + 1] = '</div>'
   return table.concat(out, '\n'), {}
 end
