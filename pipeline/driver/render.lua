@@ -44,6 +44,19 @@ function M.check(r, ctx, path)
   end
 end
 
+-- Checks manifest m's optional `recipe` field; fixed (optional): names of the fields the figure
+-- sets itself, refused in the recipe (e.g. { 'layer', 'batch' }).
+function M.check_manifest(m, ctx, fixed)
+  if m.recipe == nil then return end
+  ctx:field(m, 'recipe', 'table', false)
+  M.check(m.recipe, ctx, 'recipe')
+  for _, k in ipairs(fixed or {}) do
+    if m.recipe[k] ~= nil then
+      ctx:fail('recipe', table.concat(fixed, ' and ') .. ' come from the figure (expected neither here)')
+    end
+  end
+end
+
 -- A new recipe: the fields of each argument in turn, later ones winning (shallow).
 function M.merge(...)
   local r = {}
@@ -78,11 +91,10 @@ function M.images(env, parts)
   return list
 end
 
--- The job that renders recipe r as `name` of figure m. Writes the recipe file (only when its
--- text changed, so its hash memo stays warm). Returns the job; job.recipe_used is the final
--- recipe table (after --quick). model (optional): { job = ID, json = NAME, bin = NAME } for a
--- model made by another job (read from that job's output through --model-dir).
-function M.job(m, env, name, r, model)
+-- Writes the recipe file of recipe r as `name` of figure m (only when its text changed, so its
+-- hash memo stays warm). Returns its path and the final recipe table (after --quick). model: as
+-- for M.job.
+function M.recipe_file(m, env, name, r, model)
   local dir = '.cache/gen/recipes/' .. m.id
   assert(require('fvsys').mkdir_p(dir))
   r = M.merge(r)
@@ -95,6 +107,16 @@ function M.job(m, env, name, r, model)
   local path = string.format('%s/%s%s.json', dir, name, env.quick and '-quick' or '')
   local text = json.encode(r) .. '\n'
   if fs.read(path) ~= text then assert(fs.write_atomic(path, text)) end
+  return path, r
+end
+
+-- The job that renders recipe r as `name` of figure m (its file from M.recipe_file). Returns
+-- the job; job.recipe_used is the final recipe table (after --quick). model (optional):
+-- { job = ID, json = NAME, bin = NAME, dir = SUBFOLDER (optional) } for a model made by another
+-- job (read from that job's output, or its folder dir, through --model-dir).
+function M.job(m, env, name, r, model)
+  local path
+  path, r = M.recipe_file(m, env, name, r, model)
   local batch = r.batch or 1
   local outputs = { 'render.json' }
   for b = 0, batch - 1 do
@@ -104,7 +126,8 @@ function M.job(m, env, name, r, model)
   local argv = { env.bin .. '/fv-render', '--progress', path, '{out}' }
   local inputs = { path, r.model.json, r.model.bin }
   if model then
-    argv = { env.bin .. '/fv-render', '--progress', '--model-dir', '{dep:' .. model.job .. '}', path, '{out}' }
+    argv = { env.bin .. '/fv-render', '--progress', '--model-dir',
+             '{dep:' .. model.job .. '}' .. (model.dir and '/' .. model.dir or ''), path, '{out}' }
     inputs = { path }
   end
   return {

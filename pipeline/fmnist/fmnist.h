@@ -106,6 +106,20 @@ void fmnist_net_forward(fmnist_net *net, const float *x, int n, float *logits);
  * runs on pool_threads() threads. Returns the number of correct predictions. */
 int fmnist_net_predict(fmnist_net *net, const fmnist_set *s, int *pred);
 
+/* A checkpoint during training (fmnist_train_opts.checkpoint): after `step` minibatches (0:
+ * before the first), `listed` when step is one of checkpoint_steps, `epoch` the epoch just ended
+ * when this is an epoch's end and checkpoint_epochs is set (else 0), and the test accuracy of the
+ * network at this point (-1 without a test set). */
+typedef struct fmnist_checkpoint {
+    long step;
+    int listed, epoch;
+    double test_accuracy;
+} fmnist_checkpoint;
+
+/* Called with the network at a checkpoint; returns 0, or -1 with e to stop training. The network
+ * must not be modified. */
+typedef int (*fmnist_checkpoint_fn)(void *ctx, const fmnist_net *net, const fmnist_checkpoint *c, err *e);
+
 /* Training options. */
 typedef struct fmnist_train_opts {
     int epochs;          /* >= 1 */
@@ -116,6 +130,13 @@ typedef struct fmnist_train_opts {
     int log_every;       /* progress line every this many minibatches (0: only per epoch) */
     FILE *log;           /* progress lines "fv-train: ..." (NULL: silent) */
     int fast_gemm;       /* products on AMX tiles where the CPU has them (nn_ops_set_fast_gemm) */
+    /* checkpoints (all zero/NULL: none): after these steps (ascending, 0 = before training) and,
+     * with checkpoint_epochs, after every epoch, checkpoint(checkpoint_ctx, ...) is called once
+     * per point (a listed step that ends an epoch is one call with both marks) */
+    const long *checkpoint_steps;
+    int n_checkpoint_steps, checkpoint_epochs;
+    fmnist_checkpoint_fn checkpoint;
+    void *checkpoint_ctx;
 } fmnist_train_opts;
 
 /* What training measured (times are wall seconds). */
@@ -128,8 +149,8 @@ typedef struct fmnist_train_report {
 
 /* Trains net on `train` for o->epochs epochs (a fresh shuffle of the training set per epoch;
  * the last minibatch of an epoch may be smaller), evaluating on `test` (may be NULL) after each
- * epoch. Threads: pool_threads() (set nn_set_threads first); OpenBLAS is set to 1 thread while
- * training. Fills *rep. Returns 0, or -1 with e for bad options. */
+ * epoch and at each checkpoint (which changes no weight: the same weights with or without). Threads: pool_threads() (set nn_set_threads first); OpenBLAS is set to 1 thread while
+ * training. Fills *rep. Returns 0, or -1 with e for bad options or when a checkpoint call failed. */
 int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *test, const fmnist_train_opts *o,
                  fmnist_train_report *rep, err *e);
 

@@ -168,6 +168,22 @@ static void follow_budget(job *j, FILE *log)
     if (log) fprintf(log, "fv-train: %d threads (FV_THREADS_FILE)\n", t);
 }
 
+/* Calls o->checkpoint if step is listed or (epoch > 0) an epoch ended there; evaluates on test
+ * first (acc >= 0: already evaluated, at an epoch's end). Returns 0 or -1 with e. */
+static int checkpoint_at(job *j, const fmnist_set *test, const fmnist_train_opts *o, long step, int epoch, double acc,
+                         err *e)
+{
+    if (!o->checkpoint) return 0;
+    int listed = 0;
+    for (int i = 0; i < o->n_checkpoint_steps; i++) listed |= o->checkpoint_steps[i] == step;
+    if (!o->checkpoint_epochs) epoch = 0;
+    if (!listed && !epoch) return 0;
+    if (acc < 0 && test && test->n > 0)
+        acc = (double)predict_with(j->net, test, NULL, j->slots, j->n_slots, j->chunk) / test->n;
+    fmnist_checkpoint c = {step, listed, epoch, acc};
+    return o->checkpoint(o->checkpoint_ctx, j->net, &c, e);
+}
+
 int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *test, const fmnist_train_opts *o,
                  fmnist_train_report *rep, err *e)
 {
@@ -201,13 +217,14 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     int steps_per_epoch = (n + batch - 1) / batch;
     long step = 0;
     double t_train = 0;
-    for (int ep = 0; ep < o->epochs; ep++) {
+    int status = checkpoint_at(&j, test, o, 0, 0, -1, e);
+    for (int ep = 0; ep < o->epochs && status == 0; ep++) {
         double t0 = now_seconds(), loss_sum = 0;
         for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
             int k = (int)rng_below32(&r, (uint32_t)i + 1), t = perm[i];
             perm[i] = perm[k], perm[k] = t;
         }
-        for (int b = 0; b < steps_per_epoch; b++) {
+        for (int b = 0; b < steps_per_epoch && status == 0; b++) {
             j.idx = perm + (size_t)b * batch;
             j.n = n - b * batch < batch ? n - b * batch : batch;
             j.n_ch = (j.n + chunk - 1) / chunk;
@@ -219,6 +236,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
             j.lr_t = (float)(o->lr / bc1 * sqrt(bc2));
             j.eps_t = (float)(1e-8 * sqrt(bc2));
             pool_for_chunks(256, POOL_JOBS, adam_parts, &j);
+            if (b + 1 < steps_per_epoch) status = checkpoint_at(&j, test, o, step, 0, -1, e);
             if (o->log && o->log_every > 0 && (b + 1) % o->log_every == 0 && b + 1 < steps_per_epoch) {
                 double el = now_seconds() - t0, left = el / (b + 1) * (steps_per_epoch - b - 1) +
                                                 (t_train + el) / (ep + (b + 1.0) / steps_per_epoch) *
@@ -248,6 +266,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
                 fprintf(o->log, "fv-train: epoch %d/%d  loss %.4f  %.1fs\n", ep + 1, o->epochs, loss, secs);
             fflush(o->log);
         }
+        if (status == 0) status = checkpoint_at(&j, test, o, step, ep + 1, acc, e);
     }
     rep->seconds = t_train;
     nn_ops_set_fast_gemm(0);
@@ -262,5 +281,5 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     free(j.m);
     free(j.v);
     free(perm);
-    return 0;
+    return status;
 }

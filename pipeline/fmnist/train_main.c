@@ -30,6 +30,11 @@ static const char usage[] =
     "  --gemm amx|sgemm  where the convolutions' products run: amx (default) on the CPU's AMX\n"
     "                    tiles in bf16x3 (about 1e-5 relative) where it has them, else OpenBLAS;\n"
     "                    sgemm: OpenBLAS in float always. The model metadata records which ran.\n"
+    "  --checkpoints L   also write the network after these steps (minibatches; 0 = before\n"
+    "                    training) and, with the word epoch, after every epoch: comma-separated,\n"
+    "                    e.g. 0,50,200,epoch. Each goes to OUT_DIR/checkpoints/step-N/ or epoch-N/\n"
+    "                    (the same two model files), with its test accuracy in\n"
+    "                    OUT_DIR/checkpoints.jsonl. The final weights do not change.\n"
     "Progress goes to stderr. Environment: FV_THREADS thread count (default: number of cores);\n"
     "FV_THREADS_FILE a file whose count (1..1024) replaces it between minibatches, read at most\n"
     "every 50 ms (the build's share of the cores; the weights do not depend on the count).\n"
@@ -43,10 +48,82 @@ static int int_opt(const char *opt, const char *s, long lo, long hi, long *out)
     return -1;
 }
 
+/* Parses --checkpoints: ascending distinct steps 0..10^7 and at most one "epoch", at most 64
+ * steps. Returns 0, or -1 after printing what is wrong. */
+static int parse_checkpoints(const char *s, long *steps, int *n, int *epochs)
+{
+    const char *p = s;
+    *n = 0, *epochs = 0;
+    for (;;) {
+        size_t l = strcspn(p, ",");
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (l == 5 && strncmp(p, "epoch", 5) == 0 && !*epochs) {
+            *epochs = 1;
+        } else if (l == 0 || end != p + l || *p == '-' || *p == '+' || v > 10000000 || *n == 64 ||
+                   (*n > 0 && v <= steps[*n - 1])) {
+            fprintf(stderr, "fv-train: --checkpoints '%s': expected ascending steps 0..10000000 (at most 64) "
+                            "and the word epoch, comma-separated\n", s);
+            return -1;
+        } else {
+            steps[(*n)++] = v;
+        }
+        if (!p[l]) return 0;
+        p += l + 1;
+    }
+}
+
+/* What the checkpoint writer needs: the scratch output directory, the options for the metadata,
+ * and the lines of checkpoints.jsonl so far. */
+typedef struct ckpt_ctx {
+    const char *tmp;
+    json_t *meta; /* the training options (borrowed) */
+    buf lines;
+} ckpt_ctx;
+
+/* Writes dir/name/fmnist-cnn.{json,bin} and its line. */
+static int write_checkpoint(ckpt_ctx *k, const fmnist_net *net, const char *name, const fmnist_checkpoint *c, err *e)
+{
+    json_t *m = json_deep_copy(k->meta);
+    json_object_set_new(m, "checkpoint", json_string(name));
+    json_object_set_new(m, "step", json_integer(c->step));
+    json_object_set_new(m, "test_accuracy", json_real(c->test_accuracy));
+    char *meta = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *dir = xasprintf("%s/checkpoints/%s", k->tmp, name), *jp = xasprintf("%s/fmnist-cnn.json", dir),
+         *bp = xasprintf("%s/fmnist-cnn.bin", dir);
+    int rc = mkdir_p(dir, e);
+    if (rc == 0) rc = fmnist_net_save_tfjs(net, jp, bp, "fmnist-cnn.bin", meta, e);
+    json_t *l = json_pack("{s:s,s:I,s:i,s:f}", "checkpoint", name, "step", (json_int_t)c->step, "epoch", c->epoch,
+                          "test_accuracy", c->test_accuracy);
+    char *t = json_dumps(l, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    buf_printf(&k->lines, "%s\n", t);
+    free(t), free(meta), free(dir), free(jp), free(bp);
+    json_decref(l);
+    json_decref(m);
+    return rc;
+}
+
+static int on_checkpoint(void *ctx, const fmnist_net *net, const fmnist_checkpoint *c, err *e)
+{
+    ckpt_ctx *k = ctx;
+    char name[32];
+    if (c->listed) {
+        snprintf(name, sizeof name, "step-%ld", c->step);
+        if (write_checkpoint(k, net, name, c, e) != 0) return -1;
+    }
+    if (c->epoch) {
+        snprintf(name, sizeof name, "epoch-%d", c->epoch);
+        if (write_checkpoint(k, net, name, c, e) != 0) return -1;
+    }
+    fprintf(stderr, "fv-train: checkpoint at step %ld, test accuracy %.4f\n", c->step, c->test_accuracy);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     long epochs = 2, batch = 64, chunk = 16, seed = 1, train_limit = 0, test_limit = 0, log_every = 50;
-    int want_amx = 1;
+    int want_amx = 1, n_ckpt = 0, ckpt_epochs = 0;
+    long ckpt_steps[64];
     double lr = 1e-3;
     const char *data = FMNIST_DATA_DIR, *out = NULL;
     fmnist_arch arch = fmnist_arch_default();
@@ -96,6 +173,8 @@ int main(int argc, char **argv)
                 rc = -1;
             }
             i++;
+        } else if (strcmp(a, "--checkpoints") == 0) {
+            rc = parse_checkpoints(v, ckpt_steps, &n_ckpt, &ckpt_epochs), i++;
         } else if (strcmp(a, "--data") == 0) {
             data = v, i++;
         } else if (a[0] == '-' && a[1]) {
@@ -126,17 +205,40 @@ int main(int argc, char **argv)
         fmnist_set_free(&train);
         return 1;
     }
+    long last_step = epochs * ((train.n + batch - 1) / batch);
+    if (n_ckpt > 0 && ckpt_steps[n_ckpt - 1] > last_step) {
+        fprintf(stderr, "fv-train: --checkpoints: step %ld is past the last step (%ld: %ld epochs of %d images in "
+                        "minibatches of %ld)\n", ckpt_steps[n_ckpt - 1], last_step, epochs, train.n, batch);
+        fmnist_set_free(&train);
+        fmnist_set_free(&test);
+        return 2;
+    }
     int status = 3;
     char *tmp = NULL, *meta = NULL, *jp = NULL, *bp = NULL, *tp = NULL, *report = NULL;
     fmnist_net *net = fmnist_net_new(&arch, (uint64_t)seed);
     int amx = want_amx && nn_ops_fast_gemm_available();
     const char *gemm = amx ? "amx-bf16x3" : "openblas-sgemm";
-    fmnist_train_opts o = {(int)epochs, (int)batch, (int)chunk, (float)lr, (uint64_t)seed, (int)log_every, stderr, amx};
+    /* the checkpoints are written into the scratch directory as training goes */
+    if (outdir_begin(out, &tmp, &e) != 0) goto done;
+    ckpt_ctx ck = {tmp, json_pack("{s:i,s:i,s:i,s:f,s:i,s:s,s:i,s:i}", "seed", (int)seed, "epochs", (int)epochs,
+                                  "batch", (int)batch, "lr", lr, "chunk", (int)chunk, "gemm", gemm, "train_images",
+                                  train.n, "test_images", test.n), {0}};
+    fmnist_train_opts o = {(int)epochs, (int)batch, (int)chunk, (float)lr, (uint64_t)seed, (int)log_every, stderr, amx,
+                           ckpt_steps, n_ckpt, ckpt_epochs, n_ckpt || ckpt_epochs ? on_checkpoint : NULL, &ck};
     fmnist_train_report rep;
     fprintf(stderr, "fv-train: %d training images, %d test images, %.1f M multiply-adds per image, %d threads, %s\n",
             train.n, test.n, fmnist_net_macs(net) / 1e6, threads, gemm);
-    if (fmnist_train(net, &train, &test, &o, &rep, &e) != 0) {
-        status = 2;
+    int trc = fmnist_train(net, &train, &test, &o, &rep, &e);
+    json_decref(ck.meta);
+    char *ck_lines = buf_detach(&ck.lines);
+    if (trc == 0 && (n_ckpt || ckpt_epochs)) {
+        char *cp = xasprintf("%s/checkpoints.jsonl", tmp);
+        trc = write_file_atomic(cp, ck_lines ? ck_lines : "", ck_lines ? strlen(ck_lines) : 0, &e);
+        free(cp);
+    }
+    free(ck_lines);
+    if (trc != 0) {
+        outdir_abort(tmp);
         goto done;
     }
     /* the model's metadata holds no times, so that the same options give the same bytes */
@@ -165,7 +267,6 @@ int main(int argc, char **argv)
     free(t);
     report = buf_detach(&rb);
     json_decref(m);
-    if (outdir_begin(out, &tmp, &e) != 0) goto done;
     jp = xasprintf("%s/fmnist-cnn.json", tmp);
     bp = xasprintf("%s/fmnist-cnn.bin", tmp);
     tp = xasprintf("%s/train.jsonl", tmp);

@@ -21,17 +21,10 @@ M.fields = { layer = true, units = true, k = true, recipe = true }
 
 function M.validate(m, ctx)
   ctx:field(m, 'layer', 'string', true)
-  local units = ctx:field(m, 'units', 'table', true)
-  if #units == 0 or #units > 16 then ctx:fail('units', 'expected 1 to 16 channel numbers') end
-  for i, u in ipairs(units) do
-    if math.type(u) ~= 'integer' or u < 0 then ctx:fail('units[' .. i .. ']', 'expected a channel number') end
-  end
+  fmnist.check_units(m, ctx, 16)
   local k = ctx:field(m, 'k', 'number', false)
   if k and (math.type(k) ~= 'integer' or k < 1 or k > 16) then ctx:fail('k', 'expected a whole number from 1 to 16') end
-  if m.recipe ~= nil then
-    ctx:field(m, 'recipe', 'table', false)
-    render.check(m.recipe, ctx, 'recipe')
-  end
+  render.check_manifest(m, ctx)
 end
 
 function M.jobs(m, env)
@@ -52,7 +45,7 @@ function M.jobs(m, env)
     -- The unit's objective, plus any penalties the manifest's recipe lists (total variation…).
     local objs = { { kind = 'channel', channel = u } }
     for _, o in ipairs((m.recipe or {}).objectives or {}) do objs[#objs + 1] = o end
-    local r = render.merge({ size = 28, steps = 256, transforms = 'none', lr = 0.05 }, m.recipe,
+    local r = render.merge(fmnist.render_defaults, m.recipe,
       { layer = layer, objectives = objs })
     local j = render.job(m, env, 'unit' .. i, r,
       { job = train.id, json = 'fmnist-cnn.json', bin = 'fmnist-cnn.bin', size = true })

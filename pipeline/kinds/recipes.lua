@@ -43,10 +43,19 @@ local function transforms_text(t)
 end
 
 -- What a model is, from the file name its recipe names (the two models of the article).
-local function model_name(r)
+local function model_name(r, env, objects)
   local file = ((r.model or {}).json or ''):match('[^/]+$') or ''
   if file == 'centernet.json' then return 'mbv3-coco: <code>@vladmandic/human@3.3.6</code> centernet' end
-  if file == 'fmnist-cnn.json' then return 'fmnist-cnn: the Fashion-MNIST classifier trained by <code>fv-train</code>' end
+  if file == 'fmnist-cnn.json' then
+    -- Several trainings and their checkpoints: which one, from the model's own metadata. The
+    -- recorded path names the cache where it was rendered: read it from this build's cache.
+    local rest = r.model.json:match('/objects/(.+)$')
+    local ok, info = pcall(env.read_json, rest and objects .. '/' .. rest or r.model.json)
+    local t = ok and (((info or {}).userDefinedMetadata or {}).fmnist or {}).training or {}
+    local which = t.seed and string.format(' (seed %d%s)', t.seed,
+      t.checkpoint and string.format(', checkpoint %s, test accuracy %.1f %%', t.checkpoint, 100 * t.test_accuracy) or '') or ''
+    return 'fmnist-cnn: the Fashion-MNIST classifier trained by <code>fv-train</code>' .. html.text(which)
+  end
   return '<code>' .. html.text(file) .. '</code>'
 end
 
@@ -68,7 +77,7 @@ function M.html(m, env)
         local sha = info.model_sha256
         if sha and not model_of[sha] then
           models[#models + 1] = sha
-          model_of[sha] = { name = model_name(r), n = #models }
+          model_of[sha] = { name = model_name(r, env, env.job_dir(id):match('^(.*)/[^/]*$')), n = #models }
         end
         if sha and not shas[sha] then shas[sha] = true; shas[#shas + 1] = sha end
       end

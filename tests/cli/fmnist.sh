@@ -55,6 +55,34 @@ expect_ok "another seed" env FV_THREADS=2 "$TR" $TINY --seed 2 "$D/m3"
 cmp -s "$D/m1/fmnist-cnn.bin" "$D/m3/fmnist-cnn.bin" && t_fail "another seed gives other weights" \
   || t_ok "another seed gives other weights"
 
+# checkpoints: the same final weights, one loadable model and one line per checkpoint, the
+# untrained network near chance and the epoch's the final accuracy
+expect_ok "training with checkpoints" env FV_THREADS=2 "$TR" $TINY --checkpoints 0,10,epoch "$D/m4"
+cmp -s "$D/m1/fmnist-cnn.bin" "$D/m4/fmnist-cnn.bin" && t_ok "checkpoints change no weight" \
+  || t_fail "checkpoints change no weight"
+expect_eq "checkpoints.jsonl: one line each" "step-0 step-10 epoch-1" \
+  "$(sed -nE 's/.*"checkpoint":"([^"]+)".*/\1/p' "$D/m4/checkpoints.jsonl" | tr '\n' ' ' | sed 's/ $//')"
+/usr/bin/python3 - "$D/m4" "$D/m1" <<'PY' && t_ok "checkpoint accuracies: chance, then the final one" \
+  || t_fail "checkpoint accuracies: chance, then the final one" "$(cat "$D/m4/checkpoints.jsonl")"
+import json, sys
+c = [json.loads(l) for l in open(sys.argv[1] + "/checkpoints.jsonl")]
+final = [json.loads(l) for l in open(sys.argv[2] + "/train.jsonl")][0]["test_accuracy"]
+assert c[0]["step"] == 0 and c[0]["test_accuracy"] < 0.3, c[0]
+assert c[1]["step"] == 10 and c[2]["step"] == 79 and c[2]["epoch"] == 1
+assert abs(c[2]["test_accuracy"] - final) < 1e-12 and c[1]["test_accuracy"] < final
+meta = json.load(open(sys.argv[1] + "/checkpoints/step-10/fmnist-cnn.json"))["userDefinedMetadata"]["fmnist"]
+assert meta["training"]["step"] == 10, meta
+PY
+cmp -s "$D/m1/fmnist-cnn.bin" "$D/m4/checkpoints/epoch-1/fmnist-cnn.bin" && t_ok "the last checkpoint is the final model" \
+  || t_fail "the last checkpoint is the final model"
+expect_ok "fv-nn loads a checkpoint" "$BIN/fv-nn" info "$D/m4/checkpoints/step-0" --size 28
+expect_fail "checkpoints out of order" "fv-train: --checkpoints '10,5': expected ascending steps 0..10000000 (at most 64) and the word epoch, comma-separated" "$TR" $TINY --checkpoints 10,5 "$D/m5"
+expect_eq "checkpoints out of order: exit code" 2 "$T_RC"
+expect_fail "checkpoints not a step" "fv-train: --checkpoints '0,x'" "$TR" $TINY --checkpoints 0,x "$D/m5"
+expect_fail "checkpoint past the end" "fv-train: --checkpoints: step 500 is past the last step (79: 1 epochs of 2500 images in minibatches of 32)" "$TR" $TINY --checkpoints 0,500 "$D/m5"
+expect_eq "checkpoint past the end: exit code" 2 "$T_RC"
+[ ! -e "$D/m5" ] && t_ok "bad checkpoints: nothing written" || t_fail "bad checkpoints: nothing written"
+
 # the model through the nn engine and the renderer
 expect_ok "fv-nn info on the model" "$BIN/fv-nn" info "$D/m1" --size 28
 expect_eq "fv-nn: logits shape" "_FusedMatMul logits [1,1,1,10]" \

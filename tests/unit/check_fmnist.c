@@ -138,12 +138,71 @@ static fmnist_net *train_small(const fmnist_set *tr, const fmnist_set *te, int t
 {
     nn_set_threads(threads);
     fmnist_net *net = fmnist_net_new(&small, 3);
-    fmnist_train_opts o = {1, 32, 8, 2e-3f, 3, 0, NULL, fast};
+    fmnist_train_opts o = {.epochs = 1, .batch = 32, .chunk = 8, .lr = 2e-3f, .seed = 3, .fast_gemm = fast};
     err e = {{0}};
     ck_assert_msg(fmnist_train(net, tr, te, &o, rep, &e) == 0, "%s", e.msg);
     nn_set_threads(1);
     return net;
 }
+
+/* Records the checkpoint calls; fails at the call numbered fail_at (1-based; 0: never). */
+typedef struct ck_log {
+    int n, fail_at;
+    long step[8];
+    int listed[8], epoch[8];
+    double acc[8];
+} ck_log;
+
+static int log_checkpoint(void *ctx, const fmnist_net *net, const fmnist_checkpoint *c, err *e)
+{
+    ck_log *l = ctx;
+    (void)net;
+    if (l->n < 8) l->step[l->n] = c->step, l->listed[l->n] = c->listed, l->epoch[l->n] = c->epoch, l->acc[l->n] = c->test_accuracy;
+    if (++l->n == l->fail_at) return err_set(e, "checkpoint %d: disk full", l->n);
+    return 0;
+}
+
+START_TEST(checkpoints_called_in_order)
+{
+    fmnist_set tr, te;
+    load_set(1, 320, &tr);
+    load_set(0, 200, &te);
+    nn_set_threads(1);
+    /* 320 images in minibatches of 32: 10 steps per epoch, two epochs; step 10 ends epoch 1 */
+    const long steps[3] = {0, 4, 10};
+    ck_log l = {0};
+    fmnist_train_opts o = {.epochs = 2, .batch = 32, .chunk = 8, .lr = 2e-3f, .seed = 3, .checkpoint_steps = steps,
+                           .n_checkpoint_steps = 3, .checkpoint_epochs = 1, .checkpoint = log_checkpoint,
+                           .checkpoint_ctx = &l};
+    fmnist_train_report rep;
+    err e = {{0}};
+    fmnist_net *net = fmnist_net_new(&small, 3);
+    ck_assert_msg(fmnist_train(net, &tr, &te, &o, &rep, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(l.n, 4);
+    const long want_step[4] = {0, 4, 10, 20};
+    const int want_listed[4] = {1, 1, 1, 0}, want_epoch[4] = {0, 0, 1, 2};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(l.step[i], want_step[i]);
+        ck_assert_int_eq(l.listed[i], want_listed[i]);
+        ck_assert_int_eq(l.epoch[i], want_epoch[i]);
+        ck_assert(l.acc[i] >= 0 && l.acc[i] <= 1);
+    }
+    /* the epochs' checkpoints carry the epochs' accuracies */
+    ck_assert_double_eq(l.acc[2], rep.epoch_accuracy[0]);
+    ck_assert_double_eq(l.acc[3], rep.test_accuracy);
+    fmnist_net_free(net);
+    /* a failing checkpoint stops training with its message */
+    ck_log f = {.fail_at = 2};
+    o.checkpoint_ctx = &f;
+    net = fmnist_net_new(&small, 3);
+    ck_assert_int_eq(fmnist_train(net, &tr, &te, &o, &rep, &e), -1);
+    ck_assert_str_eq(e.msg, "checkpoint 2: disk full");
+    ck_assert_int_eq(f.n, 2);
+    fmnist_net_free(net);
+    fmnist_set_free(&tr);
+    fmnist_set_free(&te);
+}
+END_TEST
 
 START_TEST(tiny_training_learns_and_is_deterministic)
 {
@@ -467,6 +526,7 @@ int main(void)
     t = tcase_create("training");
     tcase_set_timeout(t, 120);
     tcase_add_test(t, tiny_training_learns_and_is_deterministic);
+    tcase_add_test(t, checkpoints_called_in_order);
     suite_add_tcase(s, t);
     t = tcase_create("export");
     tcase_set_timeout(t, 60);
