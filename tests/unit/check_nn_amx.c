@@ -1,6 +1,8 @@
-/* Check suite for nn_amx: the AMX product against the same product summed in double, over
- * shapes around every tile and chunk edge, both storage orders of each operand, padded leading
- * dimensions and beta 0 / 1; and the detection against what /proc/cpuinfo says the CPU has. */
+/* Check suite for the bf16x3 products, nn_amx (AMX tiles) and nn_bf16 (AVX512-BF16 vectors):
+ * each product against the same product summed in double, over shapes around every tile, panel
+ * and chunk edge of either, both storage orders of each operand, padded leading dimensions and
+ * beta 0 / 1; and each detection against what /proc/cpuinfo says the CPU has. (The convolutions
+ * on nn_bf16 go through nn_conv's im2col: check_nn's grad_conv_bf16 checks them.) */
 #include <check.h>
 #include "check_run.h"
 #include <math.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "nn_amx.h"
+#include "nn_bf16.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static float frand(void)
@@ -19,8 +22,8 @@ static float frand(void)
     return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
 }
 
-/* 1 if /proc/cpuinfo lists every flag the AMX path needs. */
-static int cpu_has_amx(void)
+/* 1 if /proc/cpuinfo's flags line lists every one of the flags. */
+static int cpu_has(const char *const *flags)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return 0;
@@ -28,20 +31,31 @@ static int cpu_has_amx(void)
     int found = 0;
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "flags", 5) == 0) {
-            found = strstr(line, " amx_tile") && strstr(line, " amx_bf16") && strstr(line, " avx512_bf16") &&
-                    strstr(line, " avx512bw");
+            found = 1;
+            for (; *flags; flags++) {
+                char want[64];
+                snprintf(want, sizeof want, " %s", *flags);
+                char *at = strstr(line, want);
+                size_t n = strlen(want);
+                found = found && at && (at[n] == ' ' || at[n] == '\n' || at[n] == 0);
+            }
             break;
         }
     fclose(f);
     return found;
 }
 
-/* 1 if FV_NO_AMX turns the AMX path off (any value but empty and "0"). */
-static int amx_turned_off(void)
+static const char *const amx_flags[] = {"amx_tile", "amx_bf16", "avx512_bf16", "avx512bw", NULL};
+static const char *const bf16_flags[] = {"avx512f", "avx512bw", "avx512vl", "avx512_bf16", NULL};
+static int cpu_has_amx(void) { return cpu_has(amx_flags); }
+
+/* 1 if the variable turns its path off (any value but empty and "0"). */
+static int turned_off(const char *var)
 {
-    const char *env = getenv("FV_NO_AMX");
+    const char *env = getenv(var);
     return env && *env && strcmp(env, "0") != 0;
 }
+static int amx_turned_off(void) { return turned_off("FV_NO_AMX"); }
 
 /* Why nn_amx_available() said no, for the skip line. */
 static const char *no_amx_why(void)
@@ -58,6 +72,22 @@ static const char *no_amx_why(void)
         if (!nn_amx_available()) CHECK_SKIP(no_amx_why()); \
     } while (0)
 
+#define NEED_BF16()                                                                              \
+    do {                                                                                         \
+        if (!nn_bf16_available())                                                                \
+            CHECK_SKIP(turned_off("FV_NO_BF16") ? "FV_NO_BF16 is set"                            \
+                                                : "the CPU lacks avx512f, avx512bw, avx512vl or avx512_bf16"); \
+    } while (0)
+
+START_TEST(bf16_detection_matches_the_cpu)
+{
+    ck_assert_int_eq(nn_bf16_available(), !turned_off("FV_NO_BF16") && cpu_has(bf16_flags));
+}
+END_TEST
+
+typedef void gemm_fn(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                     float beta, float *c, int ldc);
+
 START_TEST(detection_matches_the_cpu)
 {
     int off = amx_turned_off();
@@ -69,7 +99,7 @@ END_TEST
 
 /* C = op(A) op(B) + beta C against double sums; the bound is 3e-5 of the sum of |a||b| (bf16x3
  * leaves out lo.lo and rounds lo: about 1e-5 of each product) plus float accumulation. */
-static void check_shape(int ta, int tb, int m, int n, int k, int pad, float beta)
+static void check_shape(gemm_fn *gemm, int ta, int tb, int m, int n, int k, int pad, float beta)
 {
     int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
     size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)(tb ? n : k) * ldb, nc = (size_t)m * ldc;
@@ -78,7 +108,7 @@ static void check_shape(int ta, int tb, int m, int n, int k, int pad, float beta
     for (size_t i = 0; i < na; i++) a[i] = frand();
     for (size_t i = 0; i < nb; i++) b[i] = frand() * 3.0f;
     for (size_t i = 0; i < nc; i++) c0[i] = c[i] = frand();
-    nn_amx_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     for (int r = 0; r < m; r++)
         for (int q = 0; q < ldc; q++) {
             float got = c[(size_t)r * ldc + q];
@@ -100,14 +130,15 @@ static void check_shape(int ta, int tb, int m, int n, int k, int pad, float beta
     free(a), free(b), free(c), free(c0);
 }
 
-START_TEST(matches_double_sums)
+/* Every shape around either kernel's edges. nn_amx: the 16-row / 16-column tiles, the 32-row
+ * panels and column pairs, the 32-wide k blocks and the 512-wide k chunks; nn_bf16: the 12-row
+ * panels, the 16-column vectors and 32-column panels, odd k (a half pair) and the 256-wide k
+ * chunks. */
+static void all_shapes(gemm_fn *gemm)
 {
-    NEED_AMX();
-    /* around the 16-row / 16-column tiles, the 32-row panels and column pairs, the 32-wide k
-     * blocks and the 512-wide k chunks */
-    static const int ms[] = {1, 15, 16, 17, 32, 33, 70};
-    static const int ns[] = {1, 16, 17, 31, 33, 64};
-    static const int ks[] = {1, 2, 31, 32, 33, 100, 513, 1100};
+    static const int ms[] = {1, 11, 12, 13, 16, 17, 33, 70};
+    static const int ns[] = {1, 16, 17, 31, 32, 33, 64};
+    static const int ks[] = {1, 2, 31, 32, 33, 100, 257, 513, 1100};
     int count = 0;
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
@@ -115,8 +146,22 @@ START_TEST(matches_double_sums)
                 for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
                     for (size_t l = 0; l < sizeof ks / sizeof ks[0]; l++, count++) {
                         /* padding and beta vary with the case number, so every pair occurs */
-                        check_shape(ta, tb, ms[i], ns[j], ks[l], count % 3 == 0 ? 5 : 0, count % 2 ? 1.0f : 0.0f);
+                        check_shape(gemm, ta, tb, ms[i], ns[j], ks[l], count % 3 == 0 ? 5 : 0,
+                                    count % 2 ? 1.0f : 0.0f);
                     }
+}
+
+START_TEST(matches_double_sums)
+{
+    NEED_AMX();
+    all_shapes(nn_amx_gemm);
+}
+END_TEST
+
+START_TEST(bf16_matches_double_sums)
+{
+    NEED_BF16();
+    all_shapes(nn_bf16_gemm);
 }
 END_TEST
 
@@ -124,25 +169,48 @@ START_TEST(weight_gradient_shape)
 {
     NEED_AMX();
     /* A^T B with the tall A (the transposed route: C^T = B^T A, then transposed back) */
-    check_shape(1, 0, 288, 32, 1568, 0, 0.0f);
-    check_shape(1, 0, 90, 17, 700, 3, 1.0f);
+    check_shape(nn_amx_gemm, 1, 0, 288, 32, 1568, 0, 0.0f);
+    check_shape(nn_amx_gemm, 1, 0, 90, 17, 700, 3, 1.0f);
 }
 END_TEST
 
-START_TEST(same_bytes_every_call)
+START_TEST(bf16_training_shapes)
 {
-    NEED_AMX();
+    NEED_BF16();
+    /* fmnist's conv2 on a chunk of 2 images: forward, input gradient (B = W stored transposed),
+     * weight gradient (A = im2col stored transposed) */
+    check_shape(nn_bf16_gemm, 0, 0, 1568, 32, 288, 0, 0.0f);
+    check_shape(nn_bf16_gemm, 0, 1, 1568, 288, 32, 0, 0.0f);
+    check_shape(nn_bf16_gemm, 1, 0, 288, 32, 1568, 0, 1.0f);
+}
+END_TEST
+
+static void same_bytes(gemm_fn *gemm)
+{
     int m = 100, n = 40, k = 600;
     float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
     float *c1 = malloc(sizeof(float) * (size_t)m * n), *c2 = malloc(sizeof(float) * (size_t)m * n);
     for (int i = 0; i < m * k; i++) a[i] = frand();
     for (int i = 0; i < k * n; i++) b[i] = frand();
-    nn_amx_gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c1, n);
+    gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c1, n);
     /* a call on other sizes in between leaves other contents in the per-thread scratch */
-    nn_amx_gemm(0, 1, 17, 33, 99, a, 99, b, 99, 0.0f, c2, 33);
-    nn_amx_gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c2, n);
+    gemm(0, 1, 17, 33, 99, a, 99, b, 99, 0.0f, c2, 33);
+    gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c2, n);
     ck_assert(memcmp(c1, c2, sizeof(float) * (size_t)m * n) == 0);
     free(a), free(b), free(c1), free(c2);
+}
+
+START_TEST(same_bytes_every_call)
+{
+    NEED_AMX();
+    same_bytes(nn_amx_gemm);
+}
+END_TEST
+
+START_TEST(bf16_same_bytes_every_call)
+{
+    NEED_BF16();
+    same_bytes(nn_bf16_gemm);
 }
 END_TEST
 
@@ -360,7 +428,7 @@ static const int conv1_cases[][9] = {
 
 START_TEST(convolutions_of_one_channel)
 {
-    NEED_AMX();
+    if (!nn_amx_available() && !nn_bf16_available()) CHECK_SKIP("the CPU lacks AVX-512 (neither bf16x3 path is offered)");
     nn_geom g;
     for (size_t i = 0; i < sizeof conv1_cases / sizeof conv1_cases[0]; i++) {
         geom_of(&g, conv1_cases[i]);
@@ -386,6 +454,10 @@ int main(void)
     tcase_add_test(t, same_bytes_every_call);
     tcase_add_test(t, convolutions_without_im2col);
     tcase_add_test(t, convolutions_of_one_channel);
+    tcase_add_test(t, bf16_detection_matches_the_cpu);
+    tcase_add_test(t, bf16_matches_double_sums);
+    tcase_add_test(t, bf16_training_shapes);
+    tcase_add_test(t, bf16_same_bytes_every_call);
     suite_add_tcase(s, t);
     return check_run(s);
 }
