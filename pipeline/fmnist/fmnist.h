@@ -115,7 +115,7 @@ typedef struct fmnist_train_opts {
     uint64_t seed;       /* shuffling (init has its own seed in fmnist_net_new) */
     int log_every;       /* progress line every this many minibatches (0: only per epoch) */
     FILE *log;           /* progress lines "fv-train: ..." (NULL: silent) */
-    int fast_gemm;       /* products on AMX tiles where the CPU has them (nn_ops_set_fast_gemm) */
+    int gemm;            /* where the products run: enum nn_gemm (nn_ops_set_gemm; one the CPU offers) */
 } fmnist_train_opts;
 
 /* What training measured (times are wall seconds). */

@@ -12,6 +12,7 @@
 
 #include "nn_amx.h"
 #include "nn_bf16.h"
+#include "nn_train.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static float frand(void)
@@ -244,6 +245,68 @@ static void near(double got, double want, double mag, const char *what, size_t i
     ck_assert_msg(fabs(got - want) <= 3e-5 * mag + 1e-30, "%s[%zu] = %.9g, want %.9g", what, i, got, want);
 }
 
+/* y (M, cout) against y0 (or zeros: NULL) + the convolution of x with w, summed in double. */
+static void want_forward(const nn_geom *g, const float *x, const float *w, const float *y0, const float *y)
+{
+    const int M = g->n * g->oh * g->ow;
+    for (int m = 0; m < M; m++) {
+        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+        for (int o = 0; o < g->cout; o++) {
+            double s = y0 ? y0[(size_t)m * g->cout + o] : 0.0, mag = fabs(s);
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++)
+                    for (int c = 0; c < g->cin; c++) {
+                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
+                        s += t, mag += fabs(t);
+                    }
+            near(y[(size_t)m * g->cout + o], s, mag, "conv forward", (size_t)m * g->cout + o);
+        }
+    }
+}
+
+/* dw (kh, kw, cin, cout) against im2col(x)^T dy summed in double. */
+static void want_wgrad(const nn_geom *g, const float *x, const float *dy, const float *dw)
+{
+    const int M = g->n * g->oh * g->ow;
+    for (int ky = 0; ky < g->kh; ky++)
+        for (int kx = 0; kx < g->kw; kx++)
+            for (int c = 0; c < g->cin; c++)
+                for (int o = 0; o < g->cout; o++) {
+                    double s = 0, mag = 0;
+                    for (int m = 0; m < M; m++) {
+                        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * dy[(size_t)m * g->cout + o];
+                        s += t, mag += fabs(t);
+                    }
+                    size_t i = ((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o;
+                    near(dw[i], s, mag, "weight gradient", i);
+                }
+}
+
+/* dx (n, h, w, cin) against the sum, in double, over the outputs that read each input (any
+ * stride and dilation). */
+static void want_dgrad(const nn_geom *g, const float *dy, const float *w, const float *dx)
+{
+    const int M = g->n * g->oh * g->ow, X = g->n * g->h * g->w;
+    double *ref = calloc((size_t)X * g->cin, sizeof(double)), *mag = calloc((size_t)X * g->cin, sizeof(double));
+    for (int m = 0; m < M; m++) {
+        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                int iy = oy * g->sh - g->pt + ky * g->dh, ix = ox * g->sw - g->pl + kx * g->dw;
+                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+                size_t p = ((size_t)n * g->h + iy) * g->w + ix;
+                for (int c = 0; c < g->cin; c++)
+                    for (int o = 0; o < g->cout; o++) {
+                        double t = (double)dy[(size_t)m * g->cout + o] * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
+                        ref[p * g->cin + c] += t, mag[p * g->cin + c] += fabs(t);
+                    }
+            }
+    }
+    for (size_t i = 0; i < (size_t)X * g->cin; i++) near(dx[i], ref[i], mag[i], "input gradient", i);
+    free(ref), free(mag);
+}
+
 static void check_conv(const nn_geom *g)
 {
     const int K = g->kh * g->kw * g->cin, M = g->n * g->oh * g->ow, X = g->n * g->h * g->w;
@@ -278,58 +341,19 @@ static void check_conv(const nn_geom *g)
                       (double)y2[i], want);
     }
     free(y2), free(y3), free(bias);
-    for (int m = 0; m < M; m++) {
-        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
-        for (int o = 0; o < g->cout; o++) {
-            double s = y0[(size_t)m * g->cout + o], mag = fabs(s);
-            for (int ky = 0; ky < g->kh; ky++)
-                for (int kx = 0; kx < g->kw; kx++)
-                    for (int c = 0; c < g->cin; c++) {
-                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
-                        s += t, mag += fabs(t);
-                    }
-            near(y[(size_t)m * g->cout + o], s, mag, "conv forward", (size_t)m * g->cout + o);
-        }
-    }
+    want_forward(g, x, w, y0, y);
     /* weight gradient, beta 0 */
     float *dw = malloc(sizeof(float) * (size_t)K * g->cout);
     nn_amx_conv_wgrad(g, x, dy, 0.0f, dw);
-    for (int ky = 0; ky < g->kh; ky++)
-        for (int kx = 0; kx < g->kw; kx++)
-            for (int c = 0; c < g->cin; c++)
-                for (int o = 0; o < g->cout; o++) {
-                    double s = 0, mag = 0;
-                    for (int m = 0; m < M; m++) {
-                        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
-                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * dy[(size_t)m * g->cout + o];
-                        s += t, mag += fabs(t);
-                    }
-                    size_t i = ((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o;
-                    near(dw[i], s, mag, "weight gradient", i);
-                }
+    want_wgrad(g, x, dy, dw);
     /* input gradient (stride 1 only), beta 0: dx[x pos, c] = sum over the outputs that read it */
     if (nn_amx_conv_bwd_implicit(g)) {
         float *dx = malloc(sizeof(float) * (size_t)X * g->cin);
-        double *ref = calloc((size_t)X * g->cin, sizeof(double)), *mag = calloc((size_t)X * g->cin, sizeof(double));
         cv = nn_amx_conv_bwd_prepare(g, dy, w);
         nn_amx_conv_rows(cv, 0, X / 2, NULL, 0, 0, 0.0f, dx, g->cin, NULL, 0);
         nn_amx_conv_rows(cv, X / 2, X, NULL, 0, 0, 0.0f, dx + (size_t)(X / 2) * g->cin, g->cin, NULL, 0);
-        for (int m = 0; m < M; m++) {
-            int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
-            for (int ky = 0; ky < g->kh; ky++)
-                for (int kx = 0; kx < g->kw; kx++) {
-                    int iy = oy - g->pt + ky, ix = ox - g->pl + kx;
-                    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-                    size_t p = ((size_t)n * g->h + iy) * g->w + ix;
-                    for (int c = 0; c < g->cin; c++)
-                        for (int o = 0; o < g->cout; o++) {
-                            double t = (double)dy[(size_t)m * g->cout + o] * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
-                            ref[p * g->cin + c] += t, mag[p * g->cin + c] += fabs(t);
-                        }
-                }
-        }
-        for (size_t i = 0; i < (size_t)X * g->cin; i++) near(dx[i], ref[i], mag[i], "input gradient", i);
-        free(dx), free(ref), free(mag);
+        want_dgrad(g, dy, w, dx);
+        free(dx);
     }
     free(x), free(w), free(dy), free(y), free(y0), free(dw);
 }
@@ -354,6 +378,43 @@ static const int conv_cases[][9] = {
 };
 
 static void geom_of(nn_geom *g, const int c[9]) { geom(g, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]); }
+
+/* The convolutions on nn_bf16 (nn_ops_set_gemm(NN_GEMM_BF16): im2col, then the bf16x3 product)
+ * through nn_conv's public kernels: forward, input gradient and weight gradient against double
+ * sums, on the geometries above and on odd ones (3 and 5 channels, cout 10 and 33: partial
+ * panels and vectors everywhere; a stride of 2). */
+static void check_conv_bf16(const nn_geom *g)
+{
+    const int K = g->kh * g->kw * g->cin, M = g->n * g->oh * g->ow, X = g->n * g->h * g->w;
+    float *x = rnd((size_t)X * g->cin), *w = rnd((size_t)K * g->cout), *dy = rnd((size_t)M * g->cout);
+    float *y = malloc(sizeof(float) * (size_t)M * g->cout), *dw = malloc(sizeof(float) * (size_t)K * g->cout);
+    float *dx = malloc(sizeof(float) * (size_t)X * g->cin), *col = malloc(sizeof(float) * (nn_conv_col_size(g) + 1));
+    nn_conv_fwd(g, x, w, NULL, NN_ACT_NONE, y, col);
+    want_forward(g, x, w, NULL, y);
+    nn_conv_bwd_w(g, x, col, dy, dw, NULL, 0);
+    want_wgrad(g, x, dy, dw);
+    nn_conv_bwd(g, dy, w, dx, col, 0);
+    want_dgrad(g, dy, w, dx);
+    free(x), free(w), free(dy), free(y), free(dw), free(dx), free(col);
+}
+
+START_TEST(bf16_convolutions)
+{
+    NEED_BF16();
+    ck_assert_int_eq(nn_ops_set_gemm(NN_GEMM_BF16), 0);
+    static const int odd[][9] = {{2, 7, 5, 3, 10, 3, 1, 1, 1}, {1, 9, 8, 5, 33, 3, 2, 1, 0}, {3, 28, 28, 1, 32, 3, 1, 1, 1}};
+    nn_geom g;
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+        geom_of(&g, conv_cases[i]);
+        check_conv_bf16(&g);
+    }
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        geom_of(&g, odd[i]);
+        check_conv_bf16(&g);
+    }
+    nn_ops_set_gemm(NN_GEMM_SGEMM);
+}
+END_TEST
 
 START_TEST(convolutions_without_im2col)
 {
@@ -458,6 +519,7 @@ int main(void)
     tcase_add_test(t, bf16_matches_double_sums);
     tcase_add_test(t, bf16_training_shapes);
     tcase_add_test(t, bf16_same_bytes_every_call);
+    tcase_add_test(t, bf16_convolutions);
     suite_add_tcase(s, t);
     return check_run(s);
 }
