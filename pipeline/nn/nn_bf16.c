@@ -26,7 +26,7 @@
 
 #define MR 12   /* rows per A panel */
 #define NR 32   /* columns per B panel: two vectors */
-#define KC 256  /* k per chunk */
+#define KC 384  /* k per chunk, at most */
 #define KP (KC / 2)
 
 /* ---- availability ---- */
@@ -86,13 +86,15 @@ static uint32_t *scratch(uint32_t **p, size_t *cap, size_t n)
     return *p;
 }
 
-/* A's rows [r0, r0 + rows) (rows <= MR), k in [k0, k0 + kl), into kp = (kl + 1) / 2 pair
- * blocks of 2 * MR words: the MR rows' hi pairs, then their lo pairs. */
+/* A's rows [r0, r0 + rows) (rows <= MR), k in [k0, k0 + kl), packed in one of two layouts, the
+ * one its storage order gives by plain vector stores (the kernel reads either):
+ * ta = 1, by pair: kp = (kl + 1) / 2 blocks of 2 * MR words, the MR rows' hi pairs, then their
+ * lo pairs; ta = 0, by row: MR rows of KP hi pair words, then MR rows of KP lo pair words. */
 static void pack_a(int ta, const float *a, int lda, int r0, int rows, int k0, int kl, uint32_t *dst)
 {
     const int kp = (kl + 1) / 2;
-    if (rows < MR) memset(dst, 0, sizeof(uint32_t) * 2 * MR * (size_t)kp);
     if (ta) { /* A (k, m): rows k and k + 1 hold the pair's halves of MR adjacent rows of op(A) */
+        if (rows < MR) memset(dst, 0, sizeof(uint32_t) * 2 * MR * (size_t)kp);
         const __m512i idx = _mm512_loadu_si512(pair_perm);
         const __mmask16 m = (__mmask16)((1u << rows) - 1);
         for (int p = 0; p < kp; p++) {
@@ -104,18 +106,20 @@ static void pack_a(int ta, const float *a, int lda, int r0, int rows, int k0, in
         }
         return;
     }
-    /* A (m, k): a row's k pairs lie side by side; 8 pairs per 16 floats, spread over the blocks */
-    for (int r = 0; r < rows; r++) {
+    /* A (m, k): a row's k pairs lie side by side, 8 pairs per 16 floats (past kl: zeros; the
+     * last store stays inside the row's KP words) */
+    for (int r = 0; r < MR; r++) {
+        uint32_t *dh = dst + (size_t)r * KP, *dl = dh + (size_t)MR * KP;
+        if (r >= rows) {
+            memset(dh, 0, sizeof(uint32_t) * (size_t)kp), memset(dl, 0, sizeof(uint32_t) * (size_t)kp);
+            continue;
+        }
         const float *src = a + (size_t)(r0 + r) * lda + k0;
         for (int k = 0; k < kl; k += 16) {
             __m256i h, l;
-            uint32_t h8[8], l8[8];
             split16(load16(src + k, kl - k), &h, &l);
-            _mm256_storeu_si256((__m256i *)h8, h);
-            _mm256_storeu_si256((__m256i *)l8, l);
-            int np = kp - k / 2 < 8 ? kp - k / 2 : 8;
-            uint32_t *d = dst + (size_t)(k / 2) * 2 * MR + r;
-            for (int i = 0; i < np; i++) d[(size_t)i * 2 * MR] = h8[i], d[(size_t)i * 2 * MR + MR] = l8[i];
+            _mm256_storeu_si256((__m256i *)(dh + k / 2), h);
+            _mm256_storeu_si256((__m256i *)(dl + k / 2), l);
         }
     }
 }
@@ -164,8 +168,11 @@ static void pack_b(int tb, const float *b, int ldb, int j0, int cols, int k0, in
 #define DP(acc, x, y) acc = _mm512_dpbf16_ps(acc, (__m512bh)(x), (__m512bh)(y))
 
 /* C's rows x cols block (rows <= MR, cols <= NR) at c += the packed panels' product over kp
- * pairs; load: start from C (else from zeros). */
-static void kernel(const uint32_t *pa, const uint32_t *pb, int kp, float *c, int ldc, int rows, int cols, int load)
+ * pairs; load: start from C (else from zeros). Row r's hi pair p of A at pa[r * rs + p * ps], its
+ * lo pair lo words further (constants: the two layouts of pack_a). */
+static inline __attribute__((always_inline)) void kernel(const uint32_t *pa, const size_t rs, const size_t ps,
+                                                         const size_t lo, const uint32_t *pb, int kp, float *c,
+                                                         int ldc, int rows, int cols, int load)
 {
     const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1),
                     m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
@@ -176,12 +183,12 @@ static void kernel(const uint32_t *pa, const uint32_t *pb, int kp, float *c, int
         acc[r][0] = in ? _mm512_maskz_loadu_ps(m0, c + (size_t)r * ldc) : _mm512_setzero_ps();
         acc[r][1] = in ? _mm512_maskz_loadu_ps(m1, c + (size_t)r * ldc + 16) : _mm512_setzero_ps();
     }
-    for (int p = 0; p < kp; p++, pa += 2 * MR, pb += 64) {
+    for (int p = 0; p < kp; p++, pa += ps, pb += 64) {
         const __m512i bh0 = _mm512_load_si512(pb), bh1 = _mm512_load_si512(pb + 16);
         const __m512i bl0 = _mm512_load_si512(pb + 32), bl1 = _mm512_load_si512(pb + 48);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
-            const __m512i ah = _mm512_set1_epi32((int)pa[r]), al = _mm512_set1_epi32((int)pa[MR + r]);
+            const __m512i ah = _mm512_set1_epi32((int)pa[r * rs]), al = _mm512_set1_epi32((int)pa[r * rs + lo]);
             DP(acc[r][0], ah, bh0);
             DP(acc[r][1], ah, bh1);
             DP(acc[r][0], ah, bl0);
@@ -199,6 +206,18 @@ static void kernel(const uint32_t *pa, const uint32_t *pb, int kp, float *c, int
 }
 #undef DP
 
+static void kernel_by_pair(const uint32_t *pa, const uint32_t *pb, int kp, float *c, int ldc, int rows, int cols,
+                           int load)
+{
+    kernel(pa, 1, 2 * MR, MR, pb, kp, c, ldc, rows, cols, load);
+}
+
+static void kernel_by_row(const uint32_t *pa, const uint32_t *pb, int kp, float *c, int ldc, int rows, int cols,
+                          int load)
+{
+    kernel(pa, KP, 1, (size_t)MR * KP, pb, kp, c, ldc, rows, cols, load);
+}
+
 void nn_bf16_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                   float beta, float *c, int ldc)
 {
@@ -211,8 +230,10 @@ void nn_bf16_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, 
     const int np = (n + NR - 1) / NR;
     uint32_t *pb = scratch(&tl_b, &tl_bcap, (size_t)np * KP * 64);
     uint32_t *pa = scratch(&tl_a, &tl_acap, (size_t)KP * 2 * MR);
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        const int kl = k - k0 < KC ? k - k0 : KC, kp = (kl + 1) / 2, load = k0 > 0 || beta != 0.0f;
+    /* chunks of equal size (even, at most KC): no short last chunk that reloads C for little work */
+    const int nch = (k + KC - 1) / KC, step = ((k + nch - 1) / nch + 1) & ~1;
+    for (int k0 = 0; k0 < k; k0 += step) {
+        const int kl = k - k0 < step ? k - k0 : step, kp = (kl + 1) / 2, load = k0 > 0 || beta != 0.0f;
         for (int j = 0; j < np; j++) {
             int cols = n - j * NR < NR ? n - j * NR : NR;
             pack_b(tb, tb ? b + (size_t)j * NR * ldb : b, ldb, tb ? 0 : j * NR, cols, k0, kl, pb + (size_t)j * kp * 64);
@@ -222,7 +243,8 @@ void nn_bf16_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, 
             pack_a(ta, a, lda, r0, rows, k0, kl, pa);
             for (int j = 0; j < np; j++) {
                 int cols = n - j * NR < NR ? n - j * NR : NR;
-                kernel(pa, pb + (size_t)j * kp * 64, kp, c + (size_t)r0 * ldc + (size_t)j * NR, ldc, rows, cols, load);
+                (ta ? kernel_by_pair : kernel_by_row)(pa, pb + (size_t)j * kp * 64, kp,
+                                                      c + (size_t)r0 * ldc + (size_t)j * NR, ldc, rows, cols, load);
             }
         }
     }
