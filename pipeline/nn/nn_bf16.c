@@ -2,8 +2,8 @@
  *
  * VDPBF16PS adds to each of 16 float lanes the products of one pair of bf16 (k and k + 1) from
  * each operand. So B is packed in panels of 32 columns: per k pair, 32 pair words of hi, then 32
- * of lo (two vectors each); and A in panels of MR rows: per k pair, MR pair words of hi, then MR
- * of lo, each broadcast to all lanes. Per k pair and row, six instructions: hi.hi, hi.lo, lo.hi
+ * of lo (two vectors each); and A in panels of MR rows of hi and lo pair words (by pair or by row,
+ * as A is stored: pack_a), each broadcast to all lanes. Per k pair and row, six instructions: hi.hi, hi.lo, lo.hi
  * for each of the two column vectors, in that order, into MR x 2 accumulators (24 of the 32
  * registers; 4 hold B, 2 the broadcasts). Three bf16 products per float product, at one
  * VDPBF16PS per cycle (32 products) where one VFMADD231PS gives 16 float products: the bf16x3
@@ -11,7 +11,8 @@
  * benchmark note). Pairing the terms differently (A (hi, lo) against B (hi, hi)) needs the same
  * three instructions per pair of k and more broadcasts.
  *
- * k is cut into chunks of KC: a B chunk's panel (64 KB) stays in L2, an A panel (12 KB) in L1.
+ * k is cut into equal chunks of at most KC: a B panel's chunk (48 KB) stays in L1 or L2, an A
+ * panel's (18 KB) in L1.
  * Padding (rows past m, columns past n, the odd k of an odd chunk) is zeros: it adds nothing.
  * Every C element sums its chunks, its k pairs and its three terms in one fixed order. */
 #include "nn_bf16.h"
