@@ -19,6 +19,7 @@
  * gradients of stride-1 convolutions load their B tiles in place too, from the input converted
  * per image into pairs of positions (wgrad_in_place). */
 #include "nn_amx.h"
+#include "nn_bf16.h" /* nn_bf16_cpu */
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -46,18 +47,14 @@ static void detect(void)
 {
     const char *env = getenv("FV_NO_AMX");
     if (env && *env && strcmp(env, "0") != 0) return;
+    if (!nn_bf16_cpu()) return; /* AVX-512 F, BW, VL and BF16, their state saved by the OS */
     unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
-    if (__get_cpuid_max(0, NULL) < 7) return;
     __cpuid_count(7, 0, a, b, c, d);
-    int tile = (d >> 24) & 1, bf16 = (d >> 22) & 1, f = (b >> 16) & 1, bw = (b >> 30) & 1;
-    __cpuid_count(7, 1, a, b, c, d);
-    int avx512bf16 = (a >> 5) & 1;
-    if (!tile || !bf16 || !f || !bw || !avx512bf16) return;
-    /* The OS must save the AVX-512 state (XCR0 bits 5-7) and the tile state (17, 18). */
+    if (!((d >> 24) & 1) || !((d >> 22) & 1)) return; /* AMX-TILE, AMX-BF16 */
+    /* The OS must save the tile state too (XCR0 bits 17, 18). */
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xe6) != 0xe6 || (lo & 0x60000) != 0x60000) return;
+    if ((lo & 0x60000) != 0x60000) return;
     if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return;
     g_available = 1;
 }
@@ -86,13 +83,7 @@ static _Thread_local size_t tl_acap, tl_bcap;
 
 static uint16_t *scratch(uint16_t **p, size_t *cap, size_t n)
 {
-    if (*cap < n) {
-        free(*p);
-        *p = aligned_alloc(64, (n * sizeof(uint16_t) + 63) / 64 * 64);
-        if (!*p) xmalloc((size_t)-1); /* out of memory: reported and aborted as xmalloc does */
-        *cap = n;
-    }
-    return *p;
+    return *p = pack_scratch(*p, cap, n * sizeof(uint16_t)); /* *cap in bytes */
 }
 
 /* A convolution's input as its im2col matrix reads it: converted once to bf16 hi and lo, and

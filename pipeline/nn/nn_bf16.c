@@ -35,23 +35,27 @@
 static int g_available;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-static void detect(void)
+int nn_bf16_cpu(void)
 {
-    const char *env = getenv("FV_NO_BF16");
-    if (env && *env && strcmp(env, "0") != 0) return;
     unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
-    if (__get_cpuid_max(0, NULL) < 7) return;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0; /* OSXSAVE */
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
     __cpuid_count(7, 0, a, b, c, d);
     int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
     __cpuid_count(7, 1, a, b, c, d);
     int bf16 = (a >> 5) & 1;
-    if (!f || !bw || !vl || !bf16) return;
+    if (!f || !bw || !vl || !bf16) return 0;
     /* The OS must save the SSE, AVX and AVX-512 state (XCR0 bits 1, 2 and 5-7). */
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xe6) != 0xe6) return;
-    g_available = 1;
+    return (lo & 0xe6) == 0xe6;
+}
+
+static void detect(void)
+{
+    const char *env = getenv("FV_NO_BF16");
+    if (env && *env && strcmp(env, "0") != 0) return;
+    g_available = nn_bf16_cpu();
 }
 
 int nn_bf16_available(void)
@@ -72,20 +76,9 @@ int nn_bf16_available(void)
 
 #include "nn_split.h"
 
-/* Per thread: the packed panel of A and chunk of B (32-bit pair words). */
+/* Per thread: the packed panel of A and chunk of B (32-bit pair words; capacities in bytes). */
 static _Thread_local uint32_t *tl_a, *tl_b;
 static _Thread_local size_t tl_acap, tl_bcap;
-
-static uint32_t *scratch(uint32_t **p, size_t *cap, size_t n)
-{
-    if (*cap < n) {
-        free(*p);
-        *p = aligned_alloc(64, (n * sizeof(uint32_t) + 63) / 64 * 64);
-        if (!*p) xmalloc((size_t)-1); /* out of memory: reported and aborted as xmalloc does */
-        *cap = n;
-    }
-    return *p;
-}
 
 /* A's rows [r0, r0 + rows) (rows <= MR), k in [k0, k0 + kl), packed in one of two layouts, the
  * one its storage order gives by plain vector stores (the kernel reads either):
@@ -229,8 +222,8 @@ void nn_bf16_gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, 
         return;
     }
     const int np = (n + NR - 1) / NR;
-    uint32_t *pb = scratch(&tl_b, &tl_bcap, (size_t)np * KP * 64);
-    uint32_t *pa = scratch(&tl_a, &tl_acap, (size_t)KP * 2 * MR);
+    uint32_t *pb = tl_b = pack_scratch(tl_b, &tl_bcap, sizeof(uint32_t) * np * KP * 64);
+    uint32_t *pa = tl_a = pack_scratch(tl_a, &tl_acap, sizeof(uint32_t) * KP * 2 * MR);
     /* chunks of equal size (even, at most KC): no short last chunk that reloads C for little work */
     const int nch = (k + KC - 1) / KC, step = ((k + nch - 1) / nch + 1) & ~1;
     for (int k0 = 0; k0 < k; k0 += step) {

@@ -16,6 +16,10 @@
  * know VDPBF16PS; `make leakcheck` sets it). Decided once per process; thread-safe. */
 int nn_bf16_available(void);
 
+/* 1 if the CPU and the OS offer what nn_bf16_available() needs, whatever FV_NO_BF16 says (nn_amx
+ * needs it too). */
+int nn_bf16_cpu(void);
+
 /* Row-major C (m, n) = op(A) (m, k) . op(B) (k, n) + beta * C, as cblas_sgemm with alpha 1 and
  * beta 0 or 1: ta = 0: A is (m, k) with row stride lda; ta = 1: A is stored transposed, (k, m);
  * likewise tb for B, (k, n) or (n, k). Only after nn_bf16_available() returned 1. The scratch it

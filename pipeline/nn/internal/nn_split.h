@@ -1,5 +1,5 @@
-/* nn_split — splitting floats into bf16 hi + lo pairs, for the bf16x3 products of nn_amx (AMX
- * tiles) and nn_bf16 (AVX512-BF16 vectors). Both compute a.b as hi.hi + hi.lo + lo.hi (nn_amx.h
+/* nn_split — splitting floats into bf16 hi + lo pairs, and the buffers they are packed into, for
+ * the bf16x3 products of nn_amx (AMX tiles) and nn_bf16 (AVX512-BF16 vectors). Both compute a.b as hi.hi + hi.lo + lo.hi (nn_amx.h
  * says why that is about 1e-5 relative); this is the one place the split is defined, so both paths
  * split a float into the same two halves.
  *
@@ -11,6 +11,22 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+/* A packing buffer of at least bytes bytes, 64-byte aligned: old (capacity *cap bytes) if it is
+ * large enough, else a new one (old freed, its contents dropped; *cap updated). Out of memory:
+ * reported and aborted as xmalloc does. The kernels keep one per thread for the next call. */
+static inline void *pack_scratch(void *old, size_t *cap, size_t bytes)
+{
+    if (*cap >= bytes) return old;
+    free(old);
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) xmalloc((size_t)-1);
+    *cap = bytes;
+    return p;
+}
 
 /* hi = bf16(x) (round to nearest even), lo = bf16(x - hi), 16 floats at a time. */
 static inline void split16(__m512 x, __m256i *hi, __m256i *lo)
