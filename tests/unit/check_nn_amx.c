@@ -489,7 +489,7 @@ static const int conv1_cases[][9] = {
 
 START_TEST(convolutions_of_one_channel)
 {
-    if (!nn_amx_available() && !nn_bf16_available()) CHECK_SKIP("the CPU lacks AVX-512 (neither bf16x3 path is offered)");
+    if (!nn_amx_available() && !nn_bf16_available()) CHECK_SKIP("neither bf16x3 path is offered here (the CPU lacks them, or FV_NO_AMX and FV_NO_BF16 are set)");
     nn_geom g;
     for (size_t i = 0; i < sizeof conv1_cases / sizeof conv1_cases[0]; i++) {
         geom_of(&g, conv1_cases[i]);
