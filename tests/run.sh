@@ -17,8 +17,8 @@ pass=0; fail=0; skip_all=0; failed_suites=""
 # Under valgrind, libjpeg-turbo's SIMD decoder reads its own uninitialised padding (a known false
 # positive that memcheck reports as a jump on uninitialised values): use its plain C code there.
 [ -n "${LEAKCHECK:-}" ] && export JSIMD_FORCENONE=1
-# Valgrind does not know AMX instructions: the engine's products take OpenBLAS there.
-[ -n "${LEAKCHECK:-}" ] && export FV_NO_AMX=1
+# Valgrind does not know AMX or AVX512-BF16 instructions: the engine's products take OpenBLAS there.
+[ -n "${LEAKCHECK:-}" ] && export FV_NO_AMX=1 FV_NO_BF16=1
 
 # Some tests need the verified model: fetch it once through the driver's model stage.
 if ! lua5.4 "$ROOT/build.lua" --fetch-model >/dev/null; then

@@ -15,12 +15,12 @@
  * chunk's convolutions (forward, then backward) run on one thread in a workspace of their own,
  * while the dense layers run once on the whole minibatch, their products cut into parts by the
  * sizes alone (pool_for_chunks). The convolutions' products are single-threaded OpenBLAS sgemm
- * on im2col matrices or, where the CPU has AMX and the caller asks (fmnist_train_opts.fast_gemm),
- * bf16x3 products on AMX tiles that read the input in place (about 1e-5 relative).
+ * on im2col matrices, or bf16x3 products (about 1e-5 relative; fmnist_train_opts.gemm) on AMX
+ * tiles that read the input in place or on AVX512-BF16 vectors from im2col matrices.
  *
  * Determinism: every random number comes from the common rng module (xoshiro256**) seeded with
  * the seed; the chunk gradients are summed in chunk order and Adam runs element by element. So the
- * same seed, options and product path (sgemm or AMX) give the same weights, bit for bit, for any
+ * same seed, options and product path (sgemm, AMX or BF16) give the same weights, bit for bit, for any
  * FV_THREADS on the same machine (same OpenBLAS kernel).
  *
  * Errors: fallible functions return 0 or -1 and fill the caller's `err` with one line. */
@@ -129,7 +129,7 @@ typedef struct fmnist_train_opts {
     uint64_t seed;       /* shuffling (init has its own seed in fmnist_net_new) */
     int log_every;       /* progress line every this many minibatches (0: only per epoch) */
     FILE *log;           /* progress lines "fv-train: ..." (NULL: silent) */
-    int fast_gemm;       /* products on AMX tiles where the CPU has them (nn_ops_set_fast_gemm) */
+    int gemm;            /* where the products run: enum nn_gemm (nn_ops_set_gemm; one the CPU offers) */
     /* checkpoints (all zero/NULL: none): after these steps (ascending, 0 = before training) and,
      * with checkpoint_epochs, after every epoch, checkpoint(checkpoint_ctx, ...) is called once
      * per point (a listed step that ends an epoch is one call with both marks) */

@@ -1,7 +1,7 @@
 /* fmnist_pass — the network's forward and backward passes over a workspace that holds every
  * buffer of a pass (see fmnist_impl.h). The kernels are the nn engine's (nn_train.h): products on
- * OpenBLAS sgemm, or on AMX tiles where the CPU has them and training asked for them
- * (nn_ops_set_fast_gemm); a pass runs on the calling thread. */
+ * OpenBLAS sgemm, or in bf16x3 on AMX tiles or AVX512-BF16 vectors where the CPU has them and
+ * training asked for them (nn_ops_set_gemm); a pass runs on the calling thread. */
 #include "fmnist_impl.h"
 
 #include <stdlib.h>

@@ -213,7 +213,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
     rng_seed(&r, o->seed ^ 0x5eed5eed5eedull);
     /* the chunks of a minibatch run one per thread, each with single-threaded sgemm */
     nn_ops_set_blas_threads(1);
-    nn_ops_set_fast_gemm(o->fast_gemm);
+    nn_ops_set_gemm(o->gemm);
     int steps_per_epoch = (n + batch - 1) / batch;
     long step = 0;
     double t_train = 0;
@@ -269,7 +269,7 @@ int fmnist_train(fmnist_net *net, const fmnist_set *train, const fmnist_set *tes
         if (status == 0) status = checkpoint_at(&j, test, o, step, ep + 1, acc, e);
     }
     rep->seconds = t_train;
-    nn_ops_set_fast_gemm(0);
+    nn_ops_set_gemm(NN_GEMM_SGEMM);
     nn_ops_set_blas_threads(pool_threads());
     for (int k = 0; k < 64; k++) fmnist_ws_free(j.slots[k]);
     free(j.slots);

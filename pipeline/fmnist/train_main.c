@@ -27,9 +27,10 @@ static const char usage[] =
     "  --train-limit N   use the first N training images (default all 60000)\n"
     "  --test-limit N    evaluate on the first N test images (default all 10000)\n"
     "  --log-every N     progress line every N minibatches (default 50; 0: per epoch only)\n"
-    "  --gemm amx|sgemm  where the convolutions' products run: amx (default) on the CPU's AMX\n"
-    "                    tiles in bf16x3 (about 1e-5 relative) where it has them, else OpenBLAS;\n"
-    "                    sgemm: OpenBLAS in float always. The model metadata records which ran.\n"
+    "  --gemm auto|amx|bf16|sgemm  where the products run: amx on the CPU's AMX tiles, bf16 on\n"
+    "                    its AVX512-BF16 vectors, both in bf16x3 (about 1e-5 relative); sgemm:\n"
+    "                    OpenBLAS in float. auto (default): amx, else bf16, else sgemm, as the CPU\n"
+    "                    offers. The model metadata records which ran.\n"
     "  --checkpoints L   also write the network after these steps (minibatches; 0 = before\n"
     "                    training) and, with the word epoch, after every epoch: comma-separated,\n"
     "                    e.g. 0,50,200,epoch. Each goes to OUT_DIR/checkpoints/step-N/ or epoch-N/\n"
@@ -38,6 +39,7 @@ static const char usage[] =
     "Progress goes to stderr. Environment: FV_THREADS thread count (default: number of cores);\n"
     "FV_THREADS_FILE a file whose count (1..1024) replaces it between minibatches, read at most\n"
     "every 50 ms (the build's share of the cores; the weights do not depend on the count).\n"
+    "FV_NO_AMX=1, FV_NO_BF16=1 take those paths away (valgrind knows neither).\n"
     "Exit codes: 0 ok, 1 bad input (data files), 2 usage, 3 I/O or internal failure\n";
 
 /* parse_int with fv-train's own wording of the error (tests/cli/fmnist.sh checks it). */
@@ -122,7 +124,8 @@ static int on_checkpoint(void *ctx, const fmnist_net *net, const fmnist_checkpoi
 int main(int argc, char **argv)
 {
     long epochs = 2, batch = 64, chunk = 16, seed = 1, train_limit = 0, test_limit = 0, log_every = 50;
-    int want_amx = 1, n_ckpt = 0, ckpt_epochs = 0;
+    int path = -1; /* enum nn_gemm; -1: auto */
+    int n_ckpt = 0, ckpt_epochs = 0;
     long ckpt_steps[64];
     double lr = 1e-3;
     const char *data = FMNIST_DATA_DIR, *out = NULL;
@@ -166,10 +169,10 @@ int main(int argc, char **argv)
             }
             i++;
         } else if (strcmp(a, "--gemm") == 0) {
-            if (strcmp(v, "amx") == 0 || strcmp(v, "sgemm") == 0) {
-                want_amx = strcmp(v, "amx") == 0;
+            if (strcmp(v, "auto") == 0 || strcmp(v, "amx") == 0 || strcmp(v, "bf16") == 0 || strcmp(v, "sgemm") == 0) {
+                path = v[0] == 'a' && v[1] == 'u' ? -1 : v[0] == 'a' ? NN_GEMM_AMX : v[0] == 'b' ? NN_GEMM_BF16 : NN_GEMM_SGEMM;
             } else {
-                fprintf(stderr, "fv-train: --gemm '%s': expected amx or sgemm\n", v);
+                fprintf(stderr, "fv-train: --gemm '%s': expected auto, amx, bf16 or sgemm\n", v);
                 rc = -1;
             }
             i++;
@@ -190,6 +193,13 @@ int main(int argc, char **argv)
     }
     if (!out) {
         fputs(usage, stderr);
+        return 2;
+    }
+    if (path < 0) path = nn_ops_gemm_best();
+    if (!nn_ops_gemm_available(path)) {
+        fprintf(stderr, "fv-train: --gemm %s: %s\n", path == NN_GEMM_AMX ? "amx" : "bf16",
+                path == NN_GEMM_AMX ? "this CPU lacks AMX (amx_tile, amx_bf16), or FV_NO_AMX is set"
+                                    : "this CPU lacks AVX512_BF16 (avx512_bf16), or FV_NO_BF16 is set");
         return 2;
     }
     int threads = nn_threads_from_env();
@@ -216,14 +226,13 @@ int main(int argc, char **argv)
     int status = 3;
     char *tmp = NULL, *meta = NULL, *jp = NULL, *bp = NULL, *tp = NULL, *report = NULL;
     fmnist_net *net = fmnist_net_new(&arch, (uint64_t)seed);
-    int amx = want_amx && nn_ops_fast_gemm_available();
-    const char *gemm = amx ? "amx-bf16x3" : "openblas-sgemm";
+    const char *gemm = path == NN_GEMM_AMX ? "amx-bf16x3" : path == NN_GEMM_BF16 ? "avx512-bf16x3" : "openblas-sgemm";
     /* the checkpoints are written into the scratch directory as training goes */
     if (outdir_begin(out, &tmp, &e) != 0) goto done;
     ckpt_ctx ck = {tmp, json_pack("{s:i,s:i,s:i,s:f,s:i,s:s,s:i,s:i}", "seed", (int)seed, "epochs", (int)epochs,
                                   "batch", (int)batch, "lr", lr, "chunk", (int)chunk, "gemm", gemm, "train_images",
                                   train.n, "test_images", test.n), {0}};
-    fmnist_train_opts o = {(int)epochs, (int)batch, (int)chunk, (float)lr, (uint64_t)seed, (int)log_every, stderr, amx,
+    fmnist_train_opts o = {(int)epochs, (int)batch, (int)chunk, (float)lr, (uint64_t)seed, (int)log_every, stderr, path,
                            ckpt_steps, n_ckpt, ckpt_epochs, n_ckpt || ckpt_epochs ? on_checkpoint : NULL, &ck};
     fmnist_train_report rep;
     fprintf(stderr, "fv-train: %d training images, %d test images, %.1f M multiply-adds per image, %d threads, %s\n",

@@ -1,12 +1,14 @@
 # nn — the neural-network engine (TF.js graph models, forward + input gradient) and fv-nn.
-# OpenBLAS for sgemm, or AMX tiles where the CPU has them (nn_amx); the common pool (pool.h) for
-# the engine's loops. The kernels (nn_ops.h) are one file per kind of op.
+# OpenBLAS for sgemm, or for training AMX tiles (nn_amx) or AVX512-BF16 vectors (nn_bf16) where
+# the CPU has them; the common pool (pool.h) for the engine's loops. The kernels (nn_ops.h) are
+# one file per kind of op.
 NN_KERN_SRCS := pipeline/nn/nn_conv.c pipeline/nn/nn_dwconv.c pipeline/nn/nn_eltwise.c pipeline/nn/nn_pool2d.c \
                 pipeline/nn/nn_loss.c
 # The engine: model.json + weights (nn_load), graph queries (nn_model), the planner (nn_plan,
 # nn_fuse), forward and backward (nn_exec), photo input and COCO names (nn_photo).
 NN_SRCS := pipeline/nn/nn_load.c pipeline/nn/nn_model.c pipeline/nn/nn_plan.c pipeline/nn/nn_fuse.c \
-           pipeline/nn/nn_exec.c pipeline/nn/nn_photo.c $(NN_KERN_SRCS) pipeline/nn/nn_amx.c pipeline/nn/nn_simd.c
+           pipeline/nn/nn_exec.c pipeline/nn/nn_photo.c $(NN_KERN_SRCS) pipeline/nn/nn_amx.c pipeline/nn/nn_bf16.c \
+           pipeline/nn/nn_simd.c
 NN_OBJS := $(call objs,$(NN_SRCS))
 NN_LIBS := $(shell pkg-config --libs jansson openblas 2>/dev/null) -pthread -lm
 # internal/: the kernels' headers (nn_ops.h and what they share), for nn's own objects and tests.

@@ -19,6 +19,7 @@
  * gradients of stride-1 convolutions load their B tiles in place too, from the input converted
  * per image into pairs of positions (wgrad_in_place). */
 #include "nn_amx.h"
+#include "nn_bf16.h" /* nn_bf16_cpu */
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -46,18 +47,14 @@ static void detect(void)
 {
     const char *env = getenv("FV_NO_AMX");
     if (env && *env && strcmp(env, "0") != 0) return;
+    if (!nn_bf16_cpu()) return; /* AVX-512 F, BW, VL and BF16, their state saved by the OS */
     unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
-    if (__get_cpuid_max(0, NULL) < 7) return;
     __cpuid_count(7, 0, a, b, c, d);
-    int tile = (d >> 24) & 1, bf16 = (d >> 22) & 1, f = (b >> 16) & 1, bw = (b >> 30) & 1;
-    __cpuid_count(7, 1, a, b, c, d);
-    int avx512bf16 = (a >> 5) & 1;
-    if (!tile || !bf16 || !f || !bw || !avx512bf16) return;
-    /* The OS must save the AVX-512 state (XCR0 bits 5-7) and the tile state (17, 18). */
+    if (!((d >> 24) & 1) || !((d >> 22) & 1)) return; /* AMX-TILE, AMX-BF16 */
+    /* The OS must save the tile state too (XCR0 bits 17, 18). */
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xe6) != 0xe6 || (lo & 0x60000) != 0x60000) return;
+    if ((lo & 0x60000) != 0x60000) return;
     if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return;
     g_available = 1;
 }
@@ -78,19 +75,7 @@ int nn_amx_available(void)
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")
 #endif
 
-/* hi = bf16(x) (round to nearest even), lo = bf16(x - hi), 16 floats at a time. */
-static inline void split16(__m512 x, __m256i *hi, __m256i *lo)
-{
-    __m256i h = (__m256i)_mm512_cvtneps_pbh(x);
-    __m512 hf = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    *hi = h;
-    *lo = (__m256i)_mm512_cvtneps_pbh(_mm512_sub_ps(x, hf));
-}
-
-static inline __m512 load16(const float *p, int n)
-{
-    return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
-}
+#include "nn_split.h" /* split16, load16, pair_perm, pairs16 */
 
 /* Per thread: the packed panel of A and chunk of B. */
 static _Thread_local uint16_t *tl_a, *tl_b;
@@ -98,28 +83,7 @@ static _Thread_local size_t tl_acap, tl_bcap;
 
 static uint16_t *scratch(uint16_t **p, size_t *cap, size_t n)
 {
-    if (*cap < n) {
-        free(*p);
-        *p = aligned_alloc(64, (n * sizeof(uint16_t) + 63) / 64 * 64);
-        if (!*p) xmalloc((size_t)-1); /* out of memory: reported and aborted as xmalloc does */
-        *cap = n;
-    }
-    return *p;
-}
-
-/* Pair word i of a B tile row: element i of the even k row, then element i of the odd one. */
-static const uint16_t pair_perm[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
-                                       8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
-
-/* The 16 pair words of rows e and o (o may be NULL: zeros), 16 columns from e / o (n of them
- * present), split: hi and lo words. */
-static inline void pairs16(const float *e, const float *o, int n, __m512i idx, __m512i *hi, __m512i *lo)
-{
-    __m256i eh, el, oh = _mm256_setzero_si256(), ol = oh;
-    split16(load16(e, n), &eh, &el);
-    if (o) split16(load16(o, n), &oh, &ol);
-    *hi = _mm512_permutex2var_epi16(_mm512_castsi256_si512(eh), idx, _mm512_castsi256_si512(oh));
-    *lo = _mm512_permutex2var_epi16(_mm512_castsi256_si512(el), idx, _mm512_castsi256_si512(ol));
+    return *p = pack_scratch(*p, cap, n * sizeof(uint16_t)); /* *cap in bytes */
 }
 
 /* A convolution's input as its im2col matrix reads it: converted once to bf16 hi and lo, and

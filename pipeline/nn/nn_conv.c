@@ -5,6 +5,7 @@
 #include "nn_kern.h"
 
 #include "nn_amx.h"
+#include "nn_bf16.h"
 #include "pool.h"
 #include "util.h"
 
@@ -248,10 +249,11 @@ static void col2im_rows_any(void *vc, int r0, int r1)
  * call: each part would pack all of B again; except on AMX when its depth is at most its width,
  * a dense layer's over a minibatch, where B, the output gradient, is small.) */
 #define GEMM_ROWS 256
-/* On AMX (nn_ops_set_fast_gemm): parts of 1024 rows, as each part packs B again. Where packing
- * costs more than the tiles save, a product stays on OpenBLAS: fewer than 16 rows, a depth under
- * 32 (a dense layer's weight gradient over a chunk of 16 images), or a B stored transposed
- * (scattered into tiles) with fewer than 64 rows (a dense layer's input gradient). */
+/* On AMX or AVX512-BF16 (nn_ops_set_gemm): parts of 1024 rows, as each part packs B again. Where
+ * packing costs more than the bf16x3 products save, a product stays on OpenBLAS: fewer than 16
+ * rows, a depth under 32 (a dense layer's weight gradient over a chunk of 16 images), or a B
+ * stored transposed (scattered into tiles or pairs) with fewer than 64 rows (a dense layer's input
+ * gradient). */
 #define GEMM_ROWS_AMX 1024
 #define AMX_MIN_ROWS 16
 #define AMX_MIN_K 32
@@ -261,7 +263,7 @@ static void col2im_rows_any(void *vc, int r0, int r1)
 #define GEMM_PART_MACS (1 << 19)
 
 typedef struct gemm_job {
-    int ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx; /* cols: parts are column blocks */
+    int ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, path; /* cols: parts are column blocks; path: enum nn_gemm */
     const float *a, *b, *bias;
     float beta, *c;
     const nn_amx_conv *cv; /* an AMX convolution without im2col (A is its im2col) */
@@ -291,8 +293,12 @@ static void gemm_block(const gemm_job *j, int m0, int m1, int n0, int n1)
         }
         beta = 1.0f;
     }
-    if (j->amx && m1 - m0 >= AMX_MIN_ROWS && j->k >= AMX_MIN_K && (!j->tb || m1 - m0 >= AMX_MIN_ROWS_TB))
+    int fast = j->path != NN_GEMM_SGEMM && m1 - m0 >= AMX_MIN_ROWS && j->k >= AMX_MIN_K &&
+               (!j->tb || m1 - m0 >= AMX_MIN_ROWS_TB);
+    if (fast && j->path == NN_GEMM_AMX)
         nn_amx_gemm(j->ta, j->tb, m1 - m0, n, j->k, a, j->lda, b, j->ldb, beta, c, j->ldc);
+    else if (fast)
+        nn_bf16_gemm(j->ta, j->tb, m1 - m0, n, j->k, a, j->lda, b, j->ldb, beta, c, j->ldc);
     else
         cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, m1 - m0, n,
                     j->k, 1.0f, a, j->lda, b, j->ldb, beta, c, j->ldc);
@@ -324,12 +330,30 @@ static void gemm_parts(void *vj, int p0, int p1)
     }
 }
 
-static int g_fast_gemm; /* nn_ops_set_fast_gemm */
+static int g_gemm; /* enum nn_gemm: nn_ops_set_gemm */
+
+int nn_ops_gemm_available(int path)
+{
+    return path == NN_GEMM_SGEMM || (path == NN_GEMM_AMX && nn_amx_available()) ||
+           (path == NN_GEMM_BF16 && nn_bf16_available());
+}
+
+int nn_ops_gemm_best(void)
+{
+    return nn_amx_available() ? NN_GEMM_AMX : nn_bf16_available() ? NN_GEMM_BF16 : NN_GEMM_SGEMM;
+}
+
+int nn_ops_set_gemm(int path)
+{
+    int ok = nn_ops_gemm_available(path);
+    g_gemm = ok ? path : NN_GEMM_SGEMM;
+    return ok ? 0 : -1;
+}
 
 int nn_ops_set_fast_gemm(int on)
 {
-    g_fast_gemm = on && nn_amx_available();
-    return g_fast_gemm;
+    g_gemm = on && nn_amx_available() ? NN_GEMM_AMX : NN_GEMM_SGEMM;
+    return g_gemm == NN_GEMM_AMX;
 }
 
 int nn_ops_fast_gemm_available(void) { return nn_amx_available(); }
@@ -339,8 +363,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
                  float *c, int ldc, const float *bias, int act)
 {
     /* one call when OpenBLAS threads it itself, or for a transposed A (but see above) */
-    int amx = g_fast_gemm, rows = amx ? GEMM_ROWS_AMX : GEMM_ROWS;
-    int split = (!ta || (amx && k <= n)) && (amx || openblas_get_num_threads() <= 1), parts = 1, cols = 0;
+    int fast = g_gemm != NN_GEMM_SGEMM, rows = fast ? GEMM_ROWS_AMX : GEMM_ROWS;
+    int split = (!ta || (fast && k <= n)) && (fast || openblas_get_num_threads() <= 1), parts = 1, cols = 0;
     if (split && m >= 2 * rows) {
         parts = (m + rows - 1) / rows;
     } else if (split) {
@@ -350,7 +374,7 @@ static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, c
         parts = (int)(want < most ? want : most);
         if (parts < 1) parts = 1;
     }
-    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, amx, a, b, bias, beta, c, NULL, 1};
+    gemm_job j = {ta, tb, m, n, k, lda, ldb, ldc, parts, cols, act, g_gemm, a, b, bias, beta, c, NULL, 1};
     pool_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j); /* MACs/32: comparable to floats moved */
 }
 
@@ -361,16 +385,16 @@ static void gemm_conv(const nn_amx_conv *cv, int ow, int m, int n, int k, const 
                       float *c, int ldc, const float *bias, int act)
 {
     int parts = m >= 2 * GEMM_ROWS_AMX ? (m + GEMM_ROWS_AMX - 1) / GEMM_ROWS_AMX : 1;
-    gemm_job j = {0, 0, m, n, k, 0, ldb, ldc, parts, 0, act, 1, NULL, b, bias, beta, c, cv, ow};
+    gemm_job j = {0, 0, m, n, k, 0, ldb, ldc, parts, 0, act, NN_GEMM_AMX, NULL, b, bias, beta, c, cv, ow};
     pool_for(j.parts, (size_t)m * n * k / 32, gemm_parts, &j);
 }
 
 /* 1 if the forward of g runs without im2col (then it leaves no im2col in its col scratch). */
-static int conv_implicit(const nn_geom *g) { return g_fast_gemm && nn_amx_conv_implicit(g); }
+static int conv_implicit(const nn_geom *g) { return g_gemm == NN_GEMM_AMX && nn_amx_conv_implicit(g); }
 
 /* 1 if g is a convolution of one input channel computed directly (nn_amx_conv1_*: no im2col
- * either). */
-static int conv_one_channel(const nn_geom *g) { return g_fast_gemm && nn_amx_conv1_ok(g); }
+ * either; AVX-512F in float, so on either bf16x3 path). */
+static int conv_one_channel(const nn_geom *g) { return g_gemm != NN_GEMM_SGEMM && nn_amx_conv1_ok(g); }
 
 typedef struct conv1_job {
     const nn_geom *g;
@@ -416,7 +440,7 @@ void nn_conv_bwd(const nn_geom *g, const float *dy, const float *wt, float *dx, 
         gemm(0, 1, M, K, g->cout, dy, g->cout, wt, g->cout, add ? 1.0f : 0.0f, dx, K, NULL, 0);
         return;
     }
-    if (g_fast_gemm && nn_amx_conv_bwd_implicit(g)) {
+    if (g_gemm == NN_GEMM_AMX && nn_amx_conv_bwd_implicit(g)) {
         /* the convolution of dy with the flipped weights: no product into col, no col2im */
         gemm_conv(nn_amx_conv_bwd_prepare(g, dy, wt), g->w, g->n * g->h * g->w, g->cin, K, NULL, 0,
                   add ? 1.0f : 0.0f, dx, g->cin, NULL, 0);
@@ -448,7 +472,7 @@ int nn_ops_simd_available(void) { return nn_simd_available(); }
 
 nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt)
 {
-    if (!nn_simd_available() || g_fast_gemm) return NULL;
+    if (!nn_simd_available() || g_gemm != NN_GEMM_SGEMM) return NULL;
     nn_conv_pack *pk = xcalloc(1, sizeof *pk);
     if (nn_simd_mat_init(&pk->fwd, wt, g->kh * g->kw * g->cin, g->cout, 0) != 0) xmalloc((size_t)-1);
     pk->wt = wt;

@@ -91,4 +91,16 @@ int nn_ops_set_fast_gemm(int on);
 /* 1 if nn_ops_set_fast_gemm(1) would put the products on AMX. */
 int nn_ops_fast_gemm_available(void);
 
+/* Where the dense products run, for training: NN_GEMM_SGEMM (OpenBLAS, float), NN_GEMM_AMX (AMX
+ * tiles, bf16x3) or NN_GEMM_BF16 (AVX512-BF16 vectors, the same bf16x3 products and precision:
+ * nn_bf16.h; convolutions through their im2col matrix). nn_ops_set_gemm(path) selects path and
+ * returns 0, or -1 if this CPU (or FV_NO_AMX / FV_NO_BF16) does not offer it, and then selects
+ * NN_GEMM_SGEMM. Process-wide, as nn_ops_set_fast_gemm (which is nn_ops_set_gemm(NN_GEMM_AMX)
+ * falling back to sgemm). nn_ops_gemm_available(path): 1 if it is offered (NN_GEMM_SGEMM
+ * always); nn_ops_gemm_best(): AMX where offered, else AVX512-BF16, else sgemm. */
+enum nn_gemm { NN_GEMM_SGEMM = 0, NN_GEMM_AMX = 1, NN_GEMM_BF16 = 2 };
+int nn_ops_set_gemm(int path);
+int nn_ops_gemm_available(int path);
+int nn_ops_gemm_best(void);
+
 #endif

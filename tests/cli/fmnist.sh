@@ -1,5 +1,6 @@
 # Black-box tests of fv-train and fv-examples: help and usage errors, a tiny training run (a small
-# net on 2500 images) that must learn and give the same bytes with 1 and 2 threads, the model
+# net on 2500 images) that must learn and give the same bytes with 1 and 2 threads (on the path
+# --gemm auto picks here), on sgemm and on AVX512-BF16 with close accuracies, the model
 # loaded by fv-nn and rendered by fv-render, dataset examples and features, and bad input (corrupt
 # data, a damaged model, an unknown layer, k or a channel out of range) as one line on stderr,
 # exit 1 and nothing written.
@@ -82,6 +83,27 @@ expect_fail "checkpoints not a step" "fv-train: --checkpoints '0,x'" "$TR" $TINY
 expect_fail "checkpoint past the end" "fv-train: --checkpoints: step 500 is past the last step (79: 1 epochs of 2500 images in minibatches of 32)" "$TR" $TINY --checkpoints 0,500 "$D/m5"
 expect_eq "checkpoint past the end: exit code" 2 "$T_RC"
 [ ! -e "$D/m5" ] && t_ok "bad checkpoints: nothing written" || t_fail "bad checkpoints: nothing written"
+# the product paths (--gemm): sgemm on any CPU; bf16 (AVX512-BF16, bf16x3) where the CPU has it,
+# learning as well as sgemm (within 3 points) and recorded in the metadata; a path the CPU lacks
+# is one line, exit 2, nothing written
+gemm_of() { /usr/bin/python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])['gemm'])" "$1/train.jsonl"; }
+acc_of() { /usr/bin/python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])['test_accuracy'])" "$1/train.jsonl"; }
+expect_ok "tiny training on sgemm" env FV_THREADS=2 "$TR" $TINY --gemm sgemm "$D/ms"
+expect_eq "sgemm path recorded" openblas-sgemm "$(gemm_of "$D/ms")"
+expect_fail "fv-train bad gemm" "fv-train: --gemm 'x': expected auto, amx, bf16 or sgemm" "$TR" --gemm x "$D/m"
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  expect_ok "tiny training on bf16" env FV_THREADS=2 "$TR" $TINY --gemm bf16 "$D/mb"
+  expect_eq "bf16 path recorded" avx512-bf16x3 "$(gemm_of "$D/mb")"
+  awk -v b="$(acc_of "$D/mb")" -v s="$(acc_of "$D/ms")" 'BEGIN { d = b - s; exit !(d < 0.03 && d > -0.03) }' \
+    && t_ok "bf16 accuracy close to sgemm's" || t_fail "bf16 accuracy close to sgemm's" "$(acc_of "$D/mb") vs $(acc_of "$D/ms")"
+  grep -qw amx_tile /proc/cpuinfo || expect_eq "auto picks bf16 without AMX" avx512-bf16x3 "$(gemm_of "$D/m1")"
+else
+  t_skip "fmnist: tiny training on bf16" "the CPU lacks avx512_bf16"
+fi
+expect_fail "bf16 turned off" "fv-train: --gemm bf16: this CPU lacks AVX512_BF16 (avx512_bf16), or FV_NO_BF16 is set" \
+  env FV_NO_BF16=1 "$TR" $TINY --gemm bf16 "$D/mn"
+expect_eq "bf16 turned off: exit code" 2 "$T_RC"
+[ ! -e "$D/mn" ] && t_ok "bf16 turned off: nothing written" || t_fail "bf16 turned off: nothing written"
 
 # the model through the nn engine and the renderer
 expect_ok "fv-nn info on the model" "$BIN/fv-nn" info "$D/m1" --size 28

@@ -312,11 +312,8 @@ END_TEST
 
 /* Training's products on AMX (nn_ops_set_fast_gemm): 16-channel convs go without im2col there,
  * the others through packed GEMMs. Without AMX they would be the float checks again: skipped. */
-START_TEST(grad_conv_fast)
+static void fast_convs(void)
 {
-    int on = nn_ops_set_fast_gemm(1);
-    ck_assert_int_eq(on, nn_ops_fast_gemm_available());
-    if (!on) CHECK_SKIP("no AMX here (or FV_NO_AMX is set): the products stay in float");
     check_conv("fast conv 3x3 SAME 16ch", 0, 2, 5, 6, 16, 16, 3, 1, 1, 1, 1, 1);
     check_conv("fast conv 3x3 VALID 16ch", 0, 1, 6, 5, 16, 32, 3, 1, 1, 0, 0, 0);
     check_conv("fast conv 3x3 s2 SAME 16ch", 0, 1, 6, 8, 16, 16, 3, 2, 1, 1, 0, 0);
@@ -326,7 +323,27 @@ START_TEST(grad_conv_fast)
     check_conv_w("fast conv 3x3 s2 SAME 32ch", 1, 6, 7, 32, 8, 3, 2, 1);
     check_conv_w("fast conv 3x3 SAME one input channel", 3, 6, 6, 1, 5, 3, 1, 1);
     check_conv_w("fast dense", 40, 1, 1, 20, 7, 1, 1, 0);
+}
+
+START_TEST(grad_conv_fast)
+{
+    int on = nn_ops_set_fast_gemm(1);
+    ck_assert_int_eq(on, nn_ops_fast_gemm_available());
+    if (!on) CHECK_SKIP("no AMX here (or FV_NO_AMX is set): the products stay in float");
+    fast_convs();
     nn_ops_set_fast_gemm(0);
+}
+END_TEST
+
+/* The same on AVX512-BF16 (nn_bf16): forward, input and weight gradients through im2col and the
+ * bf16x3 product, the one-channel conv directly. */
+START_TEST(grad_conv_bf16)
+{
+    int ok = nn_ops_set_gemm(NN_GEMM_BF16) == 0;
+    ck_assert_int_eq(ok, nn_ops_gemm_available(NN_GEMM_BF16));
+    if (!ok) CHECK_SKIP("no AVX512_BF16 here (or FV_NO_BF16 is set): the products stay in float");
+    fast_convs();
+    nn_ops_set_gemm(NN_GEMM_SGEMM);
 }
 END_TEST
 
@@ -1346,6 +1363,7 @@ int main(void)
     suite_add_tcase(s, t);
     t = tcase_create("fast_gemm");
     tcase_add_test(t, grad_conv_fast);
+    tcase_add_test(t, grad_conv_bf16);
     suite_add_tcase(s, t);
     t = tcase_create("end_to_end_gradient");
     tcase_set_timeout(t, 60);

@@ -1,6 +1,8 @@
-/* Check suite for nn_amx: the AMX product against the same product summed in double, over
- * shapes around every tile and chunk edge, both storage orders of each operand, padded leading
- * dimensions and beta 0 / 1; and the detection against what /proc/cpuinfo says the CPU has. */
+/* Check suite for the bf16x3 products, nn_amx (AMX tiles) and nn_bf16 (AVX512-BF16 vectors):
+ * each product against the same product summed in double, over shapes around every tile, panel
+ * and chunk edge of either, both storage orders of each operand, padded leading dimensions and
+ * beta 0 / 1; and each detection against what /proc/cpuinfo says the CPU has. (The convolutions
+ * on nn_bf16 go through nn_conv's im2col: check_nn's grad_conv_bf16 checks them.) */
 #include <check.h>
 #include "check_run.h"
 #include <math.h>
@@ -9,6 +11,8 @@
 #include <string.h>
 
 #include "nn_amx.h"
+#include "nn_bf16.h"
+#include "nn_train.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static float frand(void)
@@ -19,8 +23,8 @@ static float frand(void)
     return (float)((rng_state >> 40) / (double)(1ull << 24)) * 2.0f - 1.0f;
 }
 
-/* 1 if /proc/cpuinfo lists every flag the AMX path needs. */
-static int cpu_has_amx(void)
+/* 1 if /proc/cpuinfo's flags line lists every one of the flags. */
+static int cpu_has(const char *const *flags)
 {
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return 0;
@@ -28,20 +32,31 @@ static int cpu_has_amx(void)
     int found = 0;
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "flags", 5) == 0) {
-            found = strstr(line, " amx_tile") && strstr(line, " amx_bf16") && strstr(line, " avx512_bf16") &&
-                    strstr(line, " avx512bw");
+            found = 1;
+            for (; *flags; flags++) {
+                char want[64];
+                snprintf(want, sizeof want, " %s", *flags);
+                char *at = strstr(line, want);
+                size_t n = strlen(want);
+                found = found && at && (at[n] == ' ' || at[n] == '\n' || at[n] == 0);
+            }
             break;
         }
     fclose(f);
     return found;
 }
 
-/* 1 if FV_NO_AMX turns the AMX path off (any value but empty and "0"). */
-static int amx_turned_off(void)
+static const char *const amx_flags[] = {"amx_tile", "amx_bf16", "avx512_bf16", "avx512bw", NULL};
+static const char *const bf16_flags[] = {"avx512f", "avx512bw", "avx512vl", "avx512_bf16", NULL};
+static int cpu_has_amx(void) { return cpu_has(amx_flags); }
+
+/* 1 if the variable turns its path off (any value but empty and "0"). */
+static int turned_off(const char *var)
 {
-    const char *env = getenv("FV_NO_AMX");
+    const char *env = getenv(var);
     return env && *env && strcmp(env, "0") != 0;
 }
+static int amx_turned_off(void) { return turned_off("FV_NO_AMX"); }
 
 /* Why nn_amx_available() said no, for the skip line. */
 static const char *no_amx_why(void)
@@ -58,6 +73,22 @@ static const char *no_amx_why(void)
         if (!nn_amx_available()) CHECK_SKIP(no_amx_why()); \
     } while (0)
 
+#define NEED_BF16()                                                                              \
+    do {                                                                                         \
+        if (!nn_bf16_available())                                                                \
+            CHECK_SKIP(turned_off("FV_NO_BF16") ? "FV_NO_BF16 is set"                            \
+                                                : "the CPU lacks avx512f, avx512bw, avx512vl or avx512_bf16"); \
+    } while (0)
+
+START_TEST(bf16_detection_matches_the_cpu)
+{
+    ck_assert_int_eq(nn_bf16_available(), !turned_off("FV_NO_BF16") && cpu_has(bf16_flags));
+}
+END_TEST
+
+typedef void gemm_fn(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                     float beta, float *c, int ldc);
+
 START_TEST(detection_matches_the_cpu)
 {
     int off = amx_turned_off();
@@ -69,7 +100,7 @@ END_TEST
 
 /* C = op(A) op(B) + beta C against double sums; the bound is 3e-5 of the sum of |a||b| (bf16x3
  * leaves out lo.lo and rounds lo: about 1e-5 of each product) plus float accumulation. */
-static void check_shape(int ta, int tb, int m, int n, int k, int pad, float beta)
+static void check_shape(gemm_fn *gemm, int ta, int tb, int m, int n, int k, int pad, float beta)
 {
     int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
     size_t na = (size_t)(ta ? k : m) * lda, nb = (size_t)(tb ? n : k) * ldb, nc = (size_t)m * ldc;
@@ -78,7 +109,7 @@ static void check_shape(int ta, int tb, int m, int n, int k, int pad, float beta
     for (size_t i = 0; i < na; i++) a[i] = frand();
     for (size_t i = 0; i < nb; i++) b[i] = frand() * 3.0f;
     for (size_t i = 0; i < nc; i++) c0[i] = c[i] = frand();
-    nn_amx_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     for (int r = 0; r < m; r++)
         for (int q = 0; q < ldc; q++) {
             float got = c[(size_t)r * ldc + q];
@@ -100,14 +131,15 @@ static void check_shape(int ta, int tb, int m, int n, int k, int pad, float beta
     free(a), free(b), free(c), free(c0);
 }
 
-START_TEST(matches_double_sums)
+/* Every shape around either kernel's edges. nn_amx: the 16-row / 16-column tiles, the 32-row
+ * panels and column pairs, the 32-wide k blocks and the 512-wide k chunks; nn_bf16: the 12-row
+ * panels, the 16-column vectors and 32-column panels, odd k (a half pair) and the 256-wide k
+ * chunks. */
+static void all_shapes(gemm_fn *gemm)
 {
-    NEED_AMX();
-    /* around the 16-row / 16-column tiles, the 32-row panels and column pairs, the 32-wide k
-     * blocks and the 512-wide k chunks */
-    static const int ms[] = {1, 15, 16, 17, 32, 33, 70};
-    static const int ns[] = {1, 16, 17, 31, 33, 64};
-    static const int ks[] = {1, 2, 31, 32, 33, 100, 513, 1100};
+    static const int ms[] = {1, 11, 12, 13, 16, 17, 33, 70};
+    static const int ns[] = {1, 16, 17, 31, 32, 33, 64};
+    static const int ks[] = {1, 2, 31, 32, 33, 100, 257, 513, 1100};
     int count = 0;
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
@@ -115,8 +147,22 @@ START_TEST(matches_double_sums)
                 for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
                     for (size_t l = 0; l < sizeof ks / sizeof ks[0]; l++, count++) {
                         /* padding and beta vary with the case number, so every pair occurs */
-                        check_shape(ta, tb, ms[i], ns[j], ks[l], count % 3 == 0 ? 5 : 0, count % 2 ? 1.0f : 0.0f);
+                        check_shape(gemm, ta, tb, ms[i], ns[j], ks[l], count % 3 == 0 ? 5 : 0,
+                                    count % 2 ? 1.0f : 0.0f);
                     }
+}
+
+START_TEST(matches_double_sums)
+{
+    NEED_AMX();
+    all_shapes(nn_amx_gemm);
+}
+END_TEST
+
+START_TEST(bf16_matches_double_sums)
+{
+    NEED_BF16();
+    all_shapes(nn_bf16_gemm);
 }
 END_TEST
 
@@ -124,25 +170,48 @@ START_TEST(weight_gradient_shape)
 {
     NEED_AMX();
     /* A^T B with the tall A (the transposed route: C^T = B^T A, then transposed back) */
-    check_shape(1, 0, 288, 32, 1568, 0, 0.0f);
-    check_shape(1, 0, 90, 17, 700, 3, 1.0f);
+    check_shape(nn_amx_gemm, 1, 0, 288, 32, 1568, 0, 0.0f);
+    check_shape(nn_amx_gemm, 1, 0, 90, 17, 700, 3, 1.0f);
 }
 END_TEST
 
-START_TEST(same_bytes_every_call)
+START_TEST(bf16_training_shapes)
 {
-    NEED_AMX();
+    NEED_BF16();
+    /* fmnist's conv2 on a chunk of 2 images: forward, input gradient (B = W stored transposed),
+     * weight gradient (A = im2col stored transposed) */
+    check_shape(nn_bf16_gemm, 0, 0, 1568, 32, 288, 0, 0.0f);
+    check_shape(nn_bf16_gemm, 0, 1, 1568, 288, 32, 0, 0.0f);
+    check_shape(nn_bf16_gemm, 1, 0, 288, 32, 1568, 0, 1.0f);
+}
+END_TEST
+
+static void same_bytes(gemm_fn *gemm)
+{
     int m = 100, n = 40, k = 600;
     float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n);
     float *c1 = malloc(sizeof(float) * (size_t)m * n), *c2 = malloc(sizeof(float) * (size_t)m * n);
     for (int i = 0; i < m * k; i++) a[i] = frand();
     for (int i = 0; i < k * n; i++) b[i] = frand();
-    nn_amx_gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c1, n);
+    gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c1, n);
     /* a call on other sizes in between leaves other contents in the per-thread scratch */
-    nn_amx_gemm(0, 1, 17, 33, 99, a, 99, b, 99, 0.0f, c2, 33);
-    nn_amx_gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c2, n);
+    gemm(0, 1, 17, 33, 99, a, 99, b, 99, 0.0f, c2, 33);
+    gemm(0, 0, m, n, k, a, k, b, n, 0.0f, c2, n);
     ck_assert(memcmp(c1, c2, sizeof(float) * (size_t)m * n) == 0);
     free(a), free(b), free(c1), free(c2);
+}
+
+START_TEST(same_bytes_every_call)
+{
+    NEED_AMX();
+    same_bytes(nn_amx_gemm);
+}
+END_TEST
+
+START_TEST(bf16_same_bytes_every_call)
+{
+    NEED_BF16();
+    same_bytes(nn_bf16_gemm);
 }
 END_TEST
 
@@ -174,6 +243,68 @@ static float *rnd(size_t n)
 static void near(double got, double want, double mag, const char *what, size_t i)
 {
     ck_assert_msg(fabs(got - want) <= 3e-5 * mag + 1e-30, "%s[%zu] = %.9g, want %.9g", what, i, got, want);
+}
+
+/* y (M, cout) against y0 (or zeros: NULL) + the convolution of x with w, summed in double. */
+static void want_forward(const nn_geom *g, const float *x, const float *w, const float *y0, const float *y)
+{
+    const int M = g->n * g->oh * g->ow;
+    for (int m = 0; m < M; m++) {
+        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+        for (int o = 0; o < g->cout; o++) {
+            double s = y0 ? y0[(size_t)m * g->cout + o] : 0.0, mag = fabs(s);
+            for (int ky = 0; ky < g->kh; ky++)
+                for (int kx = 0; kx < g->kw; kx++)
+                    for (int c = 0; c < g->cin; c++) {
+                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
+                        s += t, mag += fabs(t);
+                    }
+            near(y[(size_t)m * g->cout + o], s, mag, "conv forward", (size_t)m * g->cout + o);
+        }
+    }
+}
+
+/* dw (kh, kw, cin, cout) against im2col(x)^T dy summed in double. */
+static void want_wgrad(const nn_geom *g, const float *x, const float *dy, const float *dw)
+{
+    const int M = g->n * g->oh * g->ow;
+    for (int ky = 0; ky < g->kh; ky++)
+        for (int kx = 0; kx < g->kw; kx++)
+            for (int c = 0; c < g->cin; c++)
+                for (int o = 0; o < g->cout; o++) {
+                    double s = 0, mag = 0;
+                    for (int m = 0; m < M; m++) {
+                        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * dy[(size_t)m * g->cout + o];
+                        s += t, mag += fabs(t);
+                    }
+                    size_t i = ((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o;
+                    near(dw[i], s, mag, "weight gradient", i);
+                }
+}
+
+/* dx (n, h, w, cin) against the sum, in double, over the outputs that read each input (any
+ * stride and dilation). */
+static void want_dgrad(const nn_geom *g, const float *dy, const float *w, const float *dx)
+{
+    const int M = g->n * g->oh * g->ow, X = g->n * g->h * g->w;
+    double *ref = calloc((size_t)X * g->cin, sizeof(double)), *mag = calloc((size_t)X * g->cin, sizeof(double));
+    for (int m = 0; m < M; m++) {
+        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
+        for (int ky = 0; ky < g->kh; ky++)
+            for (int kx = 0; kx < g->kw; kx++) {
+                int iy = oy * g->sh - g->pt + ky * g->dh, ix = ox * g->sw - g->pl + kx * g->dw;
+                if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+                size_t p = ((size_t)n * g->h + iy) * g->w + ix;
+                for (int c = 0; c < g->cin; c++)
+                    for (int o = 0; o < g->cout; o++) {
+                        double t = (double)dy[(size_t)m * g->cout + o] * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
+                        ref[p * g->cin + c] += t, mag[p * g->cin + c] += fabs(t);
+                    }
+            }
+    }
+    for (size_t i = 0; i < (size_t)X * g->cin; i++) near(dx[i], ref[i], mag[i], "input gradient", i);
+    free(ref), free(mag);
 }
 
 static void check_conv(const nn_geom *g)
@@ -210,58 +341,19 @@ static void check_conv(const nn_geom *g)
                       (double)y2[i], want);
     }
     free(y2), free(y3), free(bias);
-    for (int m = 0; m < M; m++) {
-        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
-        for (int o = 0; o < g->cout; o++) {
-            double s = y0[(size_t)m * g->cout + o], mag = fabs(s);
-            for (int ky = 0; ky < g->kh; ky++)
-                for (int kx = 0; kx < g->kw; kx++)
-                    for (int c = 0; c < g->cin; c++) {
-                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
-                        s += t, mag += fabs(t);
-                    }
-            near(y[(size_t)m * g->cout + o], s, mag, "conv forward", (size_t)m * g->cout + o);
-        }
-    }
+    want_forward(g, x, w, y0, y);
     /* weight gradient, beta 0 */
     float *dw = malloc(sizeof(float) * (size_t)K * g->cout);
     nn_amx_conv_wgrad(g, x, dy, 0.0f, dw);
-    for (int ky = 0; ky < g->kh; ky++)
-        for (int kx = 0; kx < g->kw; kx++)
-            for (int c = 0; c < g->cin; c++)
-                for (int o = 0; o < g->cout; o++) {
-                    double s = 0, mag = 0;
-                    for (int m = 0; m < M; m++) {
-                        int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
-                        double t = tapval(g, x, n, oy, ox, ky, kx, c) * dy[(size_t)m * g->cout + o];
-                        s += t, mag += fabs(t);
-                    }
-                    size_t i = ((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o;
-                    near(dw[i], s, mag, "weight gradient", i);
-                }
+    want_wgrad(g, x, dy, dw);
     /* input gradient (stride 1 only), beta 0: dx[x pos, c] = sum over the outputs that read it */
     if (nn_amx_conv_bwd_implicit(g)) {
         float *dx = malloc(sizeof(float) * (size_t)X * g->cin);
-        double *ref = calloc((size_t)X * g->cin, sizeof(double)), *mag = calloc((size_t)X * g->cin, sizeof(double));
         cv = nn_amx_conv_bwd_prepare(g, dy, w);
         nn_amx_conv_rows(cv, 0, X / 2, NULL, 0, 0, 0.0f, dx, g->cin, NULL, 0);
         nn_amx_conv_rows(cv, X / 2, X, NULL, 0, 0, 0.0f, dx + (size_t)(X / 2) * g->cin, g->cin, NULL, 0);
-        for (int m = 0; m < M; m++) {
-            int n = m / (g->oh * g->ow), oy = m / g->ow % g->oh, ox = m % g->ow;
-            for (int ky = 0; ky < g->kh; ky++)
-                for (int kx = 0; kx < g->kw; kx++) {
-                    int iy = oy - g->pt + ky, ix = ox - g->pl + kx;
-                    if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-                    size_t p = ((size_t)n * g->h + iy) * g->w + ix;
-                    for (int c = 0; c < g->cin; c++)
-                        for (int o = 0; o < g->cout; o++) {
-                            double t = (double)dy[(size_t)m * g->cout + o] * w[((size_t)(ky * g->kw + kx) * g->cin + c) * g->cout + o];
-                            ref[p * g->cin + c] += t, mag[p * g->cin + c] += fabs(t);
-                        }
-                }
-        }
-        for (size_t i = 0; i < (size_t)X * g->cin; i++) near(dx[i], ref[i], mag[i], "input gradient", i);
-        free(dx), free(ref), free(mag);
+        want_dgrad(g, dy, w, dx);
+        free(dx);
     }
     free(x), free(w), free(dy), free(y), free(y0), free(dw);
 }
@@ -286,6 +378,43 @@ static const int conv_cases[][9] = {
 };
 
 static void geom_of(nn_geom *g, const int c[9]) { geom(g, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]); }
+
+/* The convolutions on nn_bf16 (nn_ops_set_gemm(NN_GEMM_BF16): im2col, then the bf16x3 product)
+ * through nn_conv's public kernels: forward, input gradient and weight gradient against double
+ * sums, on the geometries above and on odd ones (3 and 5 channels, cout 10 and 33: partial
+ * panels and vectors everywhere; a stride of 2). */
+static void check_conv_bf16(const nn_geom *g)
+{
+    const int K = g->kh * g->kw * g->cin, M = g->n * g->oh * g->ow, X = g->n * g->h * g->w;
+    float *x = rnd((size_t)X * g->cin), *w = rnd((size_t)K * g->cout), *dy = rnd((size_t)M * g->cout);
+    float *y = malloc(sizeof(float) * (size_t)M * g->cout), *dw = malloc(sizeof(float) * (size_t)K * g->cout);
+    float *dx = malloc(sizeof(float) * (size_t)X * g->cin), *col = malloc(sizeof(float) * (nn_conv_col_size(g) + 1));
+    nn_conv_fwd(g, x, w, NULL, NN_ACT_NONE, y, col);
+    want_forward(g, x, w, NULL, y);
+    nn_conv_bwd_w(g, x, col, dy, dw, NULL, 0);
+    want_wgrad(g, x, dy, dw);
+    nn_conv_bwd(g, dy, w, dx, col, 0);
+    want_dgrad(g, dy, w, dx);
+    free(x), free(w), free(dy), free(y), free(dw), free(dx), free(col);
+}
+
+START_TEST(bf16_convolutions)
+{
+    NEED_BF16();
+    ck_assert_int_eq(nn_ops_set_gemm(NN_GEMM_BF16), 0);
+    static const int odd[][9] = {{2, 7, 5, 3, 10, 3, 1, 1, 1}, {1, 9, 8, 5, 33, 3, 2, 1, 0}, {3, 28, 28, 1, 32, 3, 1, 1, 1}};
+    nn_geom g;
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+        geom_of(&g, conv_cases[i]);
+        check_conv_bf16(&g);
+    }
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        geom_of(&g, odd[i]);
+        check_conv_bf16(&g);
+    }
+    nn_ops_set_gemm(NN_GEMM_SGEMM);
+}
+END_TEST
 
 START_TEST(convolutions_without_im2col)
 {
@@ -360,7 +489,7 @@ static const int conv1_cases[][9] = {
 
 START_TEST(convolutions_of_one_channel)
 {
-    NEED_AMX();
+    if (!nn_amx_available() && !nn_bf16_available()) CHECK_SKIP("neither bf16x3 path is offered here (the CPU lacks them, or FV_NO_AMX and FV_NO_BF16 are set)");
     nn_geom g;
     for (size_t i = 0; i < sizeof conv1_cases / sizeof conv1_cases[0]; i++) {
         geom_of(&g, conv1_cases[i]);
@@ -386,6 +515,11 @@ int main(void)
     tcase_add_test(t, same_bytes_every_call);
     tcase_add_test(t, convolutions_without_im2col);
     tcase_add_test(t, convolutions_of_one_channel);
+    tcase_add_test(t, bf16_detection_matches_the_cpu);
+    tcase_add_test(t, bf16_matches_double_sums);
+    tcase_add_test(t, bf16_training_shapes);
+    tcase_add_test(t, bf16_same_bytes_every_call);
+    tcase_add_test(t, bf16_convolutions);
     suite_add_tcase(s, t);
     return check_run(s);
 }

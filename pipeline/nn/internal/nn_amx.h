@@ -16,7 +16,7 @@
 
 #include "nn_ops.h"
 
-/* 1 if products may run here: the CPU has AMX-TILE, AMX-BF16 and AVX-512 (F, BW, BF16), the
+/* 1 if products may run here: the CPU has AMX-TILE, AMX-BF16 and AVX-512 (F, BW, VL, BF16), the
  * kernel lets this process use the tile registers (arch_prctl ARCH_REQ_XCOMP_PERM), and the
  * environment does not set FV_NO_AMX to a value other than "" or "0" (valgrind, for one, does not
  * know these instructions; `make leakcheck` sets it). Decided once per process; thread-safe. */
