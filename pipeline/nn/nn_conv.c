@@ -357,7 +357,7 @@ int nn_ops_set_fast_gemm(int on)
 }
 
 int nn_ops_fast_gemm_available(void) { return nn_amx_available(); }
-int nn_ops_fast_gemm(void) { return g_fast_gemm; }
+int nn_ops_gemm(void) { return g_gemm; }
 
 static void gemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc, const float *bias, int act)

@@ -745,7 +745,9 @@ const char *nn_plan_kernels(const nn_plan *p)
         convs++;
         if (p->s[k].pk) nn_conv_pack_half(p->s[k].pk) ? half++ : full++;
     }
-    if (nn_ops_fast_gemm()) return simd ? "amx-bf16x3+avx512" : "amx-bf16x3+portable";
+    int g = nn_ops_gemm(); /* the trainer's products, when a plan runs beside them */
+    if (g == NN_GEMM_AMX) return simd ? "amx-bf16x3+avx512" : "amx-bf16x3+portable";
+    if (g == NN_GEMM_BF16) return "avx512-bf16x3+avx512";
     if (!convs) return simd ? "avx512" : "portable";
     if (!half && !full) return simd ? "avx512+sgemm" : "portable+sgemm"; /* packed for all convs or none */
     return !full ? "avx512-f16" : !half ? "avx512-f32" : "avx512-f16+f32";

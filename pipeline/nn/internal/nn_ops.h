@@ -35,8 +35,8 @@ nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt);
 void nn_conv_pack_free(nn_conv_pack *pk);
 /* 1 if pk holds its weights as float16 (every weight exactly a float16), 0 if as float. */
 int nn_conv_pack_half(const nn_conv_pack *pk);
-/* 1 while the dense products run on the AMX tiles (nn_ops_set_fast_gemm(1) on a CPU with them). */
-int nn_ops_fast_gemm(void);
+/* Where the dense products run now: enum nn_gemm (nn_ops_set_gemm / nn_ops_set_fast_gemm). */
+int nn_ops_gemm(void);
 /* As nn_conv_fwd and nn_conv_bwd, with the weights pk was made from. Values differ from
  * nn_conv_fwd's in the last bits (FMA sums in k order; see nn_simd.h), never with the threads.
  * res (NULL: none), the shape of y, is added to the result after act: a residual Add fused into
