@@ -144,7 +144,7 @@ function M.html(m, env, frame)
   local out = { '<div class="match">', '<div class="match-pairs" role="group" aria-label="' .. html.attr(m.alt) .. '">' }
   local where = { best = 'best matched', middle = 'middle', worst = 'worst matched' }
   for _, g in ipairs(groups) do
-    out[#out + 1] = string.format('<div class="match-group"><h4>%s</h4>', html.text(g))
+    out[#out + 1] = string.format('<div class="match-group"><p class="match-title">%s</p>', html.text(g))
     local i = 0
     for _, s in ipairs(match.shown) do
       if s.group == g then
