@@ -58,13 +58,13 @@ cmp -s "$D/m1/fmnist-cnn.bin" "$D/m3/fmnist-cnn.bin" && t_fail "another seed giv
 
 # checkpoints: the same final weights, one loadable model and one line per checkpoint, the
 # untrained network near chance and the epoch's the final accuracy
-expect_ok "training with checkpoints" env FV_THREADS=2 "$TR" $TINY --checkpoints 0,10,epoch "$D/m4"
-cmp -s "$D/m1/fmnist-cnn.bin" "$D/m4/fmnist-cnn.bin" && t_ok "checkpoints change no weight" \
+expect_ok "training with checkpoints" env FV_THREADS=2 "$TR" $TINY --checkpoints 0,10,epoch "$D/mc"
+cmp -s "$D/m1/fmnist-cnn.bin" "$D/mc/fmnist-cnn.bin" && t_ok "checkpoints change no weight" \
   || t_fail "checkpoints change no weight"
 expect_eq "checkpoints.jsonl: one line each" "step-0 step-10 epoch-1" \
-  "$(sed -nE 's/.*"checkpoint":"([^"]+)".*/\1/p' "$D/m4/checkpoints.jsonl" | tr '\n' ' ' | sed 's/ $//')"
-/usr/bin/python3 - "$D/m4" "$D/m1" <<'PY' && t_ok "checkpoint accuracies: chance, then the final one" \
-  || t_fail "checkpoint accuracies: chance, then the final one" "$(cat "$D/m4/checkpoints.jsonl")"
+  "$(sed -nE 's/.*"checkpoint":"([^"]+)".*/\1/p' "$D/mc/checkpoints.jsonl" | tr '\n' ' ' | sed 's/ $//')"
+/usr/bin/python3 - "$D/mc" "$D/m1" <<'PY' && t_ok "checkpoint accuracies: chance, then the final one" \
+  || t_fail "checkpoint accuracies: chance, then the final one" "$(cat "$D/mc/checkpoints.jsonl")"
 import json, sys
 c = [json.loads(l) for l in open(sys.argv[1] + "/checkpoints.jsonl")]
 final = [json.loads(l) for l in open(sys.argv[2] + "/train.jsonl")][0]["test_accuracy"]
@@ -74,9 +74,9 @@ assert abs(c[2]["test_accuracy"] - final) < 1e-12 and c[1]["test_accuracy"] < fi
 meta = json.load(open(sys.argv[1] + "/checkpoints/step-10/fmnist-cnn.json"))["userDefinedMetadata"]["fmnist"]
 assert meta["training"]["step"] == 10, meta
 PY
-cmp -s "$D/m1/fmnist-cnn.bin" "$D/m4/checkpoints/epoch-1/fmnist-cnn.bin" && t_ok "the last checkpoint is the final model" \
+cmp -s "$D/m1/fmnist-cnn.bin" "$D/mc/checkpoints/epoch-1/fmnist-cnn.bin" && t_ok "the last checkpoint is the final model" \
   || t_fail "the last checkpoint is the final model"
-expect_ok "fv-nn loads a checkpoint" "$BIN/fv-nn" info "$D/m4/checkpoints/step-0" --size 28
+expect_ok "fv-nn loads a checkpoint" "$BIN/fv-nn" info "$D/mc/checkpoints/step-0" --size 28
 expect_fail "checkpoints out of order" "fv-train: --checkpoints '10,5': expected ascending steps 0..10000000 (at most 64) and the word epoch, comma-separated" "$TR" $TINY --checkpoints 10,5 "$D/m5"
 expect_eq "checkpoints out of order: exit code" 2 "$T_RC"
 expect_fail "checkpoints not a step" "fv-train: --checkpoints '0,x'" "$TR" $TINY --checkpoints 0,x "$D/m5"

@@ -86,10 +86,14 @@ if cmp -s "$T/tiny/image_0.png" "$T/seed2/image_0.png"; then t_fail "seed change
 # The thread count changed between steps (the build's thread file): the same bytes as on 2.
 recipe budget '"size": 48, "steps": 40, "batch": 2, "seed": 3, "layer": "'$EARLY'", "objectives": [{"kind": "channel", "channel": 5}]'
 expect_ok "render on 2 threads" "$R" "$T/budget.json" "$T/budget2"
-with_budget "$T/threads" "$R" --progress "$T/budget.json" "$T/budget3"
-expect_eq "render with a changing thread file: exit 0" 0 "$T_RC"
+# a file that says 2 to a render started on 1: read before the first step, so always seen
+echo 2 >"$T/threads2"
+run_cmd env FV_THREADS=1 FV_THREADS_FILE="$T/threads2" "$R" --progress "$T/budget.json" "$T/budget4"
 case $T_ERR in *"fv-render: 2 threads (FV_THREADS_FILE)"*) t_ok "the thread file's count is applied" ;;
   *) t_fail "the thread file's count is applied" "$(printf '%s' "$T_ERR" | head -3)" ;; esac
+# a file that keeps changing (2, 3, 1 every 20 ms): whichever counts the steps see, the same bytes
+with_budget "$T/threads" "$R" --progress "$T/budget.json" "$T/budget3"
+expect_eq "render with a changing thread file: exit 0" 0 "$T_RC"
 if cmp -s "$T/budget2/image_0.png" "$T/budget3/image_0.png" && cmp -s "$T/budget2/image_1.png" "$T/budget3/image_1.png"; then
   t_ok "same bytes while the thread count changes"; else t_fail "same bytes while the thread count changes"; fi
 

@@ -53,7 +53,7 @@ rm -rf "$TMPDIR_T/out"
 expect_ok "fv-page renders a pipe table" page "$TMPDIR_T/tab.md"
 got=$(tr -d '\n' <"$TMPDIR_T/out/index.html")
 case $got in
-  *'<div class="md-table"><table><thead><tr><th style="text-align: left">technique</th><th style="text-align: center">what it does</th><th style="text-align: right">cited</th></tr></thead><tbody><tr><td style="text-align: left">L1</td><td style="text-align: center">pulls <em>pixels</em> to grey, <code>a|b</code></td><td style="text-align: right"><span class="cite">[<a href="#ref-erhan2009">'*) t_ok "table: header, alignment, inline Markdown, escaped bar, citation" ;;
+  *'<div class="md-table"><table><thead><tr><th style="text-align: left">technique</th><th style="text-align: center">what it does</th><th style="text-align: right">cited</th></tr></thead><tbody><tr><td style="text-align: left">L1</td><td style="text-align: center">pulls <em>pixels</em> to grey, <code>a|b</code></td><td style="text-align: right"><span class="cite">[<a href="#ref-erhan2009" id="cite-erhan2009">'*) t_ok "table: header, alignment, inline Markdown, escaped bar, citation" ;;
   *) t_fail "table: header, alignment, inline Markdown, escaped bar, citation" ;;
 esac
 case $got in *'<td style="text-align: center"><span class="katex">'*) t_ok "table: math in a cell" ;; *) t_fail "table: math in a cell" ;; esac

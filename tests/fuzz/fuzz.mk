@@ -36,7 +36,7 @@ FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))
 # The module sources of each target (katex.c is left out of page: the target has a stub, so
 # fuzzing never starts node).
 FUZZ_SRCS_mdext := pipeline/page/mdext.c
-FUZZ_SRCS_page := pipeline/page/page.c pipeline/page/frontmatter.c pipeline/page/bib.c \
+FUZZ_SRCS_page := pipeline/page/page.c pipeline/page/pipetable.c pipeline/page/frontmatter.c pipeline/page/bib.c \
                   pipeline/page/mdext.c pipeline/page/template.c pipeline/page/url.c
 FUZZ_SRCS_bib := pipeline/page/bib.c pipeline/page/url.c
 FUZZ_SRCS_recipe := pipeline/fv/fv_recipe.c
