@@ -34,6 +34,20 @@ function M.checkpoints(env) return checkpoints[env.quick and 'quick' or 'full'].
 -- 1): the seed-1 network is the article's and keeps the checkpoints; another seed trains the
 -- same recipe again (the model comparison), without them; in --quick on 1,000 images only, as
 -- the test article is built many times by the tests and needs the figure to work, not to mean.
+-- FV_GEMM (auto, amx, bf16 or sgemm) pins where the training's products run. Unset or auto,
+-- fv-train takes the best the CPU has (AMX, else AVX512-BF16, else sgemm), and the paths give
+-- different bytes: a cache or a farm shared by CPUs of both kinds keeps whichever trained first.
+-- Pinned, the path is part of the command, so of the job's key: every CPU gets the same model,
+-- and a CPU without that path fails the job with fv-train's one line.
+local function gemm_pin()
+  local g = os.getenv('FV_GEMM')
+  if g == nil or g == '' or g == 'auto' then return nil end
+  if g ~= 'amx' and g ~= 'bf16' and g ~= 'sgemm' then
+    error(string.format("FV_GEMM='%s': expected auto, amx, bf16 or sgemm", g:gsub('%c', '?')), 0)
+  end
+  return g
+end
+
 function M.train_job(env, seed)
   seed = seed or 1
   local argv = { env.bin .. '/fv-train', '--epochs', '2', '--seed', tostring(seed) }
@@ -52,6 +66,8 @@ function M.train_job(env, seed)
       outputs[#outputs + 1] = 'checkpoints/' .. n .. '/fmnist-cnn.bin'
     end
   end
+  local pin = gemm_pin()
+  if pin then argv[#argv + 1] = '--gemm'; argv[#argv + 1] = pin end
   argv[#argv + 1] = '{out}'
   local inputs = {}
   for _, f in ipairs(M.files) do inputs[#inputs + 1] = M.data .. '/' .. f end

@@ -79,12 +79,12 @@ static void page_free(page *pg)
         for (int i = 0; i < pg->body.doc.n_defs; i++) free(pg->def_html[i]);
     free(pg->def_html);
     source_free(&pg->body);
-    bib_free(pg->bib);
     free(pg->cite_num);
     free(pg->cite_order);
-    if (pg->cite_id)
+    if (pg->cite_id) /* before the bibliography: its count of entries sizes this array */
         for (int i = 0; i < (pg->bib ? bib_count(pg->bib) : 0); i++) free(pg->cite_id[i]);
     free(pg->cite_id);
+    bib_free(pg->bib);
     free(pg->cite_fn);
     for (int i = 0; i < pg->n_figs; i++) {
         figure *f = &pg->figs[i];

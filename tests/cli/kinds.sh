@@ -87,6 +87,17 @@ bad() { # NAME EXPECTED SED_SCRIPT FILE
   expect_fail "$1" "$2" build
   cp "$TMPDIR_T/saved" "$P/figures/$4"
 }
+# FV_GEMM pins the training's products (part of its key): a bad value is one line; sgemm trains
+# on OpenBLAS whatever the CPU has, recorded in the model's metadata.
+gemm_build() { (cd "$P" && FV_GEMM=$1 lua5.4 "$ROOT/build.lua" --quick --only x); }
+expect_fail "FV_GEMM other than auto, amx, bf16 or sgemm" "FV_GEMM='x': expected auto, amx, bf16 or sgemm" gemm_build x
+n0=$(ls "$P"/.cache/objects/*/train.jsonl 2>/dev/null | wc -l)
+expect_ok "FV_GEMM=sgemm builds the classifier's figure" gemm_build sgemm
+expect_eq "FV_GEMM=sgemm: a training of its own (the pin is in the key)" $((n0 + 1)) \
+  "$(ls "$P"/.cache/objects/*/train.jsonl 2>/dev/null | wc -l)"
+newest=$(ls -t "$P"/.cache/objects/*/train.jsonl | head -n 1)
+grep -q '"gemm": *"openblas-sgemm"' "$newest" && t_ok "FV_GEMM=sgemm: the training ran on sgemm" \
+  || t_fail "FV_GEMM=sgemm: the training ran on sgemm" "$(tail -n 1 "$newest")"
 bad "unknown recipe field" "figures/g.lua:6: field 'recipe.stpes': unknown recipe field" 's/steps = 8/stpes = 8/' g.lua
 bad "mistyped recipe field" "figures/g.lua:6: field 'recipe.size': expected a number (got string)" 's/size = 64/size = "64"/' g.lua
 bad "cell without objectives" "field 'cells[1].recipe': no objectives" 's/recipe = { objectives = { { kind = "channel", channel = 1 } } }/recipe = {}/' g.lua
