@@ -91,11 +91,15 @@ t.ok('the schedule records the long job\'s threads (1, then 2 at some time)', li
 
 -- ---- and back: 3 cores; when the short job ends, the follower takes its core (2), and gives
 -- it back (1) when the job waiting behind `gate` starts with the longest chain
+-- (`after` lasts until the follower has seen its 1: ended at once, it would give the core back
+-- before the follower's next look at its file, which would then never say 1)
 sys.rm_rf(W .. '/back-2')
+sys.rm_rf(W .. '/back-1')
 jobs = { job('back', 'long', follower('back', { 2, 1 }), nil, { threads_file = true }),
          job('back', 'short', 'sleep 0.3; echo x > {out}/o'),
          job('back', 'gate', until_file(W .. '/back-2')),
-         job('back', 'after', 'echo "threads $FV_THREADS" > {out}/o', { 'gate' }) }
+         job('back', 'after', 'echo "threads $FV_THREADS" > {out}/o; i=0; while [ ! -e ' .. W .. '/back-1 ] && ' ..
+             '[ $i -lt 600 ]; do i=$((i+1)); sleep 0.05; done', { 'gate' }) }
 ok, err = run(jobs, { jobs = 3, executor = runner.local_executor(3, false, 3),
                       times = { long = 1, short = 1, gate = 1, after = 1000 } })
 t.ok('the shrinking build runs', ok, err)

@@ -52,13 +52,13 @@ START_TEST(poll_rules)
     setenv("FV_THREADS_FILE", p, 1);
     sleep_period();
     ck_assert_int_eq(budget_poll(1), 2); /* a change */
-    put("t", "3\n");
+    free(put("t", "3\n"));
     ck_assert_int_eq(budget_poll(2), 0); /* read less than BUDGET_PERIOD ago */
     sleep_period();
     ck_assert_int_eq(budget_poll(3), 0); /* the count in use: no change */
     sleep_period();
     ck_assert_int_eq(budget_poll(2), 3);
-    put("t", "many\n");
+    free(put("t", "many\n"));
     sleep_period();
     ck_assert_int_eq(budget_poll(3), 0); /* garbled: nothing changes */
     unsetenv("FV_THREADS_FILE");
