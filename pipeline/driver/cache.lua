@@ -47,24 +47,39 @@ function M.set_places(list)
     return a[3] < b[3]
   end)
   M.places = p
+  M.portable_memo = {}
 end
 
 -- s with every known absolute place replaced by its token (a whole path component only: a
 -- project at /a/p does not rewrite /a/p2).
+-- (Called for every string of every recipe at every build, the same ones many times: a string
+-- without a place is returned as it is, the others are remembered until the places change.)
+local find = string.find
+M.portable_memo = {}
 function M.portable(s)
+  if not find(s, '/', 1, true) then return s end
+  local memo = M.portable_memo
+  local r = memo[s]
+  if r then return r end
+  local s0 = s
   for _, p in ipairs(M.places) do
-    local prefix, out, i = p[1], {}, 1
-    while true do
-      local a, b = s:find(prefix, i, true)
-      if not a then break end
-      local after = s:sub(b + 1, b + 1)
-      out[#out + 1] = s:sub(i, a - 1)
-      out[#out + 1] = (after == '/' or after == '' or after:match('[%s"\']')) and p[2] or prefix
-      i = b + 1
+    local prefix = p[1]
+    local a, b = find(s, prefix, 1, true)
+    if a then
+      local out, i = {}, 1
+      repeat
+        local after = s:sub(b + 1, b + 1)
+        out[#out + 1] = s:sub(i, a - 1)
+        out[#out + 1] = (after == '/' or after == '' or after:match('[%s"\']')) and p[2] or prefix
+        i = b + 1
+        a, b = find(s, prefix, i, true)
+      until not a
+      out[#out + 1] = s:sub(i)
+      s = table.concat(out)
     end
-    out[#out + 1] = s:sub(i)
-    s = table.concat(out)
   end
+  -- (not the whole text of a generated file: those are hashed once and remembered by fs)
+  if #s0 < 4096 then memo[s0] = s end
   return s
 end
 
@@ -89,13 +104,21 @@ local function generated(path)
   return path:sub(1, #g) == g or path:sub(1, 11) == '.cache/gen/'
 end
 
+-- The tools' hashes, once a process: a build takes its tools as they were when it began (a
+-- hundred jobs name the same two tools; a stat each cost a no-op build 2 %).
+local tool_hashes = {}
+
 -- Computes job.key. deps_keys: keys of the jobs it depends on, in job.deps order.
 -- Returns the key, or nil and a message naming the missing input.
 function M.key(job, deps_keys)
   local parts = { VERSION, 'argv=' .. canon(job.argv), 'recipe=' .. canon(job.recipe or '') }
   for _, tool in ipairs(job.tools or {}) do
-    local h, err = fs.hash(tool)
-    if not h then return nil, 'tool ' .. tool .. ' is not built (' .. err .. ')' end
+    local h, err = tool_hashes[tool]
+    if not h then
+      h, err = fs.hash(tool)
+      if not h then return nil, 'tool ' .. tool .. ' is not built (' .. err .. ')' end
+      tool_hashes[tool] = h
+    end
     parts[#parts + 1] = 'tool=' .. (tool:match('[^/]+$') or tool) .. ':' .. h -- by content only
   end
   for _, input in ipairs(job.inputs or {}) do

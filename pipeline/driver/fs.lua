@@ -73,12 +73,24 @@ function M.load_memo(path)
     local ok, t = pcall(chunk)
     if ok and type(t) == 'table' then hash_memo = t end
   end
-  -- A damaged memo costs hashing again, never a wrong hash or a failed save.
-  for k, m in pairs(hash_memo) do
-    local good = type(k) == 'string' and type(m) == 'table' and #m >= 4 and type(m[#m]) == 'string'
-    for i = 1, #m - 1 do good = good and math.type(m[i]) == 'integer' end
-    if not good then hash_memo[k] = nil end
+end
+
+-- A damaged memo costs hashing again, never a wrong hash or a failed save: a record is checked
+-- where it is used (memo_get) and where it is written (save_memo), not at load, where checking
+-- all of them took a tenth of a no-op build.
+local function valid(k, m)
+  if type(k) ~= 'string' or type(m) ~= 'table' or #m < 4 or type(m[#m]) ~= 'string' then return false end
+  for i = 1, #m - 1 do
+    if math.type(m[i]) ~= 'integer' then return false end
   end
+  return true
+end
+
+-- The record under key when it has n fields, the last a hash (its other fields are compared to
+-- a stat's integers, which anything else never equals); else nil.
+local function memo_get(key, n)
+  local m = hash_memo[key]
+  if type(m) == 'table' and #m == n and type(m[n]) == 'string' then return m end
 end
 
 -- Writes the memo when it changed. prune (after a whole build): only the records this build
@@ -86,8 +98,8 @@ end
 function M.save_memo(prune)
   if not memo_path then return end
   local keys = {}
-  for k in pairs(hash_memo) do
-    if used[k] or not prune then keys[#keys + 1] = k else memo_dirty = true end
+  for k, m in pairs(hash_memo) do
+    if (used[k] or not prune) and valid(k, m) then keys[#keys + 1] = k else memo_dirty = true end
   end
   if not memo_dirty then return end
   table.sort(keys)
@@ -120,7 +132,7 @@ function M.hash(path)
   local before = now_ns()
   local st, err = sys.stat(path)
   if not st then return nil, err end
-  local m = hash_memo[path]
+  local m = memo_get(path, 4)
   if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then used[path] = true; return m[4] end
   local h, herr = sys.sha256_file(path)
   if not h then return nil, herr end
@@ -136,7 +148,7 @@ function M.hash_checked(path, fresh)
   local st, err = sys.stat(path, fresh)
   if not st then return nil, err end
   local key = 'checked:' .. path
-  local m = hash_memo[key]
+  local m = memo_get(key, 6)
   if m and m[1] == st.dev and m[2] == st.ino and m[3] == st.size and m[4] == st.mtime_ns and m[5] == st.ctime_ns then
     used[key] = true
     return m[6], st.size
@@ -154,7 +166,7 @@ function M.hash_text(path, rewrite)
   local st, err = sys.stat(path)
   if not st then return nil, err end
   local mk = 'text:' .. path
-  local m = hash_memo[mk]
+  local m = memo_get(mk, 4)
   if m and m[1] == st.size and m[2] == st.mtime_ns and m[3] == st.ino then used[mk] = true; return m[4] end
   local s, rerr = M.read(path)
   if not s then return nil, path .. ': ' .. tostring(rerr) end

@@ -67,7 +67,18 @@ end
 -- Tables with this metatable encode as objects even when empty.
 M.object_mt = {}
 
+-- The fast path in C (fvsys.json_encode) where the driver's module is loaded: the same bytes,
+-- for plain values; it declines anything else (NaN, a function, a cycle, ...), which the code
+-- above encodes with its messages. M.lua_only: this encoder alone (tests compare the two).
+local has_sys, sys = pcall(require, 'fvsys')
+local fast_encode = has_sys and type(sys) == 'table' and sys.json_encode or nil
+M.lua_only = false
+
 function M.encode(v)
+  if fast_encode and not M.lua_only then
+    local ok, text = fast_encode(v, M.object_mt, M.max_depth)
+    if ok then return text end
+  end
   local out = {}
   encode(v, out, {}, 0)
   return table.concat(out)
@@ -83,9 +94,7 @@ local unescape = { b = '\b', f = '\f', n = '\n', r = '\r', t = '\t', ['"'] = '"'
 -- The fast path in C (fvsys.json_decode) where the driver's module is loaded: it builds the same
 -- values, and declines anything but plain input (escapes, odd numbers, errors), which the code
 -- below decodes with its messages. M.lua_only: this decoder alone (tests compare the two).
-local has_sys, sys = pcall(require, 'fvsys')
 local fast = has_sys and type(sys) == 'table' and sys.json_decode or nil
-M.lua_only = false
 
 function M.decode(s)
   if fast and not M.lua_only and type(s) == 'string' then

@@ -26,6 +26,7 @@
 
 #include "sha256.h"
 #include "json_decode.h"
+#include "json_encode.h"
 
 extern char **environ;
 
@@ -674,6 +675,7 @@ static const luaL_Reg fvsys_lib[] = {
     {"getpid", l_getpid},       {"catch_signals", l_catch_signals},
     {"interrupted", l_interrupted}, {"isolate", l_isolate},
     {"json_decode", fvsys_json_decode},
+    {"json_encode", fvsys_json_encode},
     {NULL, NULL}};
 
 int luaopen_fvsys(lua_State *L);

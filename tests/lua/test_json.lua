@@ -70,4 +70,23 @@ for _, s in ipairs({ '[1,null,2]', '{"a":null,"b":1}', '{"a":1,"a":null}', '{"k"
        tostring(ea) .. ' / ' .. tostring(eb))
 end
 
+-- The encoder's fast path (fvsys.json_encode) writes the Lua encoder's bytes, and declines what
+-- it does not take (the Lua encoder then gives its message).
+t.ok("fvsys has the encoder (these cases compare it)", type(require("fvsys").json_encode) == "function")
+local encode_cases = {
+  { c = 'x', a = 1, b = { true, false } }, 'a"b\\c\n\1\127\31 é', 0.1, -0.0, 1e300, -5, 2 ^ 53, 3.0,
+  math.maxinteger, math.mininteger, {}, setmetatable({}, json.object_mt), { 1, 2, { x = { 'y' } } },
+  { [1] = 'a', [3] = 'c' }, { 'a', nil, 'c' }, { a = {}, b = setmetatable({ z = 1 }, json.object_mt) },
+  { ['b'] = 1, ['a\0'] = 2 }, { ab = 1, a = 2, ['A'] = 3, ['a b'] = 4, ['~'] = 5, [''] = 6 },
+  { [1] = 'x', y = 2 }, { [1.5] = 1 }, { [true] = 1 }, { x = 0 / 0 }, { 1 / 0 }, { print }, cyc, deep, ok199,
+  { shared, shared }, setmetatable({ 1 }, {}), false, 'plain',
+}
+for i, v in ipairs(encode_cases) do
+  json.lua_only = true
+  local oa, a = pcall(json.encode, v)
+  json.lua_only = false
+  local ob, b = pcall(json.encode, v)
+  t.ok('fast path and Lua encoder agree on case ' .. i, oa == ob and a == b, tostring(a):sub(1, 60) .. ' / ' .. tostring(b):sub(1, 60))
+end
+
 t.finish()
