@@ -98,10 +98,15 @@ end
 function M.save_memo(prune)
   if not memo_path then return end
   local keys = {}
-  for k, m in pairs(hash_memo) do
-    if (used[k] or not prune) and valid(k, m) then keys[#keys + 1] = k else memo_dirty = true end
+  for k in pairs(hash_memo) do
+    if used[k] or not prune then keys[#keys + 1] = k else memo_dirty = true end
   end
   if not memo_dirty then return end
+  local n = 0
+  for _, k in ipairs(keys) do
+    if valid(k, hash_memo[k]) then n = n + 1; keys[n] = k end
+  end
+  for i = n + 1, #keys do keys[i] = nil end
   table.sort(keys)
   local out = { 'return {\n' }
   for _, k in ipairs(keys) do

@@ -45,6 +45,58 @@ static int string(lua_State *L, Reader *r)
     return 1;
 }
 
+/* The numbers of the records (a render.json's curve is mostly floats of 9 digits) without
+ * strtod, where that is exact: an integer of at most 18 digits; a float whose digits make an
+ * integer below 2^53 and whose power of ten is at most 22 (both exact doubles, so the one
+ * multiplication or division rounds correctly, as strtod does: Clinger's fast path). Pushes the
+ * value lua_stringtonumber plus math.tointeger would give, or returns 0 (the caller parses it). */
+static int fast_number(lua_State *L, const char *s, size_t n)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = 0;
+    int neg = 0, digits = 0, frac = 0, dot = 0;
+    unsigned long long mant = 0;
+    if (s[i] == '-') neg = 1, i++;
+    for (; i < n && (is_digit((unsigned char)s[i]) || (s[i] == '.' && !dot)); i++) {
+        if (s[i] == '.') {
+            dot = 1;
+            continue;
+        }
+        if (mant == 0 && s[i] == '0') { /* leading zeros are no digits */
+            if (dot) frac++;
+            continue;
+        }
+        if (++digits > 18) return 0;
+        mant = mant * 10 + (unsigned)(s[i] - '0');
+        if (dot) frac++;
+    }
+    int e10 = 0;
+    if (i < n) { /* an exponent: e, an optional sign, 1 to 3 digits */
+        if (s[i] != 'e' && s[i] != 'E') return 0;
+        i++;
+        int eneg = 0, ed = 0;
+        if (i < n && (s[i] == '-' || s[i] == '+')) eneg = s[i] == '-', i++;
+        for (; i < n && is_digit((unsigned char)s[i]) && ed < 4; i++, ed++) e10 = e10 * 10 + (s[i] - '0');
+        if (ed == 0 || ed > 3 || i < n) return 0;
+        if (eneg) e10 = -e10;
+    } else if (!dot) {
+        lua_pushinteger(L, neg ? -(lua_Integer)mant : (lua_Integer)mant);
+        return 1;
+    }
+    e10 -= frac;
+    if (mant > (1ULL << 53) || e10 < -22 || e10 > 22) return 0;
+    double d = (double)mant;
+    d = e10 < 0 ? d / pow10[-e10] : d * pow10[e10];
+    if (neg) d = -d;
+    /* math.tointeger: an exactly integral float becomes an integer (all of these fit) */
+    if (d > -9.2e18 && d < 9.2e18 && d == (double)(lua_Integer)d)
+        lua_pushinteger(L, (lua_Integer)d);
+    else
+        lua_pushnumber(L, d);
+    return 1;
+}
+
 /* What json.lua's pattern '^-?%d+%.?%d*[eE]?[-+]?%d*' takes, through lua_stringtonumber. */
 static int number(lua_State *L, Reader *r)
 {
@@ -57,6 +109,10 @@ static int number(lua_State *L, Reader *r)
     if (p < r->n && (r->s[p] == 'e' || r->s[p] == 'E')) p++;
     if (p < r->n && (r->s[p] == '-' || r->s[p] == '+')) p++;
     while (p < r->n && is_digit((unsigned char)r->s[p])) p++;
+    if (fast_number(L, r->s + start, p - start)) {
+        r->pos = p;
+        return 1;
+    }
     char buf[64];
     if (p - start >= sizeof buf) return 0;
     memcpy(buf, r->s + start, p - start);
