@@ -147,7 +147,9 @@ static int value(lua_State *L, Reader *r)
     if (c == '{' || c == '[') {
         if (++r->depth > r->max_depth) return 0;
         r->pos++;
-        lua_newtable(L);
+        /* room for a few fields or items up front: most records are small, and each doubling
+         * of a growing table rehashes it */
+        lua_createtable(L, c == '[' ? 4 : 0, c == '{' ? 8 : 0);
         if (c == '{') {
             lua_pushvalue(L, 2);
             lua_setmetatable(L, -2);
