@@ -7,6 +7,7 @@
 -- Addresses: index.html, jump.html, <net>/<layer>/index.html, <net>/<layer>/<channel>.html,
 -- sheets beside them (<net>/<layer>/thumbs/, <net>/<layer>/c/<channel>/), assets/.
 local html = require 'pipeline.driver.html'
+local render = require 'pipeline.driver.render'
 local fs = require 'pipeline.driver.fs'
 local json = require 'pipeline.driver.json'
 
@@ -59,20 +60,13 @@ local function applies(o, b)
   return false
 end
 
-local function transforms_text(t)
-  if type(t) == 'string' then return t end
-  local parts = {}
-  for _, x in ipairs(t or {}) do parts[#parts + 1] = x.kind end
-  return #parts > 0 and table.concat(parts, ', ') or 'none'
-end
-
 -- The recipe of batch element b of a render (its render.json), as table rows.
 local function recipe_rows(rj, b, what)
   local r = rj.recipe
   local objs = {}
   for _, o in ipairs(r.objectives) do if applies(o, b) then objs[#objs + 1] = objective_text(o) end end
   return string.format('<tr><th scope="row">%s</th><td><code>%s</code></td><td>%s</td><td>%d</td><td>%d</td><td>%d px</td><td>%s</td><td>%d of %d</td><td><code title="%s">%s…</code></td></tr>',
-    esc(what), esc(r.layer or ''), esc(table.concat(objs, ' + ')), r.steps, r.seed, r.size, esc(transforms_text(r.transforms)),
+    esc(what), esc(r.layer or ''), esc(table.concat(objs, ' + ')), r.steps, r.seed, r.size, esc(render.transforms_text(r.transforms)),
     b + 1, r.batch, esc(rj.model_sha256 or ''), esc((rj.model_sha256 or ''):sub(1, 12)))
 end
 

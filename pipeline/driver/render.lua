@@ -57,6 +57,15 @@ function M.check_manifest(m, ctx, fixed)
   end
 end
 
+-- The names of a recipe's transforms as render.json records them (a preset's name, or the list
+-- of transforms), as the recipes appendix and the atlas's pages print them.
+function M.transforms_text(t)
+  if type(t) == 'string' then return t end
+  local parts = {}
+  for _, x in ipairs(t or {}) do parts[#parts + 1] = x.kind end
+  return #parts > 0 and table.concat(parts, ', ') or 'none'
+end
+
 -- A new recipe: the fields of each argument in turn, later ones winning (shallow).
 function M.merge(...)
   local r = {}

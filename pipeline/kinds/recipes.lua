@@ -5,6 +5,7 @@
 --
 --   return { kind = "recipes", caption = "How every image was made." }
 local html = require 'pipeline.driver.html'
+local render = require 'pipeline.driver.render'
 
 local M = {}
 
@@ -33,13 +34,6 @@ local function objectives_text(objs)
     parts[#parts + 1] = t
   end
   return table.concat(parts, '; ')
-end
-
-local function transforms_text(t)
-  if type(t) == 'string' then return t end
-  local parts = {}
-  for _, x in ipairs(t or {}) do parts[#parts + 1] = x.kind end
-  return #parts > 0 and table.concat(parts, ', ') or 'none'
 end
 
 -- What a model is, from the file name its recipe names (the two models of the article).
@@ -73,7 +67,7 @@ function M.html(m, env)
         rows[#rows + 1] = string.format('<tr><td>%s</td><td>%s</td><td>%s%s%s</td><td>%s</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td></tr>',
           html.text(id:match('^render:[^:]+:(.*)$')), html.text(objectives_text(r.objectives)),
           html.text(p.kind or ''), p.decorrelate and ', decorrelated' or '', p.grey and ', grey' or '',
-          html.text(transforms_text(r.transforms)), r.size or 0, r.steps or 0, r.batch or 1, r.seed or 0)
+          html.text(render.transforms_text(r.transforms)), r.size or 0, r.steps or 0, r.batch or 1, r.seed or 0)
         local sha = info.model_sha256
         if sha and not model_of[sha] then
           models[#models + 1] = sha
