@@ -358,7 +358,7 @@ local function save_state(b)
     for _, k in ipairs(keys) do out[#out + 1] = string.format('[%q]=%.3f,', k, t[k]) end
     out[#out + 1] = '}\n'
     local text, path = table.concat(out, '\n'), cache.local_dir .. '/state/' .. name
-    if fs.read(path) ~= text then fs.write_atomic(path, text) end -- a no-op build writes nothing
+    fs.write_if_changed(path, text) -- a no-op build writes nothing
   end
   if #b.schedule > 0 then
     fs.write_atomic(cache.local_dir .. '/state/schedule.tsv',

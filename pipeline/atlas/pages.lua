@@ -247,7 +247,7 @@ function M.write(pages, dir)
   for _, p in ipairs(pages) do
     local path = dir .. '/' .. p.dest
     assert(require('fvsys').mkdir_p(fs.dirname(path)))
-    if fs.read(path) ~= p.text then assert(fs.write_atomic(path, p.text)) end
+    assert(fs.write_if_changed(path, p.text))
     files[#files + 1] = { dest = p.dest, src = path }
   end
   return files

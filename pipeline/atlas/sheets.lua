@@ -51,7 +51,7 @@ local function list_file(name, frames)
   end
   local path = dir .. '/' .. name .. '.tsv'
   local text = table.concat(lines, '\n') .. '\n'
-  if fs.read(path) ~= text then assert(fs.write_atomic(path, text)) end
+  assert(fs.write_if_changed(path, text))
   return path
 end
 

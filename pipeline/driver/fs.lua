@@ -50,6 +50,16 @@ function M.write_atomic(path, data)
   return true
 end
 
+-- Writes text to path (atomically) unless the file holds it already; returns true, or nil and a
+-- message. The comparison goes through the hash memo (M.hash): an unchanged file costs a stat
+-- and a hash of text, not a read, and keeps its inode and mtime, so the keys that hash it take
+-- the memo's answer too. The driver rewrites its generated files (recipes, sprite lists,
+-- figures.json, its state) at every build this way: a no-op build writes nothing.
+function M.write_if_changed(path, text)
+  if M.hash(path) == sys.sha256(text) then return true end
+  return M.write_atomic(path, text)
+end
+
 -- The last n lines of a text file (one string), and all its lines. The tail is for messages
 -- (a failed job's log): each of its lines is escaped, since a tool may echo an author's text.
 function M.tail(path, n)

@@ -115,7 +115,7 @@ function M.recipe_file(m, env, name, r, model)
   if env.quick then quicken(r, model and model.size) end
   local path = string.format('%s/%s%s.json', dir, name, env.quick and '-quick' or '')
   local text = json.encode(r) .. '\n'
-  if fs.read(path) ~= text then assert(fs.write_atomic(path, text)) end
+  assert(fs.write_if_changed(path, text))
   return path, r
 end
 

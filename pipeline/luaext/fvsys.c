@@ -261,6 +261,13 @@ static int l_lstat(lua_State *L)
 static int l_mkdir_p(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    /* already there (the driver asks again for every job's folder): one stat, not a mkdir for
+     * every component */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     char *p = strdup(path);
     if (!p) return luaL_error(L, "out of memory");
     for (char *q = p + 1; *q; q++) {

@@ -157,7 +157,7 @@ function M.sheet_jobs(a)
   for _, f in ipairs(fr) do lines[#lines + 1] = f.id .. '\t' .. (f.path:sub(1, 1) == '/' and f.path or fs.root .. '/' .. f.path) end
   local list = '.cache/gen/atlas/sheets/landing.tsv'
   local text = table.concat(lines, '\n') .. '\n'
-  if fs.read(list) ~= text then assert(fs.write_atomic(list, text)) end
+  assert(fs.write_if_changed(list, text))
   local inputs = { list }
   for _, f in ipairs(fr) do inputs[#inputs + 1] = f.path end
   a.landing_job = 'atlas:landing'

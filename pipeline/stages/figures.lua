@@ -112,9 +112,7 @@ function M.write(figs, bodies, path)
   end
   -- Unchanged, the file is left alone: its inode and mtime stay, so the page job's key takes
   -- its hash from the memo instead of reading it again.
-  local text = json.encode({ figures = out }) .. '\n'
-  if fs.read(path) == text then return true end
-  return fs.write_atomic(path, text)
+  return fs.write_if_changed(path, json.encode({ figures = out }) .. '\n')
 end
 
 return M

@@ -59,10 +59,8 @@ local function katex_css(root, gen_dir)
   text = text:gsub(',%s*url%(fonts/[%w_-]+%.woff%)%s*format%("woff"%)', '')
              :gsub(',%s*url%(fonts/[%w_-]+%.ttf%)%s*format%("truetype"%)', '')
   local path = gen_dir .. '/katex.min.css'
-  if fs.read(path) ~= text then
-    local ok, werr = fs.write_atomic(path, text)
-    if not ok then return nil, werr end
-  end
+  local ok, werr = fs.write_if_changed(path, text)
+  if not ok then return nil, werr end
   return path
 end
 

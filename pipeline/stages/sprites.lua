@@ -68,7 +68,7 @@ function M.jobs(figs, env)
       end
       local list = string.format('%s/%s.tsv', dir, m.id)
       local text = table.concat(lines, '\n') .. '\n'
-      if fs.read(list) ~= text then assert(fs.write_atomic(list, text)) end
+      assert(fs.write_if_changed(list, text))
       inputs[#inputs + 1] = list
       m.sprite_job = 'sprites:' .. m.id
       jobs[#jobs + 1] = {
