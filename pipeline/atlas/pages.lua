@@ -172,7 +172,7 @@ function M.build(a)
         prevl and string.format('<a href="%s" data-nav="prev-layer" rel="prev">← %s</a>', lhref(prevl), esc(prevl.name)) or '<span></span>',
         nextl and string.format('<a href="%s" data-nav="next-layer" rel="next">%s →</a>', lhref(nextl), esc(nextl.name)) or '<span></span>') .. '</nav></header>',
       '<main id="main"><section aria-labelledby="grid-h"><h2 id="grid-h">Every channel</h2>',
-      '<p>Each thumbnail is the image optimized to excite the channel (its mean over positions). Select one for its page.</p>',
+      '<p>Each thumbnail is the image optimized to excite the channel (in a convolution\'s output, its mean over positions). Select one for its page.</p>',
       '<ul class="grid">' .. table.concat(cells) .. '</ul></section>',
       string.format('<section aria-labelledby="map-h"><h2 id="map-h">Channel map</h2><p>The channels placed by t-SNE of their activation profiles: '
         .. 'how strongly each responds, on average, to every other channel\'s visualization (its own left out). '
