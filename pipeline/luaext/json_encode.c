@@ -76,17 +76,18 @@ typedef struct {
     size_t n;
 } Key;
 
-/* Lua's l_strcmp in the C locale (lua5.4 never calls setlocale): strcoll is strcmp there, and
- * a string that is a prefix of another sorts first. Keys hold no zero byte (checked). */
+/* Lua's l_strcmp in the C locale (lua5.4 never calls setlocale): strcoll is strcmp there. Keys
+ * hold no zero byte (encode declines them), so strcmp sees each whole. */
 static int key_cmp(const void *va, const void *vb)
 {
     const Key *a = va, *b = vb;
-    int r = strcmp(a->s, b->s);
-    if (r) return r;
-    return a->n < b->n ? -1 : a->n > b->n;
+    return strcmp(a->s, b->s);
 }
 
-/* Encodes the value at the top of the stack (left there). depth: the tables open around it. */
+/* Encodes the value at the top of the stack (left there). depth: the tables open around it.
+ * Ownership: b's memory and an object's key array are malloc'ed here and freed by the caller
+ * and by this function on every return; a Lua error raised inside (out of memory) would leak
+ * them, and the driver stops on one anyway. */
 static int encode(lua_State *L, Buf *b, int depth, int max_depth, int object_mt)
 {
     char num[64];
