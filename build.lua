@@ -282,10 +282,15 @@ stage('sprites', { 'env', 'placed', 'figs' }, { 'files', 'figjson' }, function(b
     if not sok then error(serr, 0) end
     local sf, report = sprites.resolve(b.placed, b.env)
     if b.ran > ran_before or b.opts.times then sprite_report = report end
-    local bodies, files = figures.bodies(b.placed, b.env, sprites.framer)
+    local read = {}
+    for _, j in ipairs(b.fig_jobs) do read[#read + 1] = j end
+    for _, j in ipairs(sjobs) do read[#read + 1] = j end
+    local key, kerr = figures.bodies_key(b, read, root, cache.places)
+    if not key then error(kerr, 0) end
+    local files, werr = figures.write_bodies(b.figs, b.placed, b.env, sprites.framer, figjson, key,
+                                             cache.local_dir .. '/state/bodies.lua')
+    if not files then error(werr, 0) end
     for _, x in ipairs(sf) do files[#files + 1] = x end
-    local wok, werr = figures.write(b.figs, bodies, figjson)
-    if not wok then error(werr, 0) end
     b.files, b.figjson = files, figjson
   end)
   if sprite_report and #sprite_report > 0 then

@@ -21,6 +21,10 @@ function M.jobs() return {} end
 
 M.dir = 'build/atlas'
 
+-- Its body reads build/atlas/, which no job of the article makes: made again at every build
+-- (pipeline/stages/figures.lua, M.write_bodies).
+M.volatile = true
+
 -- Every file of the built atlas, as files to publish under atlas/.
 local function tree(dir, dest, files)
   for _, n in ipairs(sys.listdir(dir) or {}) do

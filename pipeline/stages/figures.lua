@@ -89,20 +89,107 @@ function M.frames(figs, env, declare)
   end
 end
 
--- After the sheets are packed: each figure's body HTML (by id) and the files to publish.
--- framer(m): the function that gives the HTML of one of m's frames on its sheet.
-function M.bodies(figs, env, framer)
-  local bodies, files = {}, {}
-  for _, m in ipairs(figs) do
+-- What the placed figures' bodies (and the files they publish) are a function of, as one
+-- sha256. A kind's html(m, env, frame) reads the manifests, env, the entries of jobs and the
+-- placed frames; so the key holds:
+--   * the driver's code: every Lua file of its kinds, stages and driver, build.lua, and the
+--     fvsys module (its JSON decoder);
+--   * the places (bodies and file lists hold real paths) and whether the build is quick;
+--   * every manifest's file and source (the recipes appendix reads them all) and which are placed;
+--   * every job the bodies may read (the figures' and the sheets'): its key, and the sha256 of
+--     each file of its entry, so that an entry run again with other bytes (--force, another
+--     CPU's arithmetic) changes it too.
+-- A kind whose html reads anything else says M.volatile = true (the atlas link reads
+-- build/atlas/): its body is made again at every build. Returns the key, or nil and a message.
+function M.bodies_key(b, jobs, root, places)
+  local parts = { 'fv-bodies-1', 'quick=' .. tostring(b.env.quick), 'bin=' .. b.env.bin }
+  for _, p in ipairs(places) do parts[#parts + 1] = 'place=' .. p[1] .. '=' .. p[2] end
+  local code = { root .. '/build.lua', package.searchpath('fvsys', package.cpath) }
+  for _, d in ipairs({ 'kinds', 'stages', 'driver' }) do
+    local names = sys.listdir(root .. '/pipeline/' .. d) or {}
+    table.sort(names)
+    for _, n in ipairs(names) do
+      if n:match('%.lua$') then code[#code + 1] = root .. '/pipeline/' .. d .. '/' .. n end
+    end
+  end
+  for _, path in ipairs(code) do
+    local h, err = fs.hash(path)
+    if not h then return nil, err end
+    parts[#parts + 1] = 'code=' .. path .. ':' .. h
+  end
+  local on = {}
+  for _, m in ipairs(b.placed) do on[m] = true end
+  for _, m in ipairs(b.figs) do
+    parts[#parts + 1] = string.format('figure=%s %s %s %s', m.id, m.file, on[m] and 'placed' or '-', sys.sha256(m.src))
+  end
+  for _, j in ipairs(jobs) do
+    parts[#parts + 1] = 'job=' .. j.id .. ' ' .. tostring(j.key)
+    for _, f in ipairs(j.meta and j.meta.files or {}) do parts[#parts + 1] = ' ' .. f.name .. ':' .. f.sha256 end
+  end
+  return sys.sha256(table.concat(parts, '\n'))
+end
+
+-- The remembered bodies (M.write_bodies): { key, figjson = sha256 of the figures.json written,
+-- figures = { {id, files = {...}} or {id, volatile = sha256 of its body}, ... } }.
+local function load_memo(path)
+  local chunk = loadfile(path, 't', {})
+  local ok, t = pcall(chunk or error)
+  if ok and type(t) == 'table' and type(t.figures) == 'table' then return t end
+end
+
+local function save_memo(path, key, figjson, entries)
+  local out = { 'return {', string.format('key=%q, figjson=%q, figures={', key, figjson) }
+  for _, e in ipairs(entries) do
+    if e.volatile then
+      out[#out + 1] = string.format('{id=%q, volatile=%q},', e.id, e.volatile)
+    else
+      local fl = {}
+      for _, f in ipairs(e.files) do
+        local fields = {}
+        for k, v in pairs(f) do fields[#fields + 1] = string.format('[%q]=%q', k, v) end
+        table.sort(fields)
+        fl[#fl + 1] = '{' .. table.concat(fields, ',') .. '}'
+      end
+      out[#out + 1] = string.format('{id=%q, files={%s}},', e.id, table.concat(fl, ','))
+    end
+  end
+  out[#out + 1] = '}}\n'
+  return fs.write_if_changed(path, table.concat(out, '\n'))
+end
+
+-- After the sheets are packed: each placed figure's body HTML into figures.json (path, with
+-- every figure known to the page), and the files to publish, which it returns (or nil and a
+-- message). framer(m): the function that gives the HTML of one of m's frames on its sheet.
+--
+-- A no-op build makes no body: when key (M.bodies_key) is the one the memo (state, a file of
+-- .cache/state/) recorded and figures.json is still the file written then, the bodies are
+-- those of figures.json and the files those recorded. Only volatile kinds' bodies are made,
+-- and must come out as before. A kind's html took a third of a no-op build (reading and
+-- decoding its records).
+function M.write_bodies(figs, placed, env, framer, path, key, state)
+  local memo = load_memo(state)
+  if memo and memo.key == key and memo.figjson == fs.hash(path) then
+    local by_id, files, same = {}, {}, true
+    for _, m in ipairs(placed) do by_id[m.id] = m end
+    for _, e in ipairs(memo.figures) do
+      local fl = e.files
+      if e.volatile then
+        local m = by_id[e.id]
+        local body
+        if m then body, fl = m.kindmod.html(m, env, framer(m)) end
+        if not m or sys.sha256(body) ~= e.volatile then same = false; break end
+      end
+      for _, f in ipairs(fl) do files[#files + 1] = f end
+    end
+    if same then return files end
+  end
+  local bodies, files, entries = {}, {}, {}
+  for _, m in ipairs(placed) do
     local body, fl = m.kindmod.html(m, env, framer(m))
     bodies[m.id] = body
     for _, f in ipairs(fl) do files[#files + 1] = f end
+    entries[#entries + 1] = m.kindmod.volatile and { id = m.id, volatile = sys.sha256(body) } or { id = m.id, files = fl }
   end
-  return bodies, files
-end
-
--- Writes figures.json, the page tool's view of the figures.
-function M.write(figs, bodies, path)
   local out = setmetatable({}, json.object_mt)
   for _, m in ipairs(figs) do
     -- A figure not placed stays known to the page (with no body), so that {{ref id}} to it
@@ -112,7 +199,12 @@ function M.write(figs, bodies, path)
   end
   -- Unchanged, the file is left alone: its inode and mtime stay, so the page job's key takes
   -- its hash from the memo instead of reading it again.
-  return fs.write_if_changed(path, json.encode({ figures = out }) .. '\n')
+  local text = json.encode({ figures = out }) .. '\n'
+  local ok, err = fs.write_if_changed(path, text)
+  if not ok then return nil, err end
+  ok, err = save_memo(state, key, sys.sha256(text), entries)
+  if not ok then return nil, err end
+  return files
 end
 
 return M

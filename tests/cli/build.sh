@@ -48,10 +48,27 @@ if command -v strace >/dev/null; then
   expect_eq "a no-op build starts no process" 0 "$(grep -cE '^[0-9]+ +(clone3?|v?fork|execve)\(' "$TMPDIR_T/noop.trace" | awk '{print $1 - 1}')"
   # ... and writes nothing (its lock file aside): no state, no generated file, no site.
   expect_eq "a no-op build writes nothing" "" "$(grep -E 'O_WRONLY|O_RDWR|^[0-9]+ +rename' "$TMPDIR_T/noop.trace" | grep -v '/.cache/lock"')"
+  # ... and reads no figure's records: its bodies are remembered (an entry's .meta is its lookup)
+  expect_eq "a no-op build reads no job's outputs" "" "$(grep -E '/objects/[0-9a-f]{64}/[^.][^"]*"' "$TMPDIR_T/noop.trace" | grep -v ENOENT)"
 else
   t_skip "a no-op build starts no process" "strace is not installed"
   t_skip "a no-op build writes nothing" "strace is not installed"
+  t_skip "a no-op build reads no job's outputs" "strace is not installed"
 fi
+
+# The remembered bodies are the ones a build makes: without the memo, or with a damaged one,
+# figures.json comes out the same and is left alone; changed by hand, it is written again.
+fj=$P/.cache/gen/figures.json
+fj_ino=$(stat -c %i "$fj"); fj_sum=$(sha256sum <"$fj")
+rm "$P/.cache/state/bodies.lua"
+run_cmd build
+expect_eq "without the bodies' memo, figures.json is the same file" "0 $fj_ino" "$T_RC $(stat -c %i "$fj")"
+printf 'return {key=' >"$P/.cache/state/bodies.lua"
+run_cmd build
+expect_eq "a damaged bodies' memo is ignored" "0 $fj_ino" "$T_RC $(stat -c %i "$fj")"
+printf ' ' >>"$fj"
+run_cmd build
+expect_eq "a figures.json changed by hand is written again" "0 $fj_sum" "$T_RC $(sha256sum <"$fj")"
 
 # --- a one-word edit runs only the page job
 css_ino=$(stat -c %i "$P/build/article/assets/style.css")
