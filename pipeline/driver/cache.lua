@@ -36,67 +36,29 @@ function M.objects() return M.dir .. '/objects' end
 function M.tmp() return M.dir .. '/tmp' end
 function M.gen() return M.local_dir .. '/gen' end
 
--- Places whose absolute paths keys must not contain: list of {path, token}.
+-- Places whose absolute paths keys must not contain: list of {path, token}. ('/' itself is
+-- no place: every path would name it.)
 function M.set_places(list)
   local p = {}
   for i, x in ipairs(list) do
-    if x[1] and x[1]:sub(1, 1) == '/' then p[#p + 1] = { (x[1]:gsub('/+$', '')), x[2], i } end
+    if x[1] and x[1]:sub(1, 1) == '/' and x[1]:find('[^/]') then p[#p + 1] = { (x[1]:gsub('/+$', '')), x[2], i } end
   end
   table.sort(p, function(a, b)
     if #a[1] ~= #b[1] then return #a[1] > #b[1] end
     return a[3] < b[3]
   end)
   M.places = p
-  M.portable_memo = {}
 end
 
 -- s with every known absolute place replaced by its token (a whole path component only: a
--- project at /a/p does not rewrite /a/p2).
--- (Called for every string of every recipe at every build, the same ones many times: a string
--- without a place is returned as it is, the others are remembered until the places change.)
-local find = string.find
-M.portable_memo = {}
-function M.portable(s)
-  if not find(s, '/', 1, true) then return s end
-  local memo = M.portable_memo
-  local r = memo[s]
-  if r then return r end
-  local s0 = s
-  for _, p in ipairs(M.places) do
-    local prefix = p[1]
-    local a, b = find(s, prefix, 1, true)
-    if a then
-      local out, i = {}, 1
-      repeat
-        local after = s:sub(b + 1, b + 1)
-        out[#out + 1] = s:sub(i, a - 1)
-        out[#out + 1] = (after == '/' or after == '' or after:match('[%s"\']')) and p[2] or prefix
-        i = b + 1
-        a, b = find(s, prefix, i, true)
-      until not a
-      out[#out + 1] = s:sub(i)
-      s = table.concat(out)
-    end
-  end
-  -- (not the whole text of a generated file: those are hashed once and remembered by fs)
-  if #s0 < 4096 then memo[s0] = s end
-  return s
-end
+-- project at /a/p does not rewrite /a/p2). In C (pipeline/luaext/canon.c): it runs for every
+-- string of every recipe at every build.
+local portable, canon_c = sys.portable, sys.canon
+function M.portable(s) return portable(s, M.places) end
 
--- Stable text of a recipe value (tables with sorted keys), with places replaced by tokens.
-local function canon(v)
-  local t = type(v)
-  if t == 'table' then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    local out = {}
-    for _, k in ipairs(keys) do out[#out + 1] = tostring(k) .. '=' .. canon(v[k]) end
-    return '{' .. table.concat(out, ',') .. '}'
-  end
-  if t == 'string' then return 's:' .. M.portable(v) end
-  return t:sub(1, 1) .. ':' .. tostring(v)
-end
+-- Stable text of a recipe value (tables with sorted keys), with places replaced by tokens
+-- (canon.c; tests/lua/test_cache.lua holds the Lua it was written from).
+local function canon(v) return canon_c(v, M.places) end
 
 -- A file the driver generated for a job (under gen/): its content names places too.
 local function generated(path)

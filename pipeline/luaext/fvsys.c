@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "sha256.h"
+#include "canon.h"
 #include "json_decode.h"
 #include "json_encode.h"
 
@@ -682,6 +683,7 @@ static const luaL_Reg fvsys_lib[] = {
     {"getpid", l_getpid},       {"catch_signals", l_catch_signals},
     {"interrupted", l_interrupted}, {"isolate", l_isolate},
     {"json_decode", fvsys_json_decode},
+    {"portable", fvsys_portable},     {"canon", fvsys_canon},
     {"json_encode", fvsys_json_encode},
     {NULL, NULL}};
 

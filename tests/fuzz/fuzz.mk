@@ -40,7 +40,7 @@ FUZZ_SRCS_page := pipeline/page/page.c pipeline/page/pipetable.c pipeline/page/f
                   pipeline/page/mdext.c pipeline/page/template.c pipeline/page/url.c
 FUZZ_SRCS_bib := pipeline/page/bib.c pipeline/page/url.c
 FUZZ_SRCS_recipe := pipeline/fv/fv_recipe.c
-FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c pipeline/luaext/json_decode.c pipeline/luaext/json_encode.c
+FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c pipeline/luaext/canon.c pipeline/luaext/json_decode.c pipeline/luaext/json_encode.c
 FUZZ_SRCS_png := pipeline/png/png_io.c
 FUZZ_SRCS_nn_json := $(NN_SRCS)
 FUZZ_SRCS_nn_bin := $(NN_SRCS)

@@ -22,6 +22,90 @@ t.eq('a place is a whole path component (p2 is not p)', '{root}/p2/x', cache.por
 t.eq('a place inside quotes is replaced', '"{cache}/objects"', cache.portable('"' .. W .. '/store/objects"'))
 t.eq('text that names no place is kept', 'relative/path --flag', cache.portable('relative/path --flag'))
 
+-- The keys' text is made in C (pipeline/luaext/canon.c) from this Lua, which made every key
+-- before it: the two must give the same bytes, or every cache entry would be orphaned.
+local function ref_portable(s, places)
+  for _, p in ipairs(places) do
+    local prefix = p[1]
+    local a, b = s:find(prefix, 1, true)
+    if a then
+      local out, i = {}, 1
+      repeat
+        local after = s:sub(b + 1, b + 1)
+        out[#out + 1] = s:sub(i, a - 1)
+        out[#out + 1] = (after == '/' or after == '' or after:match('[%s"\']')) and p[2] or prefix
+        i = b + 1
+        a, b = s:find(prefix, i, true)
+      until not a
+      out[#out + 1] = s:sub(i)
+      s = table.concat(out)
+    end
+  end
+  return s
+end
+local function ref_canon(v, places)
+  local ty = type(v)
+  if ty == 'table' then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    local out = {}
+    for _, k in ipairs(keys) do out[#out + 1] = tostring(k) .. '=' .. ref_canon(v[k], places) end
+    return '{' .. table.concat(out, ',') .. '}'
+  end
+  if ty == 'string' then return 's:' .. ref_portable(v, places) end
+  return ty:sub(1, 1) .. ':' .. tostring(v)
+end
+do
+  local pl = cache.places
+  local P = W .. '/a/p'
+  local strings = { '', 'x', '/', P, P .. '/', P .. 'q', P .. '2/y', '"' .. P .. '"', "'" .. P .. "'", P .. '\t' .. P,
+                    P .. '\v', P .. '\f' .. P .. P, W .. '/a', W .. '/a/q ' .. W .. '/a/p', 'a\0' .. P .. '\0b',
+                    W .. '/store/objects ' .. W .. '/storex', P .. P .. '/' .. P }
+  local n_same, n_checked, first_diff = 0, 0, nil
+  local function check(v)
+    n_checked = n_checked + 1
+    local want, got = ref_canon(v, pl), sys.canon(v, pl)
+    if want == got then n_same = n_same + 1 elseif not first_diff then first_diff = want .. ' | ' .. got end
+  end
+  local n_port = 0
+  for _, s in ipairs(strings) do
+    check(s)
+    if ref_portable(s, pl) == cache.portable(s) then n_port = n_port + 1 end
+  end
+  t.eq('portable in C gives the Lua bytes', #strings, n_port)
+  -- Values as recipes hold them, and keys whose order differs between numbers and text
+  -- ("10" < "2"), with a zero byte, or of mixed types.
+  local arr = {}
+  for i = 1, 23 do arr[i] = i % 3 == 0 and P .. '/' .. i or i * 0.5 end
+  check(arr)
+  check({ size = 64, steps = 512, lr = 0.05, at = P, on = true, off = false, nested = { arr, { deep = { P } } } })
+  check({ ['a\0b'] = 1, ['a'] = 2, ['a\0'] = 3, ['\255'] = 4, [''] = 5, [1.5] = 6, [2] = 7, [-1] = 8 })
+  check({ 1e300, -0.0, 1 / 3, math.mininteger, math.maxinteger, 2 ^ 53 })
+  check({})
+  check(42); check(true)
+  -- pseudo-random trees (a fixed LCG: the same cases every run)
+  local seed = 12345
+  local function rnd(n) seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n end
+  local function tree(d)
+    local r = rnd(6)
+    if d > 3 or r == 0 then return strings[rnd(#strings) + 1] end
+    if r == 1 then return rnd(1000) - 500 end
+    if r == 2 then return rnd(1000) / 7 end
+    if r == 3 then return rnd(2) == 0 end
+    local v = {}
+    for _ = 1, rnd(12) do
+      -- (no key whose text another's repeats: 1 and '1' have no order, in Lua's sort either)
+      local k = rnd(3) == 0 and (rnd(30) + 1) or strings[rnd(#strings) + 1] .. 'k' .. rnd(9)
+      v[k] = tree(d + 1)
+    end
+    return v
+  end
+  for _ = 1, 300 do check(tree(0)) end
+  t.eq('canon in C gives the Lua bytes', n_checked .. ' nil', n_same .. ' ' .. tostring(first_diff))
+  t.fails('canon refuses a cycle with a message', 'canon: tables nested more than 200 deep', sys.canon, (function() local c = {}; c[1] = c; return c end)(), pl)
+end
+
 -- Two checkouts of the same sources, at two places: the same key for the same job.
 local function checkout(dir)
   write(dir .. '/content/in.txt', 'the same input\n')
