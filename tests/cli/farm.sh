@@ -3,6 +3,7 @@
 # and two slurmd, one CPU each) and stops it by PID at the end.
 #  - the test article (--quick) built through Slurm is byte-identical to the local build;
 #  - a second checkout at another path sharing FV_CACHE builds with 0 jobs run;
+#  - the quick atlas (make atlas FARM=slurm) built through Slurm is byte-identical to the local one;
 #  - a node whose slurmd and processes are killed mid-build: the build completes on the other;
 #  - scancel of a running task: its job is retried, the build completes;
 #  - a job that always fails: reported with its job id, the Slurm task and its message, exit 1,
@@ -112,6 +113,21 @@ run_cmd sh -c "cd '$B' && FV_CACHE='$S' lua5.4 '$ROOT/build.lua' --quick"
 case $T_ERR in *"($NJ cached, 0 run)"*) t_ok "a second checkout at another path sharing FV_CACHE runs 0 jobs" ;;
   *) t_fail "a second checkout at another path sharing FV_CACHE runs 0 jobs" "$(printf '%s' "$T_ERR" | tail -2)" ;; esac
 expect_eq "its site is the same" "$ref" "$(site_sum "$B")"
+
+# --- the quick atlas (three layers of both networks) through Slurm: byte-identical to the same
+# atlas built locally, its jobs on both nodes
+atlas_sum() { (cd "$1/build/atlas" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
+AL=$TMPDIR_T/atlas-local AF=$TMPDIR_T/atlas-farm
+for d in "$AL" "$AF"; do article "$d"; cp -r "$ROOT/atlas" "$d/"; done
+run_cmd sh -c "cd '$AL' && lua5.4 '$ROOT/build.lua' --atlas --quick --layers expanded_conv_5,extern1,fc1 --jobs 2"
+expect_eq "the quick atlas builds locally" 0 "$T_RC"
+run_cmd sh -c "cd '$AF' && FV_CACHE='$TMPDIR_T/atlas-store' lua5.4 '$ROOT/build.lua' --atlas --quick --layers expanded_conv_5,extern1,fc1 --farm slurm --tasks 2"
+expect_eq "the quick atlas builds through Slurm" 0 "$T_RC"
+[ "$T_RC" -ne 0 ] && printf '%s\n' "$T_ERR" | tail -5
+expect_eq "through Slurm, the atlas is byte-identical to the local build" "$(atlas_sum "$AL")" "$(atlas_sum "$AF")"
+case $T_ERR in *"atlas sheets ["*" on n1 ("*) t_ok "the atlas's jobs ran on node n1" ;; *) t_fail "the atlas's jobs ran on node n1" ;; esac
+case $T_ERR in *"atlas sheets ["*" on n2 ("*) t_ok "the atlas's jobs ran on node n2" ;; *) t_fail "the atlas's jobs ran on node n2" ;; esac
+expect_eq "no queue or temporary files left in the atlas's store" "" "$(leftovers "$TMPDIR_T/atlas-store")"
 
 # --- a node dies mid-build (its slurmd and every process of its task, as a power cut would):
 # the job it ran goes to the other node. The node that runs the classifier's training (the
