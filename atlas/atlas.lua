@@ -32,7 +32,13 @@ return {
     layers = detector,
     -- The article's recipe (pipeline/fv/RECIPE.md); transforms per layer above.
     recipe = { size = 128, steps = 512, seed = 1 },
-    diversity = { weight = 1 },
+    -- The article's weight (figures/diversity.lua). Checked on expanded_conv_11, channels 164 and
+    -- 165 at batch 8 (each set's weight scaled by 56/24, pipeline/atlas/plan.lua): at 1, channel
+    -- 165's set came out as three copies of one zigzag and the batch's Gram similarity was 0.42;
+    -- at 3, four different patterns (blocks, zigzags, waves, bands), 0.32, as the article's batch
+    -- of 4 shows them, and its activation held (0.8-1.3). A channel as strong as 164 (8.2) keeps
+    -- one texture either way.
+    diversity = { weight = 3 },
   },
   classifier = {
     title = "The classifier: a small CNN trained on Fashion-MNIST by the pipeline",
