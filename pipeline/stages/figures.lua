@@ -104,7 +104,9 @@ end
 function M.bodies_key(b, jobs, root, places)
   local parts = { 'fv-bodies-1', 'quick=' .. tostring(b.env.quick), 'bin=' .. b.env.bin }
   for _, p in ipairs(places) do parts[#parts + 1] = 'place=' .. p[1] .. '=' .. p[2] end
-  local code = { root .. '/build.lua', package.searchpath('fvsys', package.cpath) }
+  local so = package.searchpath('fvsys', package.cpath)
+  if not so then return nil, 'fvsys: not found on package.cpath (run `make tools`)' end
+  local code = { root .. '/build.lua', so }
   for _, d in ipairs({ 'kinds', 'stages', 'driver' }) do
     local names = sys.listdir(root .. '/pipeline/' .. d) or {}
     table.sort(names)
