@@ -29,7 +29,8 @@ article() { # DIR: a copy of the article's sources (the test article)
   rm -rf "$1"; mkdir -p "$1"
   cp -r "$ROOT/content" "$ROOT/figures" "$ROOT/templates" "$1/"
 }
-site_sum() { (cd "$1/build/article" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
+# site_sum DIR [SITE]: one hash of DIR/build/SITE (article by default, or atlas)
+site_sum() { (cd "$1/build/${2:-article}" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
 our_active_tasks() { squeue -h -t PENDING,RUNNING,CONFIGURING -n fv-build -o %i 2>/dev/null | wc -l; }
 leftovers() { # STORE: what a build must not leave in a store
   find "$1/farm" -mindepth 1 -maxdepth 1 2>/dev/null; find "$1/tmp" -mindepth 1 -maxdepth 1 2>/dev/null
@@ -116,7 +117,6 @@ expect_eq "its site is the same" "$ref" "$(site_sum "$B")"
 
 # --- the quick atlas (three layers of both networks) through Slurm: byte-identical to the same
 # atlas built locally, its jobs on both nodes
-atlas_sum() { (cd "$1/build/atlas" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
 AL=$TMPDIR_T/atlas-local AF=$TMPDIR_T/atlas-farm
 for d in "$AL" "$AF"; do article "$d"; cp -r "$ROOT/atlas" "$d/"; done
 run_cmd sh -c "cd '$AL' && lua5.4 '$ROOT/build.lua' --atlas --quick --layers expanded_conv_5,extern1,fc1 --jobs 2"
@@ -124,7 +124,7 @@ expect_eq "the quick atlas builds locally" 0 "$T_RC"
 run_cmd sh -c "cd '$AF' && FV_CACHE='$TMPDIR_T/atlas-store' lua5.4 '$ROOT/build.lua' --atlas --quick --layers expanded_conv_5,extern1,fc1 --farm slurm --tasks 2"
 expect_eq "the quick atlas builds through Slurm" 0 "$T_RC"
 [ "$T_RC" -ne 0 ] && printf '%s\n' "$T_ERR" | tail -5
-expect_eq "through Slurm, the atlas is byte-identical to the local build" "$(atlas_sum "$AL")" "$(atlas_sum "$AF")"
+expect_eq "through Slurm, the atlas is byte-identical to the local build" "$(site_sum "$AL" atlas)" "$(site_sum "$AF" atlas)"
 case $T_ERR in *"atlas sheets ["*" on n1 ("*) t_ok "the atlas's jobs ran on node n1" ;; *) t_fail "the atlas's jobs ran on node n1" ;; esac
 case $T_ERR in *"atlas sheets ["*" on n2 ("*) t_ok "the atlas's jobs ran on node n2" ;; *) t_fail "the atlas's jobs ran on node n2" ;; esac
 expect_eq "no queue or temporary files left in the atlas's store" "" "$(leftovers "$TMPDIR_T/atlas-store")"
