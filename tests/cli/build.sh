@@ -259,7 +259,18 @@ for i in $(seq 1 40); do cp "$P/content/images/gradient.png" "$P/content/images/
   echo '} }'; } >"$P/figures/many.lua"
 printf '\n{{figure many}}\n' >>"$P/content/article.md"
 mkdir -p "$TMPDIR_T/bin"
-cp "$BIN/fv-asset" "$BIN/fv-page" "$TMPDIR_T/bin/"
+cp "$BIN/fv-page" "$TMPDIR_T/bin/"
+# fv-asset is a wrapper whose first job waits for the test's go-ahead, so that the tool is
+# replaced while the build is certainly running (a sleep raced a fast machine's build).
+cat >"$TMPDIR_T/bin/fv-asset" <<EOF
+#!/bin/sh
+if [ ! -e "$TMPDIR_T/started" ]; then
+  : >"$TMPDIR_T/started"
+  i=0; while [ ! -e "$TMPDIR_T/go" ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i + 1)); done
+fi
+exec "$BIN/fv-asset" "\$@"
+EOF
+chmod +x "$TMPDIR_T/bin/fv-asset"
 # A copy of build.lua beside a tools folder of our own, so that the real tools stay untouched.
 # build.lua takes its tools from build/$VARIANT (asan-test: build/asan).
 V=${VARIANT:-release}
@@ -271,10 +282,11 @@ ln -s "$ROOT/build/$V/lib" "$TMPDIR_T/root/build/$V/lib"
 mkdir -p "$TMPDIR_T/root/.cache" && ln -s "$ROOT/.cache/models" "$TMPDIR_T/root/.cache/models"
 (cd "$P" && exec lua5.4 "$TMPDIR_T/root/build.lua" --jobs 1 >"$TMPDIR_T/rebuilt.out" 2>&1) &
 pid=$!
-sleep 0.3
+i=0; while [ ! -e "$TMPDIR_T/started" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 # "Rebuilt" as a linker does it: a new file renamed into place (same program, other bytes).
 cp "$TMPDIR_T/bin/fv-asset" "$TMPDIR_T/fv-asset.new" && printf '\n' >>"$TMPDIR_T/fv-asset.new"
 mv "$TMPDIR_T/fv-asset.new" "$TMPDIR_T/bin/fv-asset"
+: >"$TMPDIR_T/go"
 wait "$pid"; rc=$?
 if [ "$rc" -ne 0 ] && grep -q "changed during the build" "$TMPDIR_T/rebuilt.out"; then
   t_ok "a tool changed mid-build stops the build"
