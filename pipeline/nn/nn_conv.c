@@ -474,7 +474,8 @@ nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt)
 {
     if (!nn_simd_available() || g_gemm != NN_GEMM_SGEMM) return NULL;
     nn_conv_pack *pk = xcalloc(1, sizeof *pk);
-    if (nn_simd_mat_init(&pk->fwd, wt, g->kh * g->kw * g->cin, g->cout, 0) != 0) xmalloc((size_t)-1);
+    int half_ok = (long)g->n * g->oh * g->ow < NN_SIMD_HALF_ROWS; /* rows of both products */
+    if (nn_simd_mat_init(&pk->fwd, wt, g->kh * g->kw * g->cin, g->cout, 0, half_ok) != 0) xmalloc((size_t)-1);
     pk->wt = wt;
     /* few input channels (an RGB first layer): direct, when the padded input fits in the col
      * scratch (always, but for a stride larger than the kernel) */
@@ -485,7 +486,7 @@ nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt)
     return pk;
 }
 
-int nn_conv_pack_half(const nn_conv_pack *pk) { return pk->fwd.h != NULL; }
+int nn_conv_pack_half(const nn_conv_pack *pk) { return pk->fwd.exact16; }
 
 void nn_conv_pack_free(nn_conv_pack *pk)
 {
@@ -601,7 +602,7 @@ void nn_conv_bwd_packed(const nn_geom *g, nn_conv_pack *pk, const float *dy, flo
 {
     int M = g->n * g->oh * g->ow, K = g->kh * g->kw * g->cin;
     if (!pk->has_bwd) {
-        if (nn_simd_mat_init(&pk->bwd, pk->wt, g->cout, K, 1) != 0) xmalloc((size_t)-1);
+        if (nn_simd_mat_init(&pk->bwd, pk->wt, g->cout, K, 1, M < NN_SIMD_HALF_ROWS) != 0) xmalloc((size_t)-1);
         pk->has_bwd = 1;
     }
     if (conv_direct(g)) {

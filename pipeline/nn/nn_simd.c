@@ -254,7 +254,7 @@ void nn_simd_dw_pair(float *oa, float *ob, const float *ia, const float *ib, int
 
 /* --- weights ----------------------------------------------------------------------------------- */
 
-int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose)
+int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose, int half_ok)
 {
     int panels = (n + 31) / 32;
     size_t len = (size_t)panels * k * 32;
@@ -274,17 +274,18 @@ int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose
                 memcpy(dst, w + (size_t)r * n + c0, sizeof(float) * (size_t)cn);
         }
     }
-    uint16_t *h = aligned_alloc(64, hbytes);
-    int exact = h != NULL;
+    uint16_t *h = half_ok ? aligned_alloc(64, hbytes) : NULL;
+    int exact = 1;
     /* float16 if every value survives the round trip (NaNs aside); len is a multiple of 32 */
     for (size_t i = 0; exact && i < len; i += 16) {
         __m512 v = _mm512_load_ps(f + i);
         __m256i hv = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         __mmask16 same = _mm512_cmp_ps_mask(_mm512_cvtph_ps(hv), v, _CMP_EQ_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
         exact = same == 0xFFFF;
-        _mm256_store_si256((__m256i *)(h + i), hv);
+        if (h) _mm256_store_si256((__m256i *)(h + i), hv);
     }
-    if (exact) {
+    m->exact16 = exact;
+    if (exact && h) {
         free(f);
         m->h = h;
     } else {

@@ -147,6 +147,9 @@ START_TEST(packed_convs)
     check_packed(3, 5, 5, 120, 720, 1, 1, 1);
     check_packed(1, 5, 5, 720, 120, 1, 1, 1);
     check_packed(1, 1, 1, 528, 136, 1, 1, 0);
+    /* products of NN_SIMD_HALF_ROWS rows and more, whose weights stay float even when exact */
+    check_packed(8, 5, 5, 120, 72, 1, 1, 1);
+    check_packed(2, 9, 9, 88, 70, 1, 1, 0);
     /* im2col convolutions: the network's first layer (3x3 stride 2 on RGB), 1x1 stride 2, 5x5 */
     check_packed(1, 17, 16, 3, 16, 3, 2, 1);
     check_packed(2, 9, 8, 3, 16, 3, 2, 0);
@@ -217,12 +220,12 @@ START_TEST(weight_storage)
     if (!nn_simd_available()) CHECK_SKIP(NO_AVX512);
     float w[6] = {0.5f, -0.25f, 1.0f / 1024, 3.0f, 65504.0f, 0.0f};
     nn_simd_mat m;
-    ck_assert_int_eq(nn_simd_mat_init(&m, w, 2, 3, 0), 0);
+    ck_assert_int_eq(nn_simd_mat_init(&m, w, 2, 3, 0, 1), 0);
     ck_assert_ptr_nonnull(m.h);
     ck_assert_ptr_null(m.f);
     nn_simd_mat_free(&m);
     w[2] = 0.1f; /* not a float16 */
-    ck_assert_int_eq(nn_simd_mat_init(&m, w, 2, 3, 1), 0);
+    ck_assert_int_eq(nn_simd_mat_init(&m, w, 2, 3, 1, 1), 0);
     ck_assert_ptr_null(m.h);
     ck_assert_ptr_nonnull(m.f);
     /* (2, 3) from the transpose of w as (3, 2), in a 32-column panel: element (r, c) is w[c * 2 + r]
@@ -232,6 +235,13 @@ START_TEST(weight_storage)
     ck_assert_float_eq(m.f[1 * 32 + 2], w[5]);
     ck_assert_float_eq(m.f[1 * 32 + 0], w[1]);
     ck_assert_float_eq(m.f[0 * 32 + 3], 0.0f); /* padding */
+    nn_simd_mat_free(&m);
+    w[2] = 1.0f / 1024; /* float16 values again, but float asked for (a product of many rows) */
+    ck_assert_int_eq(nn_simd_mat_init(&m, w, 2, 3, 0, 0), 0);
+    ck_assert_int_eq(m.exact16, 1);
+    ck_assert_ptr_null(m.h);
+    ck_assert_ptr_nonnull(m.f);
+    ck_assert_float_eq(m.f[0 * 32 + 2], w[2]);
     nn_simd_mat_free(&m);
 }
 END_TEST

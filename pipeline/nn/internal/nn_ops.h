@@ -33,7 +33,8 @@ typedef struct nn_hswish_out {
 } nn_hswish_out;
 nn_conv_pack *nn_conv_pack_new(const nn_geom *g, const float *wt);
 void nn_conv_pack_free(nn_conv_pack *pk);
-/* 1 if pk holds its weights as float16 (every weight exactly a float16), 0 if as float. */
+/* 1 if pk's weights are all exactly float16 values (whether they are stored as float16 or, for a
+ * product of many rows, as float: NN_SIMD_HALF_ROWS), 0 if not. */
 int nn_conv_pack_half(const nn_conv_pack *pk);
 /* Where the dense products run now: enum nn_gemm (nn_ops_set_gemm / nn_ops_set_fast_gemm). */
 int nn_ops_gemm(void);

@@ -74,17 +74,25 @@ void nn_simd_add_spans(float *d, int wc, const float *s, int k, int ow, int step
 
 /* A (k, n) matrix of constant weights in the form nn_simd_gemm reads: in panels of 32 columns, each
  * k rows of 32 (zero-padded past column n), so that the product streams through a panel; float16
- * when every value is exactly a float16 (then h is set and f is NULL), else float (f). Owns its
- * storage. */
+ * when asked for and every value is exactly a float16 (then h is set and f is NULL), else float
+ * (f). exact16: every value is exactly a float16, whichever is stored. Owns its storage. */
 typedef struct nn_simd_mat {
-    int k, n;
+    int k, n, exact16;
     float *f;
     uint16_t *h;
 } nn_simd_mat;
 
-/* Fills m from w (k, n), row-major, transposed first if transpose (then w is (n, k)). Returns 0,
- * or -1 if memory ran out. */
-int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose);
+/* Fills m from w (k, n), row-major, transposed first if transpose (then w is (n, k)); float16 only
+ * if half_ok (and every value is one). Returns 0, or -1 if memory ran out. */
+int nn_simd_mat_init(nn_simd_mat *m, const float *w, int k, int n, int transpose, int half_ok);
+
+/* Products of fewer rows than this take their weights in float16 where exact (nn_simd_mat_init's
+ * half_ok): with few rows the weights' reads bound the product and half the bytes help; with
+ * many, each panel is read once from memory for dozens of row tiles and the widening costs more
+ * than it saves (a batch of 8 at 128 px: the late layers' 648 and 200 rows ran 5-10 % faster
+ * in float on an AMD EPYC, Zen 5; batch 1's 81 and 25 rows the same either way). Either storage
+ * gives the same bytes (float16 only where every weight is exact). */
+#define NN_SIMD_HALF_ROWS 128
 void nn_simd_mat_free(nn_simd_mat *m);
 
 /* Rows [m0, m1) and columns [n0, n1) of C (m, b->n) = act(init + A (m, b->k) . B) + res, act
