@@ -4,9 +4,14 @@
 # minimum of each, and gives the spread on its INFO line.
 BENCH_RUNS=${FV_BENCH_RUNS:-3}
 
-# bench_cpu: the CPU's model name, e.g. "AMD EPYC 9R14 96-Core Processor".
+# bench_cpu: the CPU's model name and its family and model numbers, e.g. "AMD EPYC 9R14 96-Core
+# Processor, family 25 model 17". A virtual machine may name only "AMD EPYC": the numbers still
+# tell the generations apart (AMD family 25 is Zen 3 and Zen 4, whose 512-bit operations take two
+# passes through 256-bit units; family 26 is Zen 5).
 bench_cpu() {
-  sed -nE 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1
+  awk -F': *' '/^model name/ && !n { n = $2 } /^cpu family/ && f == "" { f = $2 }
+    /^model[[:space:]]*:/ && m == "" { m = $2 }
+    END { printf "%s%s\n", n, (f != "" ? ", family " f " model " m : "") }' /proc/cpuinfo
 }
 
 # bench_isa: the vector and matrix units the CPU offers, of those our kernels use, best first
