@@ -179,6 +179,14 @@ const char *nn_plan_kernels(const nn_plan *p);
 int nn_plan_n_steps(const nn_plan *p);
 void nn_plan_step_info(const nn_plan *p, int i, const char **name, const char **op, int shape[4]);
 
+/* A profile per step (fv-nn bench --steps): nn_plan_set_timing(p, 1) zeroes the totals, and from
+ * then on nn_plan_forward and nn_plan_backward add each step's wall seconds to them (two clock
+ * reads a step; off by default; 0 turns it off again and keeps the totals). nn_plan_step_times gives step i's
+ * totals and its multiply-adds in one forward (0 for a step that is not a convolution); a
+ * pointer may be NULL. A step whose work a fused neighbour does has (near) zero time. */
+void nn_plan_set_timing(nn_plan *p, int on);
+void nn_plan_step_times(const nn_plan *p, int i, double *fwd_s, double *bwd_s, double *macs);
+
 /* Frees the plan and all its buffers. NULL is allowed. */
 void nn_plan_free(nn_plan *p);
 

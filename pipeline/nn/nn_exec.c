@@ -6,6 +6,7 @@
 
 #include "nn_steps.h"
 #include "pool.h"
+#include "util.h"
 
 static int g_threads_set;
 
@@ -13,7 +14,8 @@ int nn_plan_forward(nn_plan *p, err *e)
 {
     (void)e;
     for (int k = 0; k < p->n_s; k++) {
-        const step *s = &p->s[k];
+        double t0 = p->timing ? now_seconds() : 0;
+        step *s = &p->s[k];
         tensor *o = &p->t[s->out];
         const tensor *x = &p->t[s->in[0]];
         switch (s->kind) {
@@ -71,6 +73,7 @@ int nn_plan_forward(nn_plan *p, err *e)
         default:
             break;
         }
+        if (p->timing) s->t_fwd += now_seconds() - t0;
     }
     p->forwarded = 1;
     return 0;
@@ -93,9 +96,10 @@ int nn_plan_backward(nn_plan *p, err *e)
         for (size_t i = 0; i < t->size; i++) t->grad[i] += g[i];
     }
     for (int k = p->n_s - 1; k >= 0; k--) {
-        const step *s = &p->s[k];
+        step *s = &p->s[k];
         tensor *o = &p->t[s->out];
         if (!o->needs_grad || s->bwd_skip) continue; /* bwd_skip: done by the step that fused it */
+        double t0 = p->timing ? now_seconds() : 0;
         /* the first writer of an input's gradient (this step is the input's last consumer) has
          * the kernel overwrite instead of add where it can, and the zeroing is skipped */
         int can = s->kind == K_CONV || s->kind == K_DWCONV || s->kind == K_HSWISH || s->kind == K_RELU ||
@@ -183,6 +187,7 @@ int nn_plan_backward(nn_plan *p, err *e)
         default:
             break;
         }
+        if (p->timing) s->t_bwd += now_seconds() - t0;
     }
     return 0;
 }

@@ -7,10 +7,13 @@
  *       resizes the photo to N x N (default 512), feeds RGB 0..255, runs the network and prints
  *       per output its shape, min/mean/max and the 5 channels with the largest maximum (with
  *       COCO-80 names for an 80-channel output) and where that maximum is.
- *   fv-nn bench MODEL_DIR [--size N] [--batch B] [--iters K] [--output NODE[:preact]]...
+ *   fv-nn bench MODEL_DIR [--size N] [--batch B] [--iters K] [--steps] [--output NODE[:preact]]...
  *       times K forward and K forward+backward passes on a random input (default 128 px, batch 1,
  *       20 iterations, output tower_0/extern1/BatchNorm/FusedBatchNorm) and an sgemm of a
- *       comparable shape, and prints ms per pass and GFLOP/s (2 flops per multiply-add).
+ *       comparable shape, and prints ms per pass and GFLOP/s (2 flops per multiply-add). With
+ *       --steps, K more forward+backward passes are timed step by step (nn_plan_set_timing) and
+ *       each step that took time is listed: its op, output shape, ms per pass forward and
+ *       backward, GFLOP/s for a convolution, and node name; then the steps' sum and the rest.
  *   fv-nn profile MODEL_DIR --output NODE[:preact] -o OUT.fvf [--size N] [--self FIRST] IMAGE.png...
  *       the activation profile of every channel of NODE over a set of images: row c of OUT
  *       (FVF1, pipeline/tsne/FORMAT.md; rows of n_images values) holds channel c's spatial
@@ -41,7 +44,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fv-nn info MODEL_DIR [--size N]\n"
                "       fv-nn run MODEL_DIR IMAGE.png [--size N] [--output NODE[:preact]]...\n"
-               "       fv-nn bench MODEL_DIR [--size N] [--batch B] [--iters K] [--output NODE[:preact]]...\n"
+               "       fv-nn bench MODEL_DIR [--size N] [--batch B] [--iters K] [--steps] [--output NODE[:preact]]...\n"
                "       fv-nn profile MODEL_DIR --output NODE[:preact] -o OUT.fvf [--size N] [--self FIRST] IMAGE.png...\n"
                "Runs a TF.js graph model (directory with one model.json and its weights).\n"
                "Exit codes: 0 ok, 1 bad input, 2 usage, 3 internal/IO error. Env FV_THREADS.\n");
@@ -147,7 +150,35 @@ static double sgemm_rate(int M, int N, int K, int iters)
     return r;
 }
 
-static int cmd_bench(nn_model *m, int size, int batch, int iters, const char **outs, int n_out)
+/* The profile per step of iters forward+backward passes (fv-nn bench --steps); steps that took
+ * under a microsecond a pass (done by a fused neighbour) are left out. */
+static int bench_steps(nn_plan *p, int iters, err *e)
+{
+    nn_plan_set_timing(p, 1);
+    double t0 = now_seconds();
+    for (int i = 0; i < iters; i++)
+        if (nn_plan_forward(p, e) != 0 || nn_plan_backward(p, e) != 0) return -1;
+    double total = (now_seconds() - t0) / iters, sum = 0;
+    nn_plan_set_timing(p, 0);
+    printf("step  op                    output shape          fwd ms   bwd ms  GFLOP/s  node\n");
+    for (int k = 0; k < nn_plan_n_steps(p); k++) {
+        const char *name, *op;
+        int sh[4];
+        double tf, tb, macs;
+        nn_plan_step_info(p, k, &name, &op, sh);
+        nn_plan_step_times(p, k, &tf, &tb, &macs);
+        tf /= iters, tb /= iters, sum += tf + tb;
+        if (tf + tb < 1e-6) continue;
+        char shape[48], rate[16] = "";
+        snprintf(shape, sizeof shape, "[%d,%d,%d,%d]", sh[0], sh[1], sh[2], sh[3]);
+        if (macs > 0) snprintf(rate, sizeof rate, "%7.1f", 4 * macs / (tf + tb) / 1e9);
+        printf("%4d  %-20.20s  %-20s %7.3f  %7.3f  %7s  %s\n", k, op, shape, tf * 1e3, tb * 1e3, rate, name);
+    }
+    printf("steps %.2f ms a pass, the rest (outputs' gradients, zeroing) %.2f ms\n", sum * 1e3, (total - sum) * 1e3);
+    return 0;
+}
+
+static int cmd_bench(nn_model *m, int size, int batch, int iters, int steps, const char **outs, int n_out)
 {
     nn_plan *p = NULL;
     err e = {{0}};
@@ -182,6 +213,7 @@ static int cmd_bench(nn_model *m, int size, int batch, int iters, const char **o
     printf("forward+backward %8.2f ms  %6.2f GFLOP/s (backward counted as forward)\n", tfb * 1e3,
            4 * macs / tfb / 1e9);
     printf("sgemm %dx120x480 %6.2f GFLOP/s\n", M, gemm);
+    if (steps && bench_steps(p, iters, &e) != 0) goto done;
     rc = 0;
 done:
     if (rc) fprintf(stderr, "%s\n", e.msg);
@@ -305,7 +337,7 @@ int main(int argc, char **argv)
         profile = strcmp(argv[1], "profile") == 0, n_img = 0, self = -1;
     const char *dir = argv[2], *image = NULL, *out = NULL;
     char **images = xcalloc((size_t)argc, sizeof *images);
-    int size = run ? 512 : bench ? 128 : 0, n_out = 0, batch = 1, iters = 20;
+    int size = run ? 512 : bench ? 128 : 0, n_out = 0, batch = 1, iters = 20, steps = 0;
     const char **outs = xcalloc((size_t)argc, sizeof *outs);
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
@@ -317,6 +349,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             size = (int)v;
+        } else if (bench && strcmp(argv[i], "--steps") == 0) {
+            steps = 1;
         } else if (bench && (strcmp(argv[i], "--batch") == 0 || strcmp(argv[i], "--iters") == 0) && i + 1 < argc) {
             int *dst = strcmp(argv[i], "--batch") == 0 ? &batch : &iters;
             long v;
@@ -377,7 +411,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = run       ? cmd_run(m, image, size, outs, n_out)
-           : bench   ? cmd_bench(m, size, batch, iters, outs, n_out)
+           : bench   ? cmd_bench(m, size, batch, iters, steps, outs, n_out)
            : profile ? cmd_profile(m, outs[0], out, size, self, images, n_img)
                      : cmd_info(m, size);
     nn_model_free(m);

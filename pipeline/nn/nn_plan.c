@@ -422,16 +422,18 @@ double nn_plan_max_work = (double)NN_MAX_PLAN_WORK;
 
 /* A convolution step's multiply-adds into p->macs and *work, a pooling step's taps into *work,
  * and a convolution's im2col scratch into *col_n (the largest of the plan's). */
-static void count_conv(nn_plan *p, const step *st, int kind, size_t *col_n, double *work)
+static void count_conv(nn_plan *p, step *st, int kind, size_t *col_n, double *work)
 {
     const nn_geom *g = &st->g;
     double taps = (double)g->n * g->oh * g->ow * g->kh * g->kw * g->cout;
     if (kind == K_CONV) {
         size_t cn = nn_conv_col_size(g);
         if (cn > *col_n) *col_n = cn;
+        st->macs = taps * g->cin;
         p->macs += taps * g->cin;
         *work += taps * g->cin;
     } else if (kind == K_DWCONV) {
+        st->macs = taps;
         p->macs += taps;
         *work += taps;
     } else if (kind == K_MAXPOOL) {
@@ -764,6 +766,20 @@ const char *nn_plan_kernels(const nn_plan *p)
     return !full ? "avx512-f16" : !half ? "avx512-f32" : "avx512-f16+f32";
 }
 int nn_plan_n_steps(const nn_plan *p) { return p->n_s; }
+
+void nn_plan_set_timing(nn_plan *p, int on)
+{
+    p->timing = on != 0;
+    for (int k = 0; on && k < p->n_s; k++) p->s[k].t_fwd = p->s[k].t_bwd = 0;
+}
+
+void nn_plan_step_times(const nn_plan *p, int i, double *fwd_s, double *bwd_s, double *macs)
+{
+    const step *s = &p->s[i];
+    if (fwd_s) *fwd_s = s->t_fwd;
+    if (bwd_s) *bwd_s = s->t_bwd;
+    if (macs) *macs = s->macs;
+}
 
 void nn_plan_step_info(const nn_plan *p, int i, const char **name, const char **op, int shape[4])
 {

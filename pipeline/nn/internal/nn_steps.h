@@ -44,6 +44,8 @@ typedef struct step {
     const float **xs;
     float **dxs;
     float ha, hc;   /* hard swish (c*x) * relu6(x + a) */
+    double macs;    /* K_CONV, K_DWCONV: multiply-adds of one forward */
+    double t_fwd, t_bwd; /* wall seconds summed while the plan's timing is on (nn_plan_set_timing) */
 } step;
 
 struct nn_plan {
@@ -59,6 +61,7 @@ struct nn_plan {
     size_t arena_n;
     float *col;
     int forwarded;
+    int timing; /* nn_plan_set_timing */
     double macs;
 };
 
