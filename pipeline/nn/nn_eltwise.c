@@ -277,7 +277,7 @@ static void binary_bwd_one(const int dsh[4], float *d, const int ysh[4], const f
 typedef struct se_bwd_job {
     const float *x, *s, *dy;
     float *dx, *part;
-    int h, w, c;
+    int h, w, c, set; /* set: dx = rather than += (nn_binary_bwd's da_set) */
 } se_bwd_job;
 
 WIDE static void se_bwd_rows(void *vj, int r0, int r1)
@@ -292,21 +292,27 @@ WIDE static void se_bwd_rows(void *vj, int r0, int r1)
             size_t off = ((size_t)r * j->w + i) * C;
             const float *restrict g = j->dy + off, *restrict xv = j->x + off;
             float *restrict d = j->dx + off;
-            for (int c = 0; c < C; c++) {
-                d[c] += g[c] * sc[c];
-                pp[c] += g[c] * xv[c];
-            }
+            if (j->set)
+                for (int c = 0; c < C; c++) {
+                    d[c] = g[c] * sc[c];
+                    pp[c] += g[c] * xv[c];
+                }
+            else
+                for (int c = 0; c < C; c++) {
+                    d[c] += g[c] * sc[c];
+                    pp[c] += g[c] * xv[c];
+                }
         }
     }
 }
 
 void nn_binary_bwd(int op, const int ash[4], const float *a, const int bsh[4], const float *b,
-                   const int ysh[4], const float *dy, float *da, float *db)
+                   const int ysh[4], const float *dy, float *da, float *db, int da_set)
 {
     if (op == NN_MUL && da && db && ash[0] == ysh[0] && ash[1] == ysh[1] && ash[2] == ysh[2] && ash[3] == ysh[3] &&
         bsh[0] == ysh[0] && bsh[1] == 1 && bsh[2] == 1 && bsh[3] == ysh[3] && ysh[1] * ysh[2] > 1) {
         int nr = ysh[0] * ysh[1], C = ysh[3];
-        se_bwd_job j = {a, b, dy, da, xmalloc(sizeof(float) * (size_t)nr * C), ysh[1], ysh[2], C};
+        se_bwd_job j = {a, b, dy, da, xmalloc(sizeof(float) * (size_t)nr * C), ysh[1], ysh[2], C, da_set};
         pool_for(nr, (size_t)nr * ysh[2] * C, se_bwd_rows, &j);
         for (int n = 0; n < ysh[0]; n++) {
             float *restrict pd = db + (size_t)n * C;
@@ -321,6 +327,7 @@ void nn_binary_bwd(int op, const int ash[4], const float *a, const int bsh[4], c
     size_t sa[4], sb[4];
     bstrides(ash, ysh, sa);
     bstrides(bsh, ysh, sb);
+    if (da && da_set) memset(da, 0, sizeof(float) * (size_t)ash[0] * ash[1] * ash[2] * ash[3]);
     if (da) binary_bwd_one(ash, da, ysh, dy, op == NN_MUL ? b : NULL, sb);
     if (db) binary_bwd_one(bsh, db, ysh, dy, op == NN_MUL ? a : NULL, sa);
 }

@@ -108,6 +108,10 @@ int nn_plan_backward(nn_plan *p, err *e)
         /* an Add's operand of the output's shape takes dy by a copy (Add(x, x) excepted) */
         int copy[2] = {0, 0};
         if (s->kind == K_CONV && s->res >= 0) copy[1] = p->t[s->res].grad && p->t[s->res].zero_step == k;
+        /* a Mul's first operand of the output's shape (the squeeze-excite scale's x): its gradient
+         * is set by the kernel, not zeroed then added to (a pass over memory less) */
+        const tensor *x0 = &p->t[s->in[0]];
+        int set0 = s->kind == K_MUL && s->in[0] != s->in[1] && x0->grad && x0->zero_step == k && x0->size == o->size;
         if (s->kind == K_ADD && s->in[0] != s->in[1])
             for (int j = 0; j < 2; j++) {
                 const tensor *t = &p->t[s->in[j]];
@@ -115,7 +119,8 @@ int nn_plan_backward(nn_plan *p, err *e)
             }
         for (int j = overwrite; j < s->n_in; j++) {
             tensor *t = &p->t[s->in[j]];
-            if (t->grad && t->zero_step == k && !(j < 2 && copy[j])) memset(t->grad, 0, sizeof(float) * t->size);
+            if (t->grad && t->zero_step == k && !(j < 2 && copy[j]) && !(j == 0 && set0))
+                memset(t->grad, 0, sizeof(float) * t->size);
         }
         tensor *x = &p->t[s->in[0]];
         float *dx = x->grad; /* NULL when no gradient flows into x */
@@ -148,7 +153,7 @@ int nn_plan_backward(nn_plan *p, err *e)
             if (copy[1]) memcpy(db, o->grad, sizeof(float) * o->size), db = NULL;
             if (dx || db)
                 nn_binary_bwd(s->kind == K_ADD ? NN_ADD : NN_MUL, x->shape, x->val, y->shape, y->val, o->shape,
-                              o->grad, dx, db);
+                              o->grad, dx, db, set0);
             break;
         }
         case K_RELU:

@@ -456,8 +456,8 @@ static void bin_b(const void *c, const float *x, const float *y, const float *dy
 {
     (void)y;
     const bin_ctx *k = c;
-    if (k->wrt_b) nn_binary_bwd(k->op, k->ash, k->other, k->bsh, x, k->ysh, dy, NULL, dx);
-    else nn_binary_bwd(k->op, k->ash, x, k->bsh, k->other, k->ysh, dy, dx, NULL);
+    if (k->wrt_b) nn_binary_bwd(k->op, k->ash, k->other, k->bsh, x, k->ysh, dy, NULL, dx, 0);
+    else nn_binary_bwd(k->op, k->ash, x, k->bsh, k->other, k->ysh, dy, dx, NULL, 0);
 }
 
 static size_t prod4(const int s[4]) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
@@ -499,11 +499,24 @@ START_TEST(grad_binary)
     float *x = rand_buf(nf, -2, 2), *sv = rand_buf(nb, -2, 2), *dy = rand_buf(nf, -1, 1);
     float *da1 = calloc(nf, sizeof(float)), *db1 = calloc(nb, sizeof(float));
     float *da2 = calloc(nf, sizeof(float)), *db2 = calloc(nb, sizeof(float));
-    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, da1, db1);
-    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, da2, NULL);
-    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, NULL, db2);
+    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, da1, db1, 0);
+    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, da2, NULL, 0);
+    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, NULL, db2, 0);
     ck_assert(memcmp(da1, da2, sizeof(float) * nf) == 0);
     ck_assert(memcmp(db1, db2, sizeof(float) * nb) == 0);
+    /* da_set: da overwritten, whatever it held, to the bytes of += on zeros (the one-pass squeeze-
+     * excite path and a general broadcast) */
+    float *da3 = malloc(sizeof(float) * nf), *db3 = calloc(nb, sizeof(float));
+    for (size_t i = 0; i < nf; i++) da3[i] = 1e30f;
+    nn_binary_bwd(NN_MUL, full, x, nc, sv, full, dy, da3, db3, 1);
+    ck_assert(memcmp(da1, da3, sizeof(float) * nf) == 0);
+    ck_assert(memcmp(db1, db3, sizeof(float) * nb) == 0);
+    int cs[4] = {1, 1, 1, 5};
+    for (size_t i = 0; i < nf; i++) da3[i] = 1e30f, da2[i] = 0.0f;
+    nn_binary_bwd(NN_MUL, full, x, cs, sv, full, dy, da3, NULL, 1);
+    nn_binary_bwd(NN_MUL, full, x, cs, sv, full, dy, da2, NULL, 0);
+    ck_assert(memcmp(da2, da3, sizeof(float) * nf) == 0);
+    free(da3), free(db3);
     free(x), free(sv), free(dy), free(da1), free(db1), free(da2), free(db2);
 }
 END_TEST

@@ -98,9 +98,11 @@ void nn_sigmoid_bwd(const float *y, const float *dy, float *dx, size_t n);
 enum nn_binop { NN_ADD = 0, NN_MUL = 1 };
 void nn_binary_fwd(int op, const int ash[4], const float *a, const int bsh[4], const float *b,
                    const int ysh[4], float *y);
-/* da += reduce_to_ash(dy * d(y)/da), db likewise; da or db may be NULL (no gradient wanted). */
+/* da += reduce_to_ash(dy * d(y)/da), db likewise; da or db may be NULL (no gradient wanted).
+ * da_set: da is overwritten instead (what it held is never read: the executor then skips zeroing
+ * it), in the same pass where a is dy's shape. */
 void nn_binary_bwd(int op, const int ash[4], const float *a, const int bsh[4], const float *b,
-                   const int ysh[4], const float *dy, float *da, float *db);
+                   const int ysh[4], const float *dy, float *da, float *db, int da_set);
 
 /* Mean over H and W with keep_dims: x (n,h,w,c) -> y (n,1,1,c); dx += dy / (h*w). */
 void nn_mean_hw_fwd(int n, int h, int w, int c, const float *x, float *y);
