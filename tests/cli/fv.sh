@@ -97,6 +97,17 @@ expect_eq "render with a changing thread file: exit 0" 0 "$T_RC"
 if cmp -s "$T/budget2/image_0.png" "$T/budget3/image_0.png" && cmp -s "$T/budget2/image_1.png" "$T/budget3/image_1.png"; then
   t_ok "same bytes while the thread count changes"; else t_fail "same bytes while the thread count changes"; fi
 
+# A batch cut into one plan per thread (fv_render.c, net_ctx): 1, 2 (images 0-1 and 2) and 3 parts
+# give the same bytes, with a diversity term that compares the images of different parts.
+recipe parts '"size": 32, "steps": 8, "batch": 3, "seed": 5, "layer": "'$EARLY'",
+  "objectives": [{"kind": "channel", "channel": 4}, {"kind": "diversity", "weight": 2}]'
+for t in 1 2 3; do expect_ok "batch of 3 on $t threads" env FV_THREADS=$t "$R" "$T/parts.json" "$T/parts$t"; done
+same=1
+for t in 2 3; do for b in 0 1 2; do cmp -s "$T/parts1/image_$b.png" "$T/parts$t/image_$b.png" || same=0; done
+  cmp -s <(grep -v wall_seconds "$T/parts1/render.json" | grep -v '"threads"') \
+    <(grep -v wall_seconds "$T/parts$t/render.json" | grep -v '"threads"') || same=0; done
+expect_eq "one plan per thread: the same images and sidecar on 1, 2 and 3 threads" 1 "$same"
+
 # --progress prints step lines; quiet otherwise.
 run_cmd "$R" --progress "$T/tiny.json" "$T/tiny3"
 case $T_ERR in *"step 6/6"*) t_ok "progress lines" ;; *) t_fail "progress lines" "$T_ERR" ;; esac
