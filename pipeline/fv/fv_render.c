@@ -145,9 +145,8 @@ static int net_eval(void *vctx, const float *x, int n, int h, int w, float *dx, 
     return 0;
 }
 
-/* Cuts the batch into c->parts parts (the first ones a image larger when it does not divide) and
- * points act, grad and shape at the outputs: plan 0's own buffers for one part, else buffers of
- * the whole batch. Called once the plans exist. */
+/* Points act, grad and shape at the outputs: plan 0's own buffers for one part, else buffers of
+ * the whole batch. Called once the plans exist (make_plan cuts the batch, make_parts). */
 static void net_bind(net_ctx *c)
 {
     c->act = xcalloc((size_t)c->n_outputs, sizeof *c->act);
@@ -329,6 +328,7 @@ static int make_plan(render *rd, err *e)
     const fv_recipe *r = rd->r;
     net_ctx *nc = &rd->nc;
     err ne = {{0}};
+    /* as many parts as threads, the first ones an image larger when they do not divide */
     int parts = pool_threads() < r->batch ? pool_threads() : r->batch;
     nc->parts = parts < NET_MAX_PARTS ? parts : NET_MAX_PARTS;
     for (int k = 0, at = 0; k < nc->parts; k++) {
