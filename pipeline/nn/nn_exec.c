@@ -83,9 +83,11 @@ int nn_plan_backward(nn_plan *p, err *e)
 {
     if (!p->forwarded) return err_set(e, "nn_plan_backward: no forward pass has been run on this plan");
     if (!p->garena) {
-        p->garena = nn_arena_alloc(p->arena_n + 16);
+        size_t *goff = xmalloc(sizeof *goff * (size_t)p->n_t);
+        p->garena = nn_arena_alloc(nn_grad_layout(p, goff) + 16);
         for (int k = 0; k < p->n_t; k++)
-            if (!p->t[k].is_const && p->t[k].needs_grad) p->t[k].grad = p->garena + p->t[k].off;
+            if (!p->t[k].is_const && p->t[k].needs_grad) p->t[k].grad = p->garena + goff[k];
+        free(goff);
     }
     for (int k = 0; k < p->n_t; k++)
         if (p->t[k].grad && p->t[k].zero_step < 0) memset(p->t[k].grad, 0, sizeof(float) * p->t[k].size);

@@ -14,6 +14,7 @@
 
 #include "nn.h"
 #include "nn_ops.h"
+#include "nn_steps.h"
 #include "png_io.h"
 
 static const char *model_dir(void)
@@ -922,6 +923,66 @@ START_TEST(gate_fusion)
 }
 END_TEST
 
+/* The input gradient of a plan over outs (batch n, size px) from a seeded random output gradient,
+ * run backward `runs` times on the one plan; a copy (caller frees). *floats: the gradient arena's
+ * length as nn_grad_layout gives it. */
+static float *input_grad_runs(nn_model *m, const char *const *outs, int n, int size, int runs, size_t *floats)
+{
+    nn_plan *p = NULL;
+    err e = {{0}};
+    ck_assert_msg(nn_plan_new(m, NULL, n, size, size, outs, 1, &p, &e) == 0, "%s", e.msg);
+    rng_state = 88172645463325252ull;
+    size_t nx = nn_plan_input_shape(p, (int[4]){0}), ny = nn_plan_output_size(p, 0);
+    float *x = nn_plan_input(p);
+    for (size_t i = 0; i < nx; i++) x[i] = frand(0, 255);
+    ck_assert_int_eq(nn_plan_forward(p, &e), 0);
+    float *g = nn_plan_output_grad(p, 0);
+    for (size_t i = 0; i < ny; i++) g[i] = frand(-1, 1);
+    float *dx = xmalloc(sizeof(float) * nx);
+    for (int r = 0; r < runs; r++) {
+        ck_assert_int_eq(nn_plan_backward(p, &e), 0);
+        if (r == 0) memcpy(dx, nn_plan_input_grad(p), sizeof(float) * nx);
+        else ck_assert_msg(memcmp(dx, nn_plan_input_grad(p), sizeof(float) * nx) == 0, "%s: backward %d differs", outs[0], r + 1);
+    }
+    size_t *goff = xmalloc(sizeof *goff * (size_t)p->n_t);
+    *floats = nn_grad_layout(p, goff);
+    free(goff);
+    nn_plan_free(p);
+    return dx;
+}
+
+START_TEST(shared_gradients)
+{
+    /* Gradients whose lives do not overlap share memory (nn_garena.c). The input gradient is the
+     * same, bit for bit, as with a slot each: through the whole network (the head's resize and
+     * concat), and a batch of 2 through the backbone's gated depthwise convs, residuals and
+     * squeeze-excites; a second backward on the same plan, over the first one's leftovers, gives
+     * it again; and the shared arena is under half the size. */
+    nn_model *m = load_model();
+    static const struct { const char *out; int n, size; } cases[] = {
+        {"tower_0/keypoints", 1, 64},
+        {"tower_0/extern1/BatchNorm/FusedBatchNorm", 2, 96},
+        {"tower_0/MobilenetV3/expanded_conv_5/expand/Relu:preact", 2, 64},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *outs[1] = {cases[c].out};
+        size_t shared, each, nx = (size_t)cases[c].n * cases[c].size * cases[c].size * 3;
+        nn_grad_share = 0;
+        float *ref = input_grad_runs(m, outs, cases[c].n, cases[c].size, 1, &each);
+        nn_grad_share = 1;
+        float *got = input_grad_runs(m, outs, cases[c].n, cases[c].size, 2, &shared);
+        double maxg = 0;
+        for (size_t i = 0; i < nx; i++) maxg = fmax(maxg, fabs(ref[i]));
+        ck_assert(maxg > 0);
+        ck_assert_msg(memcmp(ref, got, sizeof(float) * nx) == 0, "%s: shared gradients differ", outs[0]);
+        ck_assert_msg(2 * shared < each, "%s: shared arena %zu floats, a slot each %zu", outs[0], shared, each);
+        free(ref);
+        free(got);
+    }
+    nn_model_free(m);
+}
+END_TEST
+
 START_TEST(batch_consistency)
 {
     /* image 1 of a batch of 3 gives the same activations as the same image alone */
@@ -1361,6 +1422,7 @@ int main(void)
     tcase_add_test(t, hswish_fusion);
     tcase_add_test(t, residual_fusion);
     tcase_add_test(t, gate_fusion);
+    tcase_add_test(t, shared_gradients);
     suite_add_tcase(s, t);
     t = tcase_create("kernels");
     tcase_add_test(t, grad_conv);

@@ -1,5 +1,5 @@
 /* nn_steps — a plan as the planner (nn_plan.c) builds it and the executor (nn_exec.c) runs it,
- * internal to pipeline/nn: tensors in two arenas (values, gradients) and a list of steps, one
+ * internal to pipeline/nn: tensors in two arenas (values; gradients, which share memory) and a list of steps, one
  * kernel call each (nn_ops.h), some fused with their neighbours (nn_fuse.c). */
 #ifndef FV_NN_STEPS_H
 #define FV_NN_STEPS_H
@@ -16,7 +16,7 @@ typedef struct tensor {
     float *grad; /* gradient arena (NULL until the first backward, or when no gradient flows) */
     int is_const, needs_grad;
     int zero_step; /* backward zeroes grad just before this step (its last consumer); -1: at start */
-    size_t off;    /* offset in the arenas */
+    size_t off;    /* offset in the activation arena (nn_grad_layout places the gradients) */
 } tensor;
 
 typedef struct step {
@@ -80,6 +80,12 @@ void nn_fuse_hswish(nn_plan *p);
  * each starts a cache line, and a pixel of 16k channels is whole lines (a 512-bit load that
  * straddles two lines costs two). Aborts when out of memory, as xmalloc does. */
 float *nn_arena_alloc(size_t n);
+
+/* Each tensor's offset in the gradient arena, into goff[0 .. p->n_t) (nn_garena.c): gradients
+ * that are never needed at the same time share memory. Returns the arena's length in floats. */
+size_t nn_grad_layout(nn_plan *p, size_t *goff);
+/* 1 (the default): gradients share memory; 0: a slot each (the tests' reference). */
+extern int nn_grad_share;
 
 /* First use without nn_set_threads: takes the thread count from the environment. */
 int nn_set_threads_default(void);
