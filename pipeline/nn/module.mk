@@ -5,9 +5,9 @@
 NN_KERN_SRCS := pipeline/nn/nn_conv.c pipeline/nn/nn_dwconv.c pipeline/nn/nn_eltwise.c pipeline/nn/nn_pool2d.c \
                 pipeline/nn/nn_loss.c
 # The engine: model.json + weights (nn_load), graph queries (nn_model), the planner (nn_plan,
-# nn_fuse), the gradients' memory (nn_garena), forward and backward (nn_exec), photo input and
+# nn_fuse), where each tensor lives (nn_layout), forward and backward (nn_exec), photo input and
 # COCO names (nn_photo).
-NN_SRCS := pipeline/nn/nn_load.c pipeline/nn/nn_model.c pipeline/nn/nn_plan.c pipeline/nn/nn_fuse.c pipeline/nn/nn_garena.c \
+NN_SRCS := pipeline/nn/nn_load.c pipeline/nn/nn_model.c pipeline/nn/nn_plan.c pipeline/nn/nn_fuse.c pipeline/nn/nn_layout.c \
            pipeline/nn/nn_exec.c pipeline/nn/nn_photo.c $(NN_KERN_SRCS) pipeline/nn/nn_amx.c pipeline/nn/nn_bf16.c \
            pipeline/nn/nn_simd.c
 NN_OBJS := $(call objs,$(NN_SRCS))

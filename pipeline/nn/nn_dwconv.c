@@ -316,6 +316,10 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
                     if (k->gate.kind) {
                         gt = k->gate;
                         gt.x += ((size_t)r * g->w + ix) * C, gt.step = step, gp = &gt;
+                        if (gt.m) { /* (C + 15) / 16 mask words a pixel */
+                            ptrdiff_t mw = (C + 15) / 16;
+                            gt.m += ((ptrdiff_t)r * g->w + ix) * mw, gt.mstep = (ptrdiff_t)g->sw * mw;
+                        }
                     }
                     nn_simd_dw_run(d, step, k->add ? d : NULL, step, C, k->x, k->w, yo, wo, nt, C, len, NN_ACT_NONE, gp,
                                    NULL);
@@ -352,10 +356,10 @@ static void dw_bwd_rows(void *vc, int r0, int r1)
 }
 
 void nn_dwconv_bwd_gated(const nn_geom *g, const float *dy, const float *wt, float *dx, int gate, const float *gx,
-                         float ga, float gc)
+                         const uint16_t *gmask, float ga, float gc)
 {
     kc k = {.g = g, .x = dy, .w = wt, .y = dx, .add = 0};
-    k.gate = (nn_simd_gate){gate, ga, gc, gx, 0};
+    k.gate = (nn_simd_gate){gate, ga, gc, gx, 0, gmask, 0};
     pool_for(g->n * g->h, (size_t)g->n * g->oh * g->ow * g->cout * g->kh * g->kw, dw_bwd_rows, &k);
 }
 

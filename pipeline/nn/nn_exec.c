@@ -21,16 +21,17 @@ int nn_plan_forward(nn_plan *p, err *e)
         switch (s->kind) {
         case K_CONV:
             if (s->pk) {
-                nn_hswish_out hs = {s->hs_t >= 0 ? p->t[s->hs_t].val : NULL, s->ha, s->hc};
+                nn_hswish_out hs = {s->hs_t >= 0 ? p->t[s->hs_t].val : NULL, s->ha, s->hc, o->mask,
+                                    (o->shape[3] + 15) / 16, s->act == NN_ACT_RELU6};
                 nn_conv_fwd_packed(&s->g, s->pk, x->val, s->b, s->act, s->res >= 0 ? p->t[s->res].val : NULL, o->val,
-                                   p->col, s->hs_t >= 0 ? &hs : NULL);
+                                   p->col, hs.out || hs.mask ? &hs : NULL);
             }
             else
                 nn_conv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val, p->col);
             break;
         case K_DWCONV:
             if (s->hs_t >= 0) {
-                nn_hswish_out hs = {p->t[s->hs_t].val, s->ha, s->hc};
+                nn_hswish_out hs = {.out = p->t[s->hs_t].val, .a = s->ha, .c = s->hc};
                 nn_dwconv_fwd_hs(&s->g, x->val, s->w, s->b, s->act, o->val, &hs);
             } else
                 nn_dwconv_fwd(&s->g, x->val, s->w, s->b, s->act, o->val);
@@ -143,7 +144,7 @@ int nn_plan_backward(nn_plan *p, err *e)
             if (!s->act_done) nn_act_bwd(s->act, o->val, o->grad, o->size);
             if (dx && s->gate) {
                 const tensor *gt = &p->t[s->gate_t];
-                nn_dwconv_bwd_gated(&s->g, o->grad, s->w, gt->grad, s->gate, gt->val, s->ga, s->gc);
+                nn_dwconv_bwd_gated(&s->g, o->grad, s->w, gt->grad, s->gate, gt->val, gt->mask, s->ga, s->gc);
             } else if (dx)
                 nn_dwconv_bwd(&s->g, o->grad, s->w, dx, !overwrite);
             break;

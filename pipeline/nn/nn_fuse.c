@@ -72,6 +72,11 @@ void nn_fuse_gates(nn_plan *p)
         if (pr->kind == K_CONV && (pr->act == NN_ACT_RELU || pr->act == NN_ACT_RELU6)) {
             d->gate = pr->act == NN_ACT_RELU ? NN_GATE_RELU : NN_GATE_RELU6, d->gate_t = y;
             pr->act_done = 1;
+            /* a packed conv also writes the signs the gate reads: 4.7 MB of floats at a batch of
+             * 4 for expanded_conv_1, long out of cache when the backward comes, against 147 KB */
+            tensor *yt = &p->t[y];
+            if (pr->pk && !yt->mask)
+                yt->mask = xcalloc(yt->size / (size_t)yt->shape[3] * (size_t)((yt->shape[3] + 15) / 16), sizeof(uint16_t));
         } else if (pr->kind == K_HSWISH && made_by[pr->in[0]] >= 0 && uses[pr->in[0]] == 1) {
             d->gate = NN_GATE_HSWISH, d->gate_t = pr->in[0], d->ga = pr->ha, d->gc = pr->hc;
             pr->bwd_skip = 1;

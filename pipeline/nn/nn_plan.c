@@ -458,10 +458,7 @@ static int add_tensor(nn_plan *p, const int shape[4], int is_const, const float 
     t->size = tensor_size(shape);
     t->is_const = is_const;
     t->val = (float *)val;
-    if (!is_const) {
-        t->off = p->arena_n;
-        p->arena_n += (t->size + 15) & ~(size_t)15; /* 64-byte aligned tensors */
-    }
+    if (!is_const) p->arena_n += (t->size + 15) & ~(size_t)15; /* 64-byte aligned tensors */
     return p->n_t++;
 }
 
@@ -667,9 +664,6 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     for (int k = 0; k < p->n_t; k++) p->t[k].zero_step = -1;
     for (int k = 0; k < p->n_s; k++)
         for (int j = 0; j < p->s[k].n_in; j++) p->t[p->s[k].in[j]].zero_step = k;
-    p->arena = nn_arena_alloc(p->arena_n + 16);
-    for (int k = 0; k < p->n_t; k++)
-        if (!p->t[k].is_const) p->t[k].val = p->arena + p->t[k].off;
     p->col = nn_arena_alloc(col_n + 1);
     p->n_out = n_outputs;
     p->out_t = xcalloc((size_t)n_outputs, sizeof(int));
@@ -684,6 +678,12 @@ int nn_plan_new(nn_model *m, const char *input_name, int batch, int h, int w,
     nn_fuse_residuals(p);
     nn_fuse_gates(p);
     nn_fuse_hswish(p);
+    /* the values' memory, once the fusions have said which steps read what (nn_layout.c) */
+    size_t *off = xmalloc(sizeof *off * (size_t)(p->n_t ? p->n_t : 1));
+    p->arena = nn_arena_alloc(nn_val_layout(p, off) + 16);
+    for (int k = 0; k < p->n_t; k++)
+        if (!p->t[k].is_const) p->t[k].val = p->arena + off[k];
+    free(off);
     *out = p;
     p = NULL;
     rc = 0;
@@ -714,6 +714,7 @@ void nn_plan_free(nn_plan *p)
         free(p->s[k].cs), free(p->s[k].xs), free(p->s[k].dxs);
     }
     for (int k = 0; k < p->n_out; k++) free(p->out_grad[k]);
+    for (int k = 0; k < p->n_t; k++) free(p->t[k].mask);
     free(p->out_grad);
     free(p->out_t);
     free(p->s);

@@ -76,6 +76,16 @@ static inline __attribute__((always_inline)) __m512 hswish16(__m512 x, float a, 
 }
 
 
+/* The Relu mask word of stored value o (lanes m): nn_hswish_out's mask, the predicate apply_gate
+ * tests for NN_GATE_RELU (RELU6 with relu6). */
+static inline __attribute__((always_inline)) void put_mask(const nn_simd_post *pst, size_t word, __m512 o,
+                                                           __mmask16 m)
+{
+    __mmask16 k = _mm512_mask_cmp_ps_mask(m, o, _mm512_setzero_ps(), _CMP_GT_OQ);
+    if (pst->mask_relu6) k &= _mm512_cmp_ps_mask(o, _mm512_set1_ps(6.0f), _CMP_LT_OQ);
+    pst->mask[word] = k;
+}
+
 /* --- depthwise gathers ----------------------------------------------------------------------- */
 
 void nn_simd_dw_pixel(float *out, const float *init, int C, const float *x, const float *w, const ptrdiff_t *xo,
@@ -153,9 +163,12 @@ static inline __attribute__((always_inline)) void run_pixels(float *out, ptrdiff
         for (int v = 0; v < nv; v++) {
             __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
             __m512 o = activate(a[p * nv + v], act);
-            if (gt) o = apply_gate(gt, o, _mm512_maskz_loadu_ps(m, gt->x + (ptrdiff_t)(j + p) * gt->step + c0 + 16 * v));
+            if (gt && gt->m) /* a Relu's mask word: the same selection as apply_gate's */
+                o = _mm512_maskz_mov_ps(gt->m[(ptrdiff_t)(j + p) * gt->mstep + c0 / 16 + v], o);
+            else if (gt)
+                o = apply_gate(gt, o, _mm512_maskz_loadu_ps(m, gt->x + (ptrdiff_t)(j + p) * gt->step + c0 + 16 * v));
             _mm512_mask_storeu_ps(out + (ptrdiff_t)(j + p) * out_step + c0 + 16 * v, m, o);
-            if (pst)
+            if (pst && pst->out)
                 _mm512_mask_storeu_ps(pst->out + (ptrdiff_t)(j + p) * out_step + c0 + 16 * v, m, hswish16(o, pst->a, pst->c));
         }
 }
@@ -347,7 +360,8 @@ static inline __attribute__((always_inline)) void micro(const int mr, const int 
             __m512 o = activate(acc[i][v], act);
             if (res) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, res + (size_t)i * ldc + 16 * v));
             _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * v, m, o);
-            if (pst) _mm512_mask_storeu_ps(pst->out + (size_t)i * ldc + 16 * v, m, hswish16(o, pst->a, pst->c));
+            if (pst && pst->out) _mm512_mask_storeu_ps(pst->out + (size_t)i * ldc + 16 * v, m, hswish16(o, pst->a, pst->c));
+            if (pst && pst->mask) put_mask(pst, (size_t)i * pst->mask_w + v, o, m);
         }
 }
 
@@ -394,7 +408,11 @@ void nn_simd_gemm(int m0, int m1, int n0, int n1, const float *a, int lda, const
         for (int q = 0; q < t; q++) {
             int i = m0 + (int)((long)r * q / t), mr = m0 + (int)((long)r * (q + 1) / t) - i;
             nn_simd_post pt, *pp = NULL;
-            if (post) pt = *post, pt.out += (size_t)i * ldc + j, pp = &pt;
+            if (post) {
+                pt = *post, pp = &pt;
+                if (pt.out) pt.out += (size_t)i * ldc + j;
+                if (pt.mask) pt.mask += (size_t)i * pt.mask_w + j / 16; /* j: a multiple of 32 */
+            }
             micro_any(mr, nv, mk, a + (size_t)i * lda, lda, b, j, bias, beta, act,
                       res ? res + (size_t)i * ldc + j : NULL, pp, c + (size_t)i * ldc + j, ldc);
         }
@@ -462,7 +480,8 @@ static inline __attribute__((always_inline)) void direct_px(const int np, const 
             __mmask16 m = v == nv - 1 ? mk : (__mmask16)0xFFFF;
             __m512 o = activate(acc[p][v], act);
             _mm512_mask_storeu_ps(y + (size_t)(ox0 + p) * co + 16 * v, m, o);
-            if (pst) _mm512_mask_storeu_ps(pst->out + (size_t)(ox0 + p) * co + 16 * v, m, hswish16(o, pst->a, pst->c));
+            if (pst && pst->out) _mm512_mask_storeu_ps(pst->out + (size_t)(ox0 + p) * co + 16 * v, m, hswish16(o, pst->a, pst->c));
+            if (pst && pst->mask) put_mask(pst, (size_t)(ox0 + p) * pst->mask_w + v, o, m);
         }
 }
 
@@ -476,7 +495,11 @@ void nn_simd_conv_direct(const nn_geom *g, int r0, int r1, const float *xp, int 
         const float *xr = xp + ((size_t)n * hp + (size_t)oy * g->sh) * wp * g->cin;
         float *yr = y + (size_t)r * g->ow * g->cout;
         nn_simd_post pt, *pp = NULL;
-        if (post) pt = *post, pt.out += (size_t)r * g->ow * g->cout, pp = &pt;
+        if (post) {
+            pt = *post, pp = &pt;
+            if (pt.out) pt.out += (size_t)r * g->ow * g->cout;
+            if (pt.mask) pt.mask += (size_t)r * g->ow * pt.mask_w;
+        }
         int ox = 0;
         for (; ox + NP <= g->ow; ox += NP)
             if (nv == 2)

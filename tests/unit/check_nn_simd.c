@@ -86,7 +86,7 @@ static void check_packed(int n, int h, int w, int cin, int cout, int k, int s, i
         /* a residual and a hard swish fused into the forward: the bytes of the three ops */
         float *res = rand_buf(ny, 0), *hs0 = malloc(sizeof(float) * ny), *hs1 = malloc(sizeof(float) * ny);
         for (size_t i = 0; i < ny; i++) res[i] *= 4.0f;
-        nn_hswish_out hs = {hs1, 3.0f, 1.0f / 6.0f};
+        nn_hswish_out hs = {.out = hs1, .a = 3.0f, .c = 1.0f / 6.0f};
         nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_NONE, NULL, y0, col, NULL);
         for (size_t i = 0; i < ny; i++) y0[i] += res[i];
         nn_hswish_fwd(3.0f, 1.0f / 6.0f, y0, hs0, ny);
@@ -100,6 +100,29 @@ static void check_packed(int n, int h, int w, int cin, int cout, int k, int s, i
             ck_assert_msg(memcmp(hs0, hs1, sizeof(float) * ny) == 0, "%s: direct hard swish differs", what);
         }
         free(res), free(hs0), free(hs1);
+        /* a Relu's signs written beside the output (nn_hswish_out's mask), through the products
+         * and the direct path, on 1 and 2 threads (rows or column panels split between them): bit
+         * c % 16 of word c / 16 of a pixel set exactly where y > 0 (and y < 6), none past cout */
+        int mw = (cout + 15) / 16;
+        size_t px = ny / (size_t)cout;
+        uint16_t *mask = malloc(sizeof(uint16_t) * px * (size_t)mw);
+        for (int v = 0; v < 4; v++) {
+            int relu6 = v & 1;
+            nn_hswish_out mo = {.mask = mask, .mask_w = mw, .mask_relu6 = relu6};
+            memset(mask, 0xA5, sizeof(uint16_t) * px * (size_t)mw);
+            nn_set_threads(v < 2 ? 1 : 2);
+            nn_conv_fwd_packed(&g, pk, x, bias, relu6 ? NN_ACT_RELU6 : NN_ACT_RELU, NULL, y1, col, &mo);
+            nn_set_threads(1);
+            for (size_t p = 0; p < px; p++)
+                for (int c = 0; c < 16 * mw; c++) {
+                    float yv = c < cout ? y1[p * (size_t)cout + (size_t)c] : 0.0f;
+                    int want = c < cout && yv > 0.0f && (!relu6 || yv < 6.0f);
+                    int got = mask[p * (size_t)mw + (size_t)c / 16] >> (c % 16) & 1;
+                    ck_assert_msg(got == want, "%s: relu%s mask of pixel %zu channel %d: %d, y %g", what, relu6 ? "6" : "",
+                                  p, c, got, (double)yv);
+                }
+        }
+        free(mask);
         /* the split across threads must not change a bit */
         nn_conv_fwd_packed(&g, pk, x, bias, NN_ACT_RELU6, NULL, y1, col, NULL);
         nn_conv_bwd_packed(&g, pk, dy, dx1, col, 0);
@@ -196,7 +219,7 @@ START_TEST(depthwise_same_bytes)
                               k, s, C);
                 if (nn_simd_available()) { /* the fused hard swish of the forward */
                     float *h0 = malloc(sizeof(float) * ny), *h1 = malloc(sizeof(float) * ny), *y2 = malloc(sizeof(float) * ny);
-                    nn_hswish_out hs = {h1, 3.0f, 1.0f / 6.0f};
+                    nn_hswish_out hs = {.out = h1, .a = 3.0f, .c = 1.0f / 6.0f};
                     nn_dwconv_fwd_hs(&g, x, wt, bias, NN_ACT_NONE, y2, &hs);
                     nn_dwconv_fwd(&g, x, wt, bias, NN_ACT_NONE, y[0]);
                     nn_hswish_fwd(3.0f, 1.0f / 6.0f, y[0], h0, ny);

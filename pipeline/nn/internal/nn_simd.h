@@ -48,6 +48,9 @@ typedef struct nn_simd_gate {
     float a, c;
     const float *x;
     ptrdiff_t step;
+    const uint16_t *m; /* NN_GATE_RELU(6): the Relu's mask (nn_hswish_out) read instead of x: word
+                        * c / 16 of a pixel's channel c, mstep words from one pixel to the next */
+    ptrdiff_t mstep;
 } nn_simd_gate;
 
 /* A hard swish of a kernel's output stored beside it: at the index of out where the kernel stores

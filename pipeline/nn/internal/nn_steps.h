@@ -5,6 +5,7 @@
 #define FV_NN_STEPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nn_graph.h"
 #include "nn_ops.h"
@@ -16,7 +17,8 @@ typedef struct tensor {
     float *grad; /* gradient arena (NULL until the first backward, or when no gradient flows) */
     int is_const, needs_grad;
     int zero_step; /* backward zeroes grad just before this step (its last consumer); -1: at start */
-    size_t off;    /* offset in the activation arena (nn_grad_layout places the gradients) */
+    uint16_t *mask; /* a Relu conv's output that gates a depthwise backward: its signs, which the
+                     * conv writes (nn_hswish_out's mask) and the gate reads instead of val; owned */
 } tensor;
 
 typedef struct step {
@@ -58,7 +60,7 @@ struct nn_plan {
     int *out_t;
     float **out_grad;
     float *arena, *garena;
-    size_t arena_n;
+    size_t arena_n; /* floats of a slot for every value: the bound the memory limit checks */
     float *col;
     int forwarded;
     int timing; /* nn_plan_set_timing */
@@ -81,11 +83,13 @@ void nn_fuse_hswish(nn_plan *p);
  * straddles two lines costs two). Aborts when out of memory, as xmalloc does. */
 float *nn_arena_alloc(size_t n);
 
-/* Each tensor's offset in the gradient arena, into goff[0 .. p->n_t) (nn_garena.c): gradients
- * that are never needed at the same time share memory. Returns the arena's length in floats. */
-size_t nn_grad_layout(nn_plan *p, size_t *goff);
-/* 1 (the default): gradients share memory; 0: a slot each (the tests' reference). */
-extern int nn_grad_share;
+/* Each tensor's offset in the value arena (nn_val_layout, once the plan is fused) or the gradient
+ * arena (nn_grad_layout), into off[0 .. p->n_t): tensors that are never needed at the same time
+ * share memory (nn_layout.c). Each returns its arena's length in floats. */
+size_t nn_val_layout(const nn_plan *p, size_t *off);
+size_t nn_grad_layout(const nn_plan *p, size_t *goff);
+/* 1 (the default): tensors share memory; 0: a slot each (the tests' reference). */
+extern int nn_share_memory;
 
 /* First use without nn_set_threads: takes the thread count from the environment. */
 int nn_set_threads_default(void);
