@@ -357,8 +357,8 @@ typedef struct affine_job {
 /* Sixteen output pixels whose taps are all inside, at once (x86-64 with AVX-512): each of the 12
  * tap values a gather, the weighted sum in the scalar code's order (w0 a + w1 b + w2 c + w3 d,
  * multiplies then adds, no FMA), so the same bytes; the three channels interleaved back into
- * the pixels. The sampling's arithmetic per pixel is small; it was its loads and their addresses, one
- * pixel at a time, that cost (4 times as long). fv_transform_set_portable(1) turns it off. */
+ * the pixels. The sampling's arithmetic per pixel is small; it was its loads and their
+ * addresses, one pixel at a time, that cost (4 times as long). fv_transform_set_portable(1) turns it off. */
 static int g_portable, g_cpu = -1; /* g_cpu -1: not detected yet (a benign race) */
 
 void fv_transform_set_portable(int on) { g_portable = on != 0; }

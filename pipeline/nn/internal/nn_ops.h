@@ -27,10 +27,11 @@
  * plan's steps run one at a time. */
 typedef struct nn_conv_pack nn_conv_pack;
 /* What a kernel writes beside its output y as it stores it. out (NULL: nothing; laid out as y):
- * the hard swish of y, (c * y) * relu6(y + a), nn_hswish_fwd's values. mask (NULL: nothing): the
- * sign of y for a Relu's backward, bit c % 16 of mask[p * mask_w + c / 16] set where channel c of
- * pixel p is > 0 (mask_relu6: and < 6), mask_w = (channels + 15) / 16 words a pixel: the one
- * thing a Relu's derivative reads, a thirty-second of y's bytes. */
+ * the hard swish of y, (c * y) * relu6(y + a), nn_hswish_fwd's values. mask (NULL: nothing;
+ * nn_conv_fwd_packed only, the depthwise forward ignores it): the sign of y for a Relu's
+ * backward, bit c % 16 of mask[p * mask_w + c / 16] set where channel c of pixel p is > 0
+ * (mask_relu6: and < 6), mask_w = (channels + 15) / 16 words a pixel: the one thing a Relu's
+ * derivative reads, a thirty-second of y's bytes. */
 typedef struct nn_hswish_out {
     float *out;
     float a, c;
@@ -74,9 +75,9 @@ void nn_dwconv_fwd_hs(const nn_geom *g, const float *x, const float *wt, const f
 
 /* nn_dwconv_bwd into dx (overwritten), each value then through the derivative of the activation
  * that made the conv's input (gate: nn_simd.h's NN_GATE_*, gx its values as NN_GATE_* reads them,
- * laid out as dx; or for a Relu gmask, its nn_hswish_out mask, and gx unread; ga, gc the hard
- * swish's constants): nn_dwconv_bwd then nn_act_bwd or
- * nn_hswish_bwd, with their values, in one pass. Only with the AVX-512 kernels
+ * laid out as dx; or for a Relu, gmask not NULL: its nn_hswish_out mask, read instead of gx; ga,
+ * gc the hard swish's constants): nn_dwconv_bwd then nn_act_bwd or nn_hswish_bwd, with their
+ * values, in one pass. Only with the AVX-512 kernels
  * (nn_ops_simd_available), for multiplier 1 and at most 64 taps. */
 void nn_dwconv_bwd_gated(const nn_geom *g, const float *dy, const float *wt, float *dx, int gate, const float *gx,
                          const uint16_t *gmask, float ga, float gc);

@@ -1,6 +1,6 @@
 /* nn_steps — a plan as the planner (nn_plan.c) builds it and the executor (nn_exec.c) runs it,
- * internal to pipeline/nn: tensors in two arenas (values; gradients, which share memory) and a list of steps, one
- * kernel call each (nn_ops.h), some fused with their neighbours (nn_fuse.c). */
+ * internal to pipeline/nn: tensors in two arenas (values, gradients; nn_layout.c places them) and
+ * a list of steps, one kernel call each (nn_ops.h), some fused with their neighbours (nn_fuse.c). */
 #ifndef FV_NN_STEPS_H
 #define FV_NN_STEPS_H
 
