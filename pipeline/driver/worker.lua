@@ -109,6 +109,16 @@ local function main()
       if sys.clock() - last_touch >= 1 then sys.touch(claim); last_touch = sys.clock() end
       sys.sleep(0.02)
     end
+    -- A job killed by a signal while this worker is being stopped (scancel, Ctrl-C: the signal
+    -- reaches every process of the task, and the job may die of it before the worker notices
+    -- its own) did not fail: the worker leaves it as it leaves a running one, and the driver
+    -- sees the task end. The grace covers a signal that reached the job first.
+    if code < 0 then
+      for _ = 1, 10 do
+        if sys.interrupted() ~= 0 then sys.rm_rf(tmp); os.remove(claim); return false end
+        sys.sleep(0.02)
+      end
+    end
     local secs = sys.clock() - t0
     os.remove(prog)
     if code == 0 then
