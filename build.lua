@@ -48,14 +48,17 @@ local variant = os.getenv('VARIANT') or 'release'
 package.path = root .. '/?.lua;' .. package.path
 package.cpath = root .. '/build/' .. variant .. '/lib/?.so;' .. package.cpath
 
-require 'pipeline.driver.strict'
-
 -- Everything below needs our C module: say how to get it rather than fail in a require.
 local ok_sys, sys = pcall(require, 'fvsys')
 if not ok_sys then
   io.stderr:write('build: the fvsys module is not built (run `make tools` first): ' .. tostring(sys) .. '\n')
   os.exit(1)
 end
+-- The driver's modules load from the bytecode `make tools` compiled, when it is current.
+table.insert(package.searchers, 2,
+             require('pipeline.driver.bytecode').searcher(root, root .. '/build/' .. variant .. '/luac', sys.stat))
+
+require 'pipeline.driver.strict'
 
 -- The Slurm farm of this build, when it uses one: closed (its tasks cancelled, its queue
 -- removed) however main ends.

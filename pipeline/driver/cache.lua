@@ -68,19 +68,27 @@ end
 
 -- The tools' hashes, once a process: a build takes its tools as they were when it began (a
 -- hundred jobs name the same two tools; a stat each cost a no-op build 2 %).
+-- A job's key holds these, and the runner checks a tool against them before it starts a job.
 local tool_hashes = {}
+
+-- The hash of tool as this build took it; nil and a message when it is not built.
+function M.tool_hash(tool)
+  local h = tool_hashes[tool]
+  if h then return h end
+  local err
+  h, err = fs.hash(tool)
+  if not h then return nil, 'tool ' .. tool .. ' is not built (' .. err .. ')' end
+  tool_hashes[tool] = h
+  return h
+end
 
 -- Computes job.key. deps_keys: keys of the jobs it depends on, in job.deps order.
 -- Returns the key, or nil and a message naming the missing input.
 function M.key(job, deps_keys)
   local parts = { VERSION, 'argv=' .. canon(job.argv), 'recipe=' .. canon(job.recipe or '') }
   for _, tool in ipairs(job.tools or {}) do
-    local h, err = tool_hashes[tool]
-    if not h then
-      h, err = fs.hash(tool)
-      if not h then return nil, 'tool ' .. tool .. ' is not built (' .. err .. ')' end
-      tool_hashes[tool] = h
-    end
+    local h, err = M.tool_hash(tool)
+    if not h then return nil, err end
     parts[#parts + 1] = 'tool=' .. (tool:match('[^/]+$') or tool) .. ':' .. h -- by content only
   end
   for _, input in ipairs(job.inputs or {}) do

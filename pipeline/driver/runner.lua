@@ -228,8 +228,6 @@ function M.run(jobs, opts)
     end
     local key, err = cache.key(j, dk)
     if not key then return nil, string.format('%s: %s', j.id, err) end
-    j.tool_hashes = {}
-    for _, tool in ipairs(j.tools or {}) do j.tool_hashes[tool] = fs.hash(tool) end
     keys[j.id] = key
     j.key = key
     local meta, note = nil, nil
@@ -239,6 +237,9 @@ function M.run(jobs, opts)
       j.meta, j.dir, j.cached = meta, cache.entry(key), true
       dirs[j.id] = j.dir
     else
+      -- The tools as its key took them: start() checks that they are still those.
+      j.tool_hashes = {}
+      for _, tool in ipairs(j.tools or {}) do j.tool_hashes[tool] = cache.tool_hash(tool) end
       todo[#todo + 1] = j
     end
   end
