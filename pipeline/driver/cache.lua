@@ -66,6 +66,16 @@ local function generated(path)
   return path:sub(1, #g) == g or path:sub(1, 11) == '.cache/gen/'
 end
 
+-- The sha256 of a file's bytes (a job's input, a file the site publishes); nil, msg when it
+-- cannot be read. A file of a cache entry (another job's output) is hashed as M.lookup hashes
+-- it (fs.hash_checked): the same sha256 from the same memo record, so that it costs one stat
+-- and one record a build, not two of each.
+function M.hash_file(path)
+  local o = M.objects() .. '/'
+  if path:sub(1, #o) == o then return fs.hash_checked(path, M.dir ~= M.local_dir) end
+  return fs.hash(path)
+end
+
 -- The tools' hashes, once a process: a build takes its tools as they were when it began (a
 -- hundred jobs name the same two tools; a stat each cost a no-op build 2 %).
 -- A job's key holds these, and the runner checks a tool against them before it starts a job.
@@ -93,7 +103,7 @@ function M.key(job, deps_keys)
   end
   for _, input in ipairs(job.inputs or {}) do
     local h, err
-    if generated(input) then h, err = fs.hash_text(input, M.portable) else h, err = fs.hash(input) end
+    if generated(input) then h, err = fs.hash_text(input, M.portable) else h, err = M.hash_file(input) end
     if not h then return nil, err end
     parts[#parts + 1] = 'in=' .. M.portable(input) .. ':' .. h
   end

@@ -194,8 +194,10 @@ local function sandbox_message(file, what)
   return string.format('%s: %s (expected a manifest that returns a table)', quote.text(file), what)
 end
 
--- Runs the manifest's chunk under the limits. Returns its table (a checked copy) or nil, message.
-local function evaluate(file, chunk, ctx)
+-- Runs the manifest's chunk (from parse(): the chunk, or nil and a message) under the limits.
+-- Returns its table (a checked copy) or nil, message.
+local function evaluate(file, parse, ctx)
+  local chunk
   local function run()
     local ok, m = pcall(chunk)
     -- A runtime error (the sandbox has no io, os or require): Lua's message names file and line.
@@ -217,6 +219,9 @@ local function evaluate(file, chunk, ctx)
   if key and memo[key] then
     status, text, memo_used[key] = 'ok', memo[key], true
   else
+    local perr
+    chunk, perr = parse()
+    if not chunk then return nil, perr end
     status, text = M.isolate(run, limits.seconds, limits.memory)
     if key and status == 'ok' then memo[key], memo_used[key], memo_dirty = text, true, true end
   end
@@ -281,8 +286,10 @@ function M.load(file, id)
   f:seek('set')
   local src = f:read('a')
   f:close()
-  local chunk, perr = load(src, '=' .. file, 't', sandbox())
-  if not chunk then
+  -- Parsed only when its literal is not remembered (a remembered one parsed and ran before).
+  local function parse()
+    local chunk, perr = load(src, '=' .. file, 't', sandbox())
+    if chunk then return chunk end
     -- Lua's parser recurses once per nested bracket: too deep, it stops with "C stack overflow"
     -- and a traceback of the driver, which say nothing to the author.
     if perr:find('C stack overflow', 1, true) or perr:find('C levels', 1, true) then
@@ -291,7 +298,7 @@ function M.load(file, id)
     return nil, quote.text(perr:match('^[^\n]*'), 300) .. ' (expected Lua returning a table)'
   end
   local ctx = setmetatable({ file = file, src = src }, Ctx)
-  local m, eerr = evaluate(file, chunk, ctx)
+  local m, eerr = evaluate(file, parse, ctx)
   if not m then return nil, eerr end
   local vok, verr = pcall(function()
     local kind = ctx:field(m, 'kind', 'string', true)

@@ -5,6 +5,7 @@
 -- not are hard links to the published version's (recorded in .article.files), not new copies.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
+local cache = require 'pipeline.driver.cache'
 
 local M = {}
 
@@ -109,7 +110,7 @@ function M.publish(files, out_dir)
   local lines, bytes = {}, 0
   for i, f in ipairs(files) do
     if i > 1 and files[i - 1].dest == f.dest then return nil, 'two files published as ' .. f.dest end
-    local h, err = fs.hash(f.src)
+    local h, err = cache.hash_file(f.src)
     if not h then return nil, err end
     bytes = bytes + sys.stat(f.src).size
     lines[#lines + 1] = f.dest .. ' ' .. h
