@@ -175,7 +175,8 @@ stage('cache', { 'real' }, { 'times' }, function(b)
   if not locked then io.stderr:write('build: ' .. lerr .. ' (another build is running)\n'); return 1 end
   cache.clean_tmp()
   sys.catch_signals()
-  fs.load_memo(cache.local_dir .. '/state/hashes.lua')
+  os.remove(cache.local_dir .. '/state/hashes.lua') -- the memo's format until December 2026
+  fs.load_memo(cache.local_dir .. '/state/hashes.bin')
   manifest.load_memo(cache.local_dir .. '/state/manifests.lua')
   -- Each job's seconds and CPU seconds when it last ran: its cost, for the order of the jobs.
   local function state(name)

@@ -2,7 +2,7 @@
 -- an unchanged file is never read twice, and the rule that no path named by an author may leave
 -- the project.
 --
--- The hash memo (.cache/state/hashes.lua) has two kinds of record:
+-- The hash memo (.cache/state/hashes.bin) has two kinds of record:
 --   M.hash, M.hash_text  an author's sources, the tools, generated files: trusted while (size,
 --                        mtime, inode) are unchanged, as make, ninja and tup do.
 --   M.hash_checked       files whose bytes must never be trusted on mtime alone (cache entries,
@@ -75,21 +75,23 @@ function M.exists(path) return sys.stat(path) ~= nil end
 
 function M.dirname(path) return path:match('^(.*)/[^/]*$') or '.' end
 
--- Loads the remembered hashes (a Lua table literal: fast to load, no parser of ours needed).
+-- Loads the remembered hashes (fvsys.memo_decode: pipeline/luaext/memo.c has the format). A
+-- memo that does not decode (damaged, or of an older version) is left aside: every file is
+-- hashed again, and the build saves a new one.
 function M.load_memo(path)
   memo_path = path
-  local chunk = loadfile(path, 't', {})
-  if chunk then
-    local ok, t = pcall(chunk)
-    if ok and type(t) == 'table' then hash_memo = t end
-  end
+  local bytes = M.read(path)
+  local t = bytes and sys.memo_decode(bytes)
+  if t then hash_memo = t end
 end
 
 -- A damaged memo costs hashing again, never a wrong hash or a failed save: a record is checked
 -- where it is used (memo_get) and where it is written (save_memo), not at load, where checking
 -- all of them took a tenth of a no-op build.
 local function valid(k, m)
-  if type(k) ~= 'string' or type(m) ~= 'table' or #m < 4 or type(m[#m]) ~= 'string' then return false end
+  -- (what fvsys.memo_encode can write: a key of 1 to 65535 bytes, up to 8 integers, a hash)
+  if type(k) ~= 'string' or #k > 65535 or type(m) ~= 'table' or #m < 4 or #m > 9 then return false end
+  if type(m[#m]) ~= 'string' or #m[#m] == 0 or #m[#m] > 255 then return false end
   for i = 1, #m - 1 do
     if math.type(m[i]) ~= 'integer' then return false end
   end
@@ -118,14 +120,7 @@ function M.save_memo(prune)
   end
   for i = n + 1, #keys do keys[i] = nil end
   table.sort(keys)
-  local out = { 'return {\n' }
-  for _, k in ipairs(keys) do
-    local fields = {}
-    for i, v in ipairs(hash_memo[k]) do fields[i] = string.format(math.type(v) == 'integer' and '%d' or '%q', v) end
-    out[#out + 1] = string.format('[%q]={%s},\n', k, table.concat(fields, ','))
-  end
-  out[#out + 1] = '}\n'
-  M.write_atomic(memo_path, table.concat(out))
+  M.write_atomic(memo_path, sys.memo_encode(keys, hash_memo))
   memo_dirty = false
 end
 

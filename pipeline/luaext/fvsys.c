@@ -28,6 +28,7 @@
 #include "canon.h"
 #include "json_decode.h"
 #include "json_encode.h"
+#include "memo.h"
 
 extern char **environ;
 
@@ -685,6 +686,7 @@ static const luaL_Reg fvsys_lib[] = {
     {"json_decode", fvsys_json_decode},
     {"portable", fvsys_portable},     {"canon", fvsys_canon},
     {"json_encode", fvsys_json_encode},
+    {"memo_encode", fvsys_memo_encode}, {"memo_decode", fvsys_memo_decode},
     {NULL, NULL}};
 
 int luaopen_fvsys(lua_State *L);

@@ -11,6 +11,12 @@ fresh() {
   rm -rf "$P/.cache" "$P/build"
 }
 build() { (cd "$P" && lua5.4 "$ROOT/build.lua" "$@"); }
+# The hash memo's records, one a line: "key field field ... hash" (fvsys.memo_decode).
+memo_dump() {
+  lua5.4 -e "package.cpath = '$ROOT/build/${VARIANT:-release}/lib/?.so;' .. package.cpath
+    local f = assert(io.open('$1', 'rb')); local t = assert(require('fvsys').memo_decode(f:read('a')))
+    for k, r in pairs(t) do print(k .. ' ' .. table.concat(r, ' ')) end"
+}
 site_sum() { (cd "$P/build/article" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); }
 
 # --- a first build, then nothing to do
@@ -152,8 +158,8 @@ sleep 3
 build >/dev/null 2>&1
 f=$(dirname "$(grep -l "id=\"page\"" "$P"/.cache/objects/*/.meta | head -1)")/index.html
 k=$(basename "$(dirname "$f")")
-grep -q "checked:[^\"]*$k/index.html\"\]={$(stat -c %d "$f"),$(stat -c %i "$f"),$(stat -c %s "$f")," "$P/.cache/state/hashes.lua" \
-  && t_ok "the hash memo holds the entry's file with its dev, inode and size" || t_fail "the hash memo holds the entry's file with its dev, inode and size" "$(grep "$k/index.html" "$P/.cache/state/hashes.lua")"
+memo_dump "$P/.cache/state/hashes.bin" | grep -q "^checked:[^ ]*$k/index.html $(stat -c %d "$f") $(stat -c %i "$f") $(stat -c %s "$f") " \
+  && t_ok "the hash memo holds the entry's file with its dev, inode and size" || t_fail "the hash memo holds the entry's file with its dev, inode and size" "$(memo_dump "$P/.cache/state/hashes.bin" | grep "$k/index.html")"
 cp -p "$f" "$TMPDIR_T/ref"; ino=$(stat -c %i "$f")
 printf 'Y' | dd of="$f" bs=1 seek=12 conv=notrunc 2>/dev/null; touch -r "$TMPDIR_T/ref" "$f"
 expect_eq "the entry's size, mtime and inode are kept (memo)" "$(stat -c '%i %s %Y' "$TMPDIR_T/ref" | sed "s/^[0-9]*/$ino/")" "$(stat -c '%i %s %Y' "$f")"
@@ -235,7 +241,7 @@ rm -rf "$M" && cp -a "$ROOT/.cache/models/mbv3-coco" "$M"
 sleep 3 # old enough for the hash memo to remember it (see above)
 run_cmd sh -c "cd '$P' && FV_MODEL_DIR='$M' lua5.4 '$ROOT/build.lua' --fetch-model"
 expect_eq "the model copy verifies" 0 "$T_RC"
-grep -q "checked:$M/centernet.bin\"\]={" "$P/.cache/state/hashes.lua" && t_ok "the hash memo holds the model" || t_fail "the hash memo holds the model"
+memo_dump "$P/.cache/state/hashes.bin" | grep -q "^checked:$M/centernet.bin " && t_ok "the hash memo holds the model" || t_fail "the hash memo holds the model"
 cp -p "$M/centernet.bin" "$TMPDIR_T/ref"; ino=$(stat -c %i "$M/centernet.bin")
 printf 'X' | dd of="$M/centernet.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null; touch -r "$TMPDIR_T/ref" "$M/centernet.bin"
 expect_eq "the model's size, mtime and inode are kept" "$(stat -c '%i %s %Y' "$TMPDIR_T/ref" | sed "s/^[0-9]*/$ino/")" "$(stat -c '%i %s %Y' "$M/centernet.bin")"

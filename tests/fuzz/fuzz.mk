@@ -30,7 +30,7 @@ $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(NN_KERN_SRCS)): FUZZ_CFLAGS += -w
 fuzz_objs = $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(1))
 FUZZ_COMMON := $(call fuzz_objs,$(COMMON_SRCS))
 
-FUZZ_TARGETS := mdext page bib recipe manifest png nn_json nn_bin nn_graph idx tsne_io svg
+FUZZ_TARGETS := mdext page bib recipe manifest memo png nn_json nn_bin nn_graph idx tsne_io svg
 FUZZ_BINS := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_TARGETS))
 
 # The module sources of each target (katex.c is left out of page: the target has a stub, so
@@ -40,7 +40,8 @@ FUZZ_SRCS_page := pipeline/page/page.c pipeline/page/pipetable.c pipeline/page/f
                   pipeline/page/mdext.c pipeline/page/template.c pipeline/page/url.c
 FUZZ_SRCS_bib := pipeline/page/bib.c pipeline/page/url.c
 FUZZ_SRCS_recipe := pipeline/fv/fv_recipe.c
-FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c pipeline/luaext/canon.c pipeline/luaext/json_decode.c pipeline/luaext/json_encode.c
+FUZZ_SRCS_manifest := pipeline/luaext/fvsys.c pipeline/luaext/canon.c pipeline/luaext/json_decode.c pipeline/luaext/json_encode.c pipeline/luaext/memo.c
+FUZZ_SRCS_memo := pipeline/luaext/memo.c
 FUZZ_SRCS_png := pipeline/png/png_io.c
 FUZZ_SRCS_nn_json := $(NN_SRCS)
 FUZZ_SRCS_nn_bin := $(NN_SRCS)
@@ -54,6 +55,7 @@ FUZZ_LIBS_page := $(shell pkg-config --libs libcmark jansson 2>/dev/null)
 FUZZ_LIBS_bib :=
 FUZZ_LIBS_recipe := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 FUZZ_LIBS_manifest := $(shell pkg-config --libs lua5.4 2>/dev/null) -lm
+FUZZ_LIBS_memo := $(shell pkg-config --libs lua5.4 2>/dev/null) -lm
 FUZZ_LIBS_png := $(shell pkg-config --libs libpng 2>/dev/null)
 FUZZ_LIBS_nn_json := $(shell pkg-config --libs jansson openblas 2>/dev/null) -lm
 FUZZ_LIBS_nn_bin := $(FUZZ_LIBS_nn_json)

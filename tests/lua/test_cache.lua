@@ -193,13 +193,14 @@ t.ok('a byte changed in place is not served', m2 == nil and n2 and n2:find('was 
 -- The entry memo (fs.hash_checked): an entry looked up once is served from its files' (dev,
 -- inode, size, mtime, ctime) the next time, yet a byte changed in place with the mtime put back
 -- is still found: the write changed the ctime.
-local memo_file = W .. '/local/hashes.lua'
+local memo_file = W .. '/local/hashes.bin'
+local function read_memo() return sys.memo_decode(fs.read(memo_file) or '') or {} end
 fs.load_memo(memo_file)
 local K8 = string.rep('08', 32)
 local d8 = entry_with(K8, 'twelve bytes')
 t.ok('an entry is served', cache.lookup(K8) ~= nil)
 fs.save_memo(true)
-local rec = (loadfile(memo_file, 't', {}) or function() return {} end)()['checked:' .. d8 .. '/a.txt']
+local rec = read_memo()['checked:' .. d8 .. '/a.txt']
 local st8 = sys.stat(d8 .. '/a.txt')
 t.ok('... and its files are remembered with dev, inode, size, mtime and ctime', rec and rec[1] == st8.dev and
   rec[2] == st8.ino and rec[3] == st8.size and rec[4] == st8.mtime_ns and rec[5] == st8.ctime_ns, rec)
@@ -224,7 +225,7 @@ local K9 = string.rep('09', 32)
 local d9 = entry_with(K9, 'twelve bytes')
 t.ok('an entry just written is served', cache.lookup(K9) ~= nil)
 fs.save_memo(true)
-local memo9 = (loadfile(memo_file, 't', {}) or function() return {} end)()
+local memo9 = read_memo()
 t.eq('... and its files, racily clean, are not remembered', nil, memo9['checked:' .. d9 .. '/a.txt'])
 
 local K3 = string.rep('03', 32)
