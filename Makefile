@@ -149,10 +149,12 @@ clean:
 # fv_opt.c's Adam loop vectorizes only with the dynamic cost model and a sqrtf that does not set
 # errno (its argument is never negative); fv_transform.c's bilinear taps and fv_param.c's sigmoid
 # with that cost model (the sigmoid's clamps also need no-trapping-math to become selects, and its
-# rintf no-math-errno; nothing reads floating-point exception flags).
+# rintf no-math-errno; nothing reads floating-point exception flags); fv_objective.c's passes over
+# the diversity term's Gram matrices with that cost model.
 $(OBJ)/pipeline/fv/fv_opt.o: CFLAGS += -fvect-cost-model=dynamic -fno-math-errno
 $(OBJ)/pipeline/fv/fv_transform.o: CFLAGS += -fvect-cost-model=dynamic
 $(OBJ)/pipeline/fv/fv_param.o: CFLAGS += -fvect-cost-model=dynamic -fno-trapping-math -fno-math-errno
+$(OBJ)/pipeline/fv/fv_objective.o: CFLAGS += -fvect-cost-model=dynamic
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -541,6 +541,37 @@ START_TEST(objective_values)
 }
 END_TEST
 
+/* The diversity term takes the batch's kernel matrix when the batch has fewer positions than
+ * channels (late layers), its Gram matrices otherwise; objectives_fd covers the Grams (3 x 20
+ * positions, 6 channels). Here the kernel's side: 3 x 2 positions, 9 channels, and a batch of 2
+ * x 1 position on 4 channels for the known values. */
+typedef struct div_ctx {
+    float *a;
+} div_ctx;
+
+static double div_loss(void *vctx)
+{
+    div_ctx *c = vctx;
+    float scratch[3 * 2 * 9];
+    return 0.7 * fv_obj_diversity(c->a, 3, 1, 2, 9, 0.7, scratch);
+}
+
+START_TEST(diversity_kernel_side)
+{
+    float a[3 * 2 * 9], g[3 * 2 * 9] = {0};
+    fill_normal(a, 3 * 2 * 9, 1.0, 17);
+    div_ctx c = {a};
+    fv_obj_diversity(a, 3, 1, 2, 9, 0.7, g);
+    fd_check(div_loss, &c, a, g, 3 * 2 * 9, 1 << 30, 1e-3, 2e-4, 1e-2, "diversity (kernel side)");
+    float orth[8] = {1, 0, 0, 2, /* element 1: */ 0, 3, 1, 0}, same[8] = {1, 2, 3, 4, 1, 2, 3, 4}, h[8] = {0};
+    ck_assert_double_eq_tol(fv_obj_diversity(orth, 2, 1, 1, 4, 1.0, h), 0.0, 1e-6);
+    ck_assert_double_eq_tol(fv_obj_diversity(same, 2, 1, 1, 4, 1.0, h), -1.0, 1e-6);
+    /* a pair with Grams at a known cosine: F_0 = e0 + e1, F_1 = e0 give <G_0, G_1> = 1, |G_0| = 2 */
+    float half[8] = {1, 1, 0, 0, 1, 0, 0, 0};
+    ck_assert_double_eq_tol(fv_obj_diversity(half, 2, 1, 1, 4, 1.0, h), -0.5, 1e-6);
+}
+END_TEST
+
 /* ---- optimization loop on a stand-in network --------------------------------------------------- */
 
 /* Stand-in: J = mean over positions of tanh(<k, x[y,x,:]/255 - 0.5> + <k2, x[y,x+1,:]/255 - 0.5>),
@@ -742,6 +773,7 @@ static Suite *fv_suite(void)
     tc = tcase_create("objective");
     tcase_add_test(tc, objectives_fd);
     tcase_add_test(tc, objective_values);
+    tcase_add_test(tc, diversity_kernel_side);
     suite_add_tcase(s, tc);
     tc = tcase_create("opt");
     tcase_add_test(tc, opt_rises_and_is_deterministic);
