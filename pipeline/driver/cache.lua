@@ -113,12 +113,14 @@ end
 
 function M.entry(key) return M.objects() .. '/' .. key end
 
+-- The .meta of the entry in dir, or nil when it has none that loads.
 local function load_meta(dir)
   local chunk = loadfile(dir .. '/.meta', 't', {})
   if not chunk then return nil end
   local ok, meta = pcall(chunk)
   if ok and type(meta) == 'table' then return meta end
 end
+M.read_meta = load_meta
 
 -- This machine's name, in temporary names: several machines write into one store.
 local host = (fs.read('/proc/sys/kernel/hostname') or 'host'):gsub('%s+$', ''):gsub('[^%w_-]', '_')
@@ -210,8 +212,15 @@ function M.store(job, key, tmp, seconds, replace)
     end
     files[#files + 1] = { name = name, size = st.size, sha256 = sys.sha256_file(path) }
   end
-  local meta = { id = job.id, key = key, seconds = seconds, files = files }
-  local lines = { 'return {', string.format('id=%q, key=%q, seconds=%.3f, files={', job.id, key, seconds) }
+  -- The sha256 of each tool the job ran, by file name: which renderer made an entry (the atlas's
+  -- estimate prefers the times of the current one).
+  local tools, tl = {}, {}
+  for path, h in pairs(job.tool_hashes or {}) do tools[path:match('[^/]+$')] = h end
+  for name, h in pairs(tools) do tl[#tl + 1] = string.format('[%q]=%q', name, h) end
+  table.sort(tl)
+  local meta = { id = job.id, key = key, seconds = seconds, files = files, tools = tools }
+  local lines = { 'return {', string.format('id=%q, key=%q, seconds=%.3f, tools={%s}, files={', job.id, key, seconds,
+                                            table.concat(tl, ', ')) }
   for _, f in ipairs(files) do
     lines[#lines + 1] = string.format('{name=%q, size=%d, sha256=%q},', f.name, f.size, f.sha256)
   end

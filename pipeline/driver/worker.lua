@@ -122,7 +122,9 @@ local function main()
     local secs = sys.clock() - t0
     os.remove(prog)
     if code == 0 then
-      local meta, serr = cache.store({ id = spec.id, outputs = spec.outputs }, spec.key, tmp, secs, spec.force)
+      local th = {}
+      for _, t in ipairs(spec.tools or {}) do th[t[1]] = t[2] end
+      local meta, serr = cache.store({ id = spec.id, outputs = spec.outputs, tool_hashes = th }, spec.key, tmp, secs, spec.force)
       base.ok, base.seconds = meta ~= nil, secs
       if not meta then base.how, base.tail = 'store failed', 'worker: ' .. tostring(serr) end
     else

@@ -9,6 +9,7 @@ local manifest = require 'pipeline.driver.manifest'
 local plan = require 'pipeline.atlas.plan'
 local sheets = require 'pipeline.atlas.sheets'
 local pages = require 'pipeline.atlas.pages'
+local estimate = require 'pipeline.atlas.estimate'
 local site = require 'pipeline.stages.site'
 
 local M = {}
@@ -61,33 +62,6 @@ function M.default_arch(env)
            fc1 = tonumber(a[5]), logits = 10 }
 end
 
--- CPU-seconds per (image x step x pixel) of the render jobs the cache recorded: every entry's
--- render.json holds its full recipe, its wall time and its threads (the entries of the article
--- and of earlier atlas runs; the tiny renders of --quick, under 64 steps, are left out: their
--- start-up dominates). Per layer node, and over all. Returns rates = { [layer] = r, all = r, n = renders }.
-local function recorded_rates()
-  local json = require 'pipeline.driver.json'
-  local per, all, n = {}, { s = 0, w = 0 }, 0
-  for _, key in ipairs(sys.listdir(cache.objects()) or {}) do
-    if n >= 4000 then break end -- plenty for a rate; a large store is not read through
-    local text = fs.read(cache.objects() .. '/' .. key .. '/render.json')
-    local rj = text and json.decode(text)
-    local r = rj and rj.recipe
-    if r and r.steps and r.steps >= 64 and rj.wall_seconds and rj.wall_seconds > 0 then
-      local work = (r.batch or 1) * r.steps * (r.size or 128) ^ 2
-      local secs = rj.wall_seconds * (rj.threads or 1)
-      local layer = r.layer or ''
-      per[layer] = per[layer] or { s = 0, w = 0 }
-      per[layer].s, per[layer].w = per[layer].s + secs, per[layer].w + work
-      all.s, all.w, n = all.s + secs, all.w + work, n + 1
-    end
-  end
-  local rates = { n = n }
-  for k, v in pairs(per) do rates[k] = v.s / v.w end
-  rates.all = all.w > 0 and all.s / all.w or nil
-  return rates
-end
-
 -- Fallback seconds per kind when nothing similar is recorded: measured by hand on this project's
 -- 2-core EPYC (a 128 px, 512-step render of batch 1 takes about 2 s to the middle layer).
 local FALLBACK = { render_per_image_step_px = 2.0 / (512 * 128 * 128), sprite = 0.6, profile = 10, tsne = 3,
@@ -105,17 +79,16 @@ function M.dry_run(a, jobs, times)
   -- The sprite jobs come after the renders: one per layer (thumbnails) and one per channel.
   local nsprite, channels = 0, 0
   for _, l in ipairs(a.layers) do nsprite, channels = nsprite + 1 + l.shown, channels + l.shown end
-  local rates = recorded_rates()
+  local rates = estimate.recorded(cache.objects(), cache.tool_hash(a.env.bin .. '/fv-render'))
   local secs, by = 0, {}
-  local src = { recorded = 0, fallback = 0 }
+  local src = { fallback = 0 }
   for _, j in ipairs(todo) do
     local s
     if j.kind == 'render' then
       local r = j.recipe_used
-      local work = (r.batch or 1) * r.steps * (r.size or 128) ^ 2
-      local rate = rates[r.layer] or rates.all
-      src[rate and 'recorded' or 'fallback'] = src[rate and 'recorded' or 'fallback'] + 1
-      s = work * (rate or FALLBACK.render_per_image_step_px)
+      local rate, from = estimate.rate(rates, r)
+      src[from or 'fallback'] = (src[from or 'fallback'] or 0) + 1
+      s = estimate.work(r) * (rate or FALLBACK.render_per_image_step_px)
     else
       s = times[j.id] or FALLBACK[j.kind] or j.estimate or 1
     end
@@ -123,16 +96,21 @@ function M.dry_run(a, jobs, times)
     secs = secs + s
   end
   secs = secs + nsprite * FALLBACK.sprite
-  local kinds = {}
+  local kinds, froms = {}, {}
   for k, v in pairs(by) do kinds[#kinds + 1] = string.format('%d %s', v, k) end
   table.sort(kinds)
+  for _, k in ipairs({ 'fresh', 'older', 'fresh, other layers', 'older, other layers' }) do
+    if src[k] then froms[#froms + 1] = string.format('%d from %s', src[k], k) end
+  end
+  if src.fallback > 0 then froms[#froms + 1] = string.format('%d by the per-kind guess', src.fallback) end
   io.stdout:write(string.format('atlas: %d layers, %d channels: %d jobs to run (%s) of %d, plus %d sprite jobs after the renders\n',
     #a.layers, channels, #todo, #kinds > 0 and table.concat(kinds, ', ') or 'none', #jobs, nsprite))
   io.stdout:write(string.format('atlas: estimated %.1f CPU-hours on this machine (%.1f hours on its %d cores); render times %s\n',
     secs / 3600, secs / 3600 / sys.ncpu(), sys.ncpu(),
-    src.recorded > 0 and string.format('scaled from the %d renders the cache recorded (CPU-seconds per image x step x pixel; '
-      .. 'the same layer\'s where recorded, else all of them; other jobs: their recorded time, else a per-kind guess)%s',
-      rates.n, src.fallback > 0 and string.format('; %d renders by the per-kind guess', src.fallback) or '')
+    rates.n > 0 and string.format('scaled from the %d renders the cache recorded, %d of them by this fv-render '
+      .. '(CPU-seconds per image x step x pixel of the same layer, with or without a diversity term; fresh ones first, '
+      .. 'else older, else other layers\'): %s; other jobs: their recorded time, else a per-kind guess',
+      rates.n, rates.n_fresh, #froms > 0 and table.concat(froms, ', ') or 'no render to run')
       or 'by the per-kind guess (no render of 64 steps or more in the cache)'))
 end
 

@@ -1,0 +1,75 @@
+-- estimate: the CPU time of renders not yet run (`make atlas DRY_RUN=1`), from the renders the
+-- cache recorded. Every render entry's render.json holds its full recipe, its wall time and its
+-- threads; a render's cost is taken as CPU-seconds per (image x step x pixel) of renders of its
+-- class: the same layer, with or without a batch-wide term (a diversity term costs more than the
+-- channel objectives beside it, and cost 3x as much before fv_objective.c took N passes for N^2).
+-- Renders by the current fv-render (its sha256 in the entry's .meta) are preferred: a faster
+-- renderer makes the older times stale.
+local sys = require 'fvsys'
+local fs = require 'pipeline.driver.fs'
+local json = require 'pipeline.driver.json'
+local cache = require 'pipeline.driver.cache'
+
+local M = {}
+
+-- A cache with more renders than this is not read through: plenty for a rate.
+M.LIMIT = 4000
+
+-- The class of a recipe: its layer, and whether it carries a diversity term.
+function M.class(r)
+  for _, o in ipairs(r.objectives or {}) do
+    if o.kind == 'diversity' then return (r.layer or '') .. ' +diversity' end
+  end
+  return r.layer or ''
+end
+
+-- Images x steps x pixels of a recipe.
+function M.work(r) return (r.batch or 1) * (r.steps or 0) * (r.size or 128) ^ 2 end
+
+-- The rates of the renders under objects/ (the tiny renders of --quick, under 64 steps, are left
+-- out: their start-up dominates). renderer: the sha256 of the current fv-render; an entry made by
+-- it is fresh. Returns rates = { fresh = { [class] = r, all = r }, older = { ... }, n = renders,
+-- n_fresh = fresh renders }.
+function M.recorded(objects, renderer)
+  local acc = { fresh = { all = { s = 0, w = 0 } }, older = { all = { s = 0, w = 0 } } }
+  local n, n_fresh = 0, 0
+  for _, key in ipairs(sys.listdir(objects) or {}) do
+    if n >= M.LIMIT then break end
+    local path = objects .. '/' .. key .. '/render.json'
+    local text = fs.read(path)
+    local rj = text and json.decode(text)
+    local r = type(rj) == 'table' and rj.recipe
+    if type(r) == 'table' and type(r.steps) == 'number' and r.steps >= 64 and type(rj.wall_seconds) == 'number'
+        and rj.wall_seconds > 0 then
+      local meta = cache.read_meta(objects .. '/' .. key)
+      local age = (renderer and meta and type(meta.tools) == 'table' and meta.tools['fv-render'] == renderer)
+        and 'fresh' or 'older'
+      local secs, work, class = rj.wall_seconds * (rj.threads or 1), M.work(r), M.class(r)
+      for _, k in ipairs({ class, 'all' }) do
+        local a = acc[age][k] or { s = 0, w = 0 }
+        a.s, a.w = a.s + secs, a.w + work
+        acc[age][k] = a
+      end
+      n = n + 1
+      if age == 'fresh' then n_fresh = n_fresh + 1 end
+    end
+  end
+  local rates = { fresh = {}, older = {}, n = n, n_fresh = n_fresh }
+  for age, by in pairs(acc) do
+    for k, a in pairs(by) do if a.w > 0 then rates[age][k] = a.s / a.w end end
+  end
+  return rates
+end
+
+-- CPU-seconds per image x step x pixel for recipe r, and where it came from ('fresh', 'older',
+-- 'fresh, other layers', 'older, other layers'), or nil when nothing was recorded.
+function M.rate(rates, r)
+  local c = M.class(r)
+  if rates.fresh[c] then return rates.fresh[c], 'fresh' end
+  if rates.older[c] then return rates.older[c], 'older' end
+  if rates.fresh.all then return rates.fresh.all, 'fresh, other layers' end
+  if rates.older.all then return rates.older.all, 'older, other layers' end
+  return nil
+end
+
+return M
