@@ -28,8 +28,8 @@ function M.work(r) return (r.batch or 1) * (r.steps or 0) * (r.size or 128) ^ 2 
 
 -- The rates of the renders under objects/ (the tiny renders of --quick, under 64 steps, are left
 -- out: their start-up dominates). renderer: the sha256 of the current fv-render; an entry made by
--- it is fresh. Returns rates = { fresh = { [class] = r, all = r }, older = { ... }, n = renders,
--- n_fresh = fresh renders }.
+-- it is fresh. Returns rates = { fresh = { [class] = r, ['layer:' .. layer] = r, all = r },
+-- older = { the same }, n = renders, n_fresh = fresh renders }.
 function M.recorded(objects, renderer)
   local acc = { fresh = { all = { s = 0, w = 0 } }, older = { all = { s = 0, w = 0 } } }
   local n, n_fresh = 0, 0
@@ -45,7 +45,7 @@ function M.recorded(objects, renderer)
       local age = (renderer and meta and type(meta.tools) == 'table' and meta.tools['fv-render'] == renderer)
         and 'fresh' or 'older'
       local secs, work, class = rj.wall_seconds * (rj.threads or 1), M.work(r), M.class(r)
-      for _, k in ipairs({ class, 'all' }) do
+      for _, k in ipairs({ class, 'layer:' .. (r.layer or ''), 'all' }) do
         local a = acc[age][k] or { s = 0, w = 0 }
         a.s, a.w = a.s + secs, a.w + work
         acc[age][k] = a
@@ -61,12 +61,15 @@ function M.recorded(objects, renderer)
   return rates
 end
 
--- CPU-seconds per image x step x pixel for recipe r, and where it came from ('fresh', 'older',
--- 'fresh, other layers', 'older, other layers'), or nil when nothing was recorded.
+-- CPU-seconds per image x step x pixel for recipe r, and where it came from: its class ('fresh',
+-- 'older'), else its layer with or without the diversity term, else every layer; nil when
+-- nothing was recorded.
 function M.rate(rates, r)
-  local c = M.class(r)
+  local c, l = M.class(r), 'layer:' .. (r.layer or '')
   if rates.fresh[c] then return rates.fresh[c], 'fresh' end
   if rates.older[c] then return rates.older[c], 'older' end
+  if rates.fresh[l] then return rates.fresh[l], 'fresh, the layer\'s other kind' end
+  if rates.older[l] then return rates.older[l], 'older, the layer\'s other kind' end
   if rates.fresh.all then return rates.fresh.all, 'fresh, other layers' end
   if rates.older.all then return rates.older.all, 'older, other layers' end
   return nil

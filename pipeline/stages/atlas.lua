@@ -99,7 +99,8 @@ function M.dry_run(a, jobs, times)
   local kinds, froms = {}, {}
   for k, v in pairs(by) do kinds[#kinds + 1] = string.format('%d %s', v, k) end
   table.sort(kinds)
-  for _, k in ipairs({ 'fresh', 'older', 'fresh, other layers', 'older, other layers' }) do
+  for _, k in ipairs({ 'fresh', 'older', 'fresh, the layer\'s other kind', 'older, the layer\'s other kind',
+                         'fresh, other layers', 'older, other layers' }) do
     if src[k] then froms[#froms + 1] = string.format('%d from %s', src[k], k) end
   end
   if src.fallback > 0 then froms[#froms + 1] = string.format('%d by the per-kind guess', src.fallback) end
@@ -108,8 +109,8 @@ function M.dry_run(a, jobs, times)
   io.stdout:write(string.format('atlas: estimated %.1f CPU-hours on this machine (%.1f hours on its %d cores); render times %s\n',
     secs / 3600, secs / 3600 / sys.ncpu(), sys.ncpu(),
     rates.n > 0 and string.format('scaled from the %d renders the cache recorded, %d of them by this fv-render '
-      .. '(CPU-seconds per image x step x pixel of the same layer, with or without a diversity term; fresh ones first, '
-      .. 'else older, else other layers\'): %s; other jobs: their recorded time, else a per-kind guess',
+      .. '(CPU-seconds per image x step x pixel of the same layer and kind, with or without a diversity term; '
+      .. 'fresh ones first, else older, else the layer\'s other kind, else other layers\'): %s; other jobs: their recorded time, else a per-kind guess',
       rates.n, rates.n_fresh, #froms > 0 and table.concat(froms, ', ') or 'no render to run')
       or 'by the per-kind guess (no render of 64 steps or more in the cache)'))
 end
