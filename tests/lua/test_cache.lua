@@ -134,7 +134,7 @@ cache.set_places({})
 t.fails('a missing input is named', 'missing.txt', cache.key, { id = 'm', argv = {}, inputs = { W .. '/missing.txt' } }, {})
 
 -- ---- publish by rename
-local job = { id = 'render:x:1', outputs = { 'a.txt', 'b.txt' } }
+local job = { id = 'render:x:1', outputs = { 'a.txt', 'b.txt' }, tool_hashes = { ['/somewhere/bin/fv-render'] = string.rep('7e', 32) } }
 local function finished(files)
   local tmp = assert(cache.new_tmp('k'))
   for name, text in pairs(files) do write(tmp .. '/' .. name, text) end
@@ -147,6 +147,8 @@ t.ok('store returns the record', meta and meta.key == KEY and #meta.files == 2)
 t.ok('the temporary directory became the entry', not fs.exists(tmp) and fs.read(cache.entry(KEY) .. '/a.txt') == 'first a')
 local got = cache.lookup(KEY, job.outputs)
 t.ok('lookup serves a whole entry', got and got.id == 'render:x:1' and got.seconds == 1.5)
+t.eq('the entry names the sha256 of the tool its job ran, by file name', string.rep('7e', 32),
+  (cache.read_meta(cache.entry(KEY)) or { tools = {} }).tools['fv-render'])
 local tmp2 = finished({ ['a.txt'] = 'second a', ['b.txt'] = 'second b' })
 t.ok('a second writer of the same key succeeds', cache.store(job, KEY, tmp2, 2) ~= nil)
 t.eq('... and the first entry stays (the first rename wins)', 'first a', fs.read(cache.entry(KEY) .. '/a.txt'))
