@@ -164,17 +164,49 @@ function M.site(a, root)
     a.tsne[l] = env.read_json(env.job_dir(l.jobs.embed) .. '/tsne.json')
   end
   a.tpl = assert(fs.read('templates/atlas/page.html'))
-  for _, p in ipairs(pages.write(pages.build(a), cache.gen() .. '/atlas/pages')) do files[#files + 1] = p end
+  local built = pages.build(a)
+  for _, p in ipairs(pages.write(built, cache.gen() .. '/atlas/pages')) do files[#files + 1] = p end
   for _, n in ipairs({ 'atlas.css', 'atlas.js' }) do files[#files + 1] = { dest = 'assets/' .. n, src = 'templates/atlas/' .. n } end
+  a.heaviest = M.heaviest_layer_page(a, built)
   return files
 end
 
--- Publishes the site to build/atlas/ (atomically) and prints its size and file count.
-function M.publish(files, out)
+-- The layer page that weighs most on first load: its HTML, the stylesheet and script, and the
+-- sheets of its thumbnails (every image it shows). Returns { dest, bytes, html, sheets } or nil.
+M.BUDGET = 1.5 * 1024 * 1024 -- the issue's: a layer page under 1.5 MB on first load
+function M.heaviest_layer_page(a, built)
+  local assets = 0
+  for _, n in ipairs({ 'atlas.css', 'atlas.js' }) do assets = assets + ((sys.stat('templates/atlas/' .. n) or {}).size or 0) end
+  local by_dest = {}
+  for _, p in ipairs(built) do by_dest[p.dest] = p end
+  local worst
+  for _, l in ipairs(a.layers) do
+    local p = by_dest[l.net .. '/' .. l.name .. '/index.html']
+    if p then
+      local seen, sheets = {}, 0
+      for _, f in pairs(a.thumbs[l]) do
+        if not seen[f.sheet] then seen[f.sheet], sheets = true, sheets + f.bytes end
+      end
+      local bytes = #p.text + assets + sheets
+      if not worst or bytes > worst.bytes then worst = { dest = p.dest, bytes = bytes, html = #p.text, sheets = sheets } end
+    end
+  end
+  return worst
+end
+
+-- Publishes the site to build/atlas/ (atomically) and prints its size and file count, and the
+-- heaviest layer page's first load (heaviest_layer_page), saying when it is over the budget.
+function M.publish(files, out, heaviest)
   local res, err = site.publish(files, out)
   if not res then return nil, err end
   io.stderr:write(string.format('atlas: %s/ %s: %d files, %s\n', out, res.changed and 'published' or 'unchanged',
     res.count, fs.human_size(res.bytes)))
+  local h = heaviest
+  if h then
+    io.stderr:write(string.format('atlas: heaviest layer page %s: %s on first load (HTML %s, thumbnails %s, CSS and script)%s\n',
+      h.dest, fs.human_size(h.bytes), fs.human_size(h.html), fs.human_size(h.sheets),
+      h.bytes > M.BUDGET and string.format(', over the %s budget', fs.human_size(M.BUDGET)) or ''))
+  end
   return res
 end
 
@@ -215,7 +247,7 @@ function M.stages(stage, run, root, variant)
   stage('atlas site', { 'atlas' }, { 'published' }, function(b)
     local ok, files = pcall(M.site, b.atlas, root)
     if not ok then return nil, files end
-    local res, err = M.publish(files, 'build/atlas')
+    local res, err = M.publish(files, 'build/atlas', b.atlas.heaviest)
     if not res then return nil, err end
     b.published = res
     if b.ran > 0 then

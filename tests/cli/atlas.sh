@@ -25,6 +25,13 @@ expect_eq "the quick atlas builds" 0 "$T_RC"
 A=$P/build/atlas
 case $T_ERR in *"atlas: build/atlas/ published: "*" files, "*) t_ok "the build prints the site's file count and size" ;;
   *) t_fail "the build prints the site's file count and size" "$(printf '%s' "$T_ERR" | tail -3)" ;; esac
+# The heaviest layer page's first load: its HTML, the stylesheet, the script and its thumbnails.
+first_load() { echo $(( $(stat -c %s "$A/$1/index.html") + $(stat -c %s "$A/assets/atlas.css") + $(stat -c %s "$A/assets/atlas.js") \
+  + $(cat "$A/$1"/thumbs/* | wc -c) )); }
+want=$(for l in detector/expanded_conv_5 detector/extern1 classifier/fc1; do echo "$(first_load $l) $l"; done | sort -n | tail -1 \
+  | awk '{ printf "atlas: heaviest layer page %s/index.html: %.0f KB on first load", $2, $1 / 1024 }')
+expect_eq "the build prints the heaviest layer page's first load" "$want" \
+  "$(printf '%s\n' "$T_ERR" | grep '^atlas: heaviest layer page' | sed 's/ (HTML.*//')"
 expect_eq "a page per channel (3 layers x 4)" 12 "$(find "$A" -name '[0-9]*.html' | wc -l | tr -d ' ')"
 expect_eq "a page per layer, the landing page and jump.html" \
   "classifier/fc1/index.html detector/expanded_conv_5/index.html detector/extern1/index.html index.html jump.html" \
