@@ -14,7 +14,12 @@ batch element): one forward and backward pass of the whole batch per step, the s
 transforms for every image (as fv-render draws them), the objective the sum of each image's
 channel mean.
 
-usage: fv_render_torch.py MODEL_JSON MODEL_BIN LAYER CHANNEL[,CHANNEL...] SIZE STEPS THREADS [robust|default]
+Diversity (tests/bench/fv-render-diversity.sh): a ninth argument W subtracts W times the batch's
+diversity term as fv-render's recipe defines it (pipeline/fv/RECIPE.md): the mean over ordered
+pairs i != j of the cosine similarity of the layer's Gram matrices, computed as a PyTorch user
+would (one einsum for the Grams, one matrix product for the pairs).
+
+usage: fv_render_torch.py MODEL_JSON MODEL_BIN LAYER CHANNEL[,CHANNEL...] SIZE STEPS THREADS [robust|default] [W]
 """
 import base64
 import json
@@ -180,6 +185,7 @@ def sample(img, s, deg):
 def main():
     json_path, bin_path, layer, channel, size, steps, threads = sys.argv[1:8]
     preset = sys.argv[8] if len(sys.argv) > 8 else "default"
+    div = float(sys.argv[9]) if len(sys.argv) > 9 else 0.0
     channels = [int(c) for c in channel.split(",")]
     batch, size, steps, threads = len(channels), int(size), int(steps), int(threads)
     torch.set_num_threads(threads)
@@ -212,6 +218,11 @@ def main():
         x = x[:, :, oy : oy + x.shape[2] - j2, ox : ox + x.shape[3] - j2]
         act = net((x * 255.0).permute(0, 2, 3, 1))
         obj = sum(act[b, c].mean() for b, c in enumerate(channels))
+        if div:
+            g = torch.einsum("nchw,ndhw->ncd", act, act).flatten(1)
+            g = g / g.norm(dim=1, keepdim=True).clamp_min(1e-10)
+            s = g @ g.T
+            obj = obj - div * (s.sum() - s.diagonal().sum()) / (batch * (batch - 1))
         (-obj).backward()
         opt.step()
     dt = time.time() - t0
