@@ -17,10 +17,6 @@
 # shortens the run (the INFO line says how many steps ran).
 set -eu
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$ROOT/build/release/bin}
-MODEL=${FV_MODEL_DIR:-$ROOT/.cache/models/mbv3-coco}
-THREADS=${FV_THREADS:-$(nproc)}
-STEPS=${FV_BENCH_STEPS:-512}
 CHANNELS=(150 330 390 90 12 200 271 444) # the first four: the hero figure's late row
 . "$ROOT/tests/bench/bench_lib.sh"
 . "$ROOT/tests/bench/render_lib.sh"

@@ -9,10 +9,6 @@
 # FV_BENCH_STEPS shortens the run (the INFO line says how many steps ran).
 set -eu
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$ROOT/build/release/bin}
-MODEL=${FV_MODEL_DIR:-$ROOT/.cache/models/mbv3-coco}
-THREADS=${FV_THREADS:-$(nproc)}
-STEPS=${FV_BENCH_STEPS:-512}
 LAYER=tower_0/MobilenetV3/expanded_conv_13/expand/BatchNorm/FusedBatchNorm
 . "$ROOT/tests/bench/bench_lib.sh"
 . "$ROOT/tests/bench/render_lib.sh"

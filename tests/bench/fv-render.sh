@@ -11,10 +11,6 @@
 # shortens the run (the INFO line says how many steps ran).
 set -eu
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$ROOT/build/release/bin}
-MODEL=${FV_MODEL_DIR:-$ROOT/.cache/models/mbv3-coco}
-THREADS=${FV_THREADS:-$(nproc)}
-STEPS=${FV_BENCH_STEPS:-512}
 CH=150
 . "$ROOT/tests/bench/bench_lib.sh"
 . "$ROOT/tests/bench/render_lib.sh"

@@ -1,10 +1,15 @@
-# Shared by the render benchmarks (sourced: fv-render.sh, fv-render-batch.sh; run alone it does
-# nothing): the late-layer recipe they time, one timed fv-render run, and this machine's sgemm
-# rate, the yardstick of their effective GFLOP/s.
+# Shared by the render benchmarks (sourced after bench_lib.sh by fv-render.sh, fv-render-batch.sh,
+# fv-render-diversity.sh; run alone it does nothing): their settings (BIN, MODEL, THREADS, STEPS,
+# from ROOT and the environment), the late-layer recipe they time, one timed fv-render run, and
+# this machine's sgemm rate, the yardstick of their effective GFLOP/s.
 #
 # Effective GFLOP/s = 2 * macs_per_forward * 2 * steps / seconds: the input-gradient backward of a
 # convolution costs the same multiply-adds as its forward (no weight gradients are needed).
 
+BIN=${BIN:-$ROOT/build/release/bin}
+MODEL=${FV_MODEL_DIR:-$ROOT/.cache/models/mbv3-coco}
+THREADS=${FV_THREADS:-$(nproc)}
+STEPS=${FV_BENCH_STEPS:-512}
 RENDER_LAYER=tower_0/extern1/BatchNorm/FusedBatchNorm
 
 # render_recipe FILE MODEL_DIR STEPS CHANNEL...: a 128 px recipe on RENDER_LAYER with the robust
