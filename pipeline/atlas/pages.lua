@@ -14,16 +14,16 @@ local json = require 'pipeline.driver.json'
 local M = {}
 local esc = html.text
 
--- Thumbnail size in CSS pixels on layer pages and the landing page.
-local THUMB = 64
-
 -- A thumbnail as a CSS background onto a packed sheet (layer grids hold hundreds: a background
--- costs one attribute, an <img> four), scaled to THUMB. f: a frame from sheets.read; rel: the
--- sheet's address from the page.
+-- costs one attribute, an <img> four). In percentages of the box, so one style fits a box of
+-- any size: the grid's and the landing page's 64 px cells and the channel map's smaller ones
+-- (atlas.css). f: a frame from sheets.read; rel: the sheet's address from the page.
 local function thumb_style(f, rel)
-  local s = THUMB / f.w
-  return string.format('background-image:url(%s);background-size:%.1fpx %.1fpx;background-position:-%.1fpx -%.1fpx',
-    rel, f.W * s, f.H * s, f.x * s, f.y * s)
+  -- A position of p % puts the image's point at p % onto the box's point at p %: the frame's
+  -- corner x lands on the box's when p = x / (W - w).
+  local function pos(x, W, w) return W > w and 100 * x / (W - w) or 0 end
+  return string.format('background-image:url(%s);background-size:%.4f%% %.4f%%;background-position:%.4f%% %.4f%%',
+    rel, 100 * f.W / f.w, 100 * f.H / f.h, pos(f.x, f.W, f.w), pos(f.y, f.H, f.h))
 end
 
 -- A full-size frame as an <img> window onto its sheet (the article's sprite markup).
@@ -174,7 +174,7 @@ function M.build(a)
       '<main id="main"><section aria-labelledby="grid-h"><h2 id="grid-h">Every channel</h2>',
       '<p>Each thumbnail is the image optimized to excite the channel (in a convolution\'s output, its mean over positions). Select one for its page.</p>',
       '<ul class="grid">' .. table.concat(cells) .. '</ul></section>',
-      string.format('<section aria-labelledby="map-h"><h2 id="map-h">Channel map</h2><p>The channels placed by t-SNE of their activation profiles: '
+      string.format('<section class="mapsec" aria-labelledby="map-h"><h2 id="map-h">Channel map</h2><p>The channels placed by t-SNE of their activation profiles: '
         .. 'how strongly each responds, on average, to every other channel\'s visualization (its own left out). '
         .. 'Neighbours respond to the same images. %d channels, perplexity %g, KL divergence %.3f, a %d × %d grid.</p>',
         rep.n or l.shown, l.perplexity, rep.kl_divergence or 0, l.rows, l.cols),

@@ -5,7 +5,8 @@
 // Checks, on a desktop and a 375 px phone: every page (landing, each layer, each channel) loads
 // with no console error, no failed request and no request outside the site; every image and
 // every thumbnail frame loaded and is not blank (pixels sampled); no horizontal scroll; axe-core
-// reports no violation. Deep links open the right channel; ← → and Shift + ← → move between
+// reports no violation; every thumbnail (a background onto a sheet) paints its own channel's
+// frame, and the channel map fits a desktop's column. Deep links open the right channel; ← → and Shift + ← → move between
 // channels and layers; a swipe (touch) moves to the next channel; the jump box goes to
 // "layer, channel". Prints "ok"/"FAIL" lines and "N passed, N failed"; exits non-zero on failure.
 'use strict';
@@ -168,6 +169,54 @@ async function imageRanges() {
       await Promise.all([page.waitForURL(`**/${layer}/3.html`, { timeout: 5000 }).catch(() => null), touch('touchEnd', 100)]);
       check(`${name}: a swipe to the left opens the next channel`, page.url().endsWith(`/${layer}/3.html`), page.url());
     }
+    // The thumbnails show their own frame: each grid cell and each map cell as the browser painted
+    // it (an element screenshot) against every frame of its layer's sheet; its own must be the
+    // nearest. The map fits its column on a desktop (at 40 x 40 cells too) and keeps 24 px cells.
+    await page.goto(base + `detector/${layer}/index.html`, { waitUntil: 'load' });
+    const cells = await page.$$('.grid a[data-frame], .map a');
+    const painted = [];
+    for (const el of cells) painted.push([await el.getAttribute('href'), (await el.screenshot()).toString('base64')]);
+    const wrong = await page.evaluate(async (painted) => {
+      const load = (src) => new Promise((r) => { const i = new Image(); i.onload = () => r(i); i.onerror = () => r(null); i.src = src; });
+      // The top half of a 32 x 32 copy (a grid cell's number covers its bottom left).
+      const pixels = (img, fr) => {
+        const c = document.createElement('canvas'); c.width = 32; c.height = 32;
+        const g = c.getContext('2d');
+        if (fr) g.drawImage(img, fr[0], fr[1], fr[2], fr[3], 0, 0, 32, 32); else g.drawImage(img, 0, 0, 32, 32);
+        return g.getImageData(0, 0, 32, 16).data;
+      };
+      const frames = {};
+      for (const a of document.querySelectorAll('.grid a[data-frame]')) {
+        frames[a.getAttribute('href')] = pixels(await load(a.dataset.sheet), a.dataset.frame.split(' ').map(Number));
+      }
+      const out = [];
+      for (const [href, png] of painted) {
+        const seen = pixels(await load('data:image/png;base64,' + png));
+        let best = null, bestd = Infinity;
+        for (const [h, f] of Object.entries(frames)) {
+          let d = 0;
+          for (let i = 0; i < f.length; i += 4) d += Math.abs(f[i] - seen[i]) + Math.abs(f[i + 1] - seen[i + 1]) + Math.abs(f[i + 2] - seen[i + 2]);
+          if (d < bestd) { bestd = d; best = h; }
+        }
+        if (best !== href) out.push(`${href} looks like ${best}`);
+      }
+      return out;
+    }, painted);
+    check(`${name}: ${layer}'s ${cells.length} grid and map thumbnails each show their own channel`, cells.length >= 4 && wrong.length === 0,
+      `${cells.length} cells; ` + wrong.slice(0, 5).join('; '));
+    const fit = await page.evaluate(() => {
+      const m = document.querySelector('.map');
+      const r = [];
+      for (const n of [0, 40]) {
+        if (n) { m.style.setProperty('--cols', n); m.style.setProperty('--rows', n); }
+        r.push([m.scrollWidth - m.clientWidth, m.querySelector('a').getBoundingClientRect().width]);
+      }
+      return r;
+    });
+    if (!phone) check(`${name}: the channel map fits its column, with its cells and at 40 x 40 (cells ${fit.map((x) => x[1].toFixed(1)).join(', ')} px)`,
+      fit.every((x) => x[0] <= 0 && x[1] >= 24), JSON.stringify(fit));
+    else check(`${name}: the channel map's cells stay 24 px or more at 40 x 40 (${fit[1][1].toFixed(1)} px), scrolling inside its box`,
+      fit[1][1] >= 24 && fit[1][0] > 0 && fit[0][1] >= 24, JSON.stringify(fit));
     check(`${name}: no console error, failed request or request outside the site`, problems.length === 0, problems.slice(0, 5).join('; '));
     await ctx.close();
   }
