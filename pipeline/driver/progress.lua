@@ -1,7 +1,7 @@
 -- progress: what a long build shows. On a terminal, one live line (jobs done/total, the jobs
 -- running with their own step when they report one, elapsed time, time left; on the farm also
 -- how many jobs wait in its queue, run on the cluster, and on which node); otherwise (CI,
--- a log file) one line per finished job. Cached jobs print nothing: a build with nothing to do
+-- a log file) one line per finished job, with the elapsed time and the time left. Cached jobs print nothing: a build with nothing to do
 -- is quiet. A tool reports its step either by overwriting the file named in FV_PROGRESS_FILE
 -- with a short line such as "step 120/512, 14s left", or as the last line of its stderr.
 local sys = require 'fvsys'
@@ -108,8 +108,10 @@ function M:finished(id, secs)
   local where = self.running[id] and self.running[id].where
   forget(self, id)
   if self.mode == 'lines' then
-    io.stderr:write(string.format('%s [%d/%d] %s%s (%.1fs)\n', self.label, self.done, self.total, id,
-      where and (' on ' .. where) or '', secs))
+    -- A night's log says how far it has come: "atlas [1303/3428] render:… (19.4s) · 5m12s
+    -- elapsed · ~3h58m left".
+    io.stderr:write(string.format('%s [%d/%d] %s%s (%.1fs) · %s elapsed · ~%s left\n', self.label, self.done, self.total, id,
+      where and (' on ' .. where) or '', secs, clock_text(sys.clock() - self.t0), clock_text(self:time_left())))
   else
     self.last_draw = 0
     self:draw()

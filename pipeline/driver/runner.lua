@@ -27,12 +27,15 @@
 --   recipe   any value that also determines the output (part of the key)
 --   outputs  names of the files the job must write into {out} (nil: whatever it writes)
 --   estimate seconds expected when never run before (for the time-left estimate and its cost)
+--   cost     seconds expected from a model that knows better than the job's last recorded time
+--            (the atlas prices its renders from the cache's records of renders like them, by
+--            the current renderer; a render's last time under the same id may be a slower one's)
 --   threads_file  true when the tool follows env FV_THREADS_FILE while it runs (budget.h)
 -- After run(), job.dir is the cache directory holding its outputs and job.meta its record.
 --
--- Order and threads: a job's cost is its CPU seconds when it last ran (opts.cpu), else its
--- seconds (opts.times), else its estimate, else the mean cost of its kind (the id up to its
--- first ':'). Its priority is its cost plus the longest chain of costs of the jobs that wait on
+-- Order and threads: a job's cost is its own cost, else its CPU seconds when it last ran
+-- (opts.cpu), else its seconds (opts.times), else its estimate, else the mean cost of its kind
+-- (the id up to its first ':'). Its priority is its cost plus the longest chain of costs of the jobs that wait on
 -- it; ready jobs start longest chain first (the Fashion-MNIST training before the renders that
 -- could run beside it). The local executor shares the cores among what runs: a job gets
 -- FV_THREADS at its start; a job with threads_file gets a file whose count the executor rewrites
@@ -187,7 +190,7 @@ function M.costs(list, opts)
   end
   for _, j in ipairs(list) do
     local k = kinds[j.id:match('^[^:]*')]
-    cost[j.id] = recorded(j.id) or j.estimate or (k and k.sum / k.n) or 1
+    cost[j.id] = j.cost or recorded(j.id) or j.estimate or (k and k.sum / k.n) or 1
   end
   return cost
 end
@@ -246,7 +249,7 @@ function M.run(jobs, opts)
 
   local ex = opts.executor or M.local_executor(opts.jobs, opts.verbose)
   local p = progress.new(#jobs, #jobs - #todo, opts.label)
-  for _, j in ipairs(todo) do p:add_estimate(j.id, opts.times[j.id] or j.estimate or 1) end
+  for _, j in ipairs(todo) do p:add_estimate(j.id, j.cost or opts.times[j.id] or j.estimate or 1) end
 
   local failure
   -- Longest chain first (a stable sort: on a tie, the manifests' order).

@@ -67,6 +67,25 @@ end
 local FALLBACK = { render_per_image_step_px = 2.0 / (512 * 128 * 128), sprite = 0.6, profile = 10, tsne = 3,
                    gridsnap = 1, examples = 10, train = 240 }
 
+-- The render jobs' CPU seconds, from the renders the cache recorded (pipeline/atlas/estimate.lua),
+-- set as each job's cost (runner.lua): the time left that a run shows and the dry run's total
+-- are one figure (a render job runs on one thread beside others: its CPU seconds are its wall
+-- time).
+-- Returns the rates, and { [source] = renders priced from it } ('fallback': the guess above).
+function M.price_renders(a, jobs)
+  local rates = estimate.recorded(cache.objects(), cache.tool_hash(a.env.bin .. '/fv-render'))
+  local src = { fallback = 0 }
+  for _, j in ipairs(jobs) do
+    if j.kind == 'render' then
+      local r = j.recipe_used
+      local rate, from = estimate.rate(rates, r)
+      src[from or 'fallback'] = (src[from or 'fallback'] or 0) + 1
+      j.cost = estimate.work(r) * (rate or FALLBACK.render_per_image_step_px)
+    end
+  end
+  return rates, src
+end
+
 -- --dry-run: jobs not in the cache and their estimated CPU time. Prints, runs nothing.
 function M.dry_run(a, jobs, times)
   local keys, todo = {}, {}
@@ -79,19 +98,10 @@ function M.dry_run(a, jobs, times)
   -- The sprite jobs come after the renders: one per layer (thumbnails) and one per channel.
   local nsprite, channels = 0, 0
   for _, l in ipairs(a.layers) do nsprite, channels = nsprite + 1 + l.shown, channels + l.shown end
-  local rates = estimate.recorded(cache.objects(), cache.tool_hash(a.env.bin .. '/fv-render'))
+  local rates, src = M.price_renders(a, todo)
   local secs, by = 0, {}
-  local src = { fallback = 0 }
   for _, j in ipairs(todo) do
-    local s
-    if j.kind == 'render' then
-      local r = j.recipe_used
-      local rate, from = estimate.rate(rates, r)
-      src[from or 'fallback'] = (src[from or 'fallback'] or 0) + 1
-      s = estimate.work(r) * (rate or FALLBACK.render_per_image_step_px)
-    else
-      s = times[j.id] or FALLBACK[j.kind] or j.estimate or 1
-    end
+    local s = j.cost or times[j.id] or FALLBACK[j.kind] or j.estimate or 1
     by[j.kind or 'other'] = (by[j.kind or 'other'] or 0) + 1
     secs = secs + s
   end
@@ -236,6 +246,7 @@ function M.stages(stage, run, root, variant)
     a.by_id = by_id
     b.atlas, b.atlas_jobs = a, jobs
     if b.opts.dry_run then M.dry_run(a, jobs, b.times); return 0 end
+    M.price_renders(a, jobs)
   end)
   stage('atlas renders', { 'atlas', 'atlas_jobs' }, {}, function(b) return run(b, b.atlas_jobs, 'atlas') end)
   stage('atlas sheets', { 'atlas' }, {}, function(b)

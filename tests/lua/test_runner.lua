@@ -28,14 +28,16 @@ local function run(jobs, opts)
   return ok, res
 end
 
--- ---- costs: CPU seconds, else seconds, else the estimate, else the mean of the job's kind
+-- ---- costs: the job's own cost, else CPU seconds, else seconds, else the estimate, else the
+-- mean of the job's kind
 local costs = runner.costs({ { id = 'render:a:1' }, { id = 'render:a:2', estimate = 60 }, { id = 'render:b:9' },
-                             { id = 'render:c:1' }, { id = 'page' } },
-                           { times = { ['render:a:1'] = 8, ['render:c:1'] = 2, ['render:a:2'] = 30 },
-                             cpu = { ['render:a:1'] = 10 } })
+                             { id = 'render:c:1' }, { id = 'page' }, { id = 'render:d:1', cost = 7, estimate = 60 } },
+                           { times = { ['render:a:1'] = 8, ['render:c:1'] = 2, ['render:a:2'] = 30, ['render:d:1'] = 40 },
+                             cpu = { ['render:a:1'] = 10, ['render:d:1'] = 41 } })
+t.eq('cost: a job\'s own cost before what it took last time', 7, costs['render:d:1'])
 t.eq('cost: CPU seconds first', 10, costs['render:a:1'])
 t.eq('cost: then the seconds it took (before the estimate)', 30, costs['render:a:2'])
-t.eq('cost: a job never run costs the mean of its kind', (10 + 30 + 2) / 3, costs['render:b:9'])
+t.eq('cost: a job never run costs the mean of its kind', (10 + 30 + 2 + 41) / 4, costs['render:b:9'])
 t.eq('cost: no kind recorded: 1 s', 1, costs['page'])
 
 -- ---- priorities: cost plus the longest chain waiting on it

@@ -1,0 +1,40 @@
+-- test_progress: pipeline/driver/progress.lua's lines (a log's view of a long build): one line per
+-- finished job with its time, the build's elapsed time and the time left, from the jobs'
+-- estimates (the atlas's renders are priced from the cache's records: a night's log says when
+-- it will end).
+local t = require 'lib'
+local progress = require 'pipeline.driver.progress'
+
+-- Runs fn with io.stderr captured; returns what it wrote.
+local function captured(fn)
+  local out, real = {}, io.stderr
+  io.stderr = { write = function(self, ...) for _, s in ipairs({ ... }) do out[#out + 1] = s end return self end,
+                flush = function() end }
+  local ok, err = pcall(fn)
+  io.stderr = real
+  assert(ok, err)
+  return table.concat(out)
+end
+
+local old = os.getenv('FV_PROGRESS')
+assert(old == nil or old == 'lines', 'run with FV_PROGRESS unset or lines')
+local p
+local text = captured(function()
+  p = progress.new(4, 1, 'atlas')
+  p.mode = 'lines' -- as in a log (stderr not a terminal)
+  p:add_estimate('render:a', 100)
+  p:add_estimate('render:b', 3700)
+  p:add_estimate('render:c', 20)
+  p:started('render:a')
+  p:finished('render:a', 1.25)
+end)
+t.ok('a finished job: label, count, id and its seconds', text:find('atlas [2/4] render:a (1.2s)', 1, true) ~= nil, text)
+t.ok('... then the elapsed time', text:match(' · %d+s elapsed · ') ~= nil, text)
+t.eq('... and the time left: the estimates of the jobs not finished (3700 + 20 s)', '~1h02m left\n', text:match('~[^~]*$'))
+text = captured(function()
+  p:started('render:b'); p:started('render:c')
+  p:finished('render:c', 20)
+end)
+t.ok('time left with a job still running: its estimate, less its time so far', text:match('~1h01m left\n$') or text:match('~1h02m left\n$'), text)
+t.eq('one line per finished job', 1, select(2, text:gsub('\n', '')))
+t.finish()
