@@ -4,7 +4,9 @@
 -- class: the same layer, with or without a batch-wide term (a diversity term costs more than the
 -- channel objectives beside it, and cost 3x as much before fv_objective.c took N passes for N^2).
 -- Renders by the current fv-render (its sha256 in the entry's .meta) are preferred: a faster
--- renderer makes the older times stale.
+-- renderer makes the older times stale. A render's cost is its CPU seconds where its .meta
+-- records them (the machine's other work, a test suite beside the atlas, stretches the wall
+-- time of a one-thread job, not its CPU time), else its wall time x threads.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
 local json = require 'pipeline.driver.json'
@@ -44,7 +46,8 @@ function M.recorded(objects, renderer)
       local meta = cache.read_meta(objects .. '/' .. key)
       local age = (renderer and meta and type(meta.tools) == 'table' and meta.tools['fv-render'] == renderer)
         and 'fresh' or 'older'
-      local secs, work, class = rj.wall_seconds * (rj.threads or 1), M.work(r), M.class(r)
+      local cpu = meta and type(meta.cpu) == 'number' and meta.cpu > 0 and meta.cpu
+      local secs, work, class = cpu or rj.wall_seconds * (rj.threads or 1), M.work(r), M.class(r)
       for _, k in ipairs({ class, 'layer:' .. (r.layer or ''), 'all' }) do
         local a = acc[age][k] or { s = 0, w = 0 }
         a.s, a.w = a.s + secs, a.w + work

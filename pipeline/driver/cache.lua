@@ -18,7 +18,7 @@
 -- wherever it lives, computes the same keys and hits the same entries.
 --
 -- An entry is a directory holding the job's output files and `.meta` (a Lua table: job id, key,
--- each file's size and sha256, seconds taken). Entries appear only by renaming a finished
+-- each file's size and sha256, seconds taken, CPU seconds when known, the tools' sha256). Entries appear only by renaming a finished
 -- temporary directory, so a reader never sees half an entry; two writers finishing the same key
 -- leave one entry (the first rename wins, the second finds it there). An entry whose files no
 -- longer match its record is moved out of the way in one rename, then removed, and rebuilt.
@@ -193,7 +193,9 @@ end
 -- Records the outputs of a finished job and publishes the temporary directory as the entry.
 -- replace: the job ran again on purpose (--force): the new entry takes the old one's place in
 -- one step. Returns meta, or nil and a message when an expected output is missing.
-function M.store(job, key, tmp, seconds, replace)
+-- cpu: the job's CPU seconds (user + system), or nil: the atlas's estimate prices renders by it,
+-- which the machine's other work does not inflate as it does the wall time.
+function M.store(job, key, tmp, seconds, replace, cpu)
   local files = {}
   local names = job.outputs
   if not names then -- a job whose output names depend on its work: everything it wrote
@@ -218,9 +220,9 @@ function M.store(job, key, tmp, seconds, replace)
   for path, h in pairs(job.tool_hashes or {}) do tools[path:match('[^/]+$')] = h end
   for name, h in pairs(tools) do tl[#tl + 1] = string.format('[%q]=%q', name, h) end
   table.sort(tl)
-  local meta = { id = job.id, key = key, seconds = seconds, files = files, tools = tools }
-  local lines = { 'return {', string.format('id=%q, key=%q, seconds=%.3f, tools={%s}, files={', job.id, key, seconds,
-                                            table.concat(tl, ', ')) }
+  local meta = { id = job.id, key = key, seconds = seconds, cpu = cpu, files = files, tools = tools }
+  local lines = { 'return {', string.format('id=%q, key=%q, seconds=%.3f,%s tools={%s}, files={', job.id, key, seconds,
+                                            cpu and string.format(' cpu=%.3f,', cpu) or '', table.concat(tl, ', ')) }
   for _, f in ipairs(files) do
     lines[#lines + 1] = string.format('{name=%q, size=%d, sha256=%q},', f.name, f.size, f.sha256)
   end

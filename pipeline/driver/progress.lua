@@ -22,7 +22,7 @@ function M.new(total, done, label)
   return setmetatable({
     total = total, done = done, cached = done, ran = 0, label = label or 'build',
     t0 = sys.clock(), running = {}, order = {}, remaining = 0, est = {}, n_queued = 0, waiting = {},
-    mode = mode, last_draw = 0, drawn = false,
+    mode = mode, last_draw = 0, drawn = false, peak = 0,
   }, M)
 end
 
@@ -42,6 +42,7 @@ function M:started(id, progress_file, log_file, where)
   if self.running[id] then self:forget(id) end
   self.running[id] = { t0 = sys.clock(), file = progress_file, log = log_file, where = where }
   self.order[#self.order + 1] = id
+  self.peak = math.max(self.peak, #self.order)
 end
 
 -- A job that left without finishing (failed, withdrawn).
@@ -53,13 +54,14 @@ end
 local forget = M.forget
 
 -- Seconds of work left: estimates of unstarted jobs plus what is left of running ones,
--- spread over the jobs that run side by side.
+-- spread over as many jobs side by side as have run at once so far (not those running this
+-- instant: a log's line is written as one job has ended and before the next starts).
 function M:time_left()
   local left = self.remaining
   for id, r in pairs(self.running) do
     left = left - math.min(self.est[id] or 0, sys.clock() - r.t0)
   end
-  local par = math.max(1, #self.order)
+  local par = math.max(1, math.min(self.peak, self.total - self.done))
   return math.max(0, left / par)
 end
 

@@ -295,7 +295,7 @@ function M.run(jobs, opts)
       if not meta then err = string.format("build: job '%s': the result that came back %s", j.id,
         err and err:gsub('; rebuilding$', '') or 'is missing from the cache') end
     else
-      meta, err = cache.store(j, j.key, ev.tmp, ev.seconds, opts.force)
+      meta, err = cache.store(j, j.key, ev.tmp, ev.seconds, opts.force, ev.cpu)
     end
     if not meta then failure = failure or err; p:forget(j.id); return end
     j.meta, j.dir = meta, cache.entry(j.key)

@@ -94,10 +94,10 @@ local function main()
       report(name, base); os.remove(claim); sys.rm_rf(tmp)
       return true
     end
-    local code, last_touch = nil, sys.clock()
+    local code, cpu, last_touch = nil, nil, sys.clock()
     while true do
-      local got, c = sys.wait(false, pid)
-      if got == pid then code = c; break end
+      local got, c, cs = sys.wait(false, pid)
+      if got == pid then code, cpu = c, cs; break end
       local alive = driver_alive()
       if sys.interrupted() ~= 0 or not alive then
         sys.kill(pid)
@@ -124,7 +124,7 @@ local function main()
     if code == 0 then
       local th = {}
       for _, t in ipairs(spec.tools or {}) do th[t[1]] = t[2] end
-      local meta, serr = cache.store({ id = spec.id, outputs = spec.outputs, tool_hashes = th }, spec.key, tmp, secs, spec.force)
+      local meta, serr = cache.store({ id = spec.id, outputs = spec.outputs, tool_hashes = th }, spec.key, tmp, secs, spec.force, cpu)
       base.ok, base.seconds = meta ~= nil, secs
       if not meta then base.how, base.tail = 'store failed', 'worker: ' .. tostring(serr) end
     else

@@ -106,10 +106,12 @@ case $T_ERR in *" on n1 ("*) t_ok "jobs ran on node n1" ;; *) t_fail "jobs ran o
 case $T_ERR in *" on n2 ("*) t_ok "jobs ran on node n2" ;; *) t_fail "jobs ran on node n2" ;; esac
 expect_eq "no queue or temporary files left in the store" "" "$(leftovers "$S")"
 expect_eq "no task of the build left on the cluster" 0 "$(our_active_tasks)"
-# A worker's entries name their tool's sha256 too (the atlas's --dry-run prices renders by it).
+# A worker's entries name their tool's sha256 and CPU seconds too (the atlas prices renders by them).
 r=$(grep -l '^id="render:' "$S"/objects/*/.meta | head -1)
 expect_eq "a render stored by a worker names fv-render's sha256" "$(sha256sum "$BIN/fv-render" | cut -c1-64)" \
   "$(sed -n 's/.*\["fv-render"\]="\([0-9a-f]*\)".*/\1/p' "$r")"
+grep -q ' cpu=[0-9]*\.[0-9]*,' "$r" && t_ok "... and its CPU seconds, which price renders" \
+  || t_fail "... and its CPU seconds, which price renders" "$(head -2 "$r")"
 
 # --- another checkout at another path, sharing the store: nothing to run
 B=$TMPDIR_T/elsewhere/b

@@ -13,7 +13,7 @@ local NEW, OLD = string.rep('a', 64), string.rep('b', 64)
 
 -- An entry as the runner stores a render: render.json (recipe, wall time, threads) and .meta.
 local n = 0
-local function entry(layer, div, steps, wall, tool)
+local function entry(layer, div, steps, wall, tool, cpu)
   n = n + 1
   local dir = string.format('%s/%064d', objects, n)
   assert(sys.mkdir_p(dir))
@@ -22,7 +22,8 @@ local function entry(layer, div, steps, wall, tool)
     '{"recipe": {"layer": "%s", "size": 128, "steps": %d, "batch": 8, "objectives": [%s]}, "wall_seconds": %g, "threads": 1}',
     layer, steps, objs, wall)))
   local tools = tool and string.format('tools={["fv-render"]=%q}, ', tool) or ''
-  assert(fs.write_atomic(dir .. '/.meta', string.format('return {id="j%d", key="k", seconds=1, %sfiles={}}\n', n, tools)))
+  local c = cpu and string.format('cpu=%g, ', cpu) or ''
+  assert(fs.write_atomic(dir .. '/.meta', string.format('return {id="j%d", key="k", seconds=1, %s%sfiles={}}\n', n, c, tools)))
 end
 
 local W = 8 * 512 * 128 * 128 -- the work of a 512-step batch of 8 at 128 px
@@ -32,12 +33,13 @@ entry('L13', true, 512, 34, OLD)  -- a diversity job by the older renderer
 entry('L13', true, 512, 11, NEW)  -- the same by the current one
 entry('L5', false, 512, 2, nil)   -- an entry stored before .meta named its tools
 entry('L5', false, 16, 1, NEW)    -- a --quick render: start-up dominates, left out
+entry('L7', false, 512, 30, NEW, 12) -- 30 s of wall time beside other work, 12 s of CPU
 local d = objects .. '/' .. string.rep('9', 64)
 assert(sys.mkdir_p(d)) -- an entry of another kind: no render.json
 
 local rates = est.recorded(objects, NEW)
-t.eq('renders counted (the quick one and the non-render left out)', 5, rates.n)
-t.eq('renders by the current renderer', 3, rates.n_fresh)
+t.eq('renders counted (the quick one and the non-render left out)', 6, rates.n)
+t.eq('renders by the current renderer', 4, rates.n_fresh)
 
 local function near(a, b) return a and math.abs(a - b) < 1e-9 * b end
 local plain = { layer = 'L13', size = 128, steps = 512, batch = 8, objectives = { { kind = 'channel' } } }
@@ -54,8 +56,10 @@ t.ok('a layer only older entries have: theirs', near(r, 2 / W) and from == 'olde
 r, from = est.rate(rates, { layer = 'L5', steps = 512, batch = 8, objectives = { { kind = 'diversity' } } })
 t.ok('a kind the layer never ran: the layer\'s other kind, not other layers\'', near(r, 2 / W)
   and from == 'older, the layer\'s other kind', tostring(from))
+r = est.rate(rates, { layer = 'L7', steps = 512, batch = 8, objectives = {} })
+t.ok('an entry that records its CPU seconds: priced by them, not its wall time', near(r, 12 / W), tostring(r and r * W))
 r, from = est.rate(rates, { layer = 'L9', steps = 512, batch = 8, objectives = {} })
-t.ok('a layer never recorded: all of the current renderer\'s', near(r, (12 + 14 + 11) / (3 * W)) and from == 'fresh, other layers',
+t.ok('a layer never recorded: all of the current renderer\'s', near(r, (12 + 14 + 11 + 12) / (4 * W)) and from == 'fresh, other layers',
   tostring(from))
 
 rates = est.recorded(objects, string.rep('c', 64)) -- a renderer that made none of them

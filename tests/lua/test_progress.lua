@@ -35,6 +35,19 @@ text = captured(function()
   p:started('render:b'); p:started('render:c')
   p:finished('render:c', 20)
 end)
-t.ok('time left with a job still running: its estimate, less its time so far', text:match('~1h01m left\n$') or text:match('~1h02m left\n$'), text)
+t.ok('time left with a job still running: its estimate, less its time so far', text:match('~1h01m left\n$'), text)
+-- Two jobs side by side: the work left is shared between two, also in the line written as one
+-- of them has ended (the other still running).
+local q
+text = captured(function()
+  q = progress.new(3, 0, 'atlas')
+  q.mode = 'lines'
+  q:add_estimate('x', 100); q:add_estimate('y', 100); q:add_estimate('z', 400)
+  q:started('x'); q:started('y')
+  q:finished('x', 100)
+end)
+t.ok('two at once: the time left is halved (100 + 400 s over 2), not the work of one', text:match('~4m10s left\n$'), text)
+text = captured(function() q:finished('y', 100) end)
+t.ok('... and with one job left, it is that job\'s time', text:match('~6m40s left\n$'), text)
 t.eq('one line per finished job', 1, select(2, text:gsub('\n', '')))
 t.finish()
