@@ -22,7 +22,7 @@ function M.new(total, done, label)
   return setmetatable({
     total = total, done = done, cached = done, ran = 0, label = label or 'build',
     t0 = sys.clock(), running = {}, order = {}, remaining = 0, est = {}, n_queued = 0, waiting = {},
-    mode = mode, last_draw = 0, drawn = false, peak = 0,
+    mode = mode, last_draw = 0, drawn = false, peak = 0, took = 0, est_done = 0,
   }, M)
 end
 
@@ -55,12 +55,15 @@ local forget = M.forget
 
 -- Seconds of work left: estimates of unstarted jobs plus what is left of running ones,
 -- spread over as many jobs side by side as have run at once so far (not those running this
--- instant: a log's line is written as one job has ended and before the next starts).
+-- instant: a log's line is written as one job has ended and before the next starts). Once two
+-- jobs have finished, the estimates are scaled by what the finished ones took against theirs:
+-- recorded times come from a busier or quieter machine, or from an older tool.
 function M:time_left()
   local left = self.remaining
   for id, r in pairs(self.running) do
     left = left - math.min(self.est[id] or 0, sys.clock() - r.t0)
   end
+  if self.ran >= 2 and self.est_done > 0 then left = left * self.took / self.est_done end
   local par = math.max(1, math.min(self.peak, self.total - self.done))
   return math.max(0, left / par)
 end
@@ -107,6 +110,7 @@ function M:finished(id, secs)
   self.done = self.done + 1
   self.ran = self.ran + 1
   self.remaining = self.remaining - (self.est[id] or 0)
+  if self.est[id] then self.took, self.est_done = self.took + secs, self.est_done + self.est[id] end
   local where = self.running[id] and self.running[id].where
   forget(self, id)
   if self.mode == 'lines' then

@@ -1,7 +1,8 @@
 -- test_progress: pipeline/driver/progress.lua's lines (a log's view of a long build): one line per
 -- finished job with its time, the build's elapsed time and the time left, from the jobs'
 -- estimates (the atlas's renders are priced from the cache's records: a night's log says when
--- it will end).
+-- it will end), shared over the jobs that run at once and scaled by how the finished jobs
+-- compared with theirs.
 local t = require 'lib'
 local progress = require 'pipeline.driver.progress'
 
@@ -26,9 +27,9 @@ local text = captured(function()
   p:add_estimate('render:b', 3700)
   p:add_estimate('render:c', 20)
   p:started('render:a')
-  p:finished('render:a', 1.25)
+  p:finished('render:a', 100.04)
 end)
-t.ok('a finished job: label, count, id and its seconds', text:find('atlas [2/4] render:a (1.2s)', 1, true) ~= nil, text)
+t.ok('a finished job: label, count, id and its seconds', text:find('atlas [2/4] render:a (100.0s)', 1, true) ~= nil, text)
 t.ok('... then the elapsed time', text:match(' · %d+s elapsed · ') ~= nil, text)
 t.eq('... and the time left: the estimates of the jobs not finished (3700 + 20 s)', '~1h02m left\n', text:match('~[^~]*$'))
 text = captured(function()
@@ -36,6 +37,7 @@ text = captured(function()
   p:finished('render:c', 20)
 end)
 t.ok('time left with a job still running: its estimate, less its time so far', text:match('~1h01m left\n$'), text)
+t.eq('one line per finished job', 1, select(2, text:gsub('\n', '')))
 -- Two jobs side by side: the work left is shared between two, also in the line written as one
 -- of them has ended (the other still running).
 local q
@@ -49,5 +51,14 @@ end)
 t.ok('two at once: the time left is halved (100 + 400 s over 2), not the work of one', text:match('~4m10s left\n$'), text)
 text = captured(function() q:finished('y', 100) end)
 t.ok('... and with one job left, it is that job\'s time', text:match('~6m40s left\n$'), text)
-t.eq('one line per finished job', 1, select(2, text:gsub('\n', '')))
+-- Estimates from a slower machine (or an older tool): the jobs finished so far took half theirs.
+text = captured(function()
+  q = progress.new(4, 0, 'atlas')
+  q.mode = 'lines'
+  for _, id in ipairs({ 'a', 'b', 'c', 'd' }) do q:add_estimate(id, 100) end
+  q:started('a'); q:finished('a', 50)
+  q:started('b'); q:finished('b', 50)
+end)
+t.ok('after one job, the estimates as they are (300 s)', text:match('~5m00s left\n'), text)
+t.ok('after two that took half their estimates, the rest at half (200 s x 0.5)', text:match('~1m40s left\n$'), text)
 t.finish()
