@@ -56,8 +56,10 @@ local forget = M.forget
 -- Seconds of work left: estimates of unstarted jobs plus what is left of running ones,
 -- spread over as many jobs side by side as have run at once so far (not those running this
 -- instant: a log's line is written as one job has ended and before the next starts). Once two
--- jobs have finished, the estimates are scaled by what the finished ones took against theirs:
--- recorded times come from a busier or quieter machine, or from an older tool.
+-- jobs have finished, the estimates are scaled by what the finished ones took against theirs
+-- (recorded times come from a busier or quieter machine, or from an older tool), the last
+-- twenty or so counting most: a test suite that ran beside the first hour of a night's atlas
+-- no longer weighs on the time left once it has ended.
 function M:time_left()
   local left = self.remaining
   for id, r in pairs(self.running) do
@@ -110,7 +112,7 @@ function M:finished(id, secs)
   self.done = self.done + 1
   self.ran = self.ran + 1
   self.remaining = self.remaining - (self.est[id] or 0)
-  if self.est[id] then self.took, self.est_done = self.took + secs, self.est_done + self.est[id] end
+  if self.est[id] then self.took, self.est_done = self.took * 0.95 + secs, self.est_done * 0.95 + self.est[id] end
   local where = self.running[id] and self.running[id].where
   forget(self, id)
   if self.mode == 'lines' then

@@ -61,4 +61,15 @@ text = captured(function()
 end)
 t.ok('after one job, the estimates as they are (300 s)', text:match('~5m00s left\n'), text)
 t.ok('after two that took half their estimates, the rest at half (200 s x 0.5)', text:match('~1m40s left\n$'), text)
+-- A busy start, then quiet: the recent jobs count most.
+text = captured(function()
+  q = progress.new(62, 0, 'atlas')
+  q.mode = 'lines'
+  for i = 1, 62 do q:add_estimate('j' .. i, 10) end
+  for i = 1, 30 do q:started('j' .. i); q:finished('j' .. i, 30) end -- three times the estimate
+  for i = 31, 60 do q:started('j' .. i); q:finished('j' .. i, 10) end -- then as estimated
+end)
+local last = tonumber(text:match('~(%d+)s left\n$'))
+t.ok('after 30 jobs at 3x their estimate, then 30 as estimated: 2 x 10 s at about 1.35x (not 2x, the mean)',
+  last and last >= 25 and last <= 29, text:match('[^\n]*\n$'))
 t.finish()
