@@ -21,14 +21,17 @@ function M.new(total, done, label)
   local mode = os.getenv('FV_PROGRESS') or (sys.isatty(2) and 'live' or 'lines')
   return setmetatable({
     total = total, done = done, cached = done, ran = 0, label = label or 'build',
-    t0 = sys.clock(), running = {}, order = {}, remaining = 0, est = {}, n_queued = 0, waiting = {},
-    mode = mode, last_draw = 0, drawn = false, peak = 0, took = 0, est_done = 0,
+    t0 = sys.clock(), running = {}, order = {}, est = {}, n_queued = 0, waiting = {},
+    mode = mode, last_draw = 0, drawn = false, peak = 0, cls = {}, left_by = {},
+    seen = {}, all = { took = 0, est = 0, n = 0 },
   }, M)
 end
 
-function M:add_estimate(id, secs)
-  self.est[id] = secs
-  self.remaining = self.remaining + secs
+-- class: jobs whose estimates err alike (the atlas's renders of one layer and kind), or nil.
+function M:add_estimate(id, secs, class)
+  class = class or ''
+  self.est[id], self.cls[id] = secs, class
+  self.left_by[class] = (self.left_by[class] or 0) + secs
 end
 
 -- Handed to the executor, not started yet (the farm's queue).
@@ -55,17 +58,23 @@ local forget = M.forget
 
 -- Seconds of work left: estimates of unstarted jobs plus what is left of running ones,
 -- spread over as many jobs side by side as have run at once so far (not those running this
--- instant: a log's line is written as one job has ended and before the next starts). Once two
--- jobs have finished, the estimates are scaled by what the finished ones took against theirs
--- (recorded times come from a busier or quieter machine, or from an older tool), the last
--- twenty or so counting most: a test suite that ran beside the first hour of a night's atlas
--- no longer weighs on the time left once it has ended.
+-- instant: a log's line is written as one job has ended and before the next starts).
+-- The estimates are scaled by what finished jobs took against theirs (recorded times come from a
+-- busier or quieter machine, or from an older tool): those of the same class once two of it
+-- have finished, else all jobs' once two have; the last twenty or so count most, so that a test
+-- suite that ran beside the first hour of a night's atlas no longer weighs once it has ended.
+function M:scale(class)
+  local c = self.seen[class]
+  if not (c and c.n >= 2 and c.est > 0) then c = self.all end
+  return (c.n >= 2 and c.est > 0) and c.took / c.est or 1
+end
+
 function M:time_left()
-  local left = self.remaining
+  local left = 0
+  for class, secs in pairs(self.left_by) do left = left + secs * self:scale(class) end
   for id, r in pairs(self.running) do
-    left = left - math.min(self.est[id] or 0, sys.clock() - r.t0)
+    left = left - math.min((self.est[id] or 0) * self:scale(self.cls[id]), sys.clock() - r.t0)
   end
-  if self.ran >= 2 and self.est_done > 0 then left = left * self.took / self.est_done end
   local par = math.max(1, math.min(self.peak, self.total - self.done))
   return math.max(0, left / par)
 end
@@ -111,8 +120,14 @@ end
 function M:finished(id, secs)
   self.done = self.done + 1
   self.ran = self.ran + 1
-  self.remaining = self.remaining - (self.est[id] or 0)
-  if self.est[id] then self.took, self.est_done = self.took * 0.95 + secs, self.est_done * 0.95 + self.est[id] end
+  local est, class = self.est[id], self.cls[id]
+  if est then
+    self.left_by[class] = self.left_by[class] - est
+    self.seen[class] = self.seen[class] or { took = 0, est = 0, n = 0 }
+    for _, c in ipairs({ self.seen[class], self.all }) do
+      c.took, c.est, c.n = c.took * 0.95 + secs, c.est * 0.95 + est, c.n + 1
+    end
+  end
   local where = self.running[id] and self.running[id].where
   forget(self, id)
   if self.mode == 'lines' then

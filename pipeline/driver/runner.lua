@@ -30,6 +30,8 @@
 --   cost     seconds expected from a model that knows better than the job's last recorded time
 --            (the atlas prices its renders from the cache's records of renders like them, by
 --            the current renderer; a render's last time under the same id may be a slower one's)
+--   class    jobs whose estimates err alike (the atlas: a layer and kind of render): the time
+--            left scales each class's estimates by how its finished jobs compared (progress.lua)
 --   threads_file  true when the tool follows env FV_THREADS_FILE while it runs (budget.h)
 -- After run(), job.dir is the cache directory holding its outputs and job.meta its record.
 --
@@ -249,7 +251,7 @@ function M.run(jobs, opts)
 
   local ex = opts.executor or M.local_executor(opts.jobs, opts.verbose)
   local p = progress.new(#jobs, #jobs - #todo, opts.label)
-  for _, j in ipairs(todo) do p:add_estimate(j.id, j.cost or opts.times[j.id] or j.estimate or 1) end
+  for _, j in ipairs(todo) do p:add_estimate(j.id, j.cost or opts.times[j.id] or j.estimate or 1, j.class) end
 
   local failure
   -- Longest chain first (a stable sort: on a tie, the manifests' order).

@@ -68,8 +68,8 @@ local FALLBACK = { render_per_image_step_px = 2.0 / (512 * 128 * 128), sprite = 
                    gridsnap = 1, examples = 10, train = 240 }
 
 -- The render jobs' CPU seconds, from the renders the cache recorded (pipeline/atlas/estimate.lua),
--- set as each job's cost (runner.lua): the time left that a run shows and the dry run's total
--- are one figure (a render job runs on one thread beside others: its CPU seconds are its wall
+-- set as each job's cost and its class as its class (runner.lua): the time left that a run
+-- shows and the dry run's total are one figure (a render job runs on one thread beside others: its CPU seconds are its wall
 -- time).
 -- Returns the rates, and { [source] = renders priced from it } ('fallback': the guess above).
 function M.price_renders(a, jobs)
@@ -80,7 +80,7 @@ function M.price_renders(a, jobs)
       local r = j.recipe_used
       local rate, from = estimate.rate(rates, r)
       src[from or 'fallback'] = (src[from or 'fallback'] or 0) + 1
-      j.cost = estimate.work(r) * (rate or FALLBACK.render_per_image_step_px)
+      j.cost, j.class = estimate.work(r) * (rate or FALLBACK.render_per_image_step_px), estimate.class(r)
     end
   end
   return rates, src

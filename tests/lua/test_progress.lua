@@ -72,4 +72,20 @@ end)
 local last = tonumber(text:match('~(%d+)s left\n$'))
 t.ok('after 30 jobs at 3x their estimate, then 30 as estimated: 2 x 10 s at about 1.35x (not 2x, the mean)',
   last and last >= 25 and last <= 29, text:match('[^\n]*\n$'))
+-- Classes: one layer's renders took four times their estimates, another's as estimated; each
+-- class's jobs left are scaled by its own, a class not seen yet by all jobs'.
+text = captured(function()
+  q = progress.new(14, 0, 'atlas')
+  q.mode = 'lines'
+  for i = 1, 4 do q:add_estimate('a' .. i, 10, 'A') end
+  for i = 1, 8 do q:add_estimate('b' .. i, 10, 'B') end
+  q:add_estimate('c1', 30, 'C'); q:add_estimate('d1', 30)
+  for i = 1, 2 do q:started('a' .. i); q:finished('a' .. i, 40) end
+  for i = 1, 2 do q:started('b' .. i); q:finished('b' .. i, 10) end
+end)
+-- A: 2 x 10 x 4 = 80; B: 6 x 10 = 60; C and the unclassed job: 60 x all jobs' 100 s / 40 s
+-- (2.42 with the latest counting most) = 145; 285 s in all (one scale for all: 339 s).
+local m = text:match('~4m(%d+)s left\n$')
+t.ok('each class scaled by its own, the unseen by all jobs\' (80 + 60 + 145 s)', m and tonumber(m) >= 43 and tonumber(m) <= 47,
+  text:match('[^\n]*\n$'))
 t.finish()
