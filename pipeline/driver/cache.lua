@@ -18,10 +18,11 @@
 -- wherever it lives, computes the same keys and hits the same entries.
 --
 -- An entry is a directory holding the job's output files and `.meta` (a Lua table: job id, key,
--- each file's size and sha256, seconds taken, CPU seconds when known, the tools' sha256). Entries appear only by renaming a finished
--- temporary directory, so a reader never sees half an entry; two writers finishing the same key
--- leave one entry (the first rename wins, the second finds it there). An entry whose files no
--- longer match its record is moved out of the way in one rename, then removed, and rebuilt.
+-- each file's size and sha256, seconds taken, CPU seconds when known, the tools' sha256).
+-- Entries appear only by renaming a finished temporary directory, so a reader never sees half
+-- an entry; two writers finishing the same key leave one entry (the first rename wins, the
+-- second finds it there). An entry whose files no longer match its record is moved out of the
+-- way in one rename, then removed, and rebuilt.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'
 

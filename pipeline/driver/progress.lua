@@ -1,8 +1,8 @@
 -- progress: what a long build shows. On a terminal, one live line (jobs done/total, the jobs
 -- running with their own step when they report one, elapsed time, time left; on the farm also
 -- how many jobs wait in its queue, run on the cluster, and on which node); otherwise (CI,
--- a log file) one line per finished job, with the elapsed time and the time left. Cached jobs print nothing: a build with nothing to do
--- is quiet. A tool reports its step either by overwriting the file named in FV_PROGRESS_FILE
+-- a log file) one line per finished job, with the elapsed time and the time left. Cached jobs
+-- print nothing: a build with nothing to do is quiet. A tool reports its step either by overwriting the file named in FV_PROGRESS_FILE
 -- with a short line such as "step 120/512, 14s left", or as the last line of its stderr.
 local sys = require 'fvsys'
 local fs = require 'pipeline.driver.fs'

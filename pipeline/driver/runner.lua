@@ -37,12 +37,12 @@
 --
 -- Order and threads: a job's cost is its own cost, else its CPU seconds when it last ran
 -- (opts.cpu), else its seconds (opts.times), else its estimate, else the mean cost of its kind
--- (the id up to its first ':'). Its priority is its cost plus the longest chain of costs of the jobs that wait on
--- it; ready jobs start longest chain first (the Fashion-MNIST training before the renders that
--- could run beside it). The local executor shares the cores among what runs: a job gets
--- FV_THREADS at its start; a job with threads_file gets a file whose count the executor rewrites
--- as jobs start and end (more when cores free up, its part again when new jobs start), which its
--- tool applies between steps. Tools that do not follow a file keep their count to the end.
+-- (the id up to its first ':'). Its priority is its cost plus the longest chain of costs of the
+-- jobs that wait on it; ready jobs start longest chain first (the Fashion-MNIST training before
+-- the renders that could run beside it). The local executor shares the cores among what runs:
+-- a job gets FV_THREADS at its start; a job with threads_file gets a file whose count the
+-- executor rewrites as jobs start and end (more when cores free up, its part again when new
+-- jobs start), which its tool applies between steps. Tools that do not follow a file keep their count to the end.
 local sys = require 'fvsys'
 local cache = require 'pipeline.driver.cache'
 local fs = require 'pipeline.driver.fs'

@@ -68,9 +68,9 @@ local FALLBACK = { render_per_image_step_px = 2.0 / (512 * 128 * 128), sprite = 
                    gridsnap = 1, examples = 10, train = 240 }
 
 -- The render jobs' CPU seconds, from the renders the cache recorded (pipeline/atlas/estimate.lua),
--- set as each job's cost and its class as its class (runner.lua): the time left that a run
--- shows and the dry run's total are one figure (a render job runs on one thread beside others: its CPU seconds are its wall
--- time).
+-- set as each job's cost, with its class (runner.lua): the time left that a run shows and the
+-- dry run's total are one figure (a render job runs on one thread beside others: its CPU
+-- seconds are its wall time).
 -- Returns the rates, and { [source] = renders priced from it } ('fallback': the guess above).
 function M.price_renders(a, jobs)
   local rates = estimate.recorded(cache.objects(), cache.tool_hash(a.env.bin .. '/fv-render'))
