@@ -42,7 +42,8 @@
 -- the renders that could run beside it). The local executor shares the cores among what runs:
 -- a job gets FV_THREADS at its start; a job with threads_file gets a file whose count the
 -- executor rewrites as jobs start and end (more when cores free up, its part again when new
--- jobs start), which its tool applies between steps. Tools that do not follow a file keep their count to the end.
+-- jobs start), which its tool applies between steps. Tools that do not follow a file keep
+-- their count to the end.
 local sys = require 'fvsys'
 local cache = require 'pipeline.driver.cache'
 local fs = require 'pipeline.driver.fs'
