@@ -28,6 +28,25 @@ end
 -- Images x steps x pixels of a recipe.
 function M.work(r) return (r.batch or 1) * (r.steps or 0) * (r.size or 128) ^ 2 end
 
+-- The CPU seconds a cache entry's job took: its .meta's `cpu` where recorded, else a render's
+-- wall time x threads (rj: its render.json, decoded), else the entry's wall time; nil when the
+-- entry records none of them.
+function M.spent(meta, rj)
+  local cpu = type(meta) == 'table' and meta.cpu
+  if type(cpu) == 'number' and cpu > 0 then return cpu end
+  if type(rj) == 'table' and type(rj.wall_seconds) == 'number' and rj.wall_seconds > 0 then
+    return rj.wall_seconds * (type(rj.threads) == 'number' and rj.threads or 1)
+  end
+  local s = type(meta) == 'table' and meta.seconds
+  return type(s) == 'number' and s >= 0 and s or nil
+end
+
+-- The CPU seconds of the entry in dir (meta: its .meta, as cache.lookup returns it).
+function M.entry_spent(dir, meta)
+  local text = fs.read(dir .. '/render.json')
+  return M.spent(meta, text and json.decode(text))
+end
+
 -- The rates of the renders under objects/ (the tiny renders of --quick, under 64 steps, are left
 -- out: their start-up dominates). renderer: the sha256 of the current fv-render; an entry made by
 -- it is fresh. Returns rates = { fresh = { [class] = r, ['layer:' .. layer] = r, all = r },
@@ -46,8 +65,7 @@ function M.recorded(objects, renderer)
       local meta = cache.read_meta(objects .. '/' .. key)
       local age = (renderer and meta and type(meta.tools) == 'table' and meta.tools['fv-render'] == renderer)
         and 'fresh' or 'older'
-      local cpu = meta and type(meta.cpu) == 'number' and meta.cpu > 0 and meta.cpu
-      local secs, work, class = cpu or rj.wall_seconds * (rj.threads or 1), M.work(r), M.class(r)
+      local secs, work, class = M.spent(meta, rj), M.work(r), M.class(r)
       for _, k in ipairs({ class, 'layer:' .. (r.layer or ''), 'all' }) do
         local a = acc[age][k] or { s = 0, w = 0 }
         a.s, a.w = a.s + secs, a.w + work

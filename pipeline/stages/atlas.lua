@@ -89,11 +89,17 @@ end
 -- --dry-run: jobs not in the cache and their estimated CPU time. Prints, runs nothing.
 function M.dry_run(a, jobs, times)
   local keys, todo = {}, {}
+  local done, spent, unknown = 0, 0, 0
   for _, j in ipairs(jobs) do
     local dk = {}
     for _, d in ipairs(j.deps or {}) do dk[#dk + 1] = keys[d] end
     keys[j.id] = cache.key(j, dk)
-    if not cache.lookup(keys[j.id], j.outputs) then todo[#todo + 1] = j end
+    local meta = cache.lookup(keys[j.id], j.outputs)
+    if not meta then todo[#todo + 1] = j
+    else
+      local s = estimate.entry_spent(cache.entry(keys[j.id]), meta)
+      done, spent, unknown = done + 1, spent + (s or 0), unknown + (s and 0 or 1)
+    end
   end
   -- The sprite jobs come after the renders: one per layer (thumbnails) and one per channel.
   local nsprite, channels = 0, 0
@@ -123,6 +129,11 @@ function M.dry_run(a, jobs, times)
       .. 'fresh ones first, else older, else the layer\'s other kind, else other layers\'): %s; other jobs: their recorded time, else a per-kind guess',
       rates.n, rates.n_fresh, #froms > 0 and table.concat(froms, ', ') or 'no render to run')
       or 'by the per-kind guess (no render of 64 steps or more in the cache)'))
+  if done > 0 then
+    io.stdout:write(string.format('atlas: the %d jobs in the cache took %.1f CPU-hours as they recorded (CPU seconds, '
+      .. 'else wall time x threads, which other work on the machine stretches)%s\n', done, spent / 3600,
+      unknown > 0 and string.format('; %d recorded no time', unknown) or ''))
+  end
 end
 
 -- After the renders and examples: the sprite jobs. Returns them.

@@ -68,5 +68,12 @@ t.ok('with no entry of the current renderer: the older ones, by class', rates.n_
   and from == 'older', tostring(from))
 t.eq('an empty store: no rate', nil, est.rate(est.recorded(objects .. '/none', NEW), plain))
 
+-- What an entry's job took, for the dry run's total of the cached jobs.
+t.eq('spent: the CPU seconds where .meta records them', 12, est.spent({ seconds = 30, cpu = 12 }, { wall_seconds = 30, threads = 2 }))
+t.eq('spent: else a render\'s wall time x threads', 60, est.spent({ seconds = 31 }, { wall_seconds = 30, threads = 2 }))
+t.eq('spent: else the entry\'s wall time', 5, est.spent({ seconds = 5, cpu = 0 }, nil))
+t.eq('spent: nothing recorded', nil, est.spent({}, nil))
+t.eq('entry_spent reads the entry\'s render.json', 30, est.entry_spent(objects .. '/' .. string.format('%064d', 7), { seconds = 1 }))
+
 sys.rm_rf(objects)
 t.finish()
