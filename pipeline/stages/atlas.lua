@@ -97,13 +97,34 @@ function M.dry_run(a, jobs, times)
     local meta = cache.lookup(keys[j.id], j.outputs)
     if not meta then todo[#todo + 1] = j
     else
-      local s = estimate.entry_spent(cache.entry(keys[j.id]), meta)
+      j.dir = cache.entry(keys[j.id]) -- what the sheets read, when every render is cached
+      local s = estimate.entry_spent(j.dir, meta)
       done, spent, unknown = done + 1, spent + (s or 0), unknown + (s and 0 or 1)
     end
   end
-  -- The sprite jobs come after the renders: one per layer (thumbnails) and one per channel.
-  local nsprite, channels = 0, 0
+  -- The sprite jobs come after the renders: one per layer (thumbnails), one per channel and the
+  -- landing page's. Their keys need the renders' outputs: with every render cached, those not in
+  -- the cache are counted; else all of them.
+  local nsprite, channels = 1, 0
   for _, l in ipairs(a.layers) do nsprite, channels = nsprite + 1 + l.shown, channels + l.shown end
+  local sheets_known = false
+  if #todo == 0 then
+    local ok, sjobs = pcall(M.sheet_jobs, a)
+    if ok then
+      nsprite, sheets_known = 0, true
+      for _, j in ipairs(sjobs) do
+        local dk = {}
+        for _, d in ipairs(j.deps or {}) do dk[#dk + 1] = keys[d] end
+        local key = cache.key(j, dk)
+        local meta = cache.lookup(key, j.outputs)
+        if not meta then nsprite = nsprite + 1
+        else
+          local s = estimate.entry_spent(cache.entry(key), meta)
+          done, spent, unknown = done + 1, spent + (s or 0), unknown + (s and 0 or 1)
+        end
+      end
+    end
+  end
   local rates, src = M.price_renders(a, todo)
   local secs, by = 0, {}
   for _, j in ipairs(todo) do
@@ -120,8 +141,9 @@ function M.dry_run(a, jobs, times)
     if src[k] then froms[#froms + 1] = string.format('%d from %s', src[k], k) end
   end
   if src.fallback > 0 then froms[#froms + 1] = string.format('%d by the per-kind guess', src.fallback) end
-  io.stdout:write(string.format('atlas: %d layers, %d channels: %d jobs to run (%s) of %d, plus %d sprite jobs after the renders\n',
-    #a.layers, channels, #todo, #kinds > 0 and table.concat(kinds, ', ') or 'none', #jobs, nsprite))
+  io.stdout:write(string.format('atlas: %d layers, %d channels: %d jobs to run (%s) of %d, plus %d sprite jobs %s\n',
+    #a.layers, channels, #todo, #kinds > 0 and table.concat(kinds, ', ') or 'none', #jobs, nsprite,
+    sheets_known and 'not in the cache' or 'after the renders'))
   io.stdout:write(string.format('atlas: estimated %.1f CPU-hours on this machine (%.1f hours on its %d cores); render times %s\n',
     secs / 3600, secs / 3600 / sys.ncpu(), sys.ncpu(),
     rates.n > 0 and string.format('scaled from the %d renders the cache recorded, %d of them by this fv-render '
