@@ -42,9 +42,16 @@ return {
   },
   classifier = {
     title = "The classifier: a small CNN trained on Fashion-MNIST by the pipeline",
+    -- The convolutions' units are a ReLU's mean over positions, a few hundredths at the grey
+    -- start where fc1's are tens: the recipe's TV weight of 5 held every one of their images
+    -- flat grey (0.5 still all of conv1's). `tv` scales it to them. And a unit whose ReLU is
+    -- shut for a near-uniform grey gets no gradient: three of the 192 stayed flat from the
+    -- recipe's start (a spread `sd` of 0.01); from a spread of 1 every one moves, and conv1's
+    -- units tile the image with their stripes and edges. Before the ReLU (`:preact`) conv1 and
+    -- conv2 are nearly linear in the image: their optimum is a plain bright or dark field.
     layers = {
-      { name = "conv1", node = "conv1" }, { name = "conv2", node = "conv2" },
-      { name = "conv3", node = "conv3" }, { name = "conv4", node = "conv4" },
+      { name = "conv1", node = "conv1", tv = 0.01, sd = 1 }, { name = "conv2", node = "conv2", tv = 0.01, sd = 1 },
+      { name = "conv3", node = "conv3", tv = 0.01, sd = 1 }, { name = "conv4", node = "conv4", tv = 0.01, sd = 1 },
       { name = "fc1", node = "fc1:preact" }, { name = "logits", node = "logits" },
     },
     -- As the article's examples figure: grey, 28 px, jitter and rotation, a TV penalty.

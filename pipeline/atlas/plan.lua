@@ -20,7 +20,7 @@ local QUICK = { size = 32, steps = 8 }
 
 M.fields = { detector = true, classifier = true, quick_channels = true }
 
-local function check_layers(ctx, net, path)
+local function check_layers(ctx, net, path, net_fields)
   ctx:field(net, 'title', 'string', true, path .. '.title')
   local layers = ctx:field(net, 'layers', 'table', true, path .. '.layers')
   if #layers == 0 then ctx:fail(path .. '.layers', 'empty (expected { name = ..., node = ... } per layer)') end
@@ -35,6 +35,14 @@ local function check_layers(ctx, net, path)
     ctx:field(l, 'node', 'string', true, p .. '.node')
     local t = l.transforms
     if t ~= nil and type(t) ~= 'string' and type(t) ~= 'table' then ctx:fail(p .. '.transforms', 'expected a preset name or a list') end
+    for _, f in ipairs({ 'tv', 'sd' }) do
+      local v = l[f]
+      if v ~= nil and not net_fields then ctx:fail(p .. '.' .. f, "is for the classifier's layers (expected none here)") end
+      if v ~= nil and (type(v) ~= 'number' or v ~= v or v < 0 or (f == 'sd' and v == 0)) then
+        ctx:fail(p .. '.' .. f, f == 'tv' and 'expected a number, 0 or more (the layer\'s total-variation weight)'
+          or 'expected a number above 0 (the spread of the layer\'s starting images)')
+      end
+    end
   end
   local r = ctx:field(net, 'recipe', 'table', true, path .. '.recipe')
   render.check(r, ctx, path .. '.recipe')
@@ -45,7 +53,7 @@ end
 
 function M.validate(m, ctx)
   check_layers(ctx, ctx:field(m, 'detector', 'table', true), 'detector')
-  check_layers(ctx, ctx:field(m, 'classifier', 'table', true), 'classifier')
+  check_layers(ctx, ctx:field(m, 'classifier', 'table', true), 'classifier', true)
   local d = m.detector.diversity
   if d ~= nil and (type(d) ~= 'table' or type(d.weight) ~= 'number' or d.weight <= 0) then
     ctx:fail('detector.diversity', 'expected { weight = a positive number }')
@@ -98,7 +106,7 @@ function M.layers(m, spec, counts, quick)
           return nil, string.format("%s: field '%s.layers[%d].node': '%s' is not a node of the %s's model (expected a name `fv-nn info` lists)",
             m.file, net, i, quote.text(l.node), net)
         end
-        list[#list + 1] = { net = net, name = l.name, node = l.node, transforms = l.transforms, channels = c,
+        list[#list + 1] = { net = net, name = l.name, node = l.node, transforms = l.transforms, tv = l.tv, sd = l.sd, channels = c,
                             shown = quick and math.min(c, m.quick_channels or 4) or c, index = i }
       end
     end
@@ -193,10 +201,18 @@ local function classifier_jobs(m, l, env, train)
     local k = math.min(8, n - start)
     local objs = {}
     for b = 0, k - 1 do objs[#objs + 1] = { kind = 'channel', channel = start + b, batch = b } end
-    for _, o in ipairs(m.classifier.recipe.objectives or {}) do objs[#objs + 1] = o end
+    local tv = l.tv == nil
+    for _, o in ipairs(m.classifier.recipe.objectives or {}) do
+      if o.kind == 'tv' and l.tv ~= nil then
+        o, tv = render.merge(o, { weight = l.tv }), true
+      end
+      objs[#objs + 1] = o
+    end
+    if not tv then objs[#objs + 1] = { kind = 'tv', weight = l.tv } end
+    local param = l.sd and { param = render.merge(m.classifier.recipe.param, { sd = l.sd }) } or nil
     local j = render.job(fig(l), env, string.format('vis%04d', start),
       render.merge(m.classifier.recipe, { layer = l.node, transforms = l.transforms or m.classifier.recipe.transforms,
-                                          batch = k, objectives = objs }, env.quick and { steps = QUICK.steps } or nil), model)
+                                          batch = k, objectives = objs }, param, env.quick and { steps = QUICK.steps } or nil), model)
     j.kind = 'render'
     jobs[#jobs + 1] = j
     l.vis[#l.vis + 1] = { job = j.id, n = k }

@@ -68,6 +68,19 @@ run_cmd atlas --layers nope
 expect_eq "--layers that selects nothing: exit 2" 2 "$T_RC"
 expect_eq "--layers that selects nothing: one line" \
   "atlas: --layers 'nope' selects no layer of atlas/atlas.lua (expected names such as expanded_conv_5, extern1, fc1, or patterns)" "$T_ERR"
+# A classifier layer's tv and sd (atlas/atlas.lua): one line naming the field for a bad value, or
+# for either on a detector layer.
+cp "$P/atlas/atlas.lua" "$TMPDIR_T/atlas.lua.good"
+sed -i 's/node = "conv1", tv = 0.01, sd = 1/node = "conv1", tv = 0.01, sd = 0/' "$P/atlas/atlas.lua"
+run_cmd atlas --layers fc1 --dry-run
+case "$T_RC $T_ERR" in "1 atlas/atlas.lua:"[0-9]*": field 'classifier.layers[1].sd': expected a number above 0 (the spread of the layer's starting images)")
+  t_ok "sd = 0 on a classifier layer: exit 1 and one line" ;; *) t_fail "sd = 0 on a classifier layer: exit 1 and one line" "$T_RC $T_ERR" ;; esac
+cp "$TMPDIR_T/atlas.lua.good" "$P/atlas/atlas.lua"
+sed -i 's/transforms = "robust" }$/transforms = "robust", tv = 1 }/' "$P/atlas/atlas.lua"
+run_cmd atlas --layers fc1 --dry-run
+case "$T_RC $T_ERR" in "1 atlas/atlas.lua:"[0-9]*": field 'detector.layers[15].tv': is for the classifier's layers (expected none here)")
+  t_ok "tv on a detector layer: exit 1 and one line" ;; *) t_fail "tv on a detector layer: exit 1 and one line" "$T_RC $T_ERR" ;; esac
+cp "$TMPDIR_T/atlas.lua.good" "$P/atlas/atlas.lua"
 expect_fail "--layers without --atlas is a usage error" "build: --layers and --dry-run need --atlas" sh -c "cd '$P' && lua5.4 '$ROOT/build.lua' --layers fc1"
 expect_eq "... exit 2" 2 "$T_RC"
 
