@@ -60,6 +60,25 @@ local function applies(o, b)
   return false
 end
 
+-- The value of the channel objective of batch element b when it was the same for every image of
+-- the render (rj: its render.json), else nil. A channel whose output does not depend on the
+-- image (a dead channel: its weights are zero) gives the optimizer no gradient, and its images
+-- stay as they started: its page says so rather than show them as its picture.
+function M.constant(rj, b)
+  local objs, fin = rj.recipe.objectives or {}, (rj.final or {}).objectives or {}
+  for _, f in ipairs(fin) do
+    local o = objs[(f.index or -1) + 1]
+    local v = f.values
+    if o and o.kind == 'channel' and applies(o, b) and type(v) == 'table' and #v >= 2 then
+      for i = 2, #v do
+        if math.abs(v[i] - v[1]) > 1e-9 * math.max(1, math.abs(v[1])) then return nil end
+      end
+      return v[1]
+    end
+  end
+  return nil
+end
+
 -- The recipe of batch element b of a render (its render.json), as table rows.
 local function recipe_rows(rj, b, what)
   local r = rj.recipe
@@ -150,18 +169,21 @@ function M.build(a)
     local crumbs = string.format('<nav aria-label="Breadcrumb" class="crumbs"><a href="../../index.html">Atlas</a> › %s › <a href="index.html">%s</a></nav>',
       l.net, esc(l.name))
     local th = a.thumbs[l]
+    local dead = {}
+    for c = 0, l.shown - 1 do dead[c] = M.constant(rj(l.of[c].vis[1]), l.of[c].vis[2]) end
+    local function dead_attr(c) return dead[c] and ' data-constant title="A dead channel: its output does not depend on the image"' or '' end
     -- The layer page: a grid of every channel, then the map.
     local cells = {}
     for c = 0, l.shown - 1 do
       local f = th[string.format('c%04d', c)]
-      cells[#cells + 1] = string.format('<li><a href="%d.html" style="%s" data-frame="%d %d %d %d" data-sheet="%s"><span>%d</span></a></li>',
-        c, thumb_style(f, f.sheet:match('[^/]+/[^/]+$')), f.x, f.y, f.w, f.h, f.sheet:match('[^/]+/[^/]+$'), c)
+      cells[#cells + 1] = string.format('<li><a href="%d.html" style="%s" data-frame="%d %d %d %d" data-sheet="%s"%s><span>%d</span></a></li>',
+        c, thumb_style(f, f.sheet:match('[^/]+/[^/]+$')), f.x, f.y, f.w, f.h, f.sheet:match('[^/]+/[^/]+$'), dead_attr(c), c)
     end
     local mapcells = {}
     for c = 0, l.shown - 1 do
       local f, cell = th[string.format('c%04d', c)], a.grid[l][c + 1]
-      mapcells[#mapcells + 1] = string.format('<a href="%d.html" style="grid-row:%d;grid-column:%d;%s" aria-label="Channel %d">%d</a>',
-        c, cell[1] + 1, cell[2] + 1, thumb_style(f, f.sheet:match('[^/]+/[^/]+$')), c, c)
+      mapcells[#mapcells + 1] = string.format('<a href="%d.html" style="grid-row:%d;grid-column:%d;%s" aria-label="Channel %d%s"%s>%d</a>',
+        c, cell[1] + 1, cell[2] + 1, thumb_style(f, f.sheet:match('[^/]+/[^/]+$')), c, dead[c] and ', a dead channel' or '', dead_attr(c), c)
     end
     local rep = a.tsne[l]
     local lb = { '<header class="top">' .. crumbs,
@@ -196,7 +218,15 @@ function M.build(a)
           .. (nextl and string.format('<a href="%s" data-nav="next-layer">↓ %s</a>', lhref(nextl, c), esc(nextl.name)) or '<span></span>')
           .. (c < l.shown - 1 and string.format('<a href="%d.html" rel="next" data-nav="next">channel %d →</a>', c + 1, c + 1) or '<span></span>')
           .. '</nav><p class="keys">Keys: ← → channel, Shift + ← → layer; swipe left or right on a phone.</p></header><main id="main" data-channel="'
-          .. c .. '" data-layer="' .. esc(l.name) .. '">' }
+          .. c .. '" data-layer="' .. esc(l.name) .. '"' .. (dead[c] and ' data-constant' or '') .. '>' }
+      if dead[c] then
+        local n = #rj(l.of[c].vis[1]).final.objectives[1].values
+        cb[#cb + 1] = string.format('<p class="dead" role="note"><strong>A dead channel.</strong> Its output was %.4g for each of the %d images '
+          .. 'of its render, each optimized for another objective: it does not respond to the image. '
+          .. 'The optimizer had no gradient to follow, so its own images stayed as they started.%s</p>', dead[c], n,
+          l.net == 'detector' and ' Its diversity set shows only what the diversity term, which compares the whole layer\'s Gram matrices, '
+            .. 'made of them.' or '')
+      end
       local rows = {}
       if l.net == 'detector' then
         cb[#cb + 1] = '<div class="pair"><figure>' .. img('vis', string.format('Image optimized to excite channel %d of %s', c, l.name), 'big')
