@@ -62,8 +62,9 @@ end
 
 -- The value of the channel objective of batch element b when it was the same for every image of
 -- the render (rj: its render.json), else nil. A channel whose output does not depend on the
--- image (a dead channel: its weights are zero) gives the optimizer no gradient, and its images
--- stay as they started: its page says so rather than show them as its picture.
+-- image (a dead channel: nothing of the image reaches it, or a ReLU shut for every image) gives
+-- the optimizer no gradient, and its images stay as they started: its page says so rather than
+-- show them as its picture.
 function M.constant(rj, b)
   local objs, fin = rj.recipe.objectives or {}, (rj.final or {}).objectives or {}
   for _, f in ipairs(fin) do
@@ -220,7 +221,7 @@ function M.build(a)
           .. '</nav><p class="keys">Keys: ← → channel, Shift + ← → layer; swipe left or right on a phone.</p></header><main id="main" data-channel="'
           .. c .. '" data-layer="' .. esc(l.name) .. '"' .. (dead[c] and ' data-constant' or '') .. '>' }
       if dead[c] then
-        local n = #rj(l.of[c].vis[1]).final.objectives[1].values
+        local n = rj(l.of[c].vis[1]).recipe.batch
         cb[#cb + 1] = string.format('<p class="dead" role="note"><strong>A dead channel.</strong> Its output was %.4g for each of the %d images '
           .. 'of its render, each optimized for another objective: it does not respond to the image. '
           .. 'The optimizer had no gradient to follow, so its own images stayed as they started.%s</p>', dead[c], n,
