@@ -90,17 +90,21 @@ end
 function M.dry_run(a, jobs, times)
   local keys, todo = {}, {}
   local done, spent, unknown = 0, 0, 0
-  for _, j in ipairs(jobs) do
+  -- Whether job j is in the cache (its key from its deps' keys); a cached one's recorded CPU
+  -- time is added up, and its dir set (what the sheets read, when every render is cached).
+  local function cached(j)
     local dk = {}
     for _, d in ipairs(j.deps or {}) do dk[#dk + 1] = keys[d] end
     keys[j.id] = cache.key(j, dk)
     local meta = cache.lookup(keys[j.id], j.outputs)
-    if not meta then todo[#todo + 1] = j
-    else
-      j.dir = cache.entry(keys[j.id]) -- what the sheets read, when every render is cached
-      local s = estimate.entry_spent(j.dir, meta)
-      done, spent, unknown = done + 1, spent + (s or 0), unknown + (s and 0 or 1)
-    end
+    if not meta then return false end
+    j.dir = cache.entry(keys[j.id])
+    local s = estimate.entry_spent(j.dir, meta)
+    done, spent, unknown = done + 1, spent + (s or 0), unknown + (s and 0 or 1)
+    return true
+  end
+  for _, j in ipairs(jobs) do
+    if not cached(j) then todo[#todo + 1] = j end
   end
   -- The sprite jobs come after the renders: one per layer (thumbnails), one per channel and the
   -- landing page's. Their keys need the renders' outputs: with every render cached, those not in
@@ -113,15 +117,7 @@ function M.dry_run(a, jobs, times)
     if ok then
       nsprite, sheets_known = 0, true
       for _, j in ipairs(sjobs) do
-        local dk = {}
-        for _, d in ipairs(j.deps or {}) do dk[#dk + 1] = keys[d] end
-        local key = cache.key(j, dk)
-        local meta = cache.lookup(key, j.outputs)
-        if not meta then nsprite = nsprite + 1
-        else
-          local s = estimate.entry_spent(cache.entry(key), meta)
-          done, spent, unknown = done + 1, spent + (s or 0), unknown + (s and 0 or 1)
-        end
+        if not cached(j) then nsprite = nsprite + 1 end
       end
     end
   end
