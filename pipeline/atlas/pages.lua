@@ -63,8 +63,8 @@ end
 -- The value of the channel objective of batch element b when it was the same for every image of
 -- the render (rj: its render.json), else nil. A channel whose output does not depend on the
 -- image (a dead channel: nothing of the image reaches it, or a ReLU shut for every image) gives
--- the optimizer no gradient, and its images stay as they started: its page says so rather than
--- show them as its picture.
+-- the optimizer no gradient, and its images are only their start and the recipe's other terms:
+-- its page says so rather than show them as its picture.
 function M.constant(rj, b)
   local objs, fin = rj.recipe.objectives or {}, (rj.final or {}).objectives or {}
   for _, f in ipairs(fin) do
@@ -224,7 +224,8 @@ function M.build(a)
         local n = rj(l.of[c].vis[1]).recipe.batch
         cb[#cb + 1] = string.format('<p class="dead" role="note"><strong>A dead channel.</strong> Its output was %.4g for each of the %d images '
           .. 'of its render, each optimized for another objective: it does not respond to the image. '
-          .. 'The optimizer had no gradient to follow, so its own images stayed as they started.%s</p>', dead[c], n,
+          .. 'The optimizer had no gradient from it to follow: its own images show only where they started and what the '
+          .. 'recipe\'s other terms (a smoothness penalty, where it has one) made of that.%s</p>', dead[c], n,
           l.net == 'detector' and ' Its diversity set shows only what the diversity term, which compares the whole layer\'s Gram matrices, '
             .. 'made of them.' or '')
       end
